@@ -572,6 +572,11 @@ impl Redactor {
         u32::try_from(dropped).unwrap_or(u32::MAX)
     }
 
+    /// Redacts one attribute in place (key rules, value rules and caps).
+    pub fn redact_attribute(&self, kv: &mut KeyValue) {
+        self.redact_pair(&kv.key, &mut kv.value, 0);
+    }
+
     fn redact_pair(&self, key: &Key, value: &mut Value, depth: usize) {
         match self.classify_key(key.as_str()) {
             KeyClass::Scan => self.redact_value(value, depth),

@@ -1,1 +1,48 @@
-//! sdk
+//! # automagik-telemetry
+//!
+//! Privacy-first telemetry for applications and AI agents. Events, errors, metrics,
+//! logs and spans are checked against the user's consent, stripped of personal data,
+//! queued without ever blocking the caller, batched on one background thread and sent
+//! as OpenTelemetry (OTLP) to any OTLP endpoint — the Automagik Telemetry server by
+//! default. No async runtime is needed.
+//!
+//! ```no_run
+//! use automagik_telemetry::{MetricKind, Severity, Telemetry};
+//! use std::time::Duration;
+//!
+//! let telemetry = Telemetry::builder()
+//!     .project_name("my-app")
+//!     .version("1.2.3")
+//!     .consent(true) // or AUTOMAGIK_TELEMETRY_ENABLED=true
+//!     .build()?;
+//! println!("{}", telemetry.consent_decision());
+//! telemetry.track_event("signup", [("plan", "pro")]);
+//! telemetry.track_metric("jobs.done", 1.0, MetricKind::Counter, [("queue", "default")]);
+//! telemetry.track_log(Severity::Info, "started", automagik_telemetry::attrs! { "port" => 8080 });
+//! telemetry.shutdown(Duration::from_secs(5))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The pipeline: call -> consent gate -> redact -> record -> bounded queue -> batcher
+//! thread -> exporter (encode -> compress -> send, retry) -> spool on failure.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod export;
+mod install;
+pub mod layer;
+pub mod pipeline;
+pub mod span;
+mod telemetry;
+
+pub use automagik_telemetry_core::{
+    ConsentDecision, ConsentRule, Key, KeyValue, MetricKind, PiiKind, Redactor, RedactorBuilder,
+    Severity, SpanContext, SpanKind, SpanStatus, TraceparentError, Value, attrs,
+};
+pub use config::{Backend, Compression, Config, ConfigError};
+pub use export::{ExportError, ExportOutcome, Exporter};
+pub use install::default_state_dir;
+pub use layer::TelemetryLayer;
+pub use pipeline::{DeliveryStats, DropReason, FlushError};
+pub use span::{Span, SpanBuilder};
+pub use telemetry::{SDK_NAME, Telemetry, TelemetryBuilder};

@@ -1,1 +1,362 @@
-//! testkit
+//! Test support: a real OTLP/HTTP receiver on a loopback port. It decompresses
+//! (gzip, zstd) and decodes every request with the `opentelemetry-proto` types
+//! (protobuf or OTLP JSON), keeps what it got, and answers as the test scripts it:
+//! success, a status with `Retry-After`, a partial success, or a hang.
+#![deny(missing_docs)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use std::collections::VecDeque;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A decoded OTLP request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decoded {
+    /// `/v1/traces`.
+    Traces(ExportTraceServiceRequest),
+    /// `/v1/metrics`.
+    Metrics(ExportMetricsServiceRequest),
+    /// `/v1/logs`.
+    Logs(ExportLogsServiceRequest),
+}
+
+/// One request as the receiver saw it.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    /// Request path.
+    pub path: String,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// `Content-Encoding`, if any.
+    pub content_encoding: Option<String>,
+    /// All request headers, lowercase names.
+    pub headers: Vec<(String, String)>,
+    /// The body after decompression.
+    pub body: Vec<u8>,
+    /// The decoded request, or why it could not be decoded.
+    pub decoded: Result<Decoded, String>,
+    /// The status the receiver answered.
+    pub status: u16,
+}
+
+impl Captured {
+    /// Whether the receiver answered 2xx.
+    pub fn accepted(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// What to answer to the next request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// 200 with an empty response message.
+    Ok,
+    /// This status, with an optional `Retry-After` value.
+    Status(u16, Option<String>),
+    /// 200 with an OTLP partial success rejecting this many items.
+    PartialSuccess(i64, String),
+    /// Wait this long before answering 200 (a hung receiver).
+    Hang(Duration),
+}
+
+#[derive(Default)]
+struct Shared {
+    captured: Mutex<Vec<Captured>>,
+    script: Mutex<VecDeque<Reply>>,
+    changed: Condvar,
+}
+
+/// A running receiver; stopped when dropped.
+pub struct OtlpReceiver {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+impl OtlpReceiver {
+    /// Starts on an ephemeral loopback port.
+    pub fn start() -> Self {
+        Self::start_on(0).unwrap_or_else(|e| panic!("test receiver could not bind: {e}"))
+    }
+
+    /// Starts on this loopback port (0 for any).
+    pub fn start_on(port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let state = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("otlp-receiver-{}", addr.port()))
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let app = Router::new().fallback(handle).with_state(state);
+                    tokio::select! {
+                        _ = axum::serve(listener, app) => {}
+                        _ = stop_rx => {}
+                    }
+                });
+            })?;
+        Ok(OtlpReceiver {
+            addr,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Queues answers for the next requests (after them: success).
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        if let Ok(mut s) = self.shared.script.lock() {
+            s.extend(replies);
+        }
+    }
+
+    /// Every request so far.
+    pub fn captured(&self) -> Vec<Captured> {
+        self.shared
+            .captured
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Decoded requests that were answered with success.
+    pub fn accepted(&self) -> Vec<Decoded> {
+        self.captured()
+            .into_iter()
+            .filter(Captured::accepted)
+            .filter_map(|c| c.decoded.ok())
+            .collect()
+    }
+
+    /// Waits until `cond` holds over the captured requests, or `timeout`.
+    pub fn wait_until(&self, timeout: Duration, cond: impl Fn(&[Captured]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let Ok(mut guard) = self.shared.captured.lock() else {
+            return false;
+        };
+        loop {
+            if cond(&guard) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            match self.shared.changed.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => guard = g,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn decompress(encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, String> {
+    match encoding {
+        None | Some("identity") => Ok(body.to_vec()),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("gzip: {e}"))?;
+            Ok(out)
+        }
+        Some("zstd") => zstd::decode_all(body).map_err(|e| format!("zstd: {e}")),
+        Some(other) => Err(format!("unsupported content-encoding {other}")),
+    }
+}
+
+/// Decodes an OTLP/HTTP body by path and content type.
+pub fn decode(path: &str, content_type: &str, body: &[u8]) -> Result<Decoded, String> {
+    let json = content_type.starts_with("application/json");
+    macro_rules! dec {
+        ($t:ty, $v:ident) => {
+            if json {
+                serde_json::from_slice::<$t>(body)
+                    .map(Decoded::$v)
+                    .map_err(|e| e.to_string())
+            } else {
+                <$t>::decode(body)
+                    .map(Decoded::$v)
+                    .map_err(|e| e.to_string())
+            }
+        };
+    }
+    match path {
+        "/v1/traces" => dec!(ExportTraceServiceRequest, Traces),
+        "/v1/metrics" => dec!(ExportMetricsServiceRequest, Metrics),
+        "/v1/logs" => dec!(ExportLogsServiceRequest, Logs),
+        other => Err(format!("unknown path {other}")),
+    }
+}
+
+fn success_body(path: &str, json: bool, rejected: i64, message: String) -> Vec<u8> {
+    macro_rules! body {
+        ($resp:ident, $ps:ident, $field:ident) => {{
+            let r = $resp {
+                partial_success: (rejected > 0).then(|| $ps {
+                    $field: rejected,
+                    error_message: message,
+                }),
+            };
+            if json {
+                serde_json::to_vec(&r).unwrap_or_default()
+            } else {
+                r.encode_to_vec()
+            }
+        }};
+    }
+    match path {
+        "/v1/traces" => body!(
+            ExportTraceServiceResponse,
+            ExportTracePartialSuccess,
+            rejected_spans
+        ),
+        "/v1/metrics" => body!(
+            ExportMetricsServiceResponse,
+            ExportMetricsPartialSuccess,
+            rejected_data_points
+        ),
+        _ => body!(
+            ExportLogsServiceResponse,
+            ExportLogsPartialSuccess,
+            rejected_log_records
+        ),
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let content_encoding = header("content-encoding");
+    let path = uri.path().to_string();
+    let reply = shared
+        .script
+        .lock()
+        .ok()
+        .and_then(|mut s| s.pop_front())
+        .unwrap_or(Reply::Ok);
+    if let Reply::Hang(d) = &reply {
+        tokio::time::sleep(*d).await;
+    }
+    let (body, decoded) = match decompress(content_encoding.as_deref(), &body) {
+        Ok(b) => {
+            let d = decode(&path, &content_type, &b);
+            (b, d)
+        }
+        Err(e) => (body.to_vec(), Err(e)),
+    };
+    let json = content_type.starts_with("application/json");
+    let (status, retry_after, response_body) = match reply {
+        Reply::Status(s, ra) => (s, ra, Vec::new()),
+        Reply::PartialSuccess(n, m) => (200, None, success_body(&path, json, n, m)),
+        Reply::Ok | Reply::Hang(_) => (200, None, success_body(&path, json, 0, String::new())),
+    };
+    let status = if decoded.is_err() && (200..300).contains(&status) {
+        400
+    } else {
+        status
+    };
+    if let Ok(mut c) = shared.captured.lock() {
+        c.push(Captured {
+            path,
+            content_type: content_type.clone(),
+            content_encoding,
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        v.to_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+            body,
+            decoded,
+            status,
+        });
+    }
+    shared.changed.notify_all();
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (code, response_body).into_response();
+    let ct = if json {
+        "application/json"
+    } else {
+        "application/x-protobuf"
+    };
+    if let Ok(v) = ct.parse() {
+        resp.headers_mut().insert("content-type", v);
+    }
+    if let Some(ra) = retry_after.and_then(|r| r.parse().ok()) {
+        resp.headers_mut().insert("retry-after", ra);
+    }
+    resp
+}

@@ -1,0 +1,121 @@
+//! Exporters: where a batch goes once the pipeline has built it.
+//!
+//! Every exporter implements [`Exporter`]; the client never knows which one it drives.
+//! The unit of export is one OTLP request ([`SignalRequest`]): traces, metrics or logs.
+//!
+//! Contract:
+//! - `export` is called from the pipeline's single background thread, never
+//!   concurrently, and must return by the `deadline` it is given (give up and return
+//!   a retryable error rather than block past it).
+//! - The exporter does not retry: it classifies each failure as retryable or not
+//!   ([`ExportError::is_retryable`]) and the pipeline retries with backoff and jitter,
+//!   then spools or drops.
+//! - `flush` and `shutdown` have defaults that do nothing.
+
+mod json_lines;
+mod otlp_http;
+pub mod retry;
+
+pub use json_lines::JsonLinesExporter;
+pub use otlp_http::{OtlpEncoding, OtlpHttpExporter};
+pub use retry::RetryClass;
+
+use automagik_telemetry_core::SignalRequest;
+use std::time::{Duration, Instant};
+
+/// What a successful export reports back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportOutcome {
+    /// Items the receiver rejected (OTLP partial success); never retried.
+    pub rejected: u64,
+    /// The receiver's explanation, if it gave one.
+    pub message: Option<String>,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// The connection failed or broke (refused, reset, DNS): retryable.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The request did not complete in time: retryable.
+    #[error("request timed out")]
+    Timeout,
+    /// The receiver answered with a non-success status.
+    #[error("receiver answered HTTP {status}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// How the status is treated.
+        class: RetryClass,
+        /// A short excerpt of the receiver's message, if any.
+        message: Option<String>,
+    },
+    /// Writing to a local file or stream failed: retryable.
+    #[error("write failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ExportError {
+    /// Whether the pipeline should try again.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ExportError::Transport(_) | ExportError::Timeout | ExportError::Io(_) => true,
+            ExportError::Status { class, .. } => class.is_retryable(),
+        }
+    }
+
+    /// How long the receiver asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ExportError::Status {
+                class: RetryClass::Retryable { retry_after },
+                ..
+            } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Sends OTLP requests somewhere. See the module docs for the contract.
+pub trait Exporter: Send + 'static {
+    /// A short name for diagnostics, such as `otlp-http`.
+    fn name(&self) -> &'static str;
+
+    /// Sends one request, returning by `deadline`.
+    fn export(
+        &mut self,
+        request: &SignalRequest,
+        deadline: Instant,
+    ) -> Result<ExportOutcome, ExportError>;
+
+    /// Pushes out anything the exporter buffers itself.
+    fn flush(&mut self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    /// Releases resources; called once, after the last export.
+    fn shutdown(&mut self) -> Result<(), ExportError> {
+        Ok(())
+    }
+}
+
+impl<E: Exporter + ?Sized> Exporter for Box<E> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn export(
+        &mut self,
+        request: &SignalRequest,
+        deadline: Instant,
+    ) -> Result<ExportOutcome, ExportError> {
+        (**self).export(request, deadline)
+    }
+    fn flush(&mut self) -> Result<(), ExportError> {
+        (**self).flush()
+    }
+    fn shutdown(&mut self) -> Result<(), ExportError> {
+        (**self).shutdown()
+    }
+}
