@@ -14,8 +14,8 @@ pub mod value;
 pub use consent::{ConsentDecision, ConsentInputs, ConsentRule};
 pub use otlp::{Origin, Signal, SignalRequest};
 pub use record::{
-    LogRecord, MetricKind, MetricRecord, Record, Severity, SpanEvent, SpanKind, SpanRecord,
-    SpanStatus,
+    EncodedLog, LogRecord, MetricKind, MetricRecord, Record, Severity, SpanEvent, SpanKind,
+    SpanRecord, SpanStatus,
 };
 pub use redact::{PiiKind, Redactor, RedactorBuilder};
 pub use trace_context::{SpanContext, SpanId, TraceId, TraceparentError};

@@ -18,6 +18,8 @@ use opentelemetry_proto::tonic::trace::v1 as ptrace;
 use prost::Message;
 use std::collections::BTreeMap;
 
+pub mod wire;
+
 /// The default histogram bucket boundaries (OpenTelemetry's).
 pub const DEFAULT_HISTOGRAM_BOUNDS: &[f64] = &[
     0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
@@ -406,7 +408,11 @@ pub fn to_requests(
     for r in records {
         match r {
             Record::Span(s) => spans.push(span_to_proto(s)),
-            Record::Log(l) => logs.push(log_to_proto(l)),
+            Record::Log(l) => match plogs::LogRecord::decode(l.as_bytes()) {
+                Ok(record) => logs.push(record),
+                // Our own encoding always decodes (tested in `wire`); never panic on it.
+                Err(_) => continue,
+            },
             Record::Metric(m) => metrics.push(m.as_ref()),
         }
     }

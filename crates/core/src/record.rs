@@ -146,11 +146,28 @@ pub struct MetricRecord {
     pub attributes: Vec<KeyValue>,
 }
 
-/// Anything an SDK queues. Boxed so the queue's slots stay one pointer wide.
+/// A log record already encoded as the protobuf bytes of an OTLP `LogRecord`
+/// message: what the SDK queues for logs, one allocation each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedLog(Box<[u8]>);
+
+impl EncodedLog {
+    /// Encodes `log`.
+    pub fn new(log: &LogRecord) -> Self {
+        EncodedLog(crate::otlp::wire::encode_log(log).into_boxed_slice())
+    }
+
+    /// The protobuf bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Anything an SDK queues, kept small: the queue holds thousands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
-    /// A log record (including events and errors).
-    Log(Box<LogRecord>),
+    /// A log record (including events and errors), encoded.
+    Log(EncodedLog),
     /// A finished span.
     Span(Box<SpanRecord>),
     /// A metric measurement.
@@ -166,11 +183,7 @@ impl Record {
                 .sum()
         }
         match self {
-            Record::Log(l) => {
-                64 + l.body.as_ref().map_or(0, |b| b.len())
-                    + l.event_name.as_ref().map_or(0, |n| n.len())
-                    + attrs(&l.attributes)
-            }
+            Record::Log(l) => l.as_bytes().len(),
             Record::Span(s) => {
                 96 + s.name.len()
                     + attrs(&s.attributes)

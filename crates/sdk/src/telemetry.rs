@@ -11,8 +11,8 @@ use automagik_telemetry_core::consent::{self, ConsentDecision, ConsentInputs, OP
 use automagik_telemetry_core::otlp::DEFAULT_HISTOGRAM_BOUNDS;
 use automagik_telemetry_core::redact::RedactorBuilder;
 use automagik_telemetry_core::{
-    KeyValue, LogRecord, MetricKind, MetricRecord, Origin, Record, Redactor, Severity, SpanContext,
-    SpanId, TraceId, TraceparentError, Value,
+    EncodedLog, KeyValue, LogRecord, MetricKind, MetricRecord, Origin, Record, Redactor, Severity,
+    SpanContext, SpanId, TraceId, TraceparentError, Value,
 };
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -361,15 +361,16 @@ impl Active {
         if let Some(n) = &mut event_name {
             self.redactor.redact_cow(n);
         }
-        self.pipeline.enqueue(Record::Log(Box::new(LogRecord {
-            time_unix_nano: now_nanos(),
-            severity,
-            body,
-            event_name,
-            attributes,
-            dropped_attributes_count,
-            trace,
-        })));
+        self.pipeline
+            .enqueue(Record::Log(EncodedLog::new(&LogRecord {
+                time_unix_nano: now_nanos(),
+                severity,
+                body,
+                event_name,
+                attributes,
+                dropped_attributes_count,
+                trace,
+            })));
     }
 }
 

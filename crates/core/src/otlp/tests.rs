@@ -1,5 +1,5 @@
 use super::*;
-use crate::record::{Severity, SpanKind};
+use crate::record::{EncodedLog, Severity, SpanKind};
 use crate::trace_context::{SpanContext, SpanId, TraceId};
 use std::borrow::Cow;
 
@@ -136,7 +136,7 @@ fn json_follows_the_otlp_json_encoding() {
 
 #[test]
 fn protobuf_round_trips() {
-    let log = Record::Log(Box::new(LogRecord {
+    let log = Record::Log(EncodedLog::new(&LogRecord {
         time_unix_nano: 5,
         severity: Severity::Warn,
         body: Some(Cow::Borrowed("disk almost full")),

@@ -17,7 +17,7 @@ mod otlp_http;
 pub mod retry;
 
 pub use json_lines::JsonLinesExporter;
-pub use otlp_http::{OtlpEncoding, OtlpHttpExporter};
+pub use otlp_http::{OtlpEncoding, OtlpHttpExporter, compress};
 pub use retry::RetryClass;
 
 use automagik_telemetry_core::SignalRequest;

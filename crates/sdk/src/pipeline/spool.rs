@@ -213,14 +213,14 @@ fn read_batch(path: &Path) -> io::Result<Option<(SignalRequest, u64)>> {
 mod tests {
     use super::*;
     use automagik_telemetry_core::otlp::{DEFAULT_HISTOGRAM_BOUNDS, to_requests};
-    use automagik_telemetry_core::{KeyValue, LogRecord, Origin, Record, Severity};
+    use automagik_telemetry_core::{EncodedLog, KeyValue, LogRecord, Origin, Record, Severity};
     use std::borrow::Cow;
 
     fn request(n: usize, body: &str) -> SignalRequest {
         let origin = Origin::new(&[KeyValue::new("service.name", "t")], "s", "1");
         let records: Vec<Record> = (0..n)
             .map(|i| {
-                Record::Log(Box::new(LogRecord {
+                Record::Log(EncodedLog::new(&LogRecord {
                     time_unix_nano: i as u64,
                     severity: Severity::Info,
                     body: Some(Cow::Owned(body.to_string())),

@@ -1,17 +1,19 @@
 use super::*;
 use crate::export::{ExportError, RetryClass};
-use automagik_telemetry_core::{KeyValue, LogRecord, Severity};
+use automagik_telemetry_core::{EncodedLog, KeyValue, LogRecord, Severity};
 use std::borrow::Cow;
 use std::sync::mpsc;
 
 type Script = Arc<Mutex<VecDeque<Result<ExportOutcome, ExportError>>>>;
+/// Signals "export entered", then waits for a release.
+type Gate = (mpsc::Sender<()>, Arc<Mutex<mpsc::Receiver<()>>>);
 
 /// Records every request; answers from a script (then success).
 struct Recording {
     sent: Arc<Mutex<Vec<SignalRequest>>>,
     attempts: Arc<Mutex<u32>>,
     script: Script,
-    gate: Option<(mpsc::Sender<()>, Arc<Mutex<mpsc::Receiver<()>>>)>,
+    gate: Option<Gate>,
 }
 
 impl Exporter for Recording {
@@ -88,7 +90,7 @@ fn harness(s: PipelineSettings, gate: Option<(mpsc::Sender<()>, mpsc::Receiver<(
 }
 
 fn log(i: u64) -> Record {
-    Record::Log(Box::new(LogRecord {
+    Record::Log(EncodedLog::new(&LogRecord {
         time_unix_nano: i,
         severity: Severity::Info,
         body: Some(Cow::Owned(format!("record {i}"))),

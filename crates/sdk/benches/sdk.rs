@@ -1,0 +1,134 @@
+//! SDK hot paths. Figures and the machine they came from: docs/PERFORMANCE.md.
+//!
+//! - `track_event`: an enabled client with 5 string attributes, all passing the
+//!   redactor (one of them holds an e-mail address that is replaced); a disabled one.
+//! - `span`: create + end of one span, ours next to `opentelemetry_sdk` with its batch
+//!   processor and an exporter that does nothing, so the two are read side by side.
+//!
+//! Both pipelines export to exporters that discard, so what is measured is the
+//! caller's cost plus whatever the background thread takes from the other core.
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use automagik_telemetry::{ExportError, ExportOutcome, Exporter, Telemetry};
+use automagik_telemetry_core::SignalRequest;
+use criterion::{Criterion, criterion_group, criterion_main};
+use opentelemetry::trace::{Tracer, TracerProvider as _};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+struct Discard;
+impl Exporter for Discard {
+    fn name(&self) -> &'static str {
+        "discard"
+    }
+    fn export(
+        &mut self,
+        request: &SignalRequest,
+        _deadline: Instant,
+    ) -> Result<ExportOutcome, ExportError> {
+        black_box(request);
+        Ok(ExportOutcome::default())
+    }
+}
+
+#[derive(Debug)]
+struct OtelDiscard;
+impl SpanExporter for OtelDiscard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+fn enabled_client() -> Telemetry {
+    let dir = std::env::temp_dir().join("automagik-telemetry-bench");
+    Telemetry::builder()
+        .env_lookup(|_| None)
+        .home_dir(&dir)
+        .state_dir(&dir)
+        .consent(true)
+        .project_name("bench")
+        .queue_size(1_000_000usize)
+        .batch_size(512usize)
+        .exporter(Discard)
+        .build()
+        .expect("client")
+}
+
+fn track_event(c: &mut Criterion) {
+    let mut g = c.benchmark_group("track_event");
+    let t = enabled_client();
+    g.bench_function("enabled_5_string_attrs_redacted", |b| {
+        b.iter(|| {
+            t.track_event(
+                "checkout.completed",
+                [
+                    ("plan", "pro"),
+                    ("region", "eu-west-1"),
+                    ("http.route", "/api/v1/orders/{id}"),
+                    ("browser", "Firefox 128 on Linux"),
+                    ("customer", "reach me at jane.doe@example.com"),
+                ],
+            )
+        })
+    });
+    let stats = t.stats();
+    eprintln!(
+        "track_event enabled: {} queued, {} dropped",
+        stats.queued,
+        stats.dropped_total()
+    );
+    t.shutdown(Duration::from_secs(30)).ok();
+
+    let disabled = Telemetry::builder()
+        .env_lookup(|_| None)
+        .build()
+        .expect("client");
+    assert!(!disabled.is_enabled());
+    g.bench_function("disabled", |b| {
+        b.iter(|| {
+            black_box(&disabled).track_event(
+                "checkout.completed",
+                [
+                    ("plan", "pro"),
+                    ("region", "eu-west-1"),
+                    ("http.route", "/x"),
+                    ("browser", "ff"),
+                    ("customer", "c"),
+                ],
+            )
+        })
+    });
+    g.finish();
+}
+
+fn span(c: &mut Criterion) {
+    let mut g = c.benchmark_group("span_create_end");
+    let t = enabled_client();
+    g.bench_function("automagik_telemetry", |b| {
+        b.iter(|| {
+            let s = t.span("operation");
+            black_box(&s);
+        })
+    });
+    t.shutdown(Duration::from_secs(30)).ok();
+
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(OtelDiscard).build())
+        .build();
+    let tracer = provider.tracer("bench");
+    g.bench_function("opentelemetry_sdk_batch_processor", |b| {
+        b.iter(|| {
+            let s = tracer.start("operation");
+            black_box(&s);
+        })
+    });
+    provider.shutdown().ok();
+    g.finish();
+}
+
+criterion_group!(benches, track_event, span);
+criterion_main!(benches);
