@@ -66,6 +66,74 @@ pub enum SignalRequest {
     Metrics(ExportMetricsServiceRequest),
     /// `ExportLogsServiceRequest`.
     Logs(ExportLogsServiceRequest),
+    /// Logs still in their queued, encoded form: the protobuf body is built by
+    /// concatenation, without decoding. [`SignalRequest::decoded`] gives the `Logs` form.
+    EncodedLogs(EncodedLogs),
+}
+
+/// A logs request whose records are already protobuf-encoded `LogRecord`s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodedLogs {
+    /// Who sent them.
+    pub origin: Origin,
+    /// The records, in order.
+    pub records: Vec<crate::record::EncodedLog>,
+}
+
+impl EncodedLogs {
+    /// The protobuf bytes of the equivalent `ExportLogsServiceRequest`.
+    pub fn encode_protobuf(&self) -> Vec<u8> {
+        use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+        fn field_len(tag: u32, body: usize) -> usize {
+            key_len(tag) + encoded_len_varint(body as u64) + body
+        }
+        fn header(tag: u32, body: usize, buf: &mut Vec<u8>) {
+            encode_key(tag, WireType::LengthDelimited, buf);
+            encode_varint(body as u64, buf);
+        }
+        // ExportLogsServiceRequest { 1: ResourceLogs { 1: Resource, 2: ScopeLogs { 1: scope, 2: LogRecord* } } }
+        let resource_len = self.origin.resource.encoded_len();
+        let scope_len = self.origin.scope.encoded_len();
+        let records_len: usize = self
+            .records
+            .iter()
+            .map(|r| field_len(2, r.as_bytes().len()))
+            .sum();
+        let scope_logs_len = field_len(1, scope_len) + records_len;
+        let resource_logs_len = field_len(1, resource_len) + field_len(2, scope_logs_len);
+        let mut buf = Vec::with_capacity(field_len(1, resource_logs_len));
+        header(1, resource_logs_len, &mut buf);
+        header(1, resource_len, &mut buf);
+        self.origin.resource.encode_raw(&mut buf);
+        header(2, scope_logs_len, &mut buf);
+        header(1, scope_len, &mut buf);
+        self.origin.scope.encode_raw(&mut buf);
+        for r in &self.records {
+            header(2, r.as_bytes().len(), &mut buf);
+            buf.extend_from_slice(r.as_bytes());
+        }
+        buf
+    }
+
+    /// Decodes the records into an `ExportLogsServiceRequest`.
+    pub fn decode(&self) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![plogs::ResourceLogs {
+                resource: Some(self.origin.resource.clone()),
+                scope_logs: vec![plogs::ScopeLogs {
+                    scope: Some(self.origin.scope.clone()),
+                    // Our own encoding always decodes (tested in `wire`); never panic on it.
+                    log_records: self
+                        .records
+                        .iter()
+                        .filter_map(|r| plogs::LogRecord::decode(r.as_bytes()).ok())
+                        .collect(),
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
 }
 
 impl SignalRequest {
@@ -74,7 +142,17 @@ impl SignalRequest {
         match self {
             SignalRequest::Traces(_) => Signal::Traces,
             SignalRequest::Metrics(_) => Signal::Metrics,
-            SignalRequest::Logs(_) => Signal::Logs,
+            SignalRequest::Logs(_) | SignalRequest::EncodedLogs(_) => Signal::Logs,
+        }
+    }
+
+    /// This request with encoded logs decoded into `opentelemetry-proto` structs.
+    pub fn decoded(&self) -> std::borrow::Cow<'_, SignalRequest> {
+        match self {
+            SignalRequest::EncodedLogs(e) => {
+                std::borrow::Cow::Owned(SignalRequest::Logs(e.decode()))
+            }
+            other => std::borrow::Cow::Borrowed(other),
         }
     }
 
@@ -93,6 +171,7 @@ impl SignalRequest {
                 .flat_map(|rl| &rl.scope_logs)
                 .map(|sl| sl.log_records.len())
                 .sum(),
+            SignalRequest::EncodedLogs(e) => e.records.len(),
             SignalRequest::Metrics(r) => r
                 .resource_metrics
                 .iter()
@@ -109,6 +188,7 @@ impl SignalRequest {
             SignalRequest::Traces(r) => r.encode_to_vec(),
             SignalRequest::Metrics(r) => r.encode_to_vec(),
             SignalRequest::Logs(r) => r.encode_to_vec(),
+            SignalRequest::EncodedLogs(e) => e.encode_protobuf(),
         }
     }
 
@@ -128,6 +208,7 @@ impl SignalRequest {
             SignalRequest::Traces(r) => serde_json::to_vec(r),
             SignalRequest::Metrics(r) => serde_json::to_vec(r),
             SignalRequest::Logs(r) => serde_json::to_vec(r),
+            SignalRequest::EncodedLogs(e) => serde_json::to_vec(&e.decode()),
         };
         // Serializing these plain structs into memory cannot fail: every map key is a string.
         out.unwrap_or_default()
@@ -399,21 +480,17 @@ fn canonical_attributes(a: &[KeyValue]) -> String {
 /// each present only when it has items).
 pub fn to_requests(
     origin: &Origin,
-    records: &[Record],
+    records: Vec<Record>,
     histogram_bounds: &[f64],
 ) -> Vec<SignalRequest> {
     let mut spans = Vec::new();
-    let mut logs = Vec::new();
+    let mut logs: Vec<crate::record::EncodedLog> = Vec::new();
     let mut metrics = Vec::new();
     for r in records {
         match r {
-            Record::Span(s) => spans.push(span_to_proto(s)),
-            Record::Log(l) => match plogs::LogRecord::decode(l.as_bytes()) {
-                Ok(record) => logs.push(record),
-                // Our own encoding always decodes (tested in `wire`); never panic on it.
-                Err(_) => continue,
-            },
-            Record::Metric(m) => metrics.push(m.as_ref()),
+            Record::Span(s) => spans.push(span_to_proto(&s)),
+            Record::Log(l) => logs.push(l),
+            Record::Metric(m) => metrics.push(m),
         }
     }
     let mut out = Vec::with_capacity(3);
@@ -436,7 +513,10 @@ pub fn to_requests(
                 resource: Some(origin.resource.clone()),
                 scope_metrics: vec![pmetrics::ScopeMetrics {
                     scope: Some(origin.scope.clone()),
-                    metrics: aggregate_metrics(&metrics, histogram_bounds),
+                    metrics: aggregate_metrics(
+                        &metrics.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
+                        histogram_bounds,
+                    ),
                     schema_url: String::new(),
                 }],
                 schema_url: String::new(),
@@ -444,16 +524,9 @@ pub fn to_requests(
         }));
     }
     if !logs.is_empty() {
-        out.push(SignalRequest::Logs(ExportLogsServiceRequest {
-            resource_logs: vec![plogs::ResourceLogs {
-                resource: Some(origin.resource.clone()),
-                scope_logs: vec![plogs::ScopeLogs {
-                    scope: Some(origin.scope.clone()),
-                    log_records: logs,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
+        out.push(SignalRequest::EncodedLogs(EncodedLogs {
+            origin: origin.clone(),
+            records: logs,
         }));
     }
     out

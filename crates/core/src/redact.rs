@@ -143,6 +143,75 @@ fn is_followed_by_dotted_digit(rest: &str) -> bool {
     b.first() == Some(&b'.') && b.get(1).is_some_and(u8::is_ascii_digit)
 }
 
+/// Which characters a text contains, gathered in one pass.
+#[derive(Clone, Copy)]
+struct Chars(u16);
+
+impl Chars {
+    const DIGIT: u16 = 1;
+    const AT: u16 = 1 << 1;
+    const COLON: u16 = 1 << 2;
+    const EQUALS: u16 = 1 << 3;
+    const DOT: u16 = 1 << 4;
+    const SLASH: u16 = 1 << 5;
+    const DASH: u16 = 1 << 6;
+    const UNDERSCORE: u16 = 1 << 7;
+    const SPACE: u16 = 1 << 8;
+    const UPPER_A: u16 = 1 << 9;
+    const LETTER_B: u16 = 1 << 10;
+    const UPPER_J: u16 = 1 << 11;
+
+    fn of(text: &str) -> Self {
+        let mut bits = 0;
+        for b in text.bytes() {
+            bits |= match b {
+                b'0'..=b'9' => Self::DIGIT,
+                b'@' => Self::AT,
+                b':' => Self::COLON,
+                b'=' => Self::EQUALS,
+                b'.' => Self::DOT,
+                b'/' | b'\\' => Self::SLASH,
+                b'-' => Self::DASH,
+                b'_' => Self::UNDERSCORE,
+                b' ' | b'\t' | b'\n' | b'\r' => Self::SPACE,
+                b'A' => Self::UPPER_A,
+                b'b' | b'B' => Self::LETTER_B,
+                b'J' => Self::UPPER_J,
+                _ => 0,
+            };
+        }
+        Chars(bits)
+    }
+
+    fn has(self, bits: u16) -> bool {
+        self.0 & bits == bits
+    }
+
+    fn any(self, bits: u16) -> bool {
+        self.0 & bits != 0
+    }
+}
+
+impl PiiKind {
+    /// A cheap necessary condition on the characters present: text that fails it cannot
+    /// match the rule's pattern, so the regex is not run at all.
+    fn could_match(self, c: Chars) -> bool {
+        match self {
+            PiiKind::PrivateKey => c.has(Chars::DASH),
+            PiiKind::UrlCredentials => c.has(Chars::COLON | Chars::SLASH | Chars::AT),
+            PiiKind::TokenParam => c.has(Chars::EQUALS),
+            PiiKind::Jwt => c.has(Chars::DOT | Chars::UPPER_J),
+            PiiKind::Bearer => c.has(Chars::SPACE | Chars::LETTER_B),
+            PiiKind::ApiKey => c.any(Chars::DASH | Chars::UNDERSCORE | Chars::UPPER_A),
+            PiiKind::Email => c.has(Chars::AT | Chars::DOT),
+            PiiKind::Card | PiiKind::Phone => c.has(Chars::DIGIT),
+            PiiKind::Ipv6 => c.has(Chars::COLON),
+            PiiKind::Ipv4 => c.has(Chars::DOT | Chars::DIGIT),
+            PiiKind::HomeUser => c.has(Chars::SLASH),
+        }
+    }
+}
+
 fn looks_like_token(s: &str) -> bool {
     s.bytes()
         .any(|b| b.is_ascii_digit() || b"._~+/-=".contains(&b))
@@ -242,6 +311,31 @@ const DENIED_KEY_WORDS: &[&str] = &[
 /// OpenTelemetry's `session.id` is kept.
 const DENIED_LAST_WORDS: &[&str] = &["session"];
 
+/// A denied key word given in code.
+#[derive(Debug)]
+struct DeniedWord {
+    first_segment: String,
+    joined: String,
+}
+
+/// See [`Redactor::classify_key`]: substrings every denied or user-id key contains.
+const KEY_ANCHORS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api",
+    "authorization",
+    "cookie",
+    "credential",
+    "private",
+    "dsn",
+    "connection",
+    "passphrase",
+    "session",
+    "user",
+];
+
 /// Keys (normalized) whose values are user identifiers, hashed with the install's salt.
 const USER_ID_KEYS: &[&str] = &["userid", "enduserid"];
 
@@ -250,6 +344,32 @@ struct Rule {
     marker: String,
     regex: Regex,
     validate: Option<Validator>,
+    /// The built-in kind, whose cheap pre-check gates the regex; `None` for custom rules.
+    kind: Option<PiiKind>,
+    /// Whether the pattern names `keep` or `tail` groups (then captures are needed).
+    has_groups: bool,
+}
+
+impl Rule {
+    fn new(
+        name: Cow<'static, str>,
+        kind: Option<PiiKind>,
+        regex: Regex,
+        validate: Option<Validator>,
+    ) -> Self {
+        let has_groups = regex
+            .capture_names()
+            .flatten()
+            .any(|n| n == "keep" || n == "tail");
+        Rule {
+            marker: marker(&name),
+            name,
+            regex,
+            validate,
+            kind,
+            has_groups,
+        }
+    }
 }
 
 /// Limits applied to every value.
@@ -286,7 +406,7 @@ pub struct RedactorBuilder {
     allow_keys: HashSet<String>,
     allow_values: HashSet<String>,
     allow_patterns: Vec<String>,
-    deny_keys: Vec<String>,
+    deny_keys: Vec<DeniedWord>,
     salt: Option<Vec<u8>>,
     limits: Limits,
     disable_all: bool,
@@ -305,6 +425,9 @@ pub enum RedactorError {
         #[source]
         source: Box<regex::Error>,
     },
+    /// The denied key words could not be compiled.
+    #[error("denied key words are invalid: {0}")]
+    KeyWords(String),
 }
 
 impl RedactorBuilder {
@@ -347,7 +470,13 @@ impl RedactorBuilder {
 
     /// Redacts the whole value of keys containing this word as a segment.
     pub fn deny_key(mut self, word: impl Into<String>) -> Self {
-        self.deny_keys.push(normalize_key(&word.into()).concat());
+        let segments = normalize_key(&word.into());
+        if let Some(first) = segments.first() {
+            self.deny_keys.push(DeniedWord {
+                first_segment: first.clone(),
+                joined: segments.concat(),
+            });
+        }
         self
     }
 
@@ -377,12 +506,12 @@ impl RedactorBuilder {
                     name: kind.marker_name().to_string(),
                     source: Box::new(e),
                 })?;
-                rules.push(Rule {
-                    name: Cow::Borrowed(kind.marker_name()),
-                    marker: marker(kind.marker_name()),
+                rules.push(Rule::new(
+                    Cow::Borrowed(kind.marker_name()),
+                    Some(kind),
                     regex,
                     validate,
-                });
+                ));
             }
         }
         for (name, pattern) in self.custom {
@@ -390,12 +519,7 @@ impl RedactorBuilder {
                 name: name.clone(),
                 source: Box::new(e),
             })?;
-            rules.push(Rule {
-                marker: marker(&name),
-                name: Cow::Owned(name),
-                regex,
-                validate: None,
-            });
+            rules.push(Rule::new(Cow::Owned(name), None, regex, None));
         }
         let set = RegexSet::new(rules.iter().map(|r| r.regex.as_str())).map_err(|e| {
             RedactorError::Pattern {
@@ -414,7 +538,17 @@ impl RedactorBuilder {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut denied: Vec<String> = DENIED_KEY_WORDS.iter().map(|s| s.to_string()).collect();
-        denied.extend(self.deny_keys);
+        // Every key that can be classified as secret or user id contains one of these
+        // (case-insensitively): the first segment of each denied word, "session", "user".
+        let mut anchors: Vec<String> = KEY_ANCHORS.iter().map(|s| s.to_string()).collect();
+        for word in &self.deny_keys {
+            anchors.push(word.first_segment.clone());
+        }
+        denied.extend(self.deny_keys.into_iter().map(|w| w.joined));
+        let key_prefilter = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&anchors)
+            .map_err(|e| RedactorError::KeyWords(e.to_string()))?;
         Ok(Redactor {
             set,
             rules,
@@ -422,6 +556,7 @@ impl RedactorBuilder {
             allow_values: self.allow_values,
             allow_patterns,
             denied_words: denied,
+            key_prefilter,
             salt: self.salt,
             limits: self.limits,
         })
@@ -436,6 +571,7 @@ pub struct Redactor {
     allow_values: HashSet<String>,
     allow_patterns: Vec<Regex>,
     denied_words: Vec<String>,
+    key_prefilter: aho_corasick::AhoCorasick,
     salt: Option<Vec<u8>>,
     limits: Limits,
 }
@@ -484,14 +620,16 @@ impl Redactor {
     /// Returns the input unchanged (borrowed, no allocation) when nothing matched.
     pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        if !self.rules.is_empty() {
-            let matched = self.set.matches(text);
-            if matched.matched_any() {
-                for idx in matched.iter() {
-                    let rule = &self.rules[idx];
-                    if let Cow::Owned(next) = self.apply_rule(rule, &out) {
-                        out = Cow::Owned(next);
-                    }
+        // One pass of the whole set answers "anything at all?"; then only the rules whose
+        // cheap pre-check passes run their own regex, in order.
+        if !self.rules.is_empty() && self.set.is_match(text) {
+            let chars = Chars::of(text);
+            for rule in &self.rules {
+                if rule.kind.is_some_and(|k| !k.could_match(chars)) {
+                    continue;
+                }
+                if let Cow::Owned(next) = self.apply_rule(rule, &out) {
+                    out = Cow::Owned(next);
                 }
             }
         }
@@ -499,6 +637,29 @@ impl Redactor {
     }
 
     fn apply_rule<'t>(&self, rule: &Rule, text: &'t str) -> Cow<'t, str> {
+        if !rule.has_groups {
+            // Plain matches: no capture groups to resolve, which is much cheaper.
+            let mut out = String::new();
+            let mut last = 0;
+            for m in rule.regex.find_iter(text) {
+                if out.capacity() == 0 {
+                    out.reserve(text.len() + rule.marker.len());
+                }
+                let secret = m.as_str();
+                let valid = rule.validate.is_none_or(|v| v(text, m.range()));
+                if !valid || secret.starts_with(MARKER_PREFIX) || self.is_allowed(secret) {
+                    continue;
+                }
+                out.push_str(&text[last..m.start()]);
+                out.push_str(&rule.marker);
+                last = m.end();
+            }
+            if last == 0 && out.is_empty() {
+                return Cow::Borrowed(text);
+            }
+            out.push_str(&text[last..]);
+            return Cow::Owned(out);
+        }
         rule.regex.replace_all(text, |caps: &Captures<'_>| {
             let whole = caps.get(0).map_or("", |m| m.as_str());
             let keep = caps.name("keep").map_or("", |m| m.as_str());
@@ -517,14 +678,18 @@ impl Redactor {
     }
 
     fn is_allowed(&self, matched: &str) -> bool {
-        self.allow_values.contains(matched)
+        (!self.allow_values.is_empty() && self.allow_values.contains(matched))
             || self.allow_patterns.iter().any(|p| p.is_match(matched))
     }
 
     /// Classifies an attribute key.
     pub fn classify_key(&self, key: &str) -> KeyClass {
-        if self.allow_keys.contains(key) {
+        if !self.allow_keys.is_empty() && self.allow_keys.contains(key) {
             return KeyClass::Allowed;
+        }
+        // Most keys contain no denied word at all: answer without allocating.
+        if !self.key_prefilter.is_match(key) {
+            return KeyClass::Scan;
         }
         let segments = normalize_key(key);
         let joined = segments.concat();

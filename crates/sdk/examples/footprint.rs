@@ -138,7 +138,7 @@ fn compression_ratio() -> std::io::Result<()> {
             }))
         })
         .collect();
-    let request = to_requests(&origin, &records, DEFAULT_HISTOGRAM_BOUNDS).remove(0);
+    let request = to_requests(&origin, records, DEFAULT_HISTOGRAM_BOUNDS).remove(0);
     for (label, body) in [
         ("protobuf", request.encode_protobuf()),
         ("json", request.encode_json()),

@@ -10,6 +10,8 @@ use crate::telemetry::{Active, Telemetry, exception_attributes, now_nanos};
 use automagik_telemetry_core::{
     KeyValue, SpanContext, SpanEvent, SpanId, SpanKind, SpanRecord, SpanStatus, TraceId,
 };
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -42,9 +44,18 @@ pub(crate) fn remove_current(span_id: SpanId) {
     });
 }
 
+thread_local! {
+    // Ids need uniqueness, not secrecy: a fast generator per thread, seeded from the OS.
+    static ID_RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
+}
+
+fn random_u128() -> u128 {
+    ID_RNG.with(|r| r.borrow_mut().random())
+}
+
 pub(crate) fn new_trace_id() -> TraceId {
     loop {
-        let id = TraceId(rand::random());
+        let id = TraceId(random_u128().to_le_bytes());
         if id.is_valid() {
             return id;
         }
@@ -53,7 +64,7 @@ pub(crate) fn new_trace_id() -> TraceId {
 
 pub(crate) fn new_span_id() -> SpanId {
     loop {
-        let id = SpanId(rand::random());
+        let id = SpanId((random_u128() as u64).to_le_bytes());
         if id.is_valid() {
             return id;
         }

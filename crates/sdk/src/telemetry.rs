@@ -15,6 +15,7 @@ use automagik_telemetry_core::{
     SpanContext, SpanId, TraceId, TraceparentError, Value,
 };
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -349,29 +350,47 @@ impl Active {
         severity: Severity,
         body: Option<Cow<'static, str>>,
         event_name: Option<Cow<'static, str>>,
-        mut attributes: Vec<KeyValue>,
+        attributes: impl IntoIterator<Item = KeyValue>,
         trace: Option<(TraceId, SpanId)>,
     ) {
-        let dropped_attributes_count = self.redactor.redact_attributes(&mut attributes);
+        // The attributes only live until they are encoded: reuse this thread's buffer.
+        let mut scratch = SCRATCH.with(Cell::take);
+        scratch.extend(attributes);
+        let dropped_attributes_count = self.redactor.redact_attributes(&mut scratch);
         let mut body = body;
         if let Some(b) = &mut body {
             self.redactor.redact_cow(b);
         }
         let mut event_name = event_name;
-        if let Some(n) = &mut event_name {
+        // A static event name is a constant of the program's source and cannot carry
+        // user data; names built at run time are scanned like any other string.
+        if let Some(n @ Cow::Owned(_)) = &mut event_name {
             self.redactor.redact_cow(n);
         }
-        self.pipeline
-            .enqueue(Record::Log(EncodedLog::new(&LogRecord {
-                time_unix_nano: now_nanos(),
-                severity,
-                body,
-                event_name,
-                attributes,
-                dropped_attributes_count,
-                trace,
-            })));
+        let record = LogRecord {
+            time_unix_nano: now_nanos(),
+            severity,
+            body,
+            event_name,
+            attributes: scratch,
+            dropped_attributes_count,
+            trace,
+        };
+        let encoded = EncodedLog::new(&record);
+        let mut scratch = record.attributes;
+        if scratch.capacity() <= MAX_SCRATCH_ATTRIBUTES {
+            scratch.clear();
+            SCRATCH.with(|s| s.set(scratch));
+        }
+        self.pipeline.enqueue(Record::Log(encoded));
     }
+}
+
+/// Largest attribute buffer kept for reuse per thread.
+const MAX_SCRATCH_ATTRIBUTES: usize = 256;
+
+thread_local! {
+    static SCRATCH: Cell<Vec<KeyValue>> = const { Cell::new(Vec::new()) };
 }
 
 /// The telemetry client: cheap to clone, `Send + Sync`, usable from any thread, needs
@@ -475,7 +494,7 @@ impl Telemetry {
         A::Item: Into<KeyValue>,
     {
         let Some(active) = &self.inner else { return };
-        let attributes = attributes.into_iter().map(Into::into).collect();
+        let attributes = attributes.into_iter().map(Into::into);
         active.emit_log(
             Severity::Info,
             None,
@@ -554,7 +573,7 @@ impl Telemetry {
         A::Item: Into<KeyValue>,
     {
         let Some(active) = &self.inner else { return };
-        let attributes = attributes.into_iter().map(Into::into).collect();
+        let attributes = attributes.into_iter().map(Into::into);
         active.emit_log(
             severity,
             Some(body.into()),

@@ -35,7 +35,7 @@ fn counters_sum_per_attribute_set() {
         metric("hits", MetricKind::Counter, 2.0, 30, "/a"),
         metric("hits", MetricKind::Counter, 5.0, 20, "/b"),
     ];
-    let reqs = to_requests(&origin(), &records, DEFAULT_HISTOGRAM_BOUNDS);
+    let reqs = to_requests(&origin(), records, DEFAULT_HISTOGRAM_BOUNDS);
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].item_count(), 2);
     let m = &metrics_of(&reqs)[0];
@@ -69,7 +69,7 @@ fn gauge_keeps_last_and_histogram_buckets() {
         metric("lat", MetricKind::Histogram, 7.0, 3, "x"),
         metric("lat", MetricKind::Histogram, 20000.0, 4, "x"),
     ];
-    let ms = metrics_of(&to_requests(&origin(), &records, DEFAULT_HISTOGRAM_BOUNDS));
+    let ms = metrics_of(&to_requests(&origin(), records, DEFAULT_HISTOGRAM_BOUNDS));
     let lat = ms.iter().find(|m| m.name == "lat").expect("lat");
     let Some(pmetrics::metric::Data::Histogram(h)) = &lat.data else {
         panic!("histogram")
@@ -114,7 +114,7 @@ fn span() -> Record {
 
 #[test]
 fn json_follows_the_otlp_json_encoding() {
-    let reqs = to_requests(&origin(), &[span()], DEFAULT_HISTOGRAM_BOUNDS);
+    let reqs = to_requests(&origin(), vec![span()], DEFAULT_HISTOGRAM_BOUNDS);
     let json: serde_json::Value =
         serde_json::from_slice(&reqs[0].encode_json()).expect("valid JSON");
     let s = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
@@ -145,7 +145,7 @@ fn protobuf_round_trips() {
         dropped_attributes_count: 0,
         trace: Some((TraceId([1; 16]), SpanId([2; 8]))),
     }));
-    let reqs = to_requests(&origin(), &[span(), log], DEFAULT_HISTOGRAM_BOUNDS);
+    let reqs = to_requests(&origin(), vec![span(), log], DEFAULT_HISTOGRAM_BOUNDS);
     assert_eq!(
         reqs.iter().map(SignalRequest::signal).collect::<Vec<_>>(),
         vec![Signal::Traces, Signal::Logs]
@@ -153,9 +153,12 @@ fn protobuf_round_trips() {
     for r in &reqs {
         let back =
             SignalRequest::decode_protobuf(r.signal(), &r.encode_protobuf()).expect("decodes");
-        assert_eq!(&back, r);
+        assert_eq!(back, *r.decoded());
     }
-    let SignalRequest::Logs(l) = &reqs[1] else {
+    // Concatenated encoded logs are byte for byte what prost writes for the decoded request.
+    let decoded = reqs[1].decoded();
+    assert_eq!(reqs[1].encode_protobuf(), decoded.encode_protobuf());
+    let SignalRequest::Logs(l) = decoded.as_ref() else {
         panic!("logs")
     };
     let rec = &l.resource_logs[0].scope_logs[0].log_records[0];

@@ -6,7 +6,23 @@
 
 use crate::record::LogRecord;
 use crate::value::{KeyValue, Value};
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use prost::encoding::{WireType, encoded_len_varint, key_len};
+
+// Small, inlined writers: the buffer is allocated at its exact final size up front, so
+// every push stays within capacity.
+#[inline]
+fn encode_varint(mut value: u64, buf: &mut Vec<u8>) {
+    while value >= 0x80 {
+        buf.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
+}
+
+#[inline]
+fn encode_key(tag: u32, wire_type: WireType, buf: &mut Vec<u8>) {
+    encode_varint(u64::from(tag << 3 | wire_type as u32), buf);
+}
 
 fn len_delimited_len(tag: u32, body: usize) -> usize {
     key_len(tag) + encoded_len_varint(body as u64) + body

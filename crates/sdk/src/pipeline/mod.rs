@@ -314,8 +314,7 @@ impl Worker {
     }
 
     fn deliver(&mut self, records: Vec<Record>, deadline: Option<Instant>) {
-        let requests = to_requests(&self.origin, &records, &self.settings.histogram_bounds);
-        drop(records);
+        let requests = to_requests(&self.origin, records, &self.settings.histogram_bounds);
         for request in requests {
             self.send(request, deadline);
         }

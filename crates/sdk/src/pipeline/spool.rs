@@ -231,7 +231,7 @@ mod tests {
                 }))
             })
             .collect();
-        to_requests(&origin, &records, DEFAULT_HISTOGRAM_BOUNDS).remove(0)
+        to_requests(&origin, records, DEFAULT_HISTOGRAM_BOUNDS).remove(0)
     }
 
     #[test]
@@ -244,7 +244,10 @@ mod tests {
         assert_eq!(spool.write(&b).expect("write"), 0);
 
         let first = spool.claim_oldest().expect("io").expect("a batch");
-        assert_eq!((first.request.clone(), first.items), (a, 2));
+        assert_eq!(
+            (first.request.clone(), first.items),
+            (a.decoded().into_owned(), 2)
+        );
         // A claimed batch is invisible to other senders.
         let second = spool.claim_oldest().expect("io").expect("b batch");
         assert_eq!(second.items, 3);
@@ -252,7 +255,7 @@ mod tests {
         spool.release(second);
         spool.complete(first);
         let again = spool.claim_oldest().expect("io").expect("b again");
-        assert_eq!(again.request, b);
+        assert_eq!(again.request, b.decoded().into_owned());
         spool.complete(again);
         assert!(spool.is_empty());
     }
@@ -270,7 +273,7 @@ mod tests {
             "the oldest is dropped"
         );
         let kept = spool.claim_oldest().expect("io").expect("batch");
-        let SignalRequest::Logs(l) = &kept.request else {
+        let SignalRequest::Logs(l) = kept.request.decoded().into_owned() else {
             panic!("logs")
         };
         let body = l.resource_logs[0].scope_logs[0].log_records[0].body.clone();

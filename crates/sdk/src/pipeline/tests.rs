@@ -174,7 +174,7 @@ fn overflow_drops_newest_and_counts() {
         .lock()
         .expect("lock")
         .iter()
-        .map(|r| match r {
+        .map(|r| match r.decoded().as_ref() {
             SignalRequest::Logs(l) => {
                 format!("{:?}", l.resource_logs[0].scope_logs[0].log_records[0].body)
             }
