@@ -3,6 +3,9 @@
 //! with parent links and trace context as `tracing` sees them. Entered `tracing` spans
 //! are also the current span for [`Telemetry::span`], so the two APIs nest.
 //!
+//! The layer keeps a handle to the client, so a client installed in a global subscriber
+//! is never dropped: call [`Telemetry::shutdown`] before the program exits.
+//!
 //! ```no_run
 //! use tracing_subscriber::prelude::*;
 //! let telemetry = automagik_telemetry::Telemetry::builder().consent(true).build()?;
@@ -11,9 +14,9 @@
 //! # Ok::<(), automagik_telemetry::ConfigError>(())
 //! ```
 
-use crate::span::{child_context, current_context, push_current, remove_current};
+use crate::span::{child_context, current_context, push_current, remove_current, started_record};
 use crate::telemetry::{Telemetry, now_nanos};
-use automagik_telemetry_core::{KeyValue, Record, Severity, SpanRecord, SpanStatus, Value};
+use automagik_telemetry_core::{KeyValue, Record, Severity, SpanKind, SpanRecord, Value};
 use std::borrow::Cow;
 use std::fmt;
 use tracing_core::field::{Field, Visit};
@@ -116,18 +119,14 @@ where
         attributes.push(KeyValue::new("code.namespace", meta.target()));
         let dropped_attributes_count = active.redactor.redact_attributes(&mut attributes);
         let context = child_context(parent.as_ref());
-        span.extensions_mut().insert(LayerSpan(Box::new(SpanRecord {
+        span.extensions_mut().insert(LayerSpan(started_record(
             context,
-            parent_span_id: parent.map(|p| p.span_id),
-            name: Cow::Borrowed(meta.name()),
-            kind: Default::default(),
-            start_time_unix_nano: now_nanos(),
-            end_time_unix_nano: 0,
+            parent.as_ref(),
+            Cow::Borrowed(meta.name()),
+            SpanKind::Internal,
             attributes,
             dropped_attributes_count,
-            events: Vec::new(),
-            status: SpanStatus::Unset,
-        })));
+        )));
     }
 
     fn on_record(&self, id: &Id, values: &FieldValues<'_>, ctx: Context<'_, S>) {

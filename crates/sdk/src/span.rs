@@ -158,22 +158,41 @@ impl<'a> SpanBuilder<'a> {
         Span {
             inner: Some(ActiveSpan {
                 active: active.clone(),
-                record: Box::new(SpanRecord {
+                record: started_record(
                     context,
-                    parent_span_id: parent.map(|p| p.span_id),
+                    parent.as_ref(),
                     name,
-                    kind: self.kind,
-                    start_time_unix_nano: now_nanos(),
-                    end_time_unix_nano: 0,
+                    self.kind,
                     attributes,
                     dropped_attributes_count,
-                    events: Vec::new(),
-                    status: SpanStatus::Unset,
-                }),
+                ),
             }),
             _not_send: PhantomData,
         }
     }
+}
+
+/// A span record that starts now, under `parent`.
+pub(crate) fn started_record(
+    context: SpanContext,
+    parent: Option<&SpanContext>,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    attributes: Vec<KeyValue>,
+    dropped_attributes_count: u32,
+) -> Box<SpanRecord> {
+    Box::new(SpanRecord {
+        context,
+        parent_span_id: parent.map(|p| p.span_id),
+        name,
+        kind,
+        start_time_unix_nano: now_nanos(),
+        end_time_unix_nano: 0,
+        attributes,
+        dropped_attributes_count,
+        events: Vec::new(),
+        status: SpanStatus::Unset,
+    })
 }
 
 struct ActiveSpan {

@@ -16,11 +16,21 @@ fn quickstart_sends_every_signal() {
                 .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
         })
         .expect("examples folder");
-    assert!(
-        example.exists(),
-        "cargo test builds examples: {}",
-        example.display()
-    );
+    // Build it as a user would run it (a no-op when it is up to date), so the test never
+    // runs a stale binary.
+    let build = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "automagik-telemetry",
+            "--example",
+            "quickstart",
+        ])
+        .status()
+        .expect("run cargo");
+    assert!(build.success(), "building the quickstart example failed");
+    assert!(example.exists(), "{}", example.display());
     let rx = OtlpReceiver::start();
     let home = tempfile::tempdir().expect("tempdir");
     let out = Command::new(&example)
