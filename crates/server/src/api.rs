@@ -1,0 +1,376 @@
+//! The HTTP surface on one port: OTLP/HTTP ingest (`/v1/traces`, `/v1/metrics`,
+//! `/v1/logs`), the query API (`/api/v1/...`), `/healthz` and `/readyz`.
+
+use crate::rows::{self, Batch};
+use crate::store::{Store, StoreError};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use serde_json::json;
+use std::io::Read;
+use std::sync::Arc;
+
+/// Request size limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest request body as sent (compressed), in bytes. Default 16 MiB.
+    pub max_body_bytes: usize,
+    /// Largest body after decompression, in bytes. Default 64 MiB.
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_decompressed_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where data goes.
+    pub store: Arc<dyn Store>,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/v1/traces", post(ingest_traces))
+        .route("/v1/metrics", post(ingest_metrics))
+        .route("/v1/logs", post(ingest_logs))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .route("/api/v1/traces/{trace_id}", get(get_trace))
+        .route("/api/v1/services", get(services))
+        .route("/api/v1/stats", get(stats))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+/// Every error a client can get. Internal details go to the log, never to the client,
+/// and the client's payload is never echoed back.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 with a readable reason.
+    BadRequest(String),
+    /// 404.
+    NotFound(&'static str),
+    /// 413.
+    TooLarge(&'static str),
+    /// 415.
+    UnsupportedMediaType,
+    /// 503 with `Retry-After`.
+    Overloaded,
+    /// 500; the detail is logged.
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Overloaded | StoreError::Unavailable => ApiError::Overloaded,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
+            ApiError::TooLarge(what) => (StatusCode::PAYLOAD_TOO_LARGE, what.to_string()),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/x-protobuf or application/json".to_string(),
+            ),
+            ApiError::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is busy; retry later".to_string(),
+            ),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_string(),
+                )
+            }
+        };
+        let mut resp = (status, axum::Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
+        "application/json" => Ok(Encoding::Json),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// Decompresses with a cap, so a decompression bomb is refused with 413 instead of
+/// filling memory.
+fn decompress(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
+    let enc = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let reader: Box<dyn Read + '_> = match enc.as_str() {
+        "identity" | "" => return Ok(body.to_vec()),
+        "gzip" => Box::new(flate2::read::GzDecoder::new(body)),
+        "zstd" => Box::new(
+            zstd::stream::read::Decoder::new(body)
+                .map_err(|_| ApiError::BadRequest("invalid zstd body".into()))?,
+        ),
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "unsupported Content-Encoding {enc:?}; use gzip or zstd"
+            )));
+        }
+    };
+    let mut out = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| ApiError::BadRequest(format!("the {enc} body could not be decompressed")))?;
+    if out.len() > limit {
+        return Err(ApiError::TooLarge(
+            "the decompressed body is larger than the server accepts",
+        ));
+    }
+    Ok(out)
+}
+
+fn decode<T: Message + Default + serde::de::DeserializeOwned>(
+    enc: Encoding,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    match enc {
+        Encoding::Protobuf => {
+            T::decode(body).map_err(|e| ApiError::BadRequest(format!("invalid protobuf: {e}")))
+        }
+        Encoding::Json => serde_json::from_slice(body).map_err(|e| {
+            // serde_json's message names line and column, never the content.
+            ApiError::BadRequest(format!("invalid OTLP JSON: {e}"))
+        }),
+    }
+}
+
+fn reply<T: Message + serde::Serialize>(enc: Encoding, message: &T) -> Response {
+    match enc {
+        Encoding::Protobuf => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-protobuf"),
+            )],
+            message.encode_to_vec(),
+        )
+            .into_response(),
+        Encoding::Json => {
+            // Absent fields are omitted, as OTLP JSON writers do, rather than sent as null.
+            let mut v = serde_json::to_value(message).unwrap_or_default();
+            if let serde_json::Value::Object(map) = &mut v {
+                map.retain(|_, field| !field.is_null());
+            }
+            axum::Json(v).into_response()
+        }
+    }
+}
+
+/// The body, or the reason it could not be read (too large: 413).
+type Body = Result<Bytes, BytesRejection>;
+
+fn body_bytes(body: Body) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge("the request body is larger than the server accepts")
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })
+}
+
+async fn store_batch(state: &AppState, batch: Batch) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.insert(batch))
+        .await
+        .map_err(|e| ApiError::Internal(format!("writer task failed: {e}")))??;
+    Ok(())
+}
+
+async fn prepare<T: Message + Default + serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Encoding, T), ApiError> {
+    let enc = encoding(headers)?;
+    let body = body_bytes(body)?;
+    let raw = decompress(headers, &body, state.limits.max_decompressed_bytes)?;
+    Ok((enc, decode::<T>(enc, &raw)?))
+}
+
+async fn ingest_traces(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (enc, req) = prepare::<ExportTraceServiceRequest>(&state, &headers, body).await?;
+    let batch = rows::from_traces(&req);
+    let (rejected, message) = (batch.rejected, batch.rejection.clone());
+    store_batch(&state, batch).await?;
+    Ok(reply(
+        enc,
+        &ExportTraceServiceResponse {
+            partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: rejected as i64,
+                error_message: message.unwrap_or_default(),
+            }),
+        },
+    ))
+}
+
+async fn ingest_logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (enc, req) = prepare::<ExportLogsServiceRequest>(&state, &headers, body).await?;
+    let batch = rows::from_logs(&req);
+    let (rejected, message) = (batch.rejected, batch.rejection.clone());
+    store_batch(&state, batch).await?;
+    Ok(reply(
+        enc,
+        &ExportLogsServiceResponse {
+            partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: rejected as i64,
+                error_message: message.unwrap_or_default(),
+            }),
+        },
+    ))
+}
+
+async fn ingest_metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (enc, req) = prepare::<ExportMetricsServiceRequest>(&state, &headers, body).await?;
+    let batch = rows::from_metrics(&req);
+    let (rejected, message) = (batch.rejected, batch.rejection.clone());
+    store_batch(&state, batch).await?;
+    Ok(reply(
+        enc,
+        &ExportMetricsServiceResponse {
+            partial_success: (rejected > 0).then(|| ExportMetricsPartialSuccess {
+                rejected_data_points: rejected as i64,
+                error_message: message.unwrap_or_default(),
+            }),
+        },
+    ))
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    Ok(tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))??)
+}
+
+async fn get_trace(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let trace_id = trace_id.to_ascii_lowercase();
+    if trace_id.len() != 32 || !trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::BadRequest(
+            "trace_id must be 32 hexadecimal digits".into(),
+        ));
+    }
+    let id = trace_id.clone();
+    let spans = blocking(&state, move |s| s.trace(&id)).await?;
+    if spans.is_empty() {
+        return Err(ApiError::NotFound("trace"));
+    }
+    let spans: Vec<serde_json::Value> = spans
+        .into_iter()
+        .map(|s| {
+            json!({
+                "trace_id": s.trace_id,
+                "span_id": s.span_id,
+                "parent_span_id": if s.parent_span_id.is_empty() { serde_json::Value::Null } else { s.parent_span_id.into() },
+                "name": s.name,
+                "service_name": s.service_name,
+                "kind": s.kind,
+                // Strings: nanosecond timestamps do not fit a JavaScript number.
+                "start_time_unix_nano": s.start_time_unix_nano.to_string(),
+                "end_time_unix_nano": s.end_time_unix_nano.to_string(),
+                "status_code": s.status_code,
+                "status_message": s.status_message,
+                "attributes": s.attributes,
+                "events": s.events,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "trace_id": trace_id, "spans": spans })).into_response())
+}
+
+async fn services(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let names = blocking(&state, |s| s.services()).await?;
+    Ok(axum::Json(json!({ "items": names, "next_cursor": null })).into_response())
+}
+
+async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let stats = blocking(&state, |s| s.stats()).await?;
+    Ok(axum::Json(stats).into_response())
+}
+
+async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    blocking(&state, |s| s.stats().map(|_| ())).await?;
+    Ok("ready")
+}

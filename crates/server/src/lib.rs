@@ -1,0 +1,10 @@
+//! The Automagik Telemetry server: receives OTLP over HTTP, stores it (embedded SQLite
+//! by default) and answers queries. `automagik-telemetry serve` runs it.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod rows;
+pub mod store;
+
+pub use api::{AppState, Limits, app};
+pub use store::{Store, StoreError, sqlite::SqliteStore};

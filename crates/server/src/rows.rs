@@ -1,0 +1,362 @@
+//! OTLP requests turned into rows, with per-item validation: an item with an invalid
+//! id is rejected (and counted for OTLP partial success), the rest are kept.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use serde_json::{Map, Value as Json};
+
+/// A stored span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRow {
+    /// 32 lowercase hex digits.
+    pub trace_id: String,
+    /// 16 lowercase hex digits.
+    pub span_id: String,
+    /// 16 hex digits, or empty for a root span.
+    pub parent_span_id: String,
+    /// Operation name.
+    pub name: String,
+    /// `service.name` of its resource.
+    pub service_name: String,
+    /// OTLP span kind.
+    pub kind: i32,
+    /// Start, ns since the epoch.
+    pub start_time_unix_nano: u64,
+    /// End, ns since the epoch.
+    pub end_time_unix_nano: u64,
+    /// OTLP status code.
+    pub status_code: i32,
+    /// Status message.
+    pub status_message: String,
+    /// Attributes as a JSON object.
+    pub attributes: Json,
+    /// Events as a JSON array of `{name, time_unix_nano, attributes}`.
+    pub events: Json,
+    /// Resource attributes as a JSON object.
+    pub resource: Json,
+}
+
+/// A stored log record (events and errors included).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRow {
+    /// ns since the epoch (observed time when the record has none).
+    pub time_unix_nano: u64,
+    /// `service.name` of its resource.
+    pub service_name: String,
+    /// OTLP severity number.
+    pub severity_number: i32,
+    /// Severity text.
+    pub severity_text: String,
+    /// Body, rendered as text.
+    pub body: Option<String>,
+    /// `event_name` (or the `event.name` attribute).
+    pub event_name: Option<String>,
+    /// Trace id, hex.
+    pub trace_id: Option<String>,
+    /// Span id, hex.
+    pub span_id: Option<String>,
+    /// Attributes as a JSON object.
+    pub attributes: Json,
+    /// Resource attributes as a JSON object.
+    pub resource: Json,
+}
+
+/// One stored metric data point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricPointRow {
+    /// Metric name.
+    pub name: String,
+    /// `service.name` of its resource.
+    pub service_name: String,
+    /// `sum`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// Start of the interval, ns.
+    pub start_time_unix_nano: u64,
+    /// End of the interval, ns.
+    pub time_unix_nano: u64,
+    /// Sum and gauge value.
+    pub value: Option<f64>,
+    /// Histogram count.
+    pub count: Option<u64>,
+    /// Histogram sum.
+    pub sum: Option<f64>,
+    /// Histogram min.
+    pub min: Option<f64>,
+    /// Histogram max.
+    pub max: Option<f64>,
+    /// Histogram bucket counts.
+    pub bucket_counts: Option<Vec<u64>>,
+    /// Histogram bounds.
+    pub explicit_bounds: Option<Vec<f64>>,
+    /// Attributes as a JSON object.
+    pub attributes: Json,
+}
+
+/// What one request turns into.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// Spans.
+    pub spans: Vec<SpanRow>,
+    /// Log records.
+    pub logs: Vec<LogRow>,
+    /// Metric data points.
+    pub metric_points: Vec<MetricPointRow>,
+    /// Items refused, with the first reason.
+    pub rejected: u64,
+    /// Why the first refused item was refused.
+    pub rejection: Option<String>,
+}
+
+impl Batch {
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.spans.len() + self.logs.len() + self.metric_points.len()
+    }
+
+    /// Whether there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn reject(&mut self, why: String) {
+        self.rejected += 1;
+        self.rejection.get_or_insert(why);
+    }
+}
+
+/// An OTLP `AnyValue` as JSON. Bytes become hex strings; non-finite doubles strings.
+pub fn any_to_json(v: &AnyValue) -> Json {
+    match &v.value {
+        None => Json::Null,
+        Some(any_value::Value::StringValue(s)) => Json::String(s.clone()),
+        Some(any_value::Value::BoolValue(b)) => Json::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => Json::from(*i),
+        Some(any_value::Value::DoubleValue(d)) => serde_json::Number::from_f64(*d)
+            .map_or_else(|| Json::String(d.to_string()), Json::Number),
+        Some(any_value::Value::ArrayValue(a)) => {
+            Json::Array(a.values.iter().map(any_to_json).collect())
+        }
+        Some(any_value::Value::KvlistValue(kv)) => attributes_to_json(&kv.values),
+        Some(any_value::Value::BytesValue(b)) => Json::String(hex::encode(b)),
+        #[allow(unreachable_patterns)]
+        Some(_) => Json::Null,
+    }
+}
+
+/// Attributes as one JSON object (a repeated key keeps its last value).
+pub fn attributes_to_json(kvs: &[KeyValue]) -> Json {
+    let mut map = Map::new();
+    for kv in kvs {
+        map.insert(
+            kv.key.clone(),
+            kv.value.as_ref().map_or(Json::Null, any_to_json),
+        );
+    }
+    Json::Object(map)
+}
+
+fn service_name(resource: &Json) -> String {
+    resource
+        .get("service.name")
+        .and_then(Json::as_str)
+        .unwrap_or("unknown_service")
+        .to_string()
+}
+
+fn resource_json(r: Option<&Resource>) -> Json {
+    r.map_or_else(
+        || Json::Object(Map::new()),
+        |r| attributes_to_json(&r.attributes),
+    )
+}
+
+fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
+    if bytes.len() != len {
+        return Err(format!("{what} must be {len} bytes, got {}", bytes.len()));
+    }
+    if bytes.iter().all(|b| *b == 0) {
+        return Err(format!("{what} must not be all zeros"));
+    }
+    Ok(hex::encode(bytes))
+}
+
+/// Spans of a traces request.
+pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
+    let mut batch = Batch::default();
+    for rs in &req.resource_spans {
+        let resource = resource_json(rs.resource.as_ref());
+        let service = service_name(&resource);
+        for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+            let ids = hex_id(&span.trace_id, 16, "trace_id")
+                .and_then(|t| Ok((t, hex_id(&span.span_id, 8, "span_id")?)));
+            let parent = if span.parent_span_id.is_empty() {
+                Ok(String::new())
+            } else {
+                hex_id(&span.parent_span_id, 8, "parent_span_id")
+            };
+            let ((trace_id, span_id), parent_span_id) = match (ids, parent) {
+                (Ok(ids), Ok(p)) => (ids, p),
+                (Err(e), _) | (_, Err(e)) => {
+                    batch.reject(format!("span {:?}: {e}", span.name));
+                    continue;
+                }
+            };
+            let status = span.status.clone().unwrap_or_default();
+            batch.spans.push(SpanRow {
+                trace_id,
+                span_id,
+                parent_span_id,
+                name: span.name.clone(),
+                service_name: service.clone(),
+                kind: span.kind,
+                start_time_unix_nano: span.start_time_unix_nano,
+                end_time_unix_nano: span.end_time_unix_nano.max(span.start_time_unix_nano),
+                status_code: status.code,
+                status_message: status.message,
+                attributes: attributes_to_json(&span.attributes),
+                events: Json::Array(
+                    span.events
+                        .iter()
+                        .map(|e| {
+                            serde_json::json!({
+                                "name": e.name,
+                                "time_unix_nano": e.time_unix_nano.to_string(),
+                                "attributes": attributes_to_json(&e.attributes),
+                            })
+                        })
+                        .collect(),
+                ),
+                resource: resource.clone(),
+            });
+        }
+    }
+    batch
+}
+
+/// Log records of a logs request.
+pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
+    let mut batch = Batch::default();
+    for rl in &req.resource_logs {
+        let resource = resource_json(rl.resource.as_ref());
+        let service = service_name(&resource);
+        for log in rl.scope_logs.iter().flat_map(|sl| &sl.log_records) {
+            let trace_id =
+                (!log.trace_id.is_empty()).then(|| hex_id(&log.trace_id, 16, "trace_id"));
+            let span_id = (!log.span_id.is_empty()).then(|| hex_id(&log.span_id, 8, "span_id"));
+            let (trace_id, span_id) = match (trace_id.transpose(), span_id.transpose()) {
+                (Ok(t), Ok(s)) => (t, s),
+                (Err(e), _) | (_, Err(e)) => {
+                    batch.reject(format!("log record: {e}"));
+                    continue;
+                }
+            };
+            let attributes = attributes_to_json(&log.attributes);
+            let event_name = Some(log.event_name.clone())
+                .filter(|n| !n.is_empty())
+                .or_else(|| {
+                    attributes
+                        .get("event.name")
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                });
+            let body = log.body.as_ref().map(|b| match any_to_json(b) {
+                Json::String(s) => s,
+                other => other.to_string(),
+            });
+            batch.logs.push(LogRow {
+                time_unix_nano: if log.time_unix_nano != 0 {
+                    log.time_unix_nano
+                } else {
+                    log.observed_time_unix_nano
+                },
+                service_name: service.clone(),
+                severity_number: log.severity_number,
+                severity_text: log.severity_text.clone(),
+                body,
+                event_name,
+                trace_id,
+                span_id,
+                attributes,
+                resource: resource.clone(),
+            });
+        }
+    }
+    batch
+}
+
+/// Data points of a metrics request (sums, gauges, histograms; other kinds are rejected).
+pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
+    let mut batch = Batch::default();
+    for rm in &req.resource_metrics {
+        let resource = resource_json(rm.resource.as_ref());
+        let service = service_name(&resource);
+        for m in rm.scope_metrics.iter().flat_map(|sm| &sm.metrics) {
+            let number = |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint, kind| {
+                MetricPointRow {
+                    name: m.name.clone(),
+                    service_name: service.clone(),
+                    kind,
+                    start_time_unix_nano: p.start_time_unix_nano,
+                    time_unix_nano: p.time_unix_nano,
+                    value: p.value.map(|v| match v {
+                        number_data_point::Value::AsDouble(d) => d,
+                        number_data_point::Value::AsInt(i) => i as f64,
+                    }),
+                    count: None,
+                    sum: None,
+                    min: None,
+                    max: None,
+                    bucket_counts: None,
+                    explicit_bounds: None,
+                    attributes: attributes_to_json(&p.attributes),
+                }
+            };
+            match &m.data {
+                Some(Data::Sum(s)) => batch
+                    .metric_points
+                    .extend(s.data_points.iter().map(|p| number(p, "sum"))),
+                Some(Data::Gauge(g)) => batch
+                    .metric_points
+                    .extend(g.data_points.iter().map(|p| number(p, "gauge"))),
+                Some(Data::Histogram(h)) => {
+                    batch
+                        .metric_points
+                        .extend(h.data_points.iter().map(|p| MetricPointRow {
+                            name: m.name.clone(),
+                            service_name: service.clone(),
+                            kind: "histogram",
+                            start_time_unix_nano: p.start_time_unix_nano,
+                            time_unix_nano: p.time_unix_nano,
+                            value: None,
+                            count: Some(p.count),
+                            sum: p.sum,
+                            min: p.min,
+                            max: p.max,
+                            bucket_counts: Some(p.bucket_counts.clone()),
+                            explicit_bounds: Some(p.explicit_bounds.clone()),
+                            attributes: attributes_to_json(&p.attributes),
+                        }))
+                }
+                Some(Data::ExponentialHistogram(h)) => {
+                    for _ in &h.data_points {
+                        batch.reject(format!(
+                            "metric {:?}: exponential histograms are not stored yet",
+                            m.name
+                        ));
+                    }
+                }
+                Some(Data::Summary(s)) => {
+                    for _ in &s.data_points {
+                        batch.reject(format!("metric {:?}: summaries are not stored yet", m.name));
+                    }
+                }
+                None => batch.reject(format!("metric {:?} has no data", m.name)),
+            }
+        }
+    }
+    batch
+}

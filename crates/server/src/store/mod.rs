@@ -1,0 +1,112 @@
+//! Storage behind one trait. A successful [`Store::insert`] means the rows are
+//! committed: the HTTP layer answers success only after it returns.
+
+pub mod sqlite;
+
+use crate::rows::{Batch, SpanRow};
+use serde::Serialize;
+
+/// Why a store operation failed. The message is for the server log; clients get a
+/// generic answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The write queue is full: the client should retry later (HTTP 503).
+    #[error("the store is overloaded")]
+    Overloaded,
+    /// The store is shutting down or its writer died.
+    #[error("the store is unavailable")]
+    Unavailable,
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The data directory could not be prepared.
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// Counts of what is stored, for the overview page and operators.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Stored spans.
+    pub spans: u64,
+    /// Stored log records (events and errors included).
+    pub logs: u64,
+    /// Stored metric data points.
+    pub metric_points: u64,
+    /// Log records that are events.
+    pub events: u64,
+    /// Stored agent actions.
+    pub agent_actions: u64,
+    /// Size of the database files.
+    pub bytes_on_disk: u64,
+    /// Oldest record, RFC 3339.
+    pub oldest: Option<String>,
+    /// Newest record, RFC 3339.
+    pub newest: Option<String>,
+}
+
+/// A storage backend. Implementations are blocking; the HTTP layer calls them from
+/// blocking tasks. `insert` is safe to call concurrently and returns after commit.
+pub trait Store: Send + Sync + 'static {
+    /// Durably stores every row of `batch` (spans already stored are kept, not duplicated).
+    fn insert(&self, batch: Batch) -> Result<(), StoreError>;
+    /// Every span of a trace, by start time.
+    fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError>;
+    /// Service names seen, sorted.
+    fn services(&self) -> Result<Vec<String>, StoreError>;
+    /// Counts of what is stored.
+    fn stats(&self) -> Result<Stats, StoreError>;
+}
+
+/// Nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.
+pub fn rfc3339(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let nanos = ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            super::rfc3339(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
+        assert_eq!(
+            super::rfc3339(1_763_780_400_123_456_789),
+            "2025-11-22T03:00:00.123456789Z"
+        );
+    }
+}

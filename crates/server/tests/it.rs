@@ -1,0 +1,362 @@
+//! The server against real clients: our SDK over HTTP, and hand-made bad requests.
+
+use automagik_telemetry::{MetricKind, Severity, SpanKind, Telemetry};
+use automagik_telemetry_server::{AppState, Limits, SqliteStore, Store, app};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
+
+fn state(dir: &std::path::Path) -> AppState {
+    AppState {
+        store: Arc::new(SqliteStore::open(dir).expect("open store")),
+        limits: Limits {
+            max_body_bytes: 64 * 1024,
+            max_decompressed_bytes: 256 * 1024,
+        },
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let resp = app(state.clone()).oneshot(req).await.expect("response");
+    let status = resp.status();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, body.to_vec())
+}
+
+fn post(path: &str, content_type: &str, encoding: Option<&str>, body: Vec<u8>) -> Request<Body> {
+    let mut b = Request::post(path).header("content-type", content_type);
+    if let Some(e) = encoding {
+        b = b.header("content-encoding", e);
+    }
+    b.body(Body::from(body)).expect("request")
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).expect("request")
+}
+
+fn span(name: &str, trace_id: Vec<u8>, span_id: Vec<u8>) -> Span {
+    Span {
+        trace_id,
+        span_id,
+        name: name.into(),
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        end_time_unix_nano: 1_700_000_000_500_000_000,
+        attributes: vec![KeyValue {
+            key: "k".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("v".into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn traces(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("svc".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[test]
+fn sdk_to_server_to_query_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let rt = runtime();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server_app = app(state.clone());
+    rt.spawn(async move { axum::serve(listener, server_app).await });
+
+    let home = tempfile::tempdir().expect("tempdir");
+    let t = Telemetry::builder()
+        .env_lookup(|_| None)
+        .home_dir(home.path())
+        .state_dir(home.path())
+        .consent(true)
+        .project_name("checkout")
+        .endpoint(format!("http://{addr}"))
+        .build()
+        .expect("client");
+    let (trace_id, parent_id, child_id);
+    {
+        let parent = t.span_builder("GET /cart").kind(SpanKind::Server).start();
+        let mut child = t.span("load-cart");
+        child.set_attribute("cart.items", 3);
+        child.add_event("cache.miss", [("key", "cart:42")]);
+        t.track_log(Severity::Warn, "slow cart", [("ms", 250)]);
+        trace_id = parent.context().expect("ctx").trace_id.to_string();
+        parent_id = parent.context().expect("ctx").span_id.to_string();
+        child_id = child.context().expect("ctx").span_id.to_string();
+    }
+    t.track_event("cart.viewed", [("plan", "pro")]);
+    t.track_metric("carts", 1.0, MetricKind::Counter, [("region", "eu")]);
+    t.flush(Duration::from_secs(10)).expect("flush");
+    assert_eq!(
+        t.stats().exported,
+        5,
+        "2 spans, 2 logs, 1 data point acknowledged"
+    );
+
+    rt.block_on(async {
+        let (status, body) = call(&state, get(&format!("/api/v1/traces/{trace_id}"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["trace_id"], trace_id);
+        let spans = v["spans"].as_array().expect("spans");
+        assert_eq!(spans.len(), 2);
+        let parent = spans
+            .iter()
+            .find(|s| s["name"] == "GET /cart")
+            .expect("parent");
+        let child = spans
+            .iter()
+            .find(|s| s["name"] == "load-cart")
+            .expect("child");
+        assert_eq!(parent["span_id"], parent_id);
+        assert!(parent["parent_span_id"].is_null());
+        assert_eq!(child["span_id"], child_id);
+        assert_eq!(child["parent_span_id"], parent_id);
+        assert_eq!(parent["service_name"], "checkout");
+        assert_eq!(parent["kind"], 2);
+        assert_eq!(child["attributes"]["cart.items"], 3);
+        assert_eq!(child["events"][0]["name"], "cache.miss");
+        let start: u64 = parent["start_time_unix_nano"]
+            .as_str()
+            .expect("string")
+            .parse()
+            .expect("number");
+        let end: u64 = parent["end_time_unix_nano"]
+            .as_str()
+            .expect("string")
+            .parse()
+            .expect("number");
+        assert!(start > 1_700_000_000_000_000_000 && end >= start);
+
+        let (_, body) = call(&state, get("/api/v1/stats")).await;
+        let s: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            (
+                s["spans"].as_u64(),
+                s["logs"].as_u64(),
+                s["events"].as_u64(),
+                s["metric_points"].as_u64()
+            ),
+            (Some(2), Some(2), Some(1), Some(1))
+        );
+        assert!(s["bytes_on_disk"].as_u64().expect("size") > 0);
+
+        let (_, body) = call(&state, get("/api/v1/services")).await;
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["items"], serde_json::json!(["checkout"]));
+
+        let (status, _) = call(
+            &state,
+            get("/api/v1/traces/0123456789abcdef0123456789abcdef"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = call(&state, get("/api/v1/traces/not-an-id")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    });
+    t.shutdown(Duration::from_secs(5)).expect("shutdown");
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+#[test]
+fn bad_input_gets_its_4xx_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let valid = traces(vec![span("ok", vec![1; 16], vec![2; 8])]).encode_to_vec();
+    let cases: Vec<(&str, Request<Body>, StatusCode)> = vec![
+        (
+            "truncated protobuf",
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                None,
+                valid[..valid.len() - 5].to_vec(),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "invalid JSON",
+            post(
+                "/v1/traces",
+                "application/json",
+                None,
+                b"{\"resourceSpans\": [".to_vec(),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "gzip bomb",
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                Some("gzip"),
+                gzip(&vec![0u8; 4 * 1024 * 1024]),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "oversize body",
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                None,
+                vec![0x0a; 100 * 1024],
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "wrong content type",
+            post("/v1/traces", "text/plain", None, valid.clone()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "corrupt gzip",
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                Some("gzip"),
+                b"not gzip".to_vec(),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unknown encoding",
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                Some("br"),
+                valid.clone(),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    let rt = runtime();
+    rt.block_on(async {
+        for (what, req, want) in cases {
+            let (status, body) = call(&state, req).await;
+            assert_eq!(status, want, "{what}");
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            assert!(
+                v["error"].is_string(),
+                "{what}: readable error, got {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    });
+    let stats = state.store.stats().expect("stats");
+    assert_eq!(
+        (stats.spans, stats.logs, stats.metric_points),
+        (0, 0, 0),
+        "nothing from bad requests is stored"
+    );
+}
+
+#[test]
+fn invalid_items_are_partial_success_and_the_rest_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let req = traces(vec![
+        span("good", vec![1; 16], vec![2; 8]),
+        span("bad", vec![1; 3], vec![3; 8]),
+    ]);
+    let rt = runtime();
+    let (status, body) = rt.block_on(call(
+        &state,
+        post(
+            "/v1/traces",
+            "application/x-protobuf",
+            Some("gzip"),
+            gzip(&req.encode_to_vec()),
+        ),
+    ));
+    assert_eq!(status, StatusCode::OK);
+    let resp = ExportTraceServiceResponse::decode(&body[..]).expect("protobuf response");
+    let ps = resp.partial_success.expect("partial success");
+    assert_eq!(ps.rejected_spans, 1);
+    assert!(
+        ps.error_message.contains("trace_id"),
+        "{}",
+        ps.error_message
+    );
+    assert_eq!(state.store.trace(&"01".repeat(16)).expect("trace").len(), 1);
+}
+
+#[test]
+fn json_ingest_and_data_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let state = state(dir.path());
+        let json = serde_json::to_vec(&traces(vec![span("from-json", vec![7; 16], vec![8; 8])]))
+            .expect("json");
+        let rt = runtime();
+        let (status, body) = rt.block_on(call(
+            &state,
+            post("/v1/traces", "application/json", None, json.clone()),
+        ));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).expect("json reply"),
+            serde_json::json!({})
+        );
+        // Delivered twice (a client retry): stored once.
+        let (status, _) = rt.block_on(call(
+            &state,
+            post("/v1/traces", "application/json", None, json),
+        ));
+        assert_eq!(status, StatusCode::OK);
+    }
+    let reopened = SqliteStore::open(dir.path()).expect("reopen");
+    let spans = reopened.trace(&"07".repeat(16)).expect("trace");
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "from-json");
+    assert_eq!(spans[0].attributes["k"], "v");
+}
