@@ -1,0 +1,168 @@
+//! Durability of the real binary: stream batches, SIGKILL the server mid-stream,
+//! restart it on the same data directory, and find every acknowledged span and no
+//! partial batch.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SPANS_PER_BATCH: usize = 50;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start(data_dir: &std::path::Path, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_automagik-telemetry"))
+        .args(["serve", "--data-dir"])
+        .arg(data_dir)
+        .args(["--http-addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(format!("http://127.0.0.1:{port}/healthz"))
+        .call()
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "server did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn trace_id(batch: usize) -> Vec<u8> {
+    let mut id = vec![0xab; 16];
+    id[8..].copy_from_slice(&(batch as u64 + 1).to_be_bytes());
+    id
+}
+
+fn batch(n: usize) -> Vec<u8> {
+    let spans = (0..SPANS_PER_BATCH)
+        .map(|i| Span {
+            trace_id: trace_id(n),
+            span_id: ((i as u64) + 1).to_be_bytes().to_vec(),
+            name: format!("batch-{n}-span-{i}"),
+            start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+            end_time_unix_nano: 1_700_000_000_000_001_000 + i as u64,
+            attributes: vec![KeyValue {
+                key: "payload".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("x".repeat(200))),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("durability".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn spans_of(port: u16, batch: usize) -> usize {
+    let id = hex::encode(trace_id(batch));
+    match ureq::get(format!("http://127.0.0.1:{port}/api/v1/traces/{id}")).call() {
+        Ok(mut resp) => {
+            let v: serde_json::Value =
+                serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body"))
+                    .expect("json");
+            v["spans"].as_array().map_or(0, Vec::len)
+        }
+        Err(ureq::Error::StatusCode(404)) => 0,
+        Err(e) => panic!("query failed: {e}"),
+    }
+}
+
+#[test]
+fn every_acknowledged_span_survives_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut server = start(dir.path(), port);
+
+    // Several writers stream batches; the server is killed while they are in flight.
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(usize, bool)>::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                for k in 0..200 {
+                    let n = w * 1000 + k;
+                    let ok = ureq::post(format!("http://127.0.0.1:{port}/v1/traces"))
+                        .header("content-type", "application/x-protobuf")
+                        .send(&batch(n)[..])
+                        .is_ok_and(|r| r.status() == 200);
+                    sent.lock().expect("lock").push((n, ok));
+                    if !ok {
+                        break; // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sent
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(_, ok)| *ok)
+        .count()
+        < 40
+    {
+        assert!(Instant::now() < deadline, "no batches were acknowledged");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reap");
+    for w in writers {
+        w.join().expect("writer");
+    }
+
+    let server = start(dir.path(), port);
+    let sent = sent.lock().expect("lock").clone();
+    let acknowledged: Vec<usize> = sent.iter().filter(|(_, ok)| *ok).map(|(n, _)| *n).collect();
+    assert!(acknowledged.len() >= 40);
+    for n in &acknowledged {
+        assert_eq!(
+            spans_of(port, *n),
+            SPANS_PER_BATCH,
+            "acknowledged batch {n} is complete"
+        );
+    }
+    for (n, _) in sent.iter().filter(|(_, ok)| !*ok) {
+        let found = spans_of(port, *n);
+        assert!(
+            found == 0 || found == SPANS_PER_BATCH,
+            "batch {n} is all or nothing, found {found}"
+        );
+    }
+    let mut server = server;
+    server.kill().ok();
+    server.wait().ok();
+}
