@@ -1,0 +1,95 @@
+//! Real clients no one here wrote send to a running `serve`: the official OpenTelemetry
+//! Python SDK with its OTLP/HTTP (protobuf) exporters. The test reads the data back
+//! through the query API. `scripts/test` installs the Python packages and sets
+//! `AUTOMAGIK_TELEMETRY_TEST_PYTHON`.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn get_json(url: &str) -> serde_json::Value {
+    let mut resp = ureq::get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body")).expect("json")
+}
+
+#[test]
+fn official_python_sdk_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_automagik-telemetry"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--http-addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(format!("{base}/healthz")).call().is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let python =
+        std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otel_client.py");
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(&base)
+        .output()
+        .expect("run the Python client");
+    assert!(
+        out.status.success(),
+        "Python client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ids");
+    let trace_id = ids["trace_id"].as_str().expect("trace id");
+
+    let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"));
+    let spans = trace["spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), 2);
+    let parent = spans
+        .iter()
+        .find(|s| s["name"] == "py-parent")
+        .expect("parent");
+    let child = spans
+        .iter()
+        .find(|s| s["name"] == "py-child")
+        .expect("child");
+    assert_eq!(parent["span_id"], ids["parent"]);
+    assert_eq!(child["span_id"], ids["child"]);
+    assert_eq!(child["parent_span_id"], ids["parent"]);
+    assert!(parent["parent_span_id"].is_null());
+    assert_eq!(parent["service_name"], "python-client");
+    assert_eq!(parent["attributes"]["http.route"], "/py");
+    assert_eq!(child["attributes"]["items"], 3);
+    assert_eq!(child["events"][0]["name"], "py-event");
+    assert_eq!(child["events"][0]["attributes"]["ok"], true);
+    let start: u64 = parent["start_time_unix_nano"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("start");
+    assert_eq!(start, ids["parent_start"].as_u64().expect("python start"));
+    let end: u64 = child["end_time_unix_nano"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("end");
+    assert_eq!(end, ids["child_end"].as_u64().expect("python end"));
+
+    let stats = get_json(&format!("{base}/api/v1/stats"));
+    assert_eq!(stats["spans"], 2);
+    assert_eq!(stats["logs"], 1);
+    assert_eq!(stats["metric_points"], 1);
+    let services = get_json(&format!("{base}/api/v1/services"));
+    assert_eq!(services["items"], serde_json::json!(["python-client"]));
+
+    server.kill().ok();
+    server.wait().ok();
+}
