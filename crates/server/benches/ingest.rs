@@ -1,0 +1,166 @@
+//! Server ingest throughput over loopback HTTP: OTLP/HTTP protobuf, batches of 512
+//! spans with 20 attributes each, into the SQLite store — spans per second durably
+//! stored (acknowledged after commit) and, in the same run, the decode-only ceiling
+//! (protobuf decode + conversion to rows, nothing stored). Bounded in time; figures go
+//! into docs/PERFORMANCE.md.
+//!
+//! Run: `cargo bench -p automagik-telemetry-server --bench ingest`
+//! (`INGEST_SECONDS` sets the duration of each phase, default 10).
+
+use automagik_telemetry_server::{AppState, Limits, SqliteStore, Store, app, rows};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const SPANS: usize = 512;
+const ATTRIBUTES: usize = 20;
+
+fn payload(seed: u64) -> Vec<u8> {
+    let spans = (0..SPANS as u64)
+        .map(|i| {
+            let mut trace_id = [0u8; 16];
+            trace_id[..8].copy_from_slice(&seed.to_be_bytes());
+            trace_id[8..].copy_from_slice(&(i / 8 + 1).to_be_bytes());
+            Span {
+                trace_id: trace_id.to_vec(),
+                span_id: (seed << 16 | i + 1).to_be_bytes().to_vec(),
+                name: format!("GET /api/v1/resource/{}", i % 16),
+                kind: 2,
+                start_time_unix_nano: 1_760_000_000_000_000_000 + seed * 1_000_000 + i,
+                end_time_unix_nano: 1_760_000_000_000_500_000 + seed * 1_000_000 + i,
+                attributes: (0..ATTRIBUTES)
+                    .map(|a| KeyValue {
+                        key: format!("attribute.key.{a}"),
+                        value: Some(AnyValue {
+                            value: Some(if a % 4 == 0 {
+                                any_value::Value::IntValue((i * 31 + a as u64) as i64)
+                            } else {
+                                any_value::Value::StringValue(format!("value-{}-{}", a, i % 50))
+                            }),
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("bench".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("INGEST_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    // Criterion-style flags from `cargo bench` are ignored; `cargo test --benches` passes none
+    // and gets a short run.
+    let seconds = if std::env::args().any(|a| a == "--bench") {
+        seconds
+    } else {
+        1
+    };
+    let phase = Duration::from_secs(seconds);
+    let payloads: Vec<Vec<u8>> = (0..64).map(payload).collect();
+    println!(
+        "payload: {SPANS} spans x {ATTRIBUTES} attributes, {} bytes protobuf per request",
+        payloads[0].len()
+    );
+
+    // Decode-only ceiling on one thread.
+    let started = Instant::now();
+    let mut decoded = 0u64;
+    while started.elapsed() < phase {
+        for p in &payloads {
+            let req = ExportTraceServiceRequest::decode(&p[..]).expect("decode");
+            decoded += rows::from_traces(&req).spans.len() as u64;
+        }
+    }
+    let ceiling = decoded as f64 / started.elapsed().as_secs_f64();
+    println!("decode-only ceiling (one thread): {ceiling:.0} spans/s");
+
+    // Stored over loopback HTTP: two client threads, fresh trace ids each request.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SqliteStore::open(dir.path()).expect("store"));
+    let state = AppState {
+        store: store.clone(),
+        limits: Limits::default(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    rt.spawn(async move { axum::serve(listener, app(state)).await });
+
+    // Unique payloads built before the clock starts (no reuse: a repeated span would be
+    // ignored by the store and flatter the figure); the run ends when time or payloads run out.
+    let count = (seconds as usize * 150).max(20);
+    let bodies: Arc<Vec<Vec<u8>>> =
+        Arc::new((0..count as u64).map(|n| payload(1000 + n)).collect());
+    let stored = Arc::new(AtomicU64::new(0));
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let (stored, next, bodies) = (stored.clone(), next.clone(), bodies.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+                while started.elapsed() < phase {
+                    let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed) as usize)
+                    else {
+                        break;
+                    };
+                    let ok = agent
+                        .post(format!("http://{addr}/v1/traces"))
+                        .header("content-type", "application/x-protobuf")
+                        .send(&body[..])
+                        .is_ok_and(|r| r.status() == 200);
+                    if ok {
+                        stored.fetch_add(SPANS as u64, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("client");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let acknowledged = stored.load(Ordering::Relaxed);
+    let rate = acknowledged as f64 / elapsed;
+    let in_store = store.stats().expect("stats").spans;
+    println!(
+        "stored over loopback HTTP: {rate:.0} spans/s ({acknowledged} acknowledged in {elapsed:.1} s, {in_store} in the store, {:.0} % of the decode-only ceiling); the two client threads share the same 2 cores",
+        100.0 * rate / ceiling
+    );
+    assert_eq!(in_store, acknowledged, "every acknowledged span is stored");
+}
