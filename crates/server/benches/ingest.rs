@@ -28,7 +28,7 @@ fn payload(seed: u64) -> Vec<u8> {
             trace_id[8..].copy_from_slice(&(i / 8 + 1).to_be_bytes());
             Span {
                 trace_id: trace_id.to_vec(),
-                span_id: (seed << 16 | i + 1).to_be_bytes().to_vec(),
+                span_id: ((seed << 16) | (i + 1)).to_be_bytes().to_vec(),
                 name: format!("GET /api/v1/resource/{}", i % 16),
                 kind: 2,
                 start_time_unix_nano: 1_760_000_000_000_000_000 + seed * 1_000_000 + i,
