@@ -352,12 +352,17 @@ async fn get_trace(
                 "end_time_unix_nano": s.end_time_unix_nano.to_string(),
                 "status_code": s.status_code,
                 "status_message": s.status_message,
-                "attributes": s.attributes,
-                "events": s.events,
+                "attributes": parse_json(&s.attributes),
+                "events": parse_json(&s.events),
             })
         })
         .collect();
     Ok(axum::Json(json!({ "trace_id": trace_id, "spans": spans })).into_response())
+}
+
+/// Stored JSON text back to a value (what the store wrote is always valid JSON).
+fn parse_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
 }
 
 async fn services(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -9,6 +9,9 @@ use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value as Json};
 
+#[cfg(test)]
+mod tests;
+
 /// A stored span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanRow {
@@ -32,12 +35,12 @@ pub struct SpanRow {
     pub status_code: i32,
     /// Status message.
     pub status_message: String,
-    /// Attributes as a JSON object.
-    pub attributes: Json,
-    /// Events as a JSON array of `{name, time_unix_nano, attributes}`.
-    pub events: Json,
-    /// Resource attributes as a JSON object.
-    pub resource: Json,
+    /// Attributes, JSON object text.
+    pub attributes: String,
+    /// Events, JSON array text of `{name, time_unix_nano, attributes}`.
+    pub events: String,
+    /// Resource attributes, JSON object text.
+    pub resource: String,
 }
 
 /// A stored log record (events and errors included).
@@ -59,10 +62,10 @@ pub struct LogRow {
     pub trace_id: Option<String>,
     /// Span id, hex.
     pub span_id: Option<String>,
-    /// Attributes as a JSON object.
-    pub attributes: Json,
-    /// Resource attributes as a JSON object.
-    pub resource: Json,
+    /// Attributes, JSON object text.
+    pub attributes: String,
+    /// Resource attributes, JSON object text.
+    pub resource: String,
 }
 
 /// One stored metric data point.
@@ -92,8 +95,8 @@ pub struct MetricPointRow {
     pub bucket_counts: Option<Vec<u64>>,
     /// Histogram bounds.
     pub explicit_bounds: Option<Vec<f64>>,
-    /// Attributes as a JSON object.
-    pub attributes: Json,
+    /// Attributes, JSON object text.
+    pub attributes: String,
 }
 
 /// What one request turns into.
@@ -159,19 +162,92 @@ pub fn attributes_to_json(kvs: &[KeyValue]) -> Json {
     Json::Object(map)
 }
 
-fn service_name(resource: &Json) -> String {
+fn write_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn write_any(v: Option<&AnyValue>, out: &mut String) {
+    use std::fmt::Write;
+    match v.and_then(|v| v.value.as_ref()) {
+        None => out.push_str("null"),
+        Some(any_value::Value::StringValue(s)) => write_json_str(s, out),
+        Some(any_value::Value::BoolValue(b)) => out.push_str(if *b { "true" } else { "false" }),
+        Some(any_value::Value::IntValue(i)) => {
+            let _ = write!(out, "{i}");
+        }
+        Some(any_value::Value::DoubleValue(d)) if d.is_finite() => {
+            let _ = write!(out, "{}", Json::from(*d));
+        }
+        Some(any_value::Value::DoubleValue(d)) => write_json_str(&d.to_string(), out),
+        Some(any_value::Value::ArrayValue(a)) => {
+            out.push('[');
+            for (i, item) in a.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_any(Some(item), out);
+            }
+            out.push(']');
+        }
+        Some(any_value::Value::KvlistValue(kv)) => write_attributes(&kv.values, out),
+        Some(any_value::Value::BytesValue(b)) => write_json_str(&hex::encode(b), out),
+        #[allow(unreachable_patterns)]
+        Some(_) => out.push_str("null"),
+    }
+}
+
+fn write_attributes(kvs: &[KeyValue], out: &mut String) {
+    out.push('{');
+    for (i, kv) in kvs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(&kv.key, out);
+        out.push(':');
+        write_any(kv.value.as_ref(), out);
+    }
+    out.push('}');
+}
+
+/// Attributes as JSON object text, written straight from the protobuf values: what
+/// [`attributes_to_json`] gives, without building the intermediate map. A repeated key
+/// appears twice; JSON readers keep the last, as [`attributes_to_json`] does.
+pub fn attributes_json(kvs: &[KeyValue]) -> String {
+    let mut out = String::with_capacity(2 + kvs.len() * 32);
+    write_attributes(kvs, &mut out);
+    out
+}
+
+fn string_attribute<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
+
+fn service_name(resource: Option<&Resource>) -> String {
     resource
-        .get("service.name")
-        .and_then(Json::as_str)
+        .and_then(|r| string_attribute(&r.attributes, "service.name"))
         .unwrap_or("unknown_service")
         .to_string()
 }
 
-fn resource_json(r: Option<&Resource>) -> Json {
-    r.map_or_else(
-        || Json::Object(Map::new()),
-        |r| attributes_to_json(&r.attributes),
-    )
+fn resource_json(r: Option<&Resource>) -> String {
+    r.map_or_else(|| "{}".to_string(), |r| attributes_json(&r.attributes))
 }
 
 fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
@@ -184,12 +260,31 @@ fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
     Ok(hex::encode(bytes))
 }
 
+fn events_json(events: &[opentelemetry_proto::tonic::trace::v1::span::Event]) -> String {
+    let mut out = String::from("[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        write_json_str(&e.name, &mut out);
+        out.push_str(&format!(
+            ",\"time_unix_nano\":\"{}\",\"attributes\":",
+            e.time_unix_nano
+        ));
+        write_attributes(&e.attributes, &mut out);
+        out.push('}');
+    }
+    out.push(']');
+    out
+}
+
 /// Spans of a traces request.
 pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
     let mut batch = Batch::default();
     for rs in &req.resource_spans {
         let resource = resource_json(rs.resource.as_ref());
-        let service = service_name(&resource);
+        let service = service_name(rs.resource.as_ref());
         for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
             let ids = hex_id(&span.trace_id, 16, "trace_id")
                 .and_then(|t| Ok((t, hex_id(&span.span_id, 8, "span_id")?)));
@@ -217,19 +312,8 @@ pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
                 end_time_unix_nano: span.end_time_unix_nano.max(span.start_time_unix_nano),
                 status_code: status.code,
                 status_message: status.message,
-                attributes: attributes_to_json(&span.attributes),
-                events: Json::Array(
-                    span.events
-                        .iter()
-                        .map(|e| {
-                            serde_json::json!({
-                                "name": e.name,
-                                "time_unix_nano": e.time_unix_nano.to_string(),
-                                "attributes": attributes_to_json(&e.attributes),
-                            })
-                        })
-                        .collect(),
-                ),
+                attributes: attributes_json(&span.attributes),
+                events: events_json(&span.events),
                 resource: resource.clone(),
             });
         }
@@ -242,7 +326,7 @@ pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
     let mut batch = Batch::default();
     for rl in &req.resource_logs {
         let resource = resource_json(rl.resource.as_ref());
-        let service = service_name(&resource);
+        let service = service_name(rl.resource.as_ref());
         for log in rl.scope_logs.iter().flat_map(|sl| &sl.log_records) {
             let trace_id =
                 (!log.trace_id.is_empty()).then(|| hex_id(&log.trace_id, 16, "trace_id"));
@@ -254,15 +338,10 @@ pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
                     continue;
                 }
             };
-            let attributes = attributes_to_json(&log.attributes);
+            let attributes = attributes_json(&log.attributes);
             let event_name = Some(log.event_name.clone())
                 .filter(|n| !n.is_empty())
-                .or_else(|| {
-                    attributes
-                        .get("event.name")
-                        .and_then(Json::as_str)
-                        .map(str::to_string)
-                });
+                .or_else(|| string_attribute(&log.attributes, "event.name").map(str::to_string));
             let body = log.body.as_ref().map(|b| match any_to_json(b) {
                 Json::String(s) => s,
                 other => other.to_string(),
@@ -292,8 +371,7 @@ pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
 pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
     let mut batch = Batch::default();
     for rm in &req.resource_metrics {
-        let resource = resource_json(rm.resource.as_ref());
-        let service = service_name(&resource);
+        let service = service_name(rm.resource.as_ref());
         for m in rm.scope_metrics.iter().flat_map(|sm| &sm.metrics) {
             let number = |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint, kind| {
                 MetricPointRow {
@@ -312,7 +390,7 @@ pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
                     max: None,
                     bucket_counts: None,
                     explicit_bounds: None,
-                    attributes: attributes_to_json(&p.attributes),
+                    attributes: attributes_json(&p.attributes),
                 }
             };
             match &m.data {
@@ -338,7 +416,7 @@ pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
                             max: p.max,
                             bucket_counts: Some(p.bucket_counts.clone()),
                             explicit_bounds: Some(p.explicit_bounds.clone()),
-                            attributes: attributes_to_json(&p.attributes),
+                            attributes: attributes_json(&p.attributes),
                         }))
                 }
                 Some(Data::ExponentialHistogram(h)) => {

@@ -166,9 +166,9 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
                     s.end_time_unix_nano as i64,
                     s.status_code,
                     s.status_message,
-                    s.attributes.to_string(),
-                    s.events.to_string(),
-                    s.resource.to_string(),
+                    s.attributes,
+                    s.events,
+                    s.resource,
                 ])?;
             }
             for l in &batch.logs {
@@ -181,8 +181,8 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
                     l.event_name,
                     l.trace_id,
                     l.span_id,
-                    l.attributes.to_string(),
-                    l.resource.to_string(),
+                    l.attributes,
+                    l.resource,
                 ])?;
             }
             for m in &batch.metric_points {
@@ -203,17 +203,13 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
                     m.explicit_bounds
                         .as_ref()
                         .map(|b| serde_json::to_string(b).unwrap_or_default()),
-                    m.attributes.to_string(),
+                    m.attributes,
                 ])?;
             }
         }
     }
     tx.commit()?;
     Ok(())
-}
-
-fn json(text: String) -> serde_json::Value {
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
 impl Store for SqliteStore {
@@ -249,9 +245,9 @@ impl Store for SqliteStore {
                     end_time_unix_nano: r.get::<_, i64>(7)? as u64,
                     status_code: r.get(8)?,
                     status_message: r.get(9)?,
-                    attributes: json(r.get(10)?),
-                    events: json(r.get(11)?),
-                    resource: json(r.get(12)?),
+                    attributes: r.get(10)?,
+                    events: r.get(11)?,
+                    resource: r.get(12)?,
                 })
             })?;
             rows.collect()
