@@ -1,12 +1,13 @@
 //! The HTTP surface on one port: OTLP/HTTP ingest (`/v1/traces`, `/v1/metrics`,
 //! `/v1/logs`), the query API (`/api/v1/...`), `/healthz` and `/readyz`.
 
+use crate::query::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, now_ns, parse_time};
 use crate::rows::{self, Batch};
-use crate::store::{Store, StoreError};
+use crate::store::{LogQuery, Store, StoreError, StoredLog, rfc3339};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use serde_json::json;
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -61,6 +63,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .route("/api/v1/traces/{trace_id}", get(get_trace))
         .route("/api/v1/services", get(services))
+        .route("/api/v1/logs", get(logs))
+        .route("/api/v1/events", get(events))
         .route("/api/v1/stats", get(stats))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -363,6 +367,131 @@ async fn get_trace(
 /// Stored JSON text back to a value (what the store wrote is always valid JSON).
 fn parse_json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+}
+
+fn severity(value: &str) -> Option<i32> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "trace" => Some(1),
+        "debug" => Some(5),
+        "info" => Some(9),
+        "warn" | "warning" => Some(13),
+        "error" => Some(17),
+        "fatal" => Some(21),
+        n => n.parse().ok().filter(|n| (0..=24).contains(n)),
+    }
+}
+
+/// Reads list parameters; an unknown parameter is refused so that a typo never
+/// silently returns unfiltered data.
+fn log_query(params: &HashMap<String, String>, events: bool) -> Result<LogQuery, ApiError> {
+    let allowed: &[&str] = if events {
+        &["name", "service", "from", "to", "limit", "cursor"]
+    } else {
+        &[
+            "service",
+            "severity_min",
+            "q",
+            "trace_id",
+            "from",
+            "to",
+            "limit",
+            "cursor",
+        ]
+    };
+    if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown parameter {unknown:?}; expected one of {}",
+            allowed.join(", ")
+        )));
+    }
+    let now = now_ns();
+    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let time = |k: &str| {
+        get(k)
+            .map(|v| parse_time(k, v, now))
+            .transpose()
+            .map_err(ApiError::BadRequest)
+    };
+    let limit = match get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "limit: expected a whole number from 1 to {MAX_LIMIT}"
+                ))
+            })?,
+    };
+    Ok(LogQuery {
+        service: get("service").map(str::to_string),
+        severity_min: get("severity_min")
+            .map(|v| {
+                severity(v).ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "severity_min: expected a severity name or number 0-24".into(),
+                    )
+                })
+            })
+            .transpose()?,
+        // Search text is taken as given: its spaces matter.
+        text: params.get("q").filter(|v| !v.is_empty()).cloned(),
+        trace_id: get("trace_id").map(str::to_ascii_lowercase),
+        events_only: events,
+        event_name: get("name").map(str::to_string),
+        from: time("from")?,
+        to: time("to")?,
+        limit,
+        cursor: get("cursor")
+            .map(|c| {
+                Cursor::decode(c).ok_or_else(|| {
+                    ApiError::BadRequest("cursor: not a cursor this server gave out".into())
+                })
+            })
+            .transpose()?,
+    })
+}
+
+fn log_item(l: StoredLog) -> serde_json::Value {
+    let r = l.row;
+    json!({
+        "time": rfc3339(r.time_unix_nano),
+        "time_unix_nano": r.time_unix_nano.to_string(),
+        "service_name": r.service_name,
+        "severity_number": r.severity_number,
+        "severity_text": r.severity_text,
+        "body": r.body,
+        "event_name": r.event_name,
+        "trace_id": r.trace_id,
+        "span_id": r.span_id,
+        "attributes": parse_json(&r.attributes),
+    })
+}
+
+async fn list_logs(state: AppState, query: LogQuery) -> Result<Response, ApiError> {
+    let page = blocking(&state, move |s| s.logs(&query)).await?;
+    Ok(axum::Json(json!({
+        "items": page.items.into_iter().map(log_item).collect::<Vec<_>>(),
+        "next_cursor": page.next.map(Cursor::encode),
+    }))
+    .into_response())
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let query = log_query(&params, false)?;
+    list_logs(state, query).await
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let query = log_query(&params, true)?;
+    list_logs(state, query).await
 }
 
 async fn services(State(state): State<AppState>) -> Result<Response, ApiError> {

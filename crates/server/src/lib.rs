@@ -3,8 +3,9 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod query;
 pub mod rows;
 pub mod store;
 
 pub use api::{AppState, Limits, app};
-pub use store::{Store, StoreError, sqlite::SqliteStore};
+pub use store::{LogQuery, Page, Store, StoreError, StoredLog, sqlite::SqliteStore};

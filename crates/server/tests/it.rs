@@ -362,3 +362,165 @@ fn json_ingest_and_data_survive_a_reopen() {
         serde_json::from_str(&spans[0].attributes).expect("stored JSON");
     assert_eq!(attributes["k"], "v");
 }
+
+fn seed_logs(state: &AppState) {
+    use automagik_telemetry_server::rows::{Batch, LogRow};
+    let logs = (0..25u64)
+        .map(|i| LogRow {
+            time_unix_nano: 1_763_780_400_000_000_000 + i * 1_000_000_000,
+            service_name: if i % 5 == 0 {
+                "billing".into()
+            } else {
+                "checkout".into()
+            },
+            severity_number: if i % 3 == 0 { 17 } else { 9 },
+            severity_text: if i % 3 == 0 {
+                "ERROR".into()
+            } else {
+                "INFO".into()
+            },
+            body: Some(format!("message {i} 100%_done")),
+            event_name: (i % 2 == 0).then(|| {
+                if i % 4 == 0 {
+                    "signup".to_string()
+                } else {
+                    "login".to_string()
+                }
+            }),
+            trace_id: (i == 7).then(|| "ab".repeat(16)),
+            span_id: (i == 7).then(|| "cd".repeat(8)),
+            attributes: format!("{{\"i\":{i}}}"),
+            resource: "{}".into(),
+        })
+        .collect();
+    state
+        .store
+        .insert(Batch {
+            logs,
+            ..Default::default()
+        })
+        .expect("insert");
+}
+
+async fn list(state: &AppState, path: &str) -> serde_json::Value {
+    let (status, body) = call(state, get(path)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{path}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice(&body).expect("json")
+}
+
+fn field(v: &serde_json::Value, key: &str) -> Vec<i64> {
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["attributes"][key].as_i64().expect("i"))
+        .collect()
+}
+
+#[test]
+fn logs_and_events_page_newest_first_with_filters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    seed_logs(&state);
+    runtime().block_on(async {
+        // Paging: newest first, every record exactly once.
+        let mut seen = Vec::new();
+        let mut path = "/api/v1/logs?limit=10".to_string();
+        loop {
+            let page = list(&state, &path).await;
+            seen.extend(field(&page, "i"));
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/api/v1/logs?limit=10&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..25).rev().collect::<Vec<_>>());
+
+        let first = list(&state, "/api/v1/logs?limit=1").await;
+        assert_eq!(first["items"][0]["time"], "2025-11-22T03:00:24.000000000Z");
+        assert_eq!(first["items"][0]["body"], "message 24 100%_done");
+
+        // Filters.
+        assert_eq!(
+            field(&list(&state, "/api/v1/logs?severity_min=error").await, "i"),
+            vec![24, 21, 18, 15, 12, 9, 6, 3, 0]
+        );
+        assert_eq!(
+            field(&list(&state, "/api/v1/logs?service=billing").await, "i"),
+            vec![20, 15, 10, 5, 0]
+        );
+        assert_eq!(
+            field(
+                &list(
+                    &state,
+                    &format!("/api/v1/logs?trace_id={}", "AB".repeat(16))
+                )
+                .await,
+                "i"
+            ),
+            vec![7]
+        );
+        assert_eq!(
+            field(&list(&state, "/api/v1/logs?q=message%201%20").await, "i"),
+            vec![1]
+        );
+        // LIKE wildcards in the search text are literal.
+        assert_eq!(
+            field(&list(&state, "/api/v1/logs?q=%25_d").await, "i").len(),
+            25
+        );
+        assert_eq!(
+            field(&list(&state, "/api/v1/logs?q=x%25").await, "i").len(),
+            0
+        );
+        assert_eq!(
+            field(
+                &list(
+                    &state,
+                    "/api/v1/logs?from=2025-11-22T03:00:20Z&to=2025-11-22T03:00:22Z"
+                )
+                .await,
+                "i"
+            ),
+            vec![22, 21, 20]
+        );
+        assert_eq!(
+            field(&list(&state, "/api/v1/logs?from=-1h").await, "i").len(),
+            0,
+            "seeded a year ago"
+        );
+
+        // Events.
+        assert_eq!(
+            field(&list(&state, "/api/v1/events?name=signup").await, "i"),
+            vec![24, 20, 16, 12, 8, 4, 0]
+        );
+        assert_eq!(
+            field(&list(&state, "/api/v1/events?limit=3").await, "i"),
+            vec![24, 22, 20]
+        );
+
+        // Bad parameters are refused, naming the parameter.
+        for bad in [
+            "/api/v1/logs?sevrity_min=error",
+            "/api/v1/logs?limit=0",
+            "/api/v1/logs?limit=5000",
+            "/api/v1/logs?from=yesterday",
+            "/api/v1/logs?cursor=bogus",
+            "/api/v1/logs?severity_min=loud",
+            "/api/v1/events?severity_min=error",
+        ] {
+            let (status, body) = call(&state, get(bad)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(&body).expect("json")["error"]
+                    .is_string()
+            );
+        }
+    });
+}

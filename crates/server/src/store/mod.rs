@@ -3,7 +3,8 @@
 
 pub mod sqlite;
 
-use crate::rows::{Batch, SpanRow};
+use crate::query::Cursor;
+use crate::rows::{Batch, LogRow, SpanRow};
 use serde::Serialize;
 
 /// Why a store operation failed. The message is for the server log; clients get a
@@ -58,6 +59,49 @@ pub struct Stats {
     pub newest: Option<String>,
 }
 
+/// Filters of a log (or event) listing. Results are newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Only this service.
+    pub service: Option<String>,
+    /// Only records at least this severe (OTLP severity number).
+    pub severity_min: Option<i32>,
+    /// Only records whose body contains this text.
+    pub text: Option<String>,
+    /// Only records of this trace (hex).
+    pub trace_id: Option<String>,
+    /// Only events (records with an event name).
+    pub events_only: bool,
+    /// Only events of this name.
+    pub event_name: Option<String>,
+    /// Not before, ns.
+    pub from: Option<u64>,
+    /// Not after, ns.
+    pub to: Option<u64>,
+    /// Page size.
+    pub limit: usize,
+    /// Continue after this position.
+    pub cursor: Option<Cursor>,
+}
+
+/// A stored log record with its row id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredLog {
+    /// Row id (for cursors).
+    pub id: i64,
+    /// The record.
+    pub row: LogRow,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    /// Items, newest first.
+    pub items: Vec<T>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+}
+
 /// A storage backend. Implementations are blocking; the HTTP layer calls them from
 /// blocking tasks. `insert` is safe to call concurrently and returns after commit.
 pub trait Store: Send + Sync + 'static {
@@ -65,6 +109,8 @@ pub trait Store: Send + Sync + 'static {
     fn insert(&self, batch: Batch) -> Result<(), StoreError>;
     /// Every span of a trace, by start time.
     fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError>;
+    /// Log records (events included) matching `query`, newest first.
+    fn logs(&self, query: &LogQuery) -> Result<Page<StoredLog>, StoreError>;
     /// Service names seen, sorted.
     fn services(&self) -> Result<Vec<String>, StoreError>;
     /// Counts of what is stored.

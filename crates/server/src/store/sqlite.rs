@@ -3,8 +3,10 @@
 //! every waiting batch in one transaction (group commit) and answers each caller only
 //! after the commit; readers use their own connections in parallel.
 
-use super::{Stats, Store, StoreError, rfc3339};
-use crate::rows::{Batch, SpanRow};
+use super::{LogQuery, Page, Stats, Store, StoreError, StoredLog, rfc3339};
+use crate::query::Cursor;
+use crate::rows::{Batch, LogRow, SpanRow};
+use rusqlite::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -252,6 +254,90 @@ impl Store for SqliteStore {
             })?;
             rows.collect()
         })
+    }
+
+    fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, time_unix_nano, service_name, severity_number, severity_text, body, event_name,
+                    trace_id, span_id, attributes, resource FROM logs WHERE 1 = 1",
+        );
+        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+        let mut add = |clause: &str, value: Box<dyn ToSql>| {
+            sql.push_str(clause);
+            args.push(value);
+        };
+        if let Some(s) = &q.service {
+            add(" AND service_name = ?", Box::new(s.clone()));
+        }
+        if let Some(n) = q.severity_min {
+            add(" AND severity_number >= ?", Box::new(n));
+        }
+        if let Some(t) = &q.text {
+            let escaped = t
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            add(
+                " AND body LIKE ? ESCAPE '\\'",
+                Box::new(format!("%{escaped}%")),
+            );
+        }
+        if let Some(t) = &q.trace_id {
+            add(" AND trace_id = ?", Box::new(t.clone()));
+        }
+        if let Some(n) = &q.event_name {
+            add(" AND event_name = ?", Box::new(n.clone()));
+        }
+        if let Some(from) = q.from {
+            add(" AND time_unix_nano >= ?", Box::new(from as i64));
+        }
+        if let Some(to) = q.to {
+            add(" AND time_unix_nano <= ?", Box::new(to as i64));
+        }
+        if let Some(c) = q.cursor {
+            add(" AND (time_unix_nano < ?", Box::new(c.time as i64));
+            add(" OR (time_unix_nano = ?", Box::new(c.time as i64));
+            add(" AND id < ?))", Box::new(c.id));
+        }
+        if q.events_only {
+            sql.push_str(" AND event_name IS NOT NULL");
+        }
+        sql.push_str(" ORDER BY time_unix_nano DESC, id DESC LIMIT ?");
+        args.push(Box::new((q.limit + 1) as i64));
+        let mut items = self.with_reader(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(
+                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
+                |r| {
+                    Ok(StoredLog {
+                        id: r.get(0)?,
+                        row: LogRow {
+                            time_unix_nano: r.get::<_, i64>(1)? as u64,
+                            service_name: r.get(2)?,
+                            severity_number: r.get(3)?,
+                            severity_text: r.get(4)?,
+                            body: r.get(5)?,
+                            event_name: r.get(6)?,
+                            trace_id: r.get(7)?,
+                            span_id: r.get(8)?,
+                            attributes: r.get(9)?,
+                            resource: r.get(10)?,
+                        },
+                    })
+                },
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let next = if items.len() > q.limit {
+            items.truncate(q.limit);
+            items.last().map(|l| Cursor {
+                time: l.row.time_unix_nano,
+                id: l.id,
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 
     fn services(&self) -> Result<Vec<String>, StoreError> {
