@@ -3,7 +3,7 @@
 
 use crate::query::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, now_ns, parse_time};
 use crate::rows::{self, Batch};
-use crate::store::{LogQuery, Store, StoreError, StoredLog, rfc3339};
+use crate::store::{LogQuery, Store, StoreError, StoredLog, TraceQuery, rfc3339};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/metrics", post(ingest_metrics))
         .route("/v1/logs", post(ingest_logs))
         .layer(DefaultBodyLimit::max(body_limit))
+        .route("/api/v1/traces", get(list_traces))
         .route("/api/v1/traces/{trace_id}", get(get_trace))
         .route("/api/v1/services", get(services))
         .route("/api/v1/logs", get(logs))
@@ -381,6 +382,134 @@ fn severity(value: &str) -> Option<i32> {
     }
 }
 
+/// Refuses parameters a listing does not know, so a typo never returns unfiltered data.
+fn check_parameters(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::BadRequest(format!(
+            "unknown parameter {unknown:?}; expected one of {}",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn limit_parameter(params: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match params
+        .get("limit")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "limit: expected a whole number from 1 to {MAX_LIMIT}"
+                ))
+            }),
+    }
+}
+
+fn cursor_parameter(params: &HashMap<String, String>) -> Result<Option<Cursor>, ApiError> {
+    params
+        .get("cursor")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|c| {
+            Cursor::decode(c).ok_or_else(|| {
+                ApiError::BadRequest("cursor: not a cursor this server gave out".into())
+            })
+        })
+        .transpose()
+}
+
+fn trace_query(params: &HashMap<String, String>) -> Result<TraceQuery, ApiError> {
+    check_parameters(
+        params,
+        &[
+            "service",
+            "name",
+            "status",
+            "min_duration_ms",
+            "from",
+            "to",
+            "limit",
+            "cursor",
+        ],
+    )?;
+    let now = now_ns();
+    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let time = |k: &str| {
+        get(k)
+            .map(|v| parse_time(k, v, now))
+            .transpose()
+            .map_err(ApiError::BadRequest)
+    };
+    Ok(TraceQuery {
+        service: get("service").map(str::to_string),
+        name: get("name").map(str::to_string),
+        status_code: get("status")
+            .map(|v| match v.to_ascii_lowercase().as_str() {
+                "unset" => Ok(0),
+                "ok" => Ok(1),
+                "error" => Ok(2),
+                _ => Err(ApiError::BadRequest(
+                    "status: expected unset, ok or error".into(),
+                )),
+            })
+            .transpose()?,
+        min_duration_ns: get("min_duration_ms")
+            .map(|v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                    .map(|ms| (ms * 1e6) as u64)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(
+                            "min_duration_ms: expected a number of milliseconds".into(),
+                        )
+                    })
+            })
+            .transpose()?,
+        from: time("from")?,
+        to: time("to")?,
+        limit: limit_parameter(params)?,
+        cursor: cursor_parameter(params)?,
+    })
+}
+
+async fn list_traces(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let query = trace_query(&params)?;
+    let page = blocking(&state, move |s| s.traces(&query)).await?;
+    let items: Vec<serde_json::Value> = page
+        .items
+        .into_iter()
+        .map(|t| {
+            let r = t.root;
+            json!({
+                "trace_id": r.trace_id,
+                "root_span_id": r.span_id,
+                "name": r.name,
+                "service_name": r.service_name,
+                "start_time": rfc3339(r.start_time_unix_nano),
+                "start_time_unix_nano": r.start_time_unix_nano.to_string(),
+                "duration_ms": (r.end_time_unix_nano - r.start_time_unix_nano) as f64 / 1e6,
+                "status_code": r.status_code,
+                "span_count": t.span_count,
+            })
+        })
+        .collect();
+    Ok(
+        axum::Json(json!({ "items": items, "next_cursor": page.next.map(Cursor::encode) }))
+            .into_response(),
+    )
+}
+
 /// Reads list parameters; an unknown parameter is refused so that a typo never
 /// silently returns unfiltered data.
 fn log_query(params: &HashMap<String, String>, events: bool) -> Result<LogQuery, ApiError> {
@@ -398,12 +527,7 @@ fn log_query(params: &HashMap<String, String>, events: bool) -> Result<LogQuery,
             "cursor",
         ]
     };
-    if let Some(unknown) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::BadRequest(format!(
-            "unknown parameter {unknown:?}; expected one of {}",
-            allowed.join(", ")
-        )));
-    }
+    check_parameters(params, allowed)?;
     let now = now_ns();
     let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let time = |k: &str| {
@@ -412,18 +536,7 @@ fn log_query(params: &HashMap<String, String>, events: bool) -> Result<LogQuery,
             .transpose()
             .map_err(ApiError::BadRequest)
     };
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "limit: expected a whole number from 1 to {MAX_LIMIT}"
-                ))
-            })?,
-    };
+    let limit = limit_parameter(params)?;
     Ok(LogQuery {
         service: get("service").map(str::to_string),
         severity_min: get("severity_min")

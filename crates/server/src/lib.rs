@@ -8,4 +8,6 @@ pub mod rows;
 pub mod store;
 
 pub use api::{AppState, Limits, app};
-pub use store::{LogQuery, Page, Store, StoreError, StoredLog, sqlite::SqliteStore};
+pub use store::{
+    LogQuery, Page, Store, StoreError, StoredLog, TraceQuery, TraceSummary, sqlite::SqliteStore,
+};

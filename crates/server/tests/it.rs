@@ -524,3 +524,116 @@ fn logs_and_events_page_newest_first_with_filters() {
         }
     });
 }
+
+#[test]
+fn trace_listing_by_root_span_with_filters_and_paging() {
+    use automagik_telemetry_server::rows::{Batch, SpanRow};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let t0 = 1_763_780_400_000_000_000u64;
+    let row = |trace: &str,
+               span: &str,
+               parent: &str,
+               name: &str,
+               service: &str,
+               start: u64,
+               ms: u64,
+               status: i32| SpanRow {
+        trace_id: trace.repeat(16),
+        span_id: span.repeat(8),
+        parent_span_id: parent.to_string(),
+        name: name.into(),
+        service_name: service.into(),
+        kind: 2,
+        start_time_unix_nano: t0 + start * 1_000_000_000,
+        end_time_unix_nano: t0 + start * 1_000_000_000 + ms * 1_000_000,
+        status_code: status,
+        status_message: String::new(),
+        attributes: "{}".into(),
+        events: "[]".into(),
+        resource: "{}".into(),
+    };
+    let spans = vec![
+        row("aa", "01", "", "GET /a", "checkout", 1, 500, 2),
+        row("aa", "02", &"01".repeat(8), "db", "checkout", 1, 100, 0),
+        row("aa", "03", &"02".repeat(8), "cache", "checkout", 1, 5, 0),
+        row("bb", "04", "", "GET /b", "billing", 2, 10, 1),
+        // Its parent lives in another process: it is the root of what is stored.
+        row("cc", "05", &"ff".repeat(8), "consume", "worker", 3, 50, 0),
+    ];
+    state
+        .store
+        .insert(Batch {
+            spans,
+            ..Default::default()
+        })
+        .expect("insert");
+    runtime().block_on(async {
+        let all = list(&state, "/api/v1/traces").await;
+        let names: Vec<&str> = all["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(names, vec!["consume", "GET /b", "GET /a"]);
+        let a = &all["items"][2];
+        assert_eq!(a["trace_id"], "aa".repeat(16));
+        assert_eq!(a["span_count"], 3);
+        assert_eq!(a["duration_ms"], 500.0);
+        assert_eq!(a["status_code"], 2);
+
+        let names = |v: serde_json::Value| -> Vec<String> {
+            v["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|i| i["name"].as_str().expect("name").to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(list(&state, "/api/v1/traces?status=error").await),
+            vec!["GET /a"]
+        );
+        assert_eq!(
+            names(list(&state, "/api/v1/traces?service=billing").await),
+            vec!["GET /b"]
+        );
+        assert_eq!(
+            names(list(&state, "/api/v1/traces?min_duration_ms=40").await),
+            vec!["consume", "GET /a"]
+        );
+        assert_eq!(
+            names(list(&state, "/api/v1/traces?name=GET%20/b").await),
+            vec!["GET /b"]
+        );
+        assert_eq!(
+            names(list(&state, "/api/v1/traces?to=2025-11-22T03:00:02Z").await),
+            vec!["GET /b", "GET /a"]
+        );
+
+        let mut seen = Vec::new();
+        let mut path = "/api/v1/traces?limit=1".to_string();
+        loop {
+            let page = list(&state, &path).await;
+            seen.extend(names(page.clone()));
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/api/v1/traces?limit=1&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, vec!["consume", "GET /b", "GET /a"]);
+
+        for bad in [
+            "/api/v1/traces?status=broken",
+            "/api/v1/traces?min_duration_ms=-1",
+            "/api/v1/traces?servce=x",
+        ] {
+            assert_eq!(
+                call(&state, get(bad)).await.0,
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
+        }
+    });
+}

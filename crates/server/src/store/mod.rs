@@ -84,6 +84,36 @@ pub struct LogQuery {
     pub cursor: Option<Cursor>,
 }
 
+/// Filters of a trace listing. Results are newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceQuery {
+    /// Only traces whose root span belongs to this service.
+    pub service: Option<String>,
+    /// Only traces whose root span has this name.
+    pub name: Option<String>,
+    /// Only root spans with this OTLP status code.
+    pub status_code: Option<i32>,
+    /// Only root spans lasting at least this long, ns.
+    pub min_duration_ns: Option<u64>,
+    /// Root span not starting before, ns.
+    pub from: Option<u64>,
+    /// Root span not starting after, ns.
+    pub to: Option<u64>,
+    /// Page size.
+    pub limit: usize,
+    /// Continue after this position (start time, span id).
+    pub cursor: Option<Cursor>,
+}
+
+/// One trace in a listing: its root span and how many spans it has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceSummary {
+    /// The root span (a span whose parent is not stored in this trace).
+    pub root: SpanRow,
+    /// Spans stored for the trace.
+    pub span_count: u64,
+}
+
 /// A stored log record with its row id.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredLog {
@@ -109,6 +139,8 @@ pub trait Store: Send + Sync + 'static {
     fn insert(&self, batch: Batch) -> Result<(), StoreError>;
     /// Every span of a trace, by start time.
     fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError>;
+    /// Traces matching `query`, newest first.
+    fn traces(&self, query: &TraceQuery) -> Result<Page<TraceSummary>, StoreError>;
     /// Log records (events included) matching `query`, newest first.
     fn logs(&self, query: &LogQuery) -> Result<Page<StoredLog>, StoreError>;
     /// Service names seen, sorted.

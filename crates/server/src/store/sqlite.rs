@@ -3,7 +3,9 @@
 //! every waiting batch in one transaction (group commit) and answers each caller only
 //! after the commit; readers use their own connections in parallel.
 
-use super::{LogQuery, Page, Stats, Store, StoreError, StoredLog, rfc3339};
+use super::{
+    LogQuery, Page, Stats, Store, StoreError, StoredLog, TraceQuery, TraceSummary, rfc3339,
+};
 use crate::query::Cursor;
 use crate::rows::{Batch, LogRow, SpanRow};
 use rusqlite::ToSql;
@@ -137,6 +139,25 @@ fn writer_loop(mut conn: Connection, rx: Receiver<WriteJob>) {
     }
 }
 
+/// A span from a row whose first 13 columns are those of `spans`, in table order.
+fn span_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SpanRow> {
+    Ok(SpanRow {
+        trace_id: r.get(0)?,
+        span_id: r.get(1)?,
+        parent_span_id: r.get(2)?,
+        name: r.get(3)?,
+        service_name: r.get(4)?,
+        kind: r.get(5)?,
+        start_time_unix_nano: r.get::<_, i64>(6)? as u64,
+        end_time_unix_nano: r.get::<_, i64>(7)? as u64,
+        status_code: r.get(8)?,
+        status_message: r.get(9)?,
+        attributes: r.get(10)?,
+        events: r.get(11)?,
+        resource: r.get(12)?,
+    })
+}
+
 fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     {
@@ -235,25 +256,76 @@ impl Store for SqliteStore {
                         end_time_unix_nano, status_code, status_message, attributes, events, resource
                  FROM spans WHERE trace_id = ?1 ORDER BY start_time_unix_nano, span_id",
             )?;
-            let rows = stmt.query_map([trace_id], |r| {
-                Ok(SpanRow {
-                    trace_id: r.get(0)?,
-                    span_id: r.get(1)?,
-                    parent_span_id: r.get(2)?,
-                    name: r.get(3)?,
-                    service_name: r.get(4)?,
-                    kind: r.get(5)?,
-                    start_time_unix_nano: r.get::<_, i64>(6)? as u64,
-                    end_time_unix_nano: r.get::<_, i64>(7)? as u64,
-                    status_code: r.get(8)?,
-                    status_message: r.get(9)?,
-                    attributes: r.get(10)?,
-                    events: r.get(11)?,
-                    resource: r.get(12)?,
-                })
-            })?;
+            let rows = stmt.query_map([trace_id], span_row)?;
             rows.collect()
         })
+    }
+
+    fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
+        let mut sql = String::from(
+            "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.service_name, s.kind, s.start_time_unix_nano,
+                    s.end_time_unix_nano, s.status_code, s.status_message, s.attributes, s.events, s.resource,
+                    (SELECT COUNT(*) FROM spans c WHERE c.trace_id = s.trace_id)
+             FROM spans s
+             WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)",
+        );
+        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+        let mut add = |clause: &str, value: Box<dyn ToSql>| {
+            sql.push_str(clause);
+            args.push(value);
+        };
+        if let Some(v) = &q.service {
+            add(" AND s.service_name = ?", Box::new(v.clone()));
+        }
+        if let Some(v) = &q.name {
+            add(" AND s.name = ?", Box::new(v.clone()));
+        }
+        if let Some(v) = q.status_code {
+            add(" AND s.status_code = ?", Box::new(v));
+        }
+        if let Some(v) = q.min_duration_ns {
+            add(
+                " AND s.end_time_unix_nano - s.start_time_unix_nano >= ?",
+                Box::new(v as i64),
+            );
+        }
+        if let Some(v) = q.from {
+            add(" AND s.start_time_unix_nano >= ?", Box::new(v as i64));
+        }
+        if let Some(v) = q.to {
+            add(" AND s.start_time_unix_nano <= ?", Box::new(v as i64));
+        }
+        if let Some(c) = q.cursor {
+            let span_id = format!("{:016x}", c.id as u64);
+            add(" AND (s.start_time_unix_nano < ?", Box::new(c.time as i64));
+            add(" OR (s.start_time_unix_nano = ?", Box::new(c.time as i64));
+            add(" AND s.span_id < ?))", Box::new(span_id));
+        }
+        sql.push_str(" ORDER BY s.start_time_unix_nano DESC, s.span_id DESC LIMIT ?");
+        args.push(Box::new((q.limit + 1) as i64));
+        let mut items = self.with_reader(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(
+                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
+                |r| {
+                    Ok(TraceSummary {
+                        root: span_row(r)?,
+                        span_count: r.get::<_, i64>(13)? as u64,
+                    })
+                },
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let next = if items.len() > q.limit {
+            items.truncate(q.limit);
+            items.last().map(|t| Cursor {
+                time: t.root.start_time_unix_nano,
+                id: u64::from_str_radix(&t.root.span_id, 16).unwrap_or(0) as i64,
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 
     fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
