@@ -57,9 +57,9 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
-        .route("/v1/traces", post(ingest_traces))
-        .route("/v1/metrics", post(ingest_metrics))
-        .route("/v1/logs", post(ingest_logs))
+        .route("/v1/traces", post(ingest::<ExportTraceServiceRequest>))
+        .route("/v1/metrics", post(ingest::<ExportMetricsServiceRequest>))
+        .route("/v1/logs", post(ingest::<ExportLogsServiceRequest>))
         .layer(DefaultBodyLimit::max(body_limit))
         .route("/api/v1/traces", get(list_traces))
         .route("/api/v1/traces/{trace_id}", get(get_trace))
@@ -257,64 +257,73 @@ async fn prepare<T: Message + Default + serde::de::DeserializeOwned>(
     Ok((enc, decode::<T>(enc, &raw)?))
 }
 
-async fn ingest_traces(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let (enc, req) = prepare::<ExportTraceServiceRequest>(&state, &headers, body).await?;
-    let batch = rows::from_traces(&req);
-    let (rejected, message) = (batch.rejected, batch.rejection.clone());
-    store_batch(&state, batch).await?;
-    Ok(reply(
-        enc,
-        &ExportTraceServiceResponse {
+/// An OTLP export request the server ingests: how it becomes rows, and its response.
+trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 'static {
+    /// The export response message.
+    type Response: Message + serde::Serialize;
+    /// The rows to store (and what was refused).
+    fn rows(&self) -> Batch;
+    /// The response, carrying partial success when items were refused.
+    fn response(rejected: u64, message: Option<String>) -> Self::Response;
+}
+
+impl OtlpRequest for ExportTraceServiceRequest {
+    type Response = ExportTraceServiceResponse;
+    fn rows(&self) -> Batch {
+        rows::from_traces(self)
+    }
+    fn response(rejected: u64, message: Option<String>) -> Self::Response {
+        ExportTraceServiceResponse {
             partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
                 rejected_spans: rejected as i64,
                 error_message: message.unwrap_or_default(),
             }),
-        },
-    ))
+        }
+    }
 }
 
-async fn ingest_logs(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let (enc, req) = prepare::<ExportLogsServiceRequest>(&state, &headers, body).await?;
-    let batch = rows::from_logs(&req);
-    let (rejected, message) = (batch.rejected, batch.rejection.clone());
-    store_batch(&state, batch).await?;
-    Ok(reply(
-        enc,
-        &ExportLogsServiceResponse {
+impl OtlpRequest for ExportLogsServiceRequest {
+    type Response = ExportLogsServiceResponse;
+    fn rows(&self) -> Batch {
+        rows::from_logs(self)
+    }
+    fn response(rejected: u64, message: Option<String>) -> Self::Response {
+        ExportLogsServiceResponse {
             partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
                 rejected_log_records: rejected as i64,
                 error_message: message.unwrap_or_default(),
             }),
-        },
-    ))
+        }
+    }
 }
 
-async fn ingest_metrics(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let (enc, req) = prepare::<ExportMetricsServiceRequest>(&state, &headers, body).await?;
-    let batch = rows::from_metrics(&req);
-    let (rejected, message) = (batch.rejected, batch.rejection.clone());
-    store_batch(&state, batch).await?;
-    Ok(reply(
-        enc,
-        &ExportMetricsServiceResponse {
+impl OtlpRequest for ExportMetricsServiceRequest {
+    type Response = ExportMetricsServiceResponse;
+    fn rows(&self) -> Batch {
+        rows::from_metrics(self)
+    }
+    fn response(rejected: u64, message: Option<String>) -> Self::Response {
+        ExportMetricsServiceResponse {
             partial_success: (rejected > 0).then(|| ExportMetricsPartialSuccess {
                 rejected_data_points: rejected as i64,
                 error_message: message.unwrap_or_default(),
             }),
-        },
-    ))
+        }
+    }
+}
+
+/// One handler for the three OTLP/HTTP paths: decode, convert, store (answering only
+/// after commit), reply in the request's encoding.
+async fn ingest<T: OtlpRequest>(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (enc, req) = prepare::<T>(&state, &headers, body).await?;
+    let batch = req.rows();
+    let (rejected, message) = (batch.rejected, batch.rejection.clone());
+    store_batch(&state, batch).await?;
+    Ok(reply(enc, &T::response(rejected, message)))
 }
 
 async fn blocking<T: Send + 'static>(
