@@ -81,6 +81,31 @@ impl SqliteStore {
         })
     }
 
+    /// Runs a listing built by [`Listing::newest_first`] and cuts it into a page.
+    fn page<T>(
+        &self,
+        (sql, args): SqlArgs,
+        limit: usize,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> Result<Page<T>, StoreError> {
+        let mut items = self.with_reader(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(
+                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
+                map,
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
     fn with_reader<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
@@ -136,6 +161,57 @@ fn writer_loop(mut conn: Connection, rx: Receiver<WriteJob>) {
                 }
             }
         }
+    }
+}
+
+/// A newest-first listing: a `SELECT ... WHERE ...` to which filters are added, then
+/// keyset pagination on a time column with a unique tie-break column.
+struct Listing {
+    sql: String,
+    args: Vec<Box<dyn ToSql>>,
+}
+
+/// A statement and its bound values.
+type SqlArgs = (String, Vec<Box<dyn ToSql>>);
+
+impl Listing {
+    fn new(select: &str) -> Self {
+        Listing {
+            sql: select.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds `clause` (with one `?`) when the filter is given.
+    fn filter_opt<V: ToSql + 'static>(&mut self, clause: &str, value: Option<V>) {
+        if let Some(v) = value {
+            self.sql.push_str(clause);
+            self.args.push(Box::new(v));
+        }
+    }
+
+    /// Orders newest first, continues strictly after `(time, tie)` when given, and asks
+    /// for one row more than a page, to know whether another page follows.
+    fn newest_first(
+        mut self,
+        time_col: &str,
+        tie_col: &str,
+        after: Option<(u64, Box<dyn ToSql>)>,
+        limit: usize,
+    ) -> SqlArgs {
+        if let Some((time, tie)) = after {
+            self.sql.push_str(&format!(
+                " AND ({time_col} < ? OR ({time_col} = ? AND {tie_col} < ?))"
+            ));
+            self.args.push(Box::new(time as i64));
+            self.args.push(Box::new(time as i64));
+            self.args.push(tie);
+        }
+        self.sql.push_str(&format!(
+            " ORDER BY {time_col} DESC, {tie_col} DESC LIMIT ?"
+        ));
+        self.args.push(Box::new((limit + 1) as i64));
+        (self.sql, self.args)
     }
 }
 
@@ -262,154 +338,97 @@ impl Store for SqliteStore {
     }
 
     fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
-        let mut sql = String::from(
+        let mut l = Listing::new(
             "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.service_name, s.kind, s.start_time_unix_nano,
                     s.end_time_unix_nano, s.status_code, s.status_message, s.attributes, s.events, s.resource,
                     (SELECT COUNT(*) FROM spans c WHERE c.trace_id = s.trace_id)
              FROM spans s
              WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)",
         );
-        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-        let mut add = |clause: &str, value: Box<dyn ToSql>| {
-            sql.push_str(clause);
-            args.push(value);
-        };
-        if let Some(v) = &q.service {
-            add(" AND s.service_name = ?", Box::new(v.clone()));
-        }
-        if let Some(v) = &q.name {
-            add(" AND s.name = ?", Box::new(v.clone()));
-        }
-        if let Some(v) = q.status_code {
-            add(" AND s.status_code = ?", Box::new(v));
-        }
-        if let Some(v) = q.min_duration_ns {
-            add(
-                " AND s.end_time_unix_nano - s.start_time_unix_nano >= ?",
-                Box::new(v as i64),
-            );
-        }
-        if let Some(v) = q.from {
-            add(" AND s.start_time_unix_nano >= ?", Box::new(v as i64));
-        }
-        if let Some(v) = q.to {
-            add(" AND s.start_time_unix_nano <= ?", Box::new(v as i64));
-        }
-        if let Some(c) = q.cursor {
-            let span_id = format!("{:016x}", c.id as u64);
-            add(" AND (s.start_time_unix_nano < ?", Box::new(c.time as i64));
-            add(" OR (s.start_time_unix_nano = ?", Box::new(c.time as i64));
-            add(" AND s.span_id < ?))", Box::new(span_id));
-        }
-        sql.push_str(" ORDER BY s.start_time_unix_nano DESC, s.span_id DESC LIMIT ?");
-        args.push(Box::new((q.limit + 1) as i64));
-        let mut items = self.with_reader(|c| {
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(
-                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
-                |r| {
-                    Ok(TraceSummary {
-                        root: span_row(r)?,
-                        span_count: r.get::<_, i64>(13)? as u64,
-                    })
-                },
-            )?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })?;
-        let next = if items.len() > q.limit {
-            items.truncate(q.limit);
-            items.last().map(|t| Cursor {
+        l.filter_opt(" AND s.service_name = ?", q.service.clone());
+        l.filter_opt(" AND s.name = ?", q.name.clone());
+        l.filter_opt(" AND s.status_code = ?", q.status_code);
+        l.filter_opt(
+            " AND s.end_time_unix_nano - s.start_time_unix_nano >= ?",
+            q.min_duration_ns.map(|v| v as i64),
+        );
+        l.filter_opt(" AND s.start_time_unix_nano >= ?", q.from.map(|v| v as i64));
+        l.filter_opt(" AND s.start_time_unix_nano <= ?", q.to.map(|v| v as i64));
+        // Span ids are fixed-width hex, so text order is numeric order.
+        let after = q.cursor.map(|c| {
+            (
+                c.time,
+                Box::new(format!("{:016x}", c.id as u64)) as Box<dyn ToSql>,
+            )
+        });
+        let sql_args = l.newest_first("s.start_time_unix_nano", "s.span_id", after, q.limit);
+        self.page(
+            sql_args,
+            q.limit,
+            |r| {
+                Ok(TraceSummary {
+                    root: span_row(r)?,
+                    span_count: r.get::<_, i64>(13)? as u64,
+                })
+            },
+            |t| Cursor {
                 time: t.root.start_time_unix_nano,
                 id: u64::from_str_radix(&t.root.span_id, 16).unwrap_or(0) as i64,
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+            },
+        )
     }
 
     fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
-        let mut sql = String::from(
+        let mut l = Listing::new(
             "SELECT id, time_unix_nano, service_name, severity_number, severity_text, body, event_name,
                     trace_id, span_id, attributes, resource FROM logs WHERE 1 = 1",
         );
-        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
-        let mut add = |clause: &str, value: Box<dyn ToSql>| {
-            sql.push_str(clause);
-            args.push(value);
-        };
-        if let Some(s) = &q.service {
-            add(" AND service_name = ?", Box::new(s.clone()));
-        }
-        if let Some(n) = q.severity_min {
-            add(" AND severity_number >= ?", Box::new(n));
-        }
-        if let Some(t) = &q.text {
-            let escaped = t
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            add(
-                " AND body LIKE ? ESCAPE '\\'",
-                Box::new(format!("%{escaped}%")),
-            );
-        }
-        if let Some(t) = &q.trace_id {
-            add(" AND trace_id = ?", Box::new(t.clone()));
-        }
-        if let Some(n) = &q.event_name {
-            add(" AND event_name = ?", Box::new(n.clone()));
-        }
-        if let Some(from) = q.from {
-            add(" AND time_unix_nano >= ?", Box::new(from as i64));
-        }
-        if let Some(to) = q.to {
-            add(" AND time_unix_nano <= ?", Box::new(to as i64));
-        }
-        if let Some(c) = q.cursor {
-            add(" AND (time_unix_nano < ?", Box::new(c.time as i64));
-            add(" OR (time_unix_nano = ?", Box::new(c.time as i64));
-            add(" AND id < ?))", Box::new(c.id));
-        }
+        l.filter_opt(" AND service_name = ?", q.service.clone());
+        l.filter_opt(" AND severity_number >= ?", q.severity_min);
+        l.filter_opt(
+            " AND body LIKE ? ESCAPE '\\'",
+            q.text.as_ref().map(|t| {
+                let escaped = t
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%{escaped}%")
+            }),
+        );
+        l.filter_opt(" AND trace_id = ?", q.trace_id.clone());
+        l.filter_opt(" AND event_name = ?", q.event_name.clone());
+        l.filter_opt(" AND time_unix_nano >= ?", q.from.map(|v| v as i64));
+        l.filter_opt(" AND time_unix_nano <= ?", q.to.map(|v| v as i64));
         if q.events_only {
-            sql.push_str(" AND event_name IS NOT NULL");
+            l.sql.push_str(" AND event_name IS NOT NULL");
         }
-        sql.push_str(" ORDER BY time_unix_nano DESC, id DESC LIMIT ?");
-        args.push(Box::new((q.limit + 1) as i64));
-        let mut items = self.with_reader(|c| {
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(
-                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
-                |r| {
-                    Ok(StoredLog {
-                        id: r.get(0)?,
-                        row: LogRow {
-                            time_unix_nano: r.get::<_, i64>(1)? as u64,
-                            service_name: r.get(2)?,
-                            severity_number: r.get(3)?,
-                            severity_text: r.get(4)?,
-                            body: r.get(5)?,
-                            event_name: r.get(6)?,
-                            trace_id: r.get(7)?,
-                            span_id: r.get(8)?,
-                            attributes: r.get(9)?,
-                            resource: r.get(10)?,
-                        },
-                    })
-                },
-            )?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })?;
-        let next = if items.len() > q.limit {
-            items.truncate(q.limit);
-            items.last().map(|l| Cursor {
+        let after = q.cursor.map(|c| (c.time, Box::new(c.id) as Box<dyn ToSql>));
+        let sql_args = l.newest_first("time_unix_nano", "id", after, q.limit);
+        self.page(
+            sql_args,
+            q.limit,
+            |r| {
+                Ok(StoredLog {
+                    id: r.get(0)?,
+                    row: LogRow {
+                        time_unix_nano: r.get::<_, i64>(1)? as u64,
+                        service_name: r.get(2)?,
+                        severity_number: r.get(3)?,
+                        severity_text: r.get(4)?,
+                        body: r.get(5)?,
+                        event_name: r.get(6)?,
+                        trace_id: r.get(7)?,
+                        span_id: r.get(8)?,
+                        attributes: r.get(9)?,
+                        resource: r.get(10)?,
+                    },
+                })
+            },
+            |l| Cursor {
                 time: l.row.time_unix_nano,
                 id: l.id,
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+            },
+        )
     }
 
     fn services(&self) -> Result<Vec<String>, StoreError> {
