@@ -2,10 +2,8 @@
 //! restart it on the same data directory, and find every acknowledged span and no
 //! partial batch.
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use automagik_telemetry_testkit::build::{string_kv, trace_request};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -54,36 +52,11 @@ fn batch(n: usize) -> Vec<u8> {
             name: format!("batch-{n}-span-{i}"),
             start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
             end_time_unix_nano: 1_700_000_000_000_001_000 + i as u64,
-            attributes: vec![KeyValue {
-                key: "payload".into(),
-                value: Some(AnyValue {
-                    value: Some(any_value::Value::StringValue("x".repeat(200))),
-                }),
-                ..Default::default()
-            }],
+            attributes: vec![string_kv("payload", "x".repeat(200))],
             ..Default::default()
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue("durability".into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    trace_request("durability", spans).encode_to_vec()
 }
 
 fn spans_of(port: u16, batch: usize) -> usize {

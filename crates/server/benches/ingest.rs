@@ -8,10 +8,10 @@
 //! (`INGEST_SECONDS` sets the duration of each phase, default 10).
 
 use automagik_telemetry_server::{AppState, Limits, SqliteStore, Store, app, rows};
+use automagik_telemetry_testkit::build::{any_kv, string_kv, trace_request};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,42 +34,20 @@ fn payload(seed: u64) -> Vec<u8> {
                 start_time_unix_nano: 1_760_000_000_000_000_000 + seed * 1_000_000 + i,
                 end_time_unix_nano: 1_760_000_000_000_500_000 + seed * 1_000_000 + i,
                 attributes: (0..ATTRIBUTES)
-                    .map(|a| KeyValue {
-                        key: format!("attribute.key.{a}"),
-                        value: Some(AnyValue {
-                            value: Some(if a % 4 == 0 {
-                                any_value::Value::IntValue((i * 31 + a as u64) as i64)
-                            } else {
-                                any_value::Value::StringValue(format!("value-{}-{}", a, i % 50))
-                            }),
-                        }),
-                        ..Default::default()
+                    .map(|a| {
+                        let key = format!("attribute.key.{a}");
+                        if a % 4 == 0 {
+                            any_kv(&key, any_value::Value::IntValue((i * 31 + a as u64) as i64))
+                        } else {
+                            string_kv(&key, format!("value-{}-{}", a, i % 50))
+                        }
                     })
                     .collect(),
                 ..Default::default()
             }
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue("bench".into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    trace_request("bench", spans).encode_to_vec()
 }
 
 fn main() {

@@ -2,14 +2,13 @@
 
 use automagik_telemetry::{MetricKind, Severity, SpanKind, Telemetry};
 use automagik_telemetry_server::{AppState, Limits, SqliteStore, Store, app};
+use automagik_telemetry_testkit::build::{string_kv, trace_request};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::io::Write;
 use std::sync::Arc;
@@ -62,37 +61,13 @@ fn span(name: &str, trace_id: Vec<u8>, span_id: Vec<u8>) -> Span {
         name: name.into(),
         start_time_unix_nano: 1_700_000_000_000_000_000,
         end_time_unix_nano: 1_700_000_000_500_000_000,
-        attributes: vec![KeyValue {
-            key: "k".into(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue("v".into())),
-            }),
-            ..Default::default()
-        }],
+        attributes: vec![string_kv("k", "v")],
         ..Default::default()
     }
 }
 
 fn traces(spans: Vec<Span>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue("svc".into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    trace_request("svc", spans)
 }
 
 #[test]

@@ -360,3 +360,42 @@ async fn handle(
     }
     resp
 }
+
+/// Builders for OTLP requests that tests and benches send by hand.
+pub mod build {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    /// An attribute with a string value.
+    pub fn string_kv(key: &str, value: impl Into<String>) -> KeyValue {
+        any_kv(key, any_value::Value::StringValue(value.into()))
+    }
+
+    /// An attribute with any value.
+    pub fn any_kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        }
+    }
+
+    /// A traces request: these spans under one resource whose `service.name` is `service`.
+    pub fn trace_request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![string_kv("service.name", service)],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+}
