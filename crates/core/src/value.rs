@@ -70,28 +70,6 @@ impl Value {
             _ => None,
         }
     }
-
-    /// A human-readable rendering, used for logs and plain-text exporters.
-    pub fn to_display_string(&self) -> String {
-        match self {
-            Value::Str(s) => s.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::I64(i) => i.to_string(),
-            Value::F64(f) => f.to_string(),
-            Value::Bytes(b) => hex::encode(b),
-            Value::Array(items) => {
-                let parts: Vec<String> = items.iter().map(Value::to_display_string).collect();
-                format!("[{}]", parts.join(", "))
-            }
-            Value::Map(kvs) => {
-                let parts: Vec<String> = kvs
-                    .iter()
-                    .map(|kv| format!("{}={}", kv.key, kv.value.to_display_string()))
-                    .collect();
-                format!("{{{}}}", parts.join(", "))
-            }
-        }
-    }
 }
 
 macro_rules! value_from {
@@ -207,14 +185,5 @@ mod tests {
             Value::Str(u64::MAX.to_string().into())
         );
         assert_eq!(Value::from(7u64), Value::I64(7));
-    }
-
-    #[test]
-    fn display_nested() {
-        let v = Value::Map(vec![KeyValue::new(
-            "a",
-            vec![Value::from(1), Value::from("x")],
-        )]);
-        assert_eq!(v.to_display_string(), "{a=[1, x]}");
     }
 }
