@@ -514,8 +514,10 @@ async fn list_traces(
         })
         .collect();
     Ok(
-        axum::Json(json!({ "items": items, "next_cursor": page.next.map(Cursor::encode) }))
-            .into_response(),
+        axum::Json(
+            json!({ "items": items, "next_cursor": page.next.as_ref().map(Cursor::encode) }),
+        )
+        .into_response(),
     )
 }
 
@@ -565,13 +567,7 @@ fn log_query(params: &HashMap<String, String>, events: bool) -> Result<LogQuery,
         from: time("from")?,
         to: time("to")?,
         limit,
-        cursor: get("cursor")
-            .map(|c| {
-                Cursor::decode(c).ok_or_else(|| {
-                    ApiError::BadRequest("cursor: not a cursor this server gave out".into())
-                })
-            })
-            .transpose()?,
+        cursor: cursor_parameter(params)?,
     })
 }
 
@@ -595,7 +591,7 @@ async fn list_logs(state: AppState, query: LogQuery) -> Result<Response, ApiErro
     let page = blocking(&state, move |s| s.logs(&query)).await?;
     Ok(axum::Json(json!({
         "items": page.items.into_iter().map(log_item).collect::<Vec<_>>(),
-        "next_cursor": page.next.map(Cursor::encode),
+        "next_cursor": page.next.as_ref().map(Cursor::encode),
     }))
     .into_response())
 }

@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod query;
+pub mod rollup;
 pub mod rows;
 pub mod store;
 
 pub use api::{AppState, Limits, app};
 pub use store::{
-    LogQuery, Page, Store, StoreError, StoredLog, TraceQuery, TraceSummary, sqlite::SqliteStore,
+    LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Store, StoreError, StoredLog,
+    StoredRun, TraceQuery, TraceSummary, postgres::PostgresStore, sqlite::SqliteStore,
 };

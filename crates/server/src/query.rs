@@ -94,29 +94,47 @@ fn parse_rfc3339(s: &str) -> Option<u64> {
         .checked_add(nanos as u64)
 }
 
-/// A position in a newest-first listing: the last item's time and row id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A position in a newest-first listing: the last item's time and a key that orders
+/// items of equal time (a row id, or a trace and span id), as lowercase hex.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
     /// Time of the last item returned, ns.
     pub time: u64,
-    /// Its row id.
-    pub id: i64,
+    /// Its tie-breaking key, lowercase hex.
+    pub key: String,
 }
 
 impl Cursor {
+    /// A cursor whose key is a row id.
+    pub fn with_id(time: u64, id: i64) -> Self {
+        Cursor {
+            time,
+            key: format!("{:016x}", id as u64),
+        }
+    }
+
+    /// The row id of a cursor made by [`Cursor::with_id`].
+    pub fn id(&self) -> Option<i64> {
+        (self.key.len() == 16)
+            .then(|| u64::from_str_radix(&self.key, 16).ok().map(|v| v as i64))
+            .flatten()
+    }
+
     /// The opaque text given to clients.
-    pub fn encode(self) -> String {
-        format!("{:016x}{:016x}", self.time, self.id as u64)
+    pub fn encode(&self) -> String {
+        format!("{:016x}{}", self.time, self.key)
     }
 
     /// Reads a cursor back; anything else is refused.
     pub fn decode(s: &str) -> Option<Cursor> {
-        if s.len() != 32 {
+        if !(32..=16 + 64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let time = u64::from_str_radix(s.get(..16)?, 16).ok()?;
-        let id = u64::from_str_radix(s.get(16..)?, 16).ok()? as i64;
-        Some(Cursor { time, id })
+        Some(Cursor {
+            time,
+            key: s.get(16..)?.to_ascii_lowercase(),
+        })
     }
 }
 
@@ -161,11 +179,15 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
-        let c = Cursor {
-            time: 1_763_780_400_123_456_789,
-            id: 42,
+        let c = Cursor::with_id(1_763_780_400_123_456_789, 42);
+        assert_eq!(Cursor::decode(&c.encode()), Some(c.clone()));
+        assert_eq!(c.id(), Some(42));
+        let t = Cursor {
+            time: 7,
+            key: format!("{}{}", "ab".repeat(16), "cd".repeat(8)),
         };
-        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode(&t.encode()), Some(t.clone()));
+        assert_eq!(t.id(), None);
         assert_eq!(Cursor::decode("nonsense"), None);
         assert_eq!(Cursor::decode(&"z".repeat(32)), None);
     }

@@ -99,6 +99,55 @@ pub struct MetricPointRow {
     pub attributes: String,
 }
 
+/// An agent run: a span with `gen_ai.operation.name = invoke_agent`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentRunRow {
+    /// `correlation_id` attribute, or the trace id when the span has none.
+    pub correlation_id: String,
+    /// `gen_ai.agent.name`, or the span name.
+    pub agent_name: String,
+    /// `completed` or `failed` (`agent.status`, else the span status).
+    pub status: String,
+    /// `service.name` of its resource.
+    pub service_name: String,
+    /// The run's trace.
+    pub trace_id: String,
+    /// Start, ns.
+    pub start_time_unix_nano: u64,
+    /// End, ns.
+    pub end_time_unix_nano: u64,
+    /// `agent.quality_score` (0–1), when given.
+    pub quality_score: Option<f64>,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// Attributes, JSON object text.
+    pub attributes: String,
+}
+
+/// An agent action: a tool call span (`gen_ai.operation.name = execute_tool`) or an
+/// `agent.decision` / `agent.error` / `agent.success` / `agent.tool_call` event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentActionRow {
+    /// `agent.action_id`, or `<trace id>-<span id>`; unique.
+    pub action_id: String,
+    /// The run it belongs to.
+    pub correlation_id: String,
+    /// `gen_ai.agent.name` when given.
+    pub agent_name: String,
+    /// `tool_call`, `decision`, `error` or `success`.
+    pub action_type: String,
+    /// Tool name, decision choice or message.
+    pub name: String,
+    /// Whether the action failed (an error, or a tool call with an error status).
+    pub is_error: bool,
+    /// When it happened, ns.
+    pub time_unix_nano: u64,
+    /// How long it took, ns (tool calls).
+    pub duration_ns: u64,
+    /// Attributes, JSON object text.
+    pub attributes: String,
+}
+
 /// What one request turns into.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Batch {
@@ -108,6 +157,10 @@ pub struct Batch {
     pub logs: Vec<LogRow>,
     /// Metric data points.
     pub metric_points: Vec<MetricPointRow>,
+    /// Agent runs found among the spans.
+    pub agent_runs: Vec<AgentRunRow>,
+    /// Agent actions found among the spans and events.
+    pub agent_actions: Vec<AgentActionRow>,
     /// Items refused, with the first reason.
     pub rejected: u64,
     /// Why the first refused item was refused.
@@ -239,6 +292,17 @@ fn string_attribute<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a str> {
     })
 }
 
+fn double_attribute(kvs: &[KeyValue], key: &str) -> Option<f64> {
+    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::DoubleValue(d) => Some(*d),
+            any_value::Value::IntValue(i) => Some(*i as f64),
+            any_value::Value::StringValue(s) => s.parse().ok(),
+            _ => None,
+        }
+    })
+}
+
 fn service_name(resource: Option<&Resource>) -> String {
     resource
         .and_then(|r| string_attribute(&r.attributes, "service.name"))
@@ -301,6 +365,45 @@ pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
                 }
             };
             let status = span.status.clone().unwrap_or_default();
+            let attributes = attributes_json(&span.attributes);
+            let end = span.end_time_unix_nano.max(span.start_time_unix_nano);
+            let attr = |k| string_attribute(&span.attributes, k);
+            let correlation_id = || attr("correlation_id").unwrap_or(&trace_id).to_string();
+            match attr("gen_ai.operation.name") {
+                Some("invoke_agent") => {
+                    let failed = match attr("agent.status") {
+                        Some(s) => s == "failed",
+                        None => status.code == 2,
+                    };
+                    batch.agent_runs.push(AgentRunRow {
+                        correlation_id: correlation_id(),
+                        agent_name: attr("gen_ai.agent.name").unwrap_or(&span.name).to_string(),
+                        status: if failed { "failed" } else { "completed" }.to_string(),
+                        service_name: service.clone(),
+                        trace_id: trace_id.clone(),
+                        start_time_unix_nano: span.start_time_unix_nano,
+                        end_time_unix_nano: end,
+                        quality_score: double_attribute(&span.attributes, "agent.quality_score"),
+                        error: failed
+                            .then(|| attr("error.message").unwrap_or(&status.message).to_string()),
+                        attributes: attributes.clone(),
+                    });
+                }
+                Some("execute_tool") => batch.agent_actions.push(AgentActionRow {
+                    // Span ids are unique within their trace only.
+                    action_id: attr("agent.action_id")
+                        .map_or_else(|| format!("{trace_id}-{span_id}"), str::to_string),
+                    correlation_id: correlation_id(),
+                    agent_name: attr("gen_ai.agent.name").unwrap_or_default().to_string(),
+                    action_type: "tool_call".into(),
+                    name: attr("gen_ai.tool.name").unwrap_or(&span.name).to_string(),
+                    is_error: status.code == 2,
+                    time_unix_nano: span.start_time_unix_nano,
+                    duration_ns: end - span.start_time_unix_nano,
+                    attributes: attributes.clone(),
+                }),
+                _ => {}
+            }
             batch.spans.push(SpanRow {
                 trace_id,
                 span_id,
@@ -309,10 +412,10 @@ pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
                 service_name: service.clone(),
                 kind: span.kind,
                 start_time_unix_nano: span.start_time_unix_nano,
-                end_time_unix_nano: span.end_time_unix_nano.max(span.start_time_unix_nano),
+                end_time_unix_nano: end,
                 status_code: status.code,
                 status_message: status.message,
-                attributes: attributes_json(&span.attributes),
+                attributes,
                 events: events_json(&span.events),
                 resource: resource.clone(),
             });
@@ -346,12 +449,43 @@ pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
                 Json::String(s) => s,
                 other => other.to_string(),
             });
+            let time_unix_nano = if log.time_unix_nano != 0 {
+                log.time_unix_nano
+            } else {
+                log.observed_time_unix_nano
+            };
+            if let Some(action) = event_name
+                .as_deref()
+                .and_then(|n| n.strip_prefix("agent."))
+                .filter(|t| matches!(*t, "tool_call" | "decision" | "error" | "success"))
+            {
+                let attr = |k| string_attribute(&log.attributes, k);
+                if let Some(correlation_id) = attr("correlation_id") {
+                    let action_id = attr("agent.action_id").map_or_else(
+                        || format!("{correlation_id}:{action}:{time_unix_nano}"),
+                        str::to_string,
+                    );
+                    let name = ["gen_ai.tool.name", "agent.choice", "agent.message"]
+                        .iter()
+                        .find_map(|k| attr(k))
+                        .or(body.as_deref())
+                        .unwrap_or_default();
+                    batch.agent_actions.push(AgentActionRow {
+                        action_id,
+                        correlation_id: correlation_id.to_string(),
+                        agent_name: attr("gen_ai.agent.name").unwrap_or_default().to_string(),
+                        action_type: action.to_string(),
+                        name: name.to_string(),
+                        is_error: action == "error" || attr("error.message").is_some(),
+                        time_unix_nano,
+                        duration_ns: double_attribute(&log.attributes, "agent.duration_ms")
+                            .map_or(0, |ms| (ms.max(0.0) * 1e6) as u64),
+                        attributes: attributes.clone(),
+                    });
+                }
+            }
             batch.logs.push(LogRow {
-                time_unix_nano: if log.time_unix_nano != 0 {
-                    log.time_unix_nano
-                } else {
-                    log.observed_time_unix_nano
-                },
+                time_unix_nano,
                 service_name: service.clone(),
                 severity_number: log.severity_number,
                 severity_text: log.severity_text.clone(),

@@ -363,10 +363,29 @@ async fn handle(
 
 /// Builders for OTLP requests that tests and benches send by hand.
 pub mod build {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    /// A logs request: these records under one resource whose `service.name` is `service`.
+    pub fn log_request(service: &str, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(Resource {
+                    attributes: vec![string_kv("service.name", service)],
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
 
     /// An attribute with a string value.
     pub fn string_kv(key: &str, value: impl Into<String>) -> KeyValue {
@@ -396,6 +415,60 @@ pub mod build {
                 }],
                 ..Default::default()
             }],
+        }
+    }
+}
+
+/// A PostgreSQL database of its own for one test, dropped when the value is.
+pub mod pg {
+    /// Where the test PostgreSQL server is: `AUTOMAGIK_TELEMETRY_TEST_POSTGRES`, or the
+    /// machine's server on 127.0.0.1:5432 as user `postgres`.
+    pub fn admin_url() -> String {
+        std::env::var("AUTOMAGIK_TELEMETRY_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    /// A fresh, empty database.
+    #[derive(Debug)]
+    pub struct TestDatabase {
+        name: String,
+        /// URL of the database.
+        pub url: String,
+    }
+
+    impl TestDatabase {
+        /// Creates a database with a unique name on the test server.
+        pub fn create() -> Result<Self, postgres::Error> {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let name = format!(
+                "automagik_test_{}_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0)
+            );
+            let admin = admin_url();
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls)?;
+            client.batch_execute(&format!("CREATE DATABASE {name}"))?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            Ok(TestDatabase {
+                url: format!("{base}/{name}"),
+                name,
+            })
+        }
+    }
+
+    impl Drop for TestDatabase {
+        fn drop(&mut self) {
+            if let Ok(mut client) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
+                let _ = client.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
         }
     }
 }

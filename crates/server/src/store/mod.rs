@@ -1,10 +1,13 @@
 //! Storage behind one trait. A successful [`Store::insert`] means the rows are
 //! committed: the HTTP layer answers success only after it returns.
 
+pub mod postgres;
+pub(crate) mod sql;
 pub mod sqlite;
 
 use crate::query::Cursor;
-use crate::rows::{Batch, LogRow, SpanRow};
+use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
+use crate::rows::{AgentActionRow, AgentRunRow, Batch, LogRow, MetricPointRow, SpanRow};
 use serde::Serialize;
 
 /// Why a store operation failed. The message is for the server log; clients get a
@@ -123,6 +126,85 @@ pub struct StoredLog {
     pub row: LogRow,
 }
 
+impl StoredLog {
+    /// The cursor continuing after this record.
+    pub fn cursor(&self) -> Cursor {
+        Cursor::with_id(self.row.time_unix_nano, self.id)
+    }
+}
+
+/// Filters of an agent run listing. Results are newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    /// Only this agent.
+    pub agent: Option<String>,
+    /// Only runs with this status (`completed` or `failed`).
+    pub status: Option<String>,
+    /// Started not before, ns.
+    pub from: Option<u64>,
+    /// Started not after, ns.
+    pub to: Option<u64>,
+    /// Page size.
+    pub limit: usize,
+    /// Continue after this position.
+    pub cursor: Option<Cursor>,
+}
+
+/// A stored agent run with its row id and how many actions it has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    /// Row id (for cursors).
+    pub id: i64,
+    /// The run.
+    pub row: AgentRunRow,
+    /// Stored actions of the run.
+    pub action_count: u64,
+}
+
+impl StoredRun {
+    /// The cursor continuing after this run.
+    pub fn cursor(&self) -> Cursor {
+        Cursor::with_id(self.row.start_time_unix_nano, self.id)
+    }
+}
+
+/// Which rollup rows to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollupQuery {
+    /// 60 or 3600 seconds.
+    pub resolution: u32,
+    /// First bucket start, ns.
+    pub from: u64,
+    /// Last bucket start, ns.
+    pub to: u64,
+    /// Only this service (span and metric rollups) or agent (agent rollups).
+    pub service: Option<String>,
+    /// Only this operation, metric name or action type.
+    pub name: Option<String>,
+}
+
+/// A metric name and what is stored of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MetricInfo {
+    /// The name.
+    pub name: String,
+    /// `sum`, `gauge` or `histogram`.
+    pub kind: String,
+    /// Stored data points.
+    pub points: u64,
+    /// Time of the newest point, ns.
+    pub last_time_unix_nano: u64,
+}
+
+/// How much a retention pass removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    /// Raw rows (spans, logs, metric points, runs, actions).
+    pub raw: u64,
+    /// Rollup rows.
+    pub rollups: u64,
+}
+
 /// One page of a listing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
@@ -130,6 +212,20 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Where the next page starts, if there is one.
     pub next: Option<Cursor>,
+}
+
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` fetched items: the extra one only says that another
+    /// page follows, which starts after the last item kept.
+    pub fn cut(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> Cursor) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
 }
 
 /// A storage backend. Implementations are blocking; the HTTP layer calls them from
@@ -147,6 +243,32 @@ pub trait Store: Send + Sync + 'static {
     fn services(&self) -> Result<Vec<String>, StoreError>;
     /// Counts of what is stored.
     fn stats(&self) -> Result<Stats, StoreError>;
+    /// Metric names, sorted.
+    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError>;
+    /// Raw points of one metric in `[from, to]`, oldest first; at most `max + 1`, so a
+    /// caller can tell that the range holds more than it wants to read.
+    fn metric_points(
+        &self,
+        name: &str,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<MetricPointRow>, StoreError>;
+    /// Span rollup rows (`name` filters the operation), by bucket.
+    fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError>;
+    /// Metric rollup rows (`name` filters the metric), by bucket.
+    fn metric_rollups(&self, q: &RollupQuery) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError>;
+    /// Agent rollup rows (`service` filters the agent, `name` the action type), by bucket.
+    fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError>;
+    /// Agent runs matching `query`, newest first.
+    fn runs(&self, query: &RunQuery) -> Result<Page<StoredRun>, StoreError>;
+    /// One run by correlation id.
+    fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError>;
+    /// The actions of a run, oldest first.
+    fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError>;
+    /// Deletes raw rows older than `raw_before` and rollup rows whose bucket starts
+    /// before `rollups_before` (both ns).
+    fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError>;
 }
 
 /// Nanoseconds since the epoch as RFC 3339 UTC with nanoseconds.

@@ -3,33 +3,56 @@
 //! every waiting batch in one transaction (group commit) and answers each caller only
 //! after the commit; readers use their own connections in parallel.
 
-use super::{
-    LogQuery, Page, Stats, Store, StoreError, StoredLog, TraceQuery, TraceSummary, rfc3339,
+use super::sql::{
+    self, AGENT_ROLLUP_COLUMNS, Dialect, Listing, METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES,
+    ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS, ns, read_action, read_agent_rollup, read_log,
+    read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
 };
-use crate::query::Cursor;
-use crate::rows::{Batch, LogRow, SpanRow};
-use rusqlite::ToSql;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use super::{
+    LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError, StoredLog,
+    StoredRun, TraceQuery, TraceSummary, rfc3339,
+};
+use crate::rollup::{
+    AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, hist_from_bytes,
+    hist_to_bytes, merge_hist,
+};
+use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_agents_rollups.sql"),
+];
 /// Database file name inside the data directory.
 pub const DB_FILE: &str = "telemetry.sqlite3";
 /// Batches waiting for the writer before callers are told to retry.
 const WRITE_QUEUE: usize = 256;
+/// Rows one retention step deletes per table, so writes interleave with a large purge.
+const PURGE_CHUNK: i64 = 10_000;
 
-struct WriteJob {
-    batch: Batch,
-    done: SyncSender<Result<(), StoreError>>,
+enum Job {
+    Insert {
+        batch: Box<Batch>,
+        rollups: Rollups,
+        done: SyncSender<Result<(), StoreError>>,
+    },
+    Purge {
+        raw_before: u64,
+        rollups_before: u64,
+        done: SyncSender<Result<Purged, StoreError>>,
+    },
 }
 
 /// See the module docs.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: SyncSender<WriteJob>,
+    writer: SyncSender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
@@ -41,11 +64,27 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// `hist_merge(a, b)`: the bucket-wise sum of two histogram blobs.
+fn register_hist_merge(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "hist_merge",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let mut a = hist_from_bytes(ctx.get_raw(0).as_blob().unwrap_or_default());
+            let b = hist_from_bytes(ctx.get_raw(1).as_blob().unwrap_or_default());
+            merge_hist(&mut a, &b);
+            Ok(hist_to_bytes(&a))
+        },
+    )
+}
+
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    register_hist_merge(&conn)?;
     let applied: usize =
         conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
@@ -55,6 +94,16 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         tx.commit()?;
     }
     Ok(conn)
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Int(v) => ToSqlOutput::Owned(Value::Integer(*v)),
+            Param::Int4(v) => ToSqlOutput::Owned(Value::Integer(i64::from(*v))),
+            Param::Text(v) => ToSqlOutput::Borrowed(v.as_str().into()),
+        })
+    }
 }
 
 impl SqliteStore {
@@ -81,29 +130,31 @@ impl SqliteStore {
         })
     }
 
-    /// Runs a listing built by [`Listing::newest_first`] and cuts it into a page.
-    fn page<T>(
+    /// Runs a statement and reads every row.
+    fn rows<T>(
         &self,
-        (sql, args): SqlArgs,
-        limit: usize,
+        l: Listing,
         map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-        cursor_of: impl Fn(&T) -> Cursor,
-    ) -> Result<Page<T>, StoreError> {
-        let mut items = self.with_reader(|c| {
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(
-                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
-                map,
-            )?;
+    ) -> Result<Vec<T>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(&l.sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(l.args.iter()), map)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
-        })?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(cursor_of)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        })
+    }
+
+    /// Sends a job to the writer and waits for its answer.
+    fn submit<T>(
+        &self,
+        job: impl FnOnce(SyncSender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        let (done, wait) = sync_channel(1);
+        match self.writer.try_send(job(done)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Unavailable),
+        }
+        wait.recv().map_err(|_| StoreError::Unavailable)?
     }
 
     fn with_reader<T>(
@@ -132,7 +183,7 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: Receiver<WriteJob>) {
+fn writer_loop(mut conn: Connection, rx: Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < 64 {
@@ -141,100 +192,80 @@ fn writer_loop(mut conn: Connection, rx: Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        let batches: Vec<&Batch> = jobs.iter().map(|j| &j.batch).collect();
-        match write(&mut conn, &batches) {
+        let mut inserts = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match job {
+                Job::Insert {
+                    batch,
+                    rollups,
+                    done,
+                } => inserts.push((batch, rollups, done)),
+                Job::Purge {
+                    raw_before,
+                    rollups_before,
+                    done,
+                } => {
+                    let _ = done.send(purge(&mut conn, raw_before, rollups_before));
+                }
+            }
+        }
+        if inserts.is_empty() {
+            continue;
+        }
+        let all: Vec<(&Batch, &Rollups)> = inserts.iter().map(|(b, r, _)| (&**b, r)).collect();
+        match write(&mut conn, &all) {
             Ok(()) => {
-                for job in jobs {
-                    let _ = job.done.send(Ok(()));
+                for (_, _, done) in inserts {
+                    let _ = done.send(Ok(()));
                 }
             }
             // One bad batch must not fail its neighbours: retry each on its own.
-            Err(_) if jobs.len() > 1 => {
-                for job in jobs {
-                    let result = write(&mut conn, &[&job.batch]);
-                    let _ = job.done.send(result);
+            Err(_) if inserts.len() > 1 => {
+                for (batch, rollups, done) in &inserts {
+                    let _ = done.send(write(&mut conn, &[(batch, rollups)]));
                 }
             }
             Err(e) => {
-                for job in jobs {
-                    let _ = job.done.send(Err(StoreError::Database(e.to_string())));
+                for (_, _, done) in inserts {
+                    let _ = done.send(Err(StoreError::Database(e.to_string())));
                 }
             }
         }
     }
 }
 
-/// A newest-first listing: a `SELECT ... WHERE ...` to which filters are added, then
-/// keyset pagination on a time column with a unique tie-break column.
-struct Listing {
-    sql: String,
-    args: Vec<Box<dyn ToSql>>,
+fn purge(
+    conn: &mut Connection,
+    raw_before: u64,
+    rollups_before: u64,
+) -> Result<Purged, StoreError> {
+    let tx = conn.transaction()?;
+    let mut purged = Purged::default();
+    for (table, time) in RAW_TABLES {
+        // `spans` has no rowid; its primary key identifies a row.
+        let key = if table == "spans" {
+            "trace_id, span_id"
+        } else if table == "agent_actions" {
+            "action_id"
+        } else {
+            "rowid"
+        };
+        purged.raw += tx.execute(
+            &format!("DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE {time} < ?1 LIMIT ?2)"),
+            params![ns(raw_before), PURGE_CHUNK],
+        )? as u64;
+    }
+    for table in ROLLUP_TABLES {
+        purged.rollups += tx.execute(
+            &format!("DELETE FROM {table} WHERE (resolution, bucket) IN (SELECT resolution, bucket FROM {table} WHERE bucket < ?1 LIMIT ?2)"),
+            params![ns(rollups_before), PURGE_CHUNK],
+        )? as u64;
+    }
+    tx.commit()?;
+    Ok(purged)
 }
 
-/// A statement and its bound values.
-type SqlArgs = (String, Vec<Box<dyn ToSql>>);
-
-impl Listing {
-    fn new(select: &str) -> Self {
-        Listing {
-            sql: select.to_string(),
-            args: Vec::new(),
-        }
-    }
-
-    /// Adds `clause` (with one `?`) when the filter is given.
-    fn filter_opt<V: ToSql + 'static>(&mut self, clause: &str, value: Option<V>) {
-        if let Some(v) = value {
-            self.sql.push_str(clause);
-            self.args.push(Box::new(v));
-        }
-    }
-
-    /// Orders newest first, continues strictly after `(time, tie)` when given, and asks
-    /// for one row more than a page, to know whether another page follows.
-    fn newest_first(
-        mut self,
-        time_col: &str,
-        tie_col: &str,
-        after: Option<(u64, Box<dyn ToSql>)>,
-        limit: usize,
-    ) -> SqlArgs {
-        if let Some((time, tie)) = after {
-            self.sql.push_str(&format!(
-                " AND ({time_col} < ? OR ({time_col} = ? AND {tie_col} < ?))"
-            ));
-            self.args.push(Box::new(time as i64));
-            self.args.push(Box::new(time as i64));
-            self.args.push(tie);
-        }
-        self.sql.push_str(&format!(
-            " ORDER BY {time_col} DESC, {tie_col} DESC LIMIT ?"
-        ));
-        self.args.push(Box::new((limit + 1) as i64));
-        (self.sql, self.args)
-    }
-}
-
-/// A span from a row whose first 13 columns are those of `spans`, in table order.
-fn span_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SpanRow> {
-    Ok(SpanRow {
-        trace_id: r.get(0)?,
-        span_id: r.get(1)?,
-        parent_span_id: r.get(2)?,
-        name: r.get(3)?,
-        service_name: r.get(4)?,
-        kind: r.get(5)?,
-        start_time_unix_nano: r.get::<_, i64>(6)? as u64,
-        end_time_unix_nano: r.get::<_, i64>(7)? as u64,
-        status_code: r.get(8)?,
-        status_message: r.get(9)?,
-        attributes: r.get(10)?,
-        events: r.get(11)?,
-        resource: r.get(12)?,
-    })
-}
-
-fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
+fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     {
         let mut span_stmt = tx.prepare_cached(
@@ -252,7 +283,41 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
                 count, sum, min, max, bucket_counts, explicit_bounds, attributes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        for batch in batches {
+        let mut run_stmt = tx.prepare_cached(
+            "INSERT INTO agent_runs (correlation_id, agent_name, status, service_name, trace_id,
+                start_time_unix_nano, end_time_unix_nano, quality_score, error, attributes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (correlation_id) DO UPDATE SET agent_name = excluded.agent_name,
+                status = excluded.status, service_name = excluded.service_name, trace_id = excluded.trace_id,
+                start_time_unix_nano = excluded.start_time_unix_nano,
+                end_time_unix_nano = excluded.end_time_unix_nano, quality_score = excluded.quality_score,
+                error = excluded.error, attributes = excluded.attributes",
+        )?;
+        let mut action_stmt = tx.prepare_cached(
+            "INSERT INTO agent_actions (action_id, correlation_id, agent_name, action_type, name, is_error,
+                time_unix_nano, duration_ns, attributes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (action_id) DO NOTHING",
+        )?;
+        let mut span_rollup = tx.prepare_cached(&format!(
+            "INSERT INTO span_rollups ({SPAN_ROLLUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (resolution, bucket, service_name, operation) DO UPDATE SET
+                span_count = span_count + excluded.span_count,
+                error_count = error_count + excluded.error_count,
+                duration_sum_ns = duration_sum_ns + excluded.duration_sum_ns,
+                hist = hist_merge(hist, excluded.hist)"
+        ))?;
+        let mut metric_rollup = tx.prepare_cached(&format!(
+            "INSERT INTO metric_rollups ({METRIC_ROLLUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (resolution, bucket, name, service_name) DO UPDATE SET
+                count = count + excluded.count, sum = sum + excluded.sum,
+                min = MIN(min, excluded.min), max = MAX(max, excluded.max)"
+        ))?;
+        let mut agent_rollup = tx.prepare_cached(&format!(
+            "INSERT INTO agent_rollups ({AGENT_ROLLUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (resolution, bucket, agent_name, action_type) DO UPDATE SET
+                count = count + excluded.count, error_count = error_count + excluded.error_count"
+        ))?;
+        for (batch, rollups) in batches {
             for s in &batch.spans {
                 span_stmt.execute(params![
                     s.trace_id,
@@ -261,8 +326,8 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
                     s.name,
                     s.service_name,
                     s.kind,
-                    s.start_time_unix_nano as i64,
-                    s.end_time_unix_nano as i64,
+                    ns(s.start_time_unix_nano),
+                    ns(s.end_time_unix_nano),
                     s.status_code,
                     s.status_message,
                     s.attributes,
@@ -272,7 +337,7 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
             }
             for l in &batch.logs {
                 log_stmt.execute(params![
-                    l.time_unix_nano as i64,
+                    ns(l.time_unix_nano),
                     l.service_name,
                     l.severity_number,
                     l.severity_text,
@@ -289,8 +354,8 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
                     m.name,
                     m.service_name,
                     m.kind,
-                    m.start_time_unix_nano as i64,
-                    m.time_unix_nano as i64,
+                    ns(m.start_time_unix_nano),
+                    ns(m.time_unix_nano),
                     m.value,
                     m.count.map(|c| c as i64),
                     m.sum,
@@ -305,6 +370,67 @@ fn write(conn: &mut Connection, batches: &[&Batch]) -> Result<(), StoreError> {
                     m.attributes,
                 ])?;
             }
+            for r in &batch.agent_runs {
+                run_stmt.execute(params![
+                    r.correlation_id,
+                    r.agent_name,
+                    r.status,
+                    r.service_name,
+                    r.trace_id,
+                    ns(r.start_time_unix_nano),
+                    ns(r.end_time_unix_nano),
+                    r.quality_score,
+                    r.error,
+                    r.attributes,
+                ])?;
+            }
+            for a in &batch.agent_actions {
+                action_stmt.execute(params![
+                    a.action_id,
+                    a.correlation_id,
+                    a.agent_name,
+                    a.action_type,
+                    a.name,
+                    a.is_error,
+                    ns(a.time_unix_nano),
+                    ns(a.duration_ns),
+                    a.attributes,
+                ])?;
+            }
+            for (k, v) in &rollups.spans {
+                span_rollup.execute(params![
+                    k.resolution,
+                    ns(k.bucket),
+                    k.service_name,
+                    k.operation,
+                    ns(v.count),
+                    ns(v.errors),
+                    ns(v.duration_sum_ns),
+                    hist_to_bytes(&v.hist),
+                ])?;
+            }
+            for (k, v) in &rollups.metrics {
+                metric_rollup.execute(params![
+                    k.resolution,
+                    ns(k.bucket),
+                    k.name,
+                    k.service_name,
+                    ns(v.count),
+                    v.sum,
+                    v.min,
+                    v.max,
+                ])?;
+            }
+            for (k, v) in &rollups.agents {
+                agent_rollup.execute(params![
+                    k.resolution,
+                    ns(k.bucket),
+                    k.agent_name,
+                    k.action_type,
+                    ns(v.count),
+                    ns(v.errors),
+                ])?;
+            }
         }
     }
     tx.commit()?;
@@ -316,119 +442,34 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let (done, wait) = sync_channel(1);
-        match self.writer.try_send(WriteJob { batch, done }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Unavailable),
-        }
-        wait.recv().map_err(|_| StoreError::Unavailable)?
+        let rollups = Rollups::of(&batch);
+        self.submit(|done| Job::Insert {
+            batch: Box::new(batch),
+            rollups,
+            done,
+        })
     }
 
     fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
-        self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT trace_id, span_id, parent_span_id, name, service_name, kind, start_time_unix_nano,
-                        end_time_unix_nano, status_code, status_message, attributes, events, resource
-                 FROM spans WHERE trace_id = ?1 ORDER BY start_time_unix_nano, span_id",
-            )?;
-            let rows = stmt.query_map([trace_id], span_row)?;
-            rows.collect()
+        self.rows(sql::trace(Dialect::Sqlite, trace_id), |r| {
+            Ok(read_span!(r.get))
         })
     }
 
     fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
-        let mut l = Listing::new(
-            "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.service_name, s.kind, s.start_time_unix_nano,
-                    s.end_time_unix_nano, s.status_code, s.status_message, s.attributes, s.events, s.resource,
-                    (SELECT COUNT(*) FROM spans c WHERE c.trace_id = s.trace_id)
-             FROM spans s
-             WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)",
-        );
-        l.filter_opt(" AND s.service_name = ?", q.service.clone());
-        l.filter_opt(" AND s.name = ?", q.name.clone());
-        l.filter_opt(" AND s.status_code = ?", q.status_code);
-        l.filter_opt(
-            " AND s.end_time_unix_nano - s.start_time_unix_nano >= ?",
-            q.min_duration_ns.map(|v| v as i64),
-        );
-        l.filter_opt(" AND s.start_time_unix_nano >= ?", q.from.map(|v| v as i64));
-        l.filter_opt(" AND s.start_time_unix_nano <= ?", q.to.map(|v| v as i64));
-        // Span ids are fixed-width hex, so text order is numeric order.
-        let after = q.cursor.map(|c| {
-            (
-                c.time,
-                Box::new(format!("{:016x}", c.id as u64)) as Box<dyn ToSql>,
-            )
-        });
-        let sql_args = l.newest_first("s.start_time_unix_nano", "s.span_id", after, q.limit);
-        self.page(
-            sql_args,
-            q.limit,
-            |r| {
-                Ok(TraceSummary {
-                    root: span_row(r)?,
-                    span_count: r.get::<_, i64>(13)? as u64,
-                })
-            },
-            |t| Cursor {
-                time: t.root.start_time_unix_nano,
-                id: u64::from_str_radix(&t.root.span_id, 16).unwrap_or(0) as i64,
-            },
-        )
+        let items = self.rows(sql::traces(Dialect::Sqlite, q), |r| {
+            let count: i64 = r.get(13)?;
+            Ok(TraceSummary {
+                root: read_span!(r.get),
+                span_count: count as u64,
+            })
+        })?;
+        Ok(Page::cut(items, q.limit, |t| sql::trace_cursor(&t.root)))
     }
 
     fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
-        let mut l = Listing::new(
-            "SELECT id, time_unix_nano, service_name, severity_number, severity_text, body, event_name,
-                    trace_id, span_id, attributes, resource FROM logs WHERE 1 = 1",
-        );
-        l.filter_opt(" AND service_name = ?", q.service.clone());
-        l.filter_opt(" AND severity_number >= ?", q.severity_min);
-        l.filter_opt(
-            " AND body LIKE ? ESCAPE '\\'",
-            q.text.as_ref().map(|t| {
-                let escaped = t
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                format!("%{escaped}%")
-            }),
-        );
-        l.filter_opt(" AND trace_id = ?", q.trace_id.clone());
-        l.filter_opt(" AND event_name = ?", q.event_name.clone());
-        l.filter_opt(" AND time_unix_nano >= ?", q.from.map(|v| v as i64));
-        l.filter_opt(" AND time_unix_nano <= ?", q.to.map(|v| v as i64));
-        if q.events_only {
-            l.sql.push_str(" AND event_name IS NOT NULL");
-        }
-        let after = q.cursor.map(|c| (c.time, Box::new(c.id) as Box<dyn ToSql>));
-        let sql_args = l.newest_first("time_unix_nano", "id", after, q.limit);
-        self.page(
-            sql_args,
-            q.limit,
-            |r| {
-                Ok(StoredLog {
-                    id: r.get(0)?,
-                    row: LogRow {
-                        time_unix_nano: r.get::<_, i64>(1)? as u64,
-                        service_name: r.get(2)?,
-                        severity_number: r.get(3)?,
-                        severity_text: r.get(4)?,
-                        body: r.get(5)?,
-                        event_name: r.get(6)?,
-                        trace_id: r.get(7)?,
-                        span_id: r.get(8)?,
-                        attributes: r.get(9)?,
-                        resource: r.get(10)?,
-                    },
-                })
-            },
-            |l| Cursor {
-                time: l.row.time_unix_nano,
-                id: l.id,
-            },
-        )
+        let items = self.rows(sql::logs(Dialect::Sqlite, q), |r| Ok(read_log!(r.get)))?;
+        Ok(Page::cut(items, q.limit, StoredLog::cursor))
     }
 
     fn services(&self) -> Result<Vec<String>, StoreError> {
@@ -468,7 +509,7 @@ impl Store for SqliteStore {
                 logs: count("SELECT COUNT(*) FROM logs")?,
                 metric_points: count("SELECT COUNT(*) FROM metric_points")?,
                 events: count("SELECT COUNT(*) FROM logs WHERE event_name IS NOT NULL")?,
-                agent_actions: 0,
+                agent_actions: count("SELECT COUNT(*) FROM agent_actions")?,
                 bytes_on_disk: 0,
                 oldest: oldest.iter().flatten().min().map(|n| rfc3339(*n)),
                 newest: newest.iter().flatten().max().map(|n| rfc3339(*n)),
@@ -480,5 +521,93 @@ impl Store for SqliteStore {
             .map(|m| m.len())
             .sum();
         Ok(stats)
+    }
+
+    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
+        self.rows(sql::metric_names(Dialect::Sqlite), |r| {
+            let points: i64 = r.get(2)?;
+            let last: i64 = r.get(3)?;
+            Ok(MetricInfo {
+                name: r.get(0)?,
+                kind: r.get(1)?,
+                points: points as u64,
+                last_time_unix_nano: last as u64,
+            })
+        })
+    }
+
+    fn metric_points(
+        &self,
+        name: &str,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<MetricPointRow>, StoreError> {
+        self.rows(
+            sql::metric_points(Dialect::Sqlite, name, from, to, max),
+            |r| Ok(read_metric_point!(r.get)),
+        )
+    }
+
+    fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {
+        let l = sql::rollups(
+            Dialect::Sqlite,
+            "span_rollups",
+            SPAN_ROLLUP_COLUMNS,
+            q,
+            ("service_name", "operation"),
+        );
+        self.rows(l, |r| {
+            let hist: Vec<u8> = r.get(7)?;
+            Ok(read_span_rollup!(r.get, hist_from_bytes(&hist)))
+        })
+    }
+
+    fn metric_rollups(&self, q: &RollupQuery) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError> {
+        let l = sql::rollups(
+            Dialect::Sqlite,
+            "metric_rollups",
+            METRIC_ROLLUP_COLUMNS,
+            q,
+            ("service_name", "name"),
+        );
+        self.rows(l, |r| Ok(read_metric_rollup!(r.get)))
+    }
+
+    fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError> {
+        let l = sql::rollups(
+            Dialect::Sqlite,
+            "agent_rollups",
+            AGENT_ROLLUP_COLUMNS,
+            q,
+            ("agent_name", "action_type"),
+        );
+        self.rows(l, |r| Ok(read_agent_rollup!(r.get)))
+    }
+
+    fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
+        let items = self.rows(sql::runs(Dialect::Sqlite, q), |r| Ok(read_run!(r.get)))?;
+        Ok(Page::cut(items, q.limit, StoredRun::cursor))
+    }
+
+    fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError> {
+        let mut rows = self.rows(sql::run(Dialect::Sqlite, correlation_id), |r| {
+            Ok(read_run!(r.get))
+        })?;
+        Ok(rows.pop())
+    }
+
+    fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError> {
+        self.rows(sql::actions(Dialect::Sqlite, correlation_id), |r| {
+            Ok(read_action!(r.get))
+        })
+    }
+
+    fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError> {
+        self.submit(|done| Job::Purge {
+            raw_before,
+            rollups_before,
+            done,
+        })
     }
 }

@@ -1,0 +1,537 @@
+//! The PostgreSQL store: the same tables as SQLite (JSON as `jsonb`), numbered
+//! migrations applied at start under an advisory lock, a connection pool, one
+//! transaction per batch (rows sent as arrays through `unnest`, one statement per
+//! table), and success only after commit.
+
+use super::sql::{
+    self, AGENT_ROLLUP_COLUMNS, Dialect, Listing, METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES,
+    ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS, ns, read_action, read_agent_rollup, read_log,
+    read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
+};
+use super::{
+    LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError, StoredLog,
+    StoredRun, TraceQuery, TraceSummary, rfc3339,
+};
+use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey};
+use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
+use postgres::types::ToSql;
+use postgres::{NoTls, Row, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use std::time::Duration;
+
+/// Migrations, applied in order and recorded in `automagik_schema_migrations`.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+/// Rows one retention step deletes per table.
+const PURGE_CHUNK: i64 = 10_000;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// See the module docs.
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        // The server's message only: its detail may quote stored values.
+        match e.as_db_error() {
+            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None if e.is_closed() => StoreError::Unavailable,
+            None => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(_: r2d2::Error) -> Self {
+        StoreError::Unavailable
+    }
+}
+
+fn pg_params(args: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter()
+        .map(|a| match a {
+            Param::Int(v) => v as &(dyn ToSql + Sync),
+            Param::Int4(v) => v as &(dyn ToSql + Sync),
+            Param::Text(v) => v as &(dyn ToSql + Sync),
+        })
+        .collect()
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db`), applies pending migrations
+    /// and keeps a pool of up to `pool_size` connections.
+    pub fn open(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|_| StoreError::Database("invalid PostgreSQL URL".into()))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+        let store = PostgresStore { pool };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction()?;
+        // One server at a time applies migrations.
+        tx.execute("SELECT pg_advisory_xact_lock(7243100)", &[])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS automagik_schema_migrations (
+                version integer PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now())",
+        )?;
+        let applied: i32 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM automagik_schema_migrations",
+                &[],
+            )?
+            .get(0);
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            tx.batch_execute(migration)?;
+            tx.execute(
+                "INSERT INTO automagik_schema_migrations (version) VALUES ($1)",
+                &[&(i as i32 + 1)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn rows<T>(
+        &self,
+        l: Listing,
+        map: impl Fn(&Row) -> Result<T, postgres::Error>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let rows = conn.query(l.sql.as_str(), &pg_params(&l.args))?;
+        Ok(rows.iter().map(map).collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(), StoreError> {
+    if !batch.spans.is_empty() {
+        let s = &batch.spans;
+        let col = |f: fn(&SpanRow) -> &str| s.iter().map(f).collect::<Vec<&str>>();
+        let int = |f: fn(&SpanRow) -> i32| s.iter().map(f).collect::<Vec<i32>>();
+        let time = |f: fn(&SpanRow) -> u64| s.iter().map(|r| ns(f(r))).collect::<Vec<i64>>();
+        tx.execute(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, service_name, kind,
+                start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, events, resource)
+             SELECT a, b, c, d, e, f, g, h, i, j, k::jsonb, l::jsonb, m::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[],
+                         $8::int8[], $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[])
+                  AS t(a, b, c, d, e, f, g, h, i, j, k, l, m)
+             ON CONFLICT (trace_id, span_id) DO NOTHING",
+            &[
+                &col(|r| &r.trace_id),
+                &col(|r| &r.span_id),
+                &col(|r| &r.parent_span_id),
+                &col(|r| &r.name),
+                &col(|r| &r.service_name),
+                &int(|r| r.kind),
+                &time(|r| r.start_time_unix_nano),
+                &time(|r| r.end_time_unix_nano),
+                &int(|r| r.status_code),
+                &col(|r| &r.status_message),
+                &col(|r| &r.attributes),
+                &col(|r| &r.events),
+                &col(|r| &r.resource),
+            ],
+        )?;
+    }
+    if !batch.logs.is_empty() {
+        let l = &batch.logs;
+        tx.execute(
+            "INSERT INTO logs (time_unix_nano, service_name, severity_number, severity_text, body, event_name,
+                trace_id, span_id, attributes, resource)
+             SELECT a, b, c, d, e, f, g, h, i::jsonb, j::jsonb
+             FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS t(a, b, c, d, e, f, g, h, i, j, n)
+             ORDER BY n",
+            &[
+                &l.iter().map(|r| ns(r.time_unix_nano)).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.service_name.as_str()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.severity_number).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.severity_text.as_str()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.body.as_deref()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.event_name.as_deref()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.trace_id.as_deref()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.span_id.as_deref()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.attributes.as_str()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.resource.as_str()).collect::<Vec<_>>(),
+            ],
+        )?;
+    }
+    if !batch.metric_points.is_empty() {
+        let stmt = tx.prepare(
+            "INSERT INTO metric_points (name, service_name, kind, start_time_unix_nano, time_unix_nano, value,
+                count, sum, min, max, bucket_counts, explicit_bounds, attributes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb)",
+        )?;
+        for m in &batch.metric_points {
+            tx.execute(
+                &stmt,
+                &[
+                    &m.name,
+                    &m.service_name,
+                    &m.kind,
+                    &ns(m.start_time_unix_nano),
+                    &ns(m.time_unix_nano),
+                    &m.value,
+                    &m.count.map(ns),
+                    &m.sum,
+                    &m.min,
+                    &m.max,
+                    &m.bucket_counts
+                        .as_ref()
+                        .map(|b| b.iter().map(|c| ns(*c)).collect::<Vec<i64>>()),
+                    &m.explicit_bounds,
+                    &m.attributes,
+                ],
+            )?;
+        }
+    }
+    if !batch.agent_runs.is_empty() {
+        let stmt = tx.prepare(
+            "INSERT INTO agent_runs (correlation_id, agent_name, status, service_name, trace_id,
+                start_time_unix_nano, end_time_unix_nano, quality_score, error, attributes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb)
+             ON CONFLICT (correlation_id) DO UPDATE SET agent_name = excluded.agent_name,
+                status = excluded.status, service_name = excluded.service_name, trace_id = excluded.trace_id,
+                start_time_unix_nano = excluded.start_time_unix_nano,
+                end_time_unix_nano = excluded.end_time_unix_nano, quality_score = excluded.quality_score,
+                error = excluded.error, attributes = excluded.attributes",
+        )?;
+        for r in &batch.agent_runs {
+            tx.execute(
+                &stmt,
+                &[
+                    &r.correlation_id,
+                    &r.agent_name,
+                    &r.status,
+                    &r.service_name,
+                    &r.trace_id,
+                    &ns(r.start_time_unix_nano),
+                    &ns(r.end_time_unix_nano),
+                    &r.quality_score,
+                    &r.error,
+                    &r.attributes,
+                ],
+            )?;
+        }
+    }
+    if !batch.agent_actions.is_empty() {
+        let stmt = tx.prepare(
+            "INSERT INTO agent_actions (action_id, correlation_id, agent_name, action_type, name, is_error,
+                time_unix_nano, duration_ns, attributes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) ON CONFLICT (action_id) DO NOTHING",
+        )?;
+        for a in &batch.agent_actions {
+            tx.execute(
+                &stmt,
+                &[
+                    &a.action_id,
+                    &a.correlation_id,
+                    &a.agent_name,
+                    &a.action_type,
+                    &a.name,
+                    &a.is_error,
+                    &ns(a.time_unix_nano),
+                    &ns(a.duration_ns),
+                    &a.attributes,
+                ],
+            )?;
+        }
+    }
+    write_rollups(tx, rollups)
+}
+
+fn write_rollups(tx: &mut Transaction<'_>, rollups: &Rollups) -> Result<(), StoreError> {
+    // Keys come sorted, so concurrent writers lock rollup rows in the same order.
+    if !rollups.spans.is_empty() {
+        let stmt = tx.prepare(&format!(
+            "INSERT INTO span_rollups ({SPAN_ROLLUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (resolution, bucket, service_name, operation) DO UPDATE SET
+                span_count = span_rollups.span_count + excluded.span_count,
+                error_count = span_rollups.error_count + excluded.error_count,
+                duration_sum_ns = span_rollups.duration_sum_ns + excluded.duration_sum_ns,
+                hist = hist_merge(span_rollups.hist, excluded.hist)"
+        ))?;
+        for (k, v) in &rollups.spans {
+            let hist: Vec<i64> = v.hist.iter().map(|n| ns(*n)).collect();
+            tx.execute(
+                &stmt,
+                &[
+                    &i64::from(k.resolution),
+                    &ns(k.bucket),
+                    &k.service_name,
+                    &k.operation,
+                    &ns(v.count),
+                    &ns(v.errors),
+                    &ns(v.duration_sum_ns),
+                    &hist,
+                ],
+            )?;
+        }
+    }
+    if !rollups.metrics.is_empty() {
+        let stmt = tx.prepare(&format!(
+            "INSERT INTO metric_rollups ({METRIC_ROLLUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (resolution, bucket, name, service_name) DO UPDATE SET
+                count = metric_rollups.count + excluded.count, sum = metric_rollups.sum + excluded.sum,
+                min = LEAST(metric_rollups.min, excluded.min), max = GREATEST(metric_rollups.max, excluded.max)"
+        ))?;
+        for (k, v) in &rollups.metrics {
+            tx.execute(
+                &stmt,
+                &[
+                    &i64::from(k.resolution),
+                    &ns(k.bucket),
+                    &k.name,
+                    &k.service_name,
+                    &ns(v.count),
+                    &v.sum,
+                    &v.min,
+                    &v.max,
+                ],
+            )?;
+        }
+    }
+    if !rollups.agents.is_empty() {
+        let stmt = tx.prepare(&format!(
+            "INSERT INTO agent_rollups ({AGENT_ROLLUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (resolution, bucket, agent_name, action_type) DO UPDATE SET
+                count = agent_rollups.count + excluded.count,
+                error_count = agent_rollups.error_count + excluded.error_count"
+        ))?;
+        for (k, v) in &rollups.agents {
+            tx.execute(
+                &stmt,
+                &[
+                    &i64::from(k.resolution),
+                    &ns(k.bucket),
+                    &k.agent_name,
+                    &k.action_type,
+                    &ns(v.count),
+                    &ns(v.errors),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let rollups = Rollups::of(&batch);
+        let mut conn = self.pool.get()?;
+        // Rollup upserts of concurrent batches can deadlock despite their order when
+        // spans of the same keys arrive; PostgreSQL then aborts one, which is retried.
+        let mut attempt = 0;
+        loop {
+            let mut tx = conn.transaction()?;
+            let result = write(&mut tx, &batch, &rollups).and_then(|()| Ok(tx.commit()?));
+            match result {
+                Err(StoreError::Database(code)) if code.starts_with("40") && attempt < 5 => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
+        self.rows(sql::trace(Dialect::Postgres, trace_id), |r| {
+            Ok(read_span!(r.try_get))
+        })
+    }
+
+    fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
+        let items = self.rows(sql::traces(Dialect::Postgres, q), |r| {
+            let count: i64 = r.try_get(13)?;
+            Ok(TraceSummary {
+                root: read_span!(r.try_get),
+                span_count: count as u64,
+            })
+        })?;
+        Ok(Page::cut(items, q.limit, |t| sql::trace_cursor(&t.root)))
+    }
+
+    fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
+        let items = self.rows(sql::logs(Dialect::Postgres, q), |r| {
+            Ok(read_log!(r.try_get))
+        })?;
+        Ok(Page::cut(items, q.limit, StoredLog::cursor))
+    }
+
+    fn services(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.get()?;
+        let rows = conn.query(
+            "SELECT service_name FROM spans UNION SELECT service_name FROM logs
+             UNION SELECT service_name FROM metric_points ORDER BY 1",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn stats(&self) -> Result<Stats, StoreError> {
+        let mut conn = self.pool.get()?;
+        let row = conn.query_one(
+            "SELECT (SELECT COUNT(*) FROM spans), (SELECT COUNT(*) FROM logs),
+                    (SELECT COUNT(*) FROM metric_points),
+                    (SELECT COUNT(*) FROM logs WHERE event_name IS NOT NULL),
+                    (SELECT COUNT(*) FROM agent_actions),
+                    (SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+                       JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.relkind = 'r' AND n.nspname = current_schema()),
+                    LEAST((SELECT MIN(start_time_unix_nano) FROM spans), (SELECT MIN(time_unix_nano) FROM logs),
+                          (SELECT MIN(time_unix_nano) FROM metric_points)),
+                    GREATEST((SELECT MAX(start_time_unix_nano) FROM spans), (SELECT MAX(time_unix_nano) FROM logs),
+                          (SELECT MAX(time_unix_nano) FROM metric_points))",
+            &[],
+        )?;
+        let n = |i: usize| row.try_get::<_, i64>(i).map(|v| v as u64);
+        let t = |i: usize| {
+            row.try_get::<_, Option<i64>>(i)
+                .map(|v| v.map(|v| rfc3339(v as u64)))
+        };
+        Ok(Stats {
+            spans: n(0)?,
+            logs: n(1)?,
+            metric_points: n(2)?,
+            events: n(3)?,
+            agent_actions: n(4)?,
+            bytes_on_disk: row.try_get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+            oldest: t(6)?,
+            newest: t(7)?,
+        })
+    }
+
+    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
+        self.rows(sql::metric_names(Dialect::Postgres), |r| {
+            let points: i64 = r.try_get(2)?;
+            let last: i64 = r.try_get(3)?;
+            Ok(MetricInfo {
+                name: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                points: points as u64,
+                last_time_unix_nano: last as u64,
+            })
+        })
+    }
+
+    fn metric_points(
+        &self,
+        name: &str,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<MetricPointRow>, StoreError> {
+        self.rows(
+            sql::metric_points(Dialect::Postgres, name, from, to, max),
+            |r| Ok(read_metric_point!(r.try_get)),
+        )
+    }
+
+    fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {
+        let l = sql::rollups(
+            Dialect::Postgres,
+            "span_rollups",
+            SPAN_ROLLUP_COLUMNS,
+            q,
+            ("service_name", "operation"),
+        );
+        self.rows(l, |r| {
+            let hist: Vec<i64> = r.try_get(7)?;
+            Ok(read_span_rollup!(
+                r.try_get,
+                hist.iter().map(|n| *n as u64).collect()
+            ))
+        })
+    }
+
+    fn metric_rollups(&self, q: &RollupQuery) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError> {
+        let l = sql::rollups(
+            Dialect::Postgres,
+            "metric_rollups",
+            METRIC_ROLLUP_COLUMNS,
+            q,
+            ("service_name", "name"),
+        );
+        self.rows(l, |r| Ok(read_metric_rollup!(r.try_get)))
+    }
+
+    fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError> {
+        let l = sql::rollups(
+            Dialect::Postgres,
+            "agent_rollups",
+            AGENT_ROLLUP_COLUMNS,
+            q,
+            ("agent_name", "action_type"),
+        );
+        self.rows(l, |r| Ok(read_agent_rollup!(r.try_get)))
+    }
+
+    fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
+        let items = self.rows(sql::runs(Dialect::Postgres, q), |r| {
+            Ok(read_run!(r.try_get))
+        })?;
+        Ok(Page::cut(items, q.limit, StoredRun::cursor))
+    }
+
+    fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError> {
+        let mut rows = self.rows(sql::run(Dialect::Postgres, correlation_id), |r| {
+            Ok(read_run!(r.try_get))
+        })?;
+        Ok(rows.pop())
+    }
+
+    fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError> {
+        self.rows(sql::actions(Dialect::Postgres, correlation_id), |r| {
+            Ok(read_action!(r.try_get))
+        })
+    }
+
+    fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction()?;
+        let mut purged = Purged::default();
+        for (table, time) in RAW_TABLES {
+            purged.raw += tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {time} < $1 LIMIT $2)"
+                ),
+                &[&ns(raw_before), &PURGE_CHUNK],
+            )?;
+        }
+        for table in ROLLUP_TABLES {
+            purged.rollups += tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE bucket < $1 LIMIT $2)"
+                ),
+                &[&ns(rollups_before), &PURGE_CHUNK],
+            )?;
+        }
+        tx.commit()?;
+        Ok(purged)
+    }
+}

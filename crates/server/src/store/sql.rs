@@ -1,0 +1,570 @@
+//! SQL shared by the relational stores (SQLite and PostgreSQL): the listings with their
+//! filters and keyset pagination, written once and rendered in either dialect.
+
+use super::{LogQuery, RunQuery, TraceQuery};
+use crate::query::Cursor;
+
+/// Which database the SQL is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `?` placeholders, JSON kept as text.
+    Sqlite,
+    /// `$n` placeholders, JSON kept as `jsonb`.
+    Postgres,
+}
+
+impl Dialect {
+    /// A JSON column read back as text.
+    pub(crate) fn json(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_string(),
+            Dialect::Postgres => format!("{column}::text"),
+        }
+    }
+}
+
+/// A bound value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Param {
+    /// An integer (times are ns in an `i64`).
+    Int(i64),
+    /// A 32-bit integer (codes and severities).
+    Int4(i32),
+    /// Text.
+    Text(String),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl From<i32> for Param {
+    fn from(v: i32) -> Self {
+        Param::Int4(v)
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(v)
+    }
+}
+
+/// Nanoseconds as the signed 64-bit integer both databases store (good until 2262).
+pub(crate) fn ns(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A statement being built, with its bound values in order.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    /// The statement.
+    pub(crate) sql: String,
+    /// Values for its placeholders, in order.
+    pub(crate) args: Vec<Param>,
+    dialect: Dialect,
+}
+
+impl Listing {
+    fn new(dialect: Dialect, select: String) -> Self {
+        Listing {
+            sql: select,
+            args: Vec::new(),
+            dialect,
+        }
+    }
+
+    /// Appends `clause`, binding `value` to each `?` in it, in order.
+    fn push(&mut self, clause: &str, values: Vec<Param>) {
+        let mut values = values.into_iter();
+        for (i, part) in clause.split('?').enumerate() {
+            if i > 0 {
+                self.args.push(values.next().unwrap_or(Param::Int(0)));
+                match self.dialect {
+                    Dialect::Sqlite => self.sql.push('?'),
+                    Dialect::Postgres => self.sql.push_str(&format!("${}", self.args.len())),
+                }
+            }
+            self.sql.push_str(part);
+        }
+    }
+
+    /// Adds `clause` (with one `?`) when the filter is given.
+    fn filter_opt<V: Into<Param>>(&mut self, clause: &str, value: Option<V>) {
+        if let Some(v) = value {
+            self.push(clause, vec![v.into()]);
+        }
+    }
+
+    /// Orders newest first, continues strictly after `(time, tie)` when given, and asks
+    /// for one row more than a page, to know whether another page follows.
+    fn newest_first(
+        mut self,
+        time_col: &str,
+        tie_col: &str,
+        after: Option<(u64, Param)>,
+        limit: usize,
+    ) -> Self {
+        if let Some((time, tie)) = after {
+            let t = Param::Int(ns(time));
+            self.push(
+                &format!(" AND ({time_col} < ? OR ({time_col} = ? AND {tie_col} < ?))"),
+                vec![t.clone(), t, tie],
+            );
+        }
+        self.push(
+            &format!(" ORDER BY {time_col} DESC, {tie_col} DESC LIMIT ?"),
+            vec![Param::Int(limit as i64 + 1)],
+        );
+        self
+    }
+}
+
+/// The columns of `spans`, in the order the stores' row readers expect (13 columns).
+pub(crate) fn span_columns(d: Dialect, prefix: &str) -> String {
+    format!(
+        "{p}trace_id, {p}span_id, {p}parent_span_id, {p}name, {p}service_name, {p}kind, \
+         {p}start_time_unix_nano, {p}end_time_unix_nano, {p}status_code, {p}status_message, \
+         {}, {}, {}",
+        d.json(&format!("{prefix}attributes")),
+        d.json(&format!("{prefix}events")),
+        d.json(&format!("{prefix}resource")),
+        p = prefix,
+    )
+}
+
+/// Every span of a trace, by start time.
+pub(crate) fn trace(d: Dialect, trace_id: &str) -> Listing {
+    let mut l = Listing::new(d, format!("SELECT {} FROM spans", span_columns(d, "")));
+    l.push(
+        " WHERE trace_id = ? ORDER BY start_time_unix_nano, span_id",
+        vec![Param::Text(trace_id.to_string())],
+    );
+    l
+}
+
+/// Root spans (a span whose parent is not stored in its trace) with their trace's span
+/// count as a 14th column, newest first.
+pub(crate) fn traces(d: Dialect, q: &TraceQuery) -> Listing {
+    let mut l = Listing::new(
+        d,
+        format!(
+            "SELECT {}, (SELECT COUNT(*) FROM spans c WHERE c.trace_id = s.trace_id)
+             FROM spans s
+             WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)",
+            span_columns(d, "s.")
+        ),
+    );
+    l.filter_opt(" AND s.service_name = ?", q.service.clone());
+    l.filter_opt(" AND s.name = ?", q.name.clone());
+    l.filter_opt(" AND s.status_code = ?", q.status_code);
+    l.filter_opt(
+        " AND s.end_time_unix_nano - s.start_time_unix_nano >= ?",
+        q.min_duration_ns.map(ns),
+    );
+    l.filter_opt(" AND s.start_time_unix_nano >= ?", q.from.map(ns));
+    l.filter_opt(" AND s.start_time_unix_nano <= ?", q.to.map(ns));
+    // Ids are fixed-width lowercase hex, so text order is numeric order, and a trace
+    // and span id together are unique.
+    let after = q.cursor.clone().map(|c| (c.time, Param::Text(c.key)));
+    l.newest_first(
+        "s.start_time_unix_nano",
+        "s.trace_id || s.span_id",
+        after,
+        q.limit,
+    )
+}
+
+/// The cursor after a trace listed by [`traces`].
+pub(crate) fn trace_cursor(root: &crate::rows::SpanRow) -> Cursor {
+    Cursor {
+        time: root.start_time_unix_nano,
+        key: format!("{}{}", root.trace_id, root.span_id),
+    }
+}
+
+/// A row-id cursor's id; a cursor of another listing continues from the start.
+fn cursor_id(c: &Cursor) -> Param {
+    Param::Int(c.id().unwrap_or(i64::MAX))
+}
+
+/// Log records: `id` then 10 columns, newest first.
+pub(crate) fn logs(d: Dialect, q: &LogQuery) -> Listing {
+    let mut l = Listing::new(
+        d,
+        format!(
+            "SELECT id, time_unix_nano, service_name, severity_number, severity_text, body, event_name,
+                    trace_id, span_id, {}, {} FROM logs WHERE 1 = 1",
+            d.json("attributes"),
+            d.json("resource")
+        ),
+    );
+    l.filter_opt(" AND service_name = ?", q.service.clone());
+    l.filter_opt(" AND severity_number >= ?", q.severity_min);
+    l.filter_opt(
+        " AND body LIKE ? ESCAPE '\\'",
+        q.text.as_ref().map(|t| {
+            let escaped = t
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        }),
+    );
+    l.filter_opt(" AND trace_id = ?", q.trace_id.clone());
+    l.filter_opt(" AND event_name = ?", q.event_name.clone());
+    l.filter_opt(" AND time_unix_nano >= ?", q.from.map(ns));
+    l.filter_opt(" AND time_unix_nano <= ?", q.to.map(ns));
+    if q.events_only {
+        l.sql.push_str(" AND event_name IS NOT NULL");
+    }
+    let after = q.cursor.as_ref().map(|c| (c.time, cursor_id(c)));
+    l.newest_first("time_unix_nano", "id", after, q.limit)
+}
+
+/// The columns of `agent_runs` the stores' readers expect (12 columns, `id` first).
+pub(crate) fn run_columns(d: Dialect) -> String {
+    format!(
+        "id, correlation_id, agent_name, status, service_name, trace_id, start_time_unix_nano, \
+         end_time_unix_nano, quality_score, error, {}, \
+         (SELECT COUNT(*) FROM agent_actions a WHERE a.correlation_id = agent_runs.correlation_id)",
+        d.json("attributes")
+    )
+}
+
+/// Agent runs, newest first.
+pub(crate) fn runs(d: Dialect, q: &RunQuery) -> Listing {
+    let mut l = Listing::new(
+        d,
+        format!("SELECT {} FROM agent_runs WHERE 1 = 1", run_columns(d)),
+    );
+    l.filter_opt(" AND agent_name = ?", q.agent.clone());
+    l.filter_opt(" AND status = ?", q.status.clone());
+    l.filter_opt(" AND start_time_unix_nano >= ?", q.from.map(ns));
+    l.filter_opt(" AND start_time_unix_nano <= ?", q.to.map(ns));
+    let after = q.cursor.as_ref().map(|c| (c.time, cursor_id(c)));
+    l.newest_first("start_time_unix_nano", "id", after, q.limit)
+}
+
+/// One run by correlation id.
+pub(crate) fn run(d: Dialect, correlation_id: &str) -> Listing {
+    let mut l = Listing::new(d, format!("SELECT {} FROM agent_runs", run_columns(d)));
+    l.push(
+        " WHERE correlation_id = ?",
+        vec![Param::Text(correlation_id.to_string())],
+    );
+    l
+}
+
+/// The actions of a run, oldest first (9 columns).
+pub(crate) fn actions(d: Dialect, correlation_id: &str) -> Listing {
+    let mut l = Listing::new(
+        d,
+        format!(
+            "SELECT action_id, correlation_id, agent_name, action_type, name, is_error, time_unix_nano,
+                    duration_ns, {} FROM agent_actions",
+            d.json("attributes")
+        ),
+    );
+    l.push(
+        " WHERE correlation_id = ? ORDER BY time_unix_nano, action_id",
+        vec![Param::Text(correlation_id.to_string())],
+    );
+    l
+}
+
+/// Rollup rows of one table at one resolution within `[from, to]`, optionally of one
+/// service (or agent) and one name (or operation).
+pub(crate) fn rollups(
+    d: Dialect,
+    table: &str,
+    columns: &str,
+    q: &super::RollupQuery,
+    (service_col, name_col): (&str, &str),
+) -> Listing {
+    let mut l = Listing::new(d, format!("SELECT {columns} FROM {table}"));
+    l.push(
+        " WHERE resolution = ? AND bucket >= ? AND bucket <= ?",
+        vec![
+            Param::Int(i64::from(q.resolution)),
+            Param::Int(ns(q.from)),
+            Param::Int(ns(q.to)),
+        ],
+    );
+    l.filter_opt(&format!(" AND {service_col} = ?"), q.service.clone());
+    l.filter_opt(&format!(" AND {name_col} = ?"), q.name.clone());
+    l.sql.push_str(" ORDER BY bucket");
+    l
+}
+
+/// Raw points of one metric within `[from, to]`, oldest first, at most `max` + 1.
+pub(crate) fn metric_points(d: Dialect, name: &str, from: u64, to: u64, max: usize) -> Listing {
+    let mut l = Listing::new(
+        d,
+        format!(
+            "SELECT name, service_name, kind, start_time_unix_nano, time_unix_nano, value, count, sum, min, max,
+                    {} FROM metric_points",
+            d.json("attributes")
+        ),
+    );
+    l.push(
+        " WHERE name = ? AND time_unix_nano >= ? AND time_unix_nano <= ? ORDER BY time_unix_nano, id LIMIT ?",
+        vec![
+            Param::Text(name.to_string()),
+            Param::Int(ns(from)),
+            Param::Int(ns(to)),
+            Param::Int(max as i64 + 1),
+        ],
+    );
+    l
+}
+
+/// Metric names with their kind, point count and last time.
+pub(crate) fn metric_names(d: Dialect) -> Listing {
+    Listing::new(
+        d,
+        "SELECT name, MIN(kind), COUNT(*), MAX(time_unix_nano) FROM metric_points GROUP BY name ORDER BY name"
+            .to_string(),
+    )
+}
+
+/// Reads the 13 [`span_columns`] from `$row` with `$get` (`get` for SQLite,
+/// `try_get` for PostgreSQL).
+macro_rules! read_span {
+    ($row:ident . $get:ident) => {{
+        let start: i64 = $row.$get(6)?;
+        let end: i64 = $row.$get(7)?;
+        $crate::rows::SpanRow {
+            trace_id: $row.$get(0)?,
+            span_id: $row.$get(1)?,
+            parent_span_id: $row.$get(2)?,
+            name: $row.$get(3)?,
+            service_name: $row.$get(4)?,
+            kind: $row.$get(5)?,
+            start_time_unix_nano: start as u64,
+            end_time_unix_nano: end as u64,
+            status_code: $row.$get(8)?,
+            status_message: $row.$get(9)?,
+            attributes: $row.$get(10)?,
+            events: $row.$get(11)?,
+            resource: $row.$get(12)?,
+        }
+    }};
+}
+
+/// Reads a row of [`logs`].
+macro_rules! read_log {
+    ($row:ident . $get:ident) => {{
+        let time: i64 = $row.$get(1)?;
+        $crate::store::StoredLog {
+            id: $row.$get(0)?,
+            row: $crate::rows::LogRow {
+                time_unix_nano: time as u64,
+                service_name: $row.$get(2)?,
+                severity_number: $row.$get(3)?,
+                severity_text: $row.$get(4)?,
+                body: $row.$get(5)?,
+                event_name: $row.$get(6)?,
+                trace_id: $row.$get(7)?,
+                span_id: $row.$get(8)?,
+                attributes: $row.$get(9)?,
+                resource: $row.$get(10)?,
+            },
+        }
+    }};
+}
+
+/// Reads a row of [`run_columns`].
+macro_rules! read_run {
+    ($row:ident . $get:ident) => {{
+        let start: i64 = $row.$get(6)?;
+        let end: i64 = $row.$get(7)?;
+        let actions: i64 = $row.$get(11)?;
+        $crate::store::StoredRun {
+            id: $row.$get(0)?,
+            row: $crate::rows::AgentRunRow {
+                correlation_id: $row.$get(1)?,
+                agent_name: $row.$get(2)?,
+                status: $row.$get(3)?,
+                service_name: $row.$get(4)?,
+                trace_id: $row.$get(5)?,
+                start_time_unix_nano: start as u64,
+                end_time_unix_nano: end as u64,
+                quality_score: $row.$get(8)?,
+                error: $row.$get(9)?,
+                attributes: $row.$get(10)?,
+            },
+            action_count: actions as u64,
+        }
+    }};
+}
+
+/// Reads a row of [`actions`].
+macro_rules! read_action {
+    ($row:ident . $get:ident) => {{
+        let time: i64 = $row.$get(6)?;
+        let duration: i64 = $row.$get(7)?;
+        $crate::rows::AgentActionRow {
+            action_id: $row.$get(0)?,
+            correlation_id: $row.$get(1)?,
+            agent_name: $row.$get(2)?,
+            action_type: $row.$get(3)?,
+            name: $row.$get(4)?,
+            is_error: $row.$get(5)?,
+            time_unix_nano: time as u64,
+            duration_ns: duration as u64,
+            attributes: $row.$get(8)?,
+        }
+    }};
+}
+
+/// Reads a row of [`metric_points`] (bucket counts and bounds are not read back).
+macro_rules! read_metric_point {
+    ($row:ident . $get:ident) => {{
+        let kind: String = $row.$get(2)?;
+        let start: i64 = $row.$get(3)?;
+        let time: i64 = $row.$get(4)?;
+        let count: Option<i64> = $row.$get(6)?;
+        $crate::rows::MetricPointRow {
+            name: $row.$get(0)?,
+            service_name: $row.$get(1)?,
+            kind: match kind.as_str() {
+                "sum" => "sum",
+                "gauge" => "gauge",
+                _ => "histogram",
+            },
+            start_time_unix_nano: start as u64,
+            time_unix_nano: time as u64,
+            value: $row.$get(5)?,
+            count: count.map(|c| c as u64),
+            sum: $row.$get(7)?,
+            min: $row.$get(8)?,
+            max: $row.$get(9)?,
+            bucket_counts: None,
+            explicit_bounds: None,
+            attributes: $row.$get(10)?,
+        }
+    }};
+}
+
+pub(crate) use {read_action, read_log, read_metric_point, read_run, read_span};
+
+/// Span rollup columns: key then aggregates; the histogram last.
+pub(crate) const SPAN_ROLLUP_COLUMNS: &str =
+    "resolution, bucket, service_name, operation, span_count, error_count, duration_sum_ns, hist";
+/// Metric rollup columns.
+pub(crate) const METRIC_ROLLUP_COLUMNS: &str =
+    "resolution, bucket, name, service_name, count, sum, min, max";
+/// Agent rollup columns.
+pub(crate) const AGENT_ROLLUP_COLUMNS: &str =
+    "resolution, bucket, agent_name, action_type, count, error_count";
+
+/// Reads the key and counts of a span rollup row; the histogram (column 7) is read by
+/// the store, as its type differs.
+macro_rules! read_span_rollup {
+    ($row:ident . $get:ident, $hist:expr) => {{
+        let resolution: i64 = $row.$get(0)?;
+        let bucket: i64 = $row.$get(1)?;
+        let count: i64 = $row.$get(4)?;
+        let errors: i64 = $row.$get(5)?;
+        let sum: i64 = $row.$get(6)?;
+        (
+            $crate::rollup::SpanKey {
+                resolution: resolution as u32,
+                bucket: bucket as u64,
+                service_name: $row.$get(2)?,
+                operation: $row.$get(3)?,
+            },
+            $crate::rollup::SpanAgg {
+                count: count as u64,
+                errors: errors as u64,
+                duration_sum_ns: sum as u64,
+                hist: $hist,
+            },
+        )
+    }};
+}
+
+/// Reads a metric rollup row.
+macro_rules! read_metric_rollup {
+    ($row:ident . $get:ident) => {{
+        let resolution: i64 = $row.$get(0)?;
+        let bucket: i64 = $row.$get(1)?;
+        let count: i64 = $row.$get(4)?;
+        (
+            $crate::rollup::MetricKey {
+                resolution: resolution as u32,
+                bucket: bucket as u64,
+                name: $row.$get(2)?,
+                service_name: $row.$get(3)?,
+            },
+            $crate::rollup::MetricAgg {
+                count: count as u64,
+                sum: $row.$get(5)?,
+                min: $row.$get(6)?,
+                max: $row.$get(7)?,
+            },
+        )
+    }};
+}
+
+/// Reads an agent rollup row.
+macro_rules! read_agent_rollup {
+    ($row:ident . $get:ident) => {{
+        let resolution: i64 = $row.$get(0)?;
+        let bucket: i64 = $row.$get(1)?;
+        let count: i64 = $row.$get(4)?;
+        let errors: i64 = $row.$get(5)?;
+        (
+            $crate::rollup::AgentKey {
+                resolution: resolution as u32,
+                bucket: bucket as u64,
+                agent_name: $row.$get(2)?,
+                action_type: $row.$get(3)?,
+            },
+            $crate::rollup::AgentAgg {
+                count: count as u64,
+                errors: errors as u64,
+            },
+        )
+    }};
+}
+
+pub(crate) use {read_agent_rollup, read_metric_rollup, read_span_rollup};
+
+/// Tables and the time column that retention cuts on (raw data).
+pub(crate) const RAW_TABLES: [(&str, &str); 5] = [
+    ("spans", "start_time_unix_nano"),
+    ("logs", "time_unix_nano"),
+    ("metric_points", "time_unix_nano"),
+    ("agent_runs", "start_time_unix_nano"),
+    ("agent_actions", "time_unix_nano"),
+];
+/// Rollup tables (cut on `bucket`).
+pub(crate) const ROLLUP_TABLES: [&str; 3] = ["span_rollups", "metric_rollups", "agent_rollups"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_per_dialect() {
+        let q = LogQuery {
+            service: Some("api".into()),
+            severity_min: Some(9),
+            limit: 10,
+            cursor: Some(Cursor::with_id(5, 7)),
+            ..Default::default()
+        };
+        let s = logs(Dialect::Sqlite, &q);
+        let p = logs(Dialect::Postgres, &q);
+        assert_eq!(s.args, p.args);
+        assert_eq!(s.args.len(), 6);
+        assert_eq!(s.sql.matches('?').count(), 6);
+        assert!(p.sql.contains("$6") && !p.sql.contains('?'));
+        assert!(p.sql.contains("attributes::text"));
+        assert_eq!(s.args.last(), Some(&Param::Int(11)));
+    }
+}

@@ -1,0 +1,721 @@
+//! The storage conformance suite: one set of behaviours, written against the `Store`
+//! trait, that every store runs — SQLite (in a temporary directory) and PostgreSQL (a
+//! fresh database on the machine's server per test).
+
+use automagik_telemetry_server::rollup::quantile_ns;
+use automagik_telemetry_server::rows::{self, Batch, MetricPointRow};
+use automagik_telemetry_server::{
+    LogQuery, PostgresStore, RollupQuery, RunQuery, SqliteStore, Store, TraceQuery,
+};
+use automagik_telemetry_testkit::build::{any_kv, log_request, string_kv, trace_request};
+use automagik_telemetry_testkit::pg::TestDatabase;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value as V};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::trace::v1::{Span, Status, span};
+use serde_json::{Value as Json, json};
+use std::collections::HashSet;
+
+/// 2023-11-14T22:00:00Z, a whole hour.
+const T0: u64 = 1_699_999_200_000_000_000;
+const MS: u64 = 1_000_000;
+const MIN: u64 = 60_000_000_000;
+
+fn tid(n: u8) -> Vec<u8> {
+    let mut v = vec![0xab; 16];
+    v[15] = n;
+    v
+}
+
+fn sid(n: u16) -> Vec<u8> {
+    let mut v = vec![0xcd; 8];
+    v[6..].copy_from_slice(&n.to_be_bytes());
+    v
+}
+
+fn span(name: &str, trace: u8, id: u16, parent: Option<u16>, start: u64, dur_ms: u64) -> Span {
+    Span {
+        trace_id: tid(trace),
+        span_id: sid(id),
+        parent_span_id: parent.map(sid).unwrap_or_default(),
+        name: name.into(),
+        kind: 2,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + dur_ms * MS,
+        attributes: vec![
+            string_kv("http.route", "/users/{id}"),
+            any_kv("http.status_code", V::IntValue(200)),
+            any_kv("ratio", V::DoubleValue(0.25)),
+            any_kv("cached", V::BoolValue(true)),
+        ],
+        ..Default::default()
+    }
+}
+
+fn spans(service: &str, spans: Vec<Span>) -> Batch {
+    rows::from_traces(&trace_request(service, spans))
+}
+
+fn log(time: u64, severity: i32, body: &str) -> LogRecord {
+    LogRecord {
+        time_unix_nano: time,
+        severity_number: severity,
+        severity_text: "X".into(),
+        body: Some(AnyValue {
+            value: Some(V::StringValue(body.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn logs(service: &str, records: Vec<LogRecord>) -> Batch {
+    rows::from_logs(&log_request(service, records))
+}
+
+fn json(text: &str) -> Json {
+    serde_json::from_str(text).expect("stored JSON")
+}
+
+fn all_traces(store: &dyn Store, mut q: TraceQuery) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let page = store.traces(&q).expect("traces");
+        seen.extend(page.items.iter().map(|t| t.root.trace_id.clone()));
+        match page.next {
+            Some(c) => q.cursor = Some(c),
+            None => return seen,
+        }
+    }
+}
+
+fn spans_round_trip(store: &dyn Store) {
+    let mut root = span("GET /users/{id}", 1, 1, None, T0, 120);
+    root.status = Some(Status {
+        code: 2,
+        message: "boom".into(),
+    });
+    root.events = vec![span::Event {
+        name: "exception".into(),
+        time_unix_nano: T0 + 5 * MS,
+        attributes: vec![string_kv("exception.type", "Timeout")],
+        ..Default::default()
+    }];
+    let child = span("SELECT users", 1, 2, Some(1), T0 + MS, 30);
+    store
+        .insert(spans("api", vec![child.clone(), root]))
+        .expect("insert");
+    let got = store.trace(&hex::encode(tid(1))).expect("trace");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].name, "GET /users/{id}", "ordered by start time");
+    assert_eq!(got[0].parent_span_id, "");
+    assert_eq!(got[1].parent_span_id, hex::encode(sid(1)));
+    assert_eq!(got[0].service_name, "api");
+    assert_eq!(got[0].kind, 2);
+    assert_eq!(got[0].start_time_unix_nano, T0, "ns timestamps exact");
+    assert_eq!(got[0].end_time_unix_nano, T0 + 120 * MS);
+    assert_eq!(
+        (got[0].status_code, got[0].status_message.as_str()),
+        (2, "boom")
+    );
+    assert_eq!(
+        json(&got[0].attributes),
+        json!({"http.route": "/users/{id}", "http.status_code": 200, "ratio": 0.25, "cached": true})
+    );
+    assert_eq!(
+        json(&got[0].events),
+        json!([{"name": "exception", "time_unix_nano": (T0 + 5 * MS).to_string(),
+                "attributes": {"exception.type": "Timeout"}}])
+    );
+    assert_eq!(json(&got[0].resource), json!({"service.name": "api"}));
+    // Redelivery stores nothing twice.
+    store.insert(spans("api", vec![child])).expect("again");
+    assert_eq!(store.trace(&hex::encode(tid(1))).expect("trace").len(), 2);
+    assert_eq!(store.stats().expect("stats").spans, 2);
+    assert!(store.trace(&hex::encode(tid(9))).expect("none").is_empty());
+}
+
+fn trace_listing_filters_and_pages(store: &dyn Store) {
+    // 30 traces, every 3rd in service "web", every 5th failing, durations 10..300 ms;
+    // the timestamps repeat in pairs so pages must break ties.
+    for i in 0..30u8 {
+        let service = if i % 3 == 0 { "web" } else { "api" };
+        let mut root = span(
+            "op",
+            i,
+            100,
+            None,
+            T0 + u64::from(i / 2) * MS,
+            10 * u64::from(i + 1),
+        );
+        if i % 5 == 0 {
+            root.status = Some(Status {
+                code: 2,
+                message: String::new(),
+            });
+        }
+        let child = span("child", i, 101, Some(100), T0 + 10 * MS, 1);
+        store
+            .insert(spans(service, vec![root, child]))
+            .expect("insert");
+    }
+    // A span under a parent that is not stored (a remote parent) is a root.
+    store
+        .insert(spans(
+            "edge",
+            vec![span("remote", 31, 7, Some(999), T0 + 60 * MS, 5)],
+        ))
+        .expect("remote");
+    let q = |f: &dyn Fn(&mut TraceQuery)| {
+        let mut q = TraceQuery {
+            limit: 7,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+    let listed = all_traces(store, q(&|_| {}));
+    assert_eq!(listed.len(), 31, "every trace once, across pages");
+    assert_eq!(listed.iter().collect::<HashSet<_>>().len(), 31);
+    assert_eq!(listed[0], hex::encode(tid(31)), "newest first");
+    let first = store.traces(&q(&|_| {})).expect("page");
+    assert_eq!(first.items[0].span_count, 1);
+    assert_eq!(first.items[1].span_count, 2);
+    assert_eq!(
+        all_traces(store, q(&|q| q.service = Some("web".into()))).len(),
+        10
+    );
+    assert_eq!(all_traces(store, q(&|q| q.status_code = Some(2))).len(), 6);
+    assert_eq!(
+        all_traces(store, q(&|q| q.name = Some("remote".into()))).len(),
+        1
+    );
+    assert_eq!(
+        all_traces(store, q(&|q| q.min_duration_ns = Some(250 * MS))).len(),
+        6,
+        "250..300 ms"
+    );
+    assert_eq!(
+        all_traces(
+            store,
+            q(&|q| {
+                q.from = Some(T0 + 10 * MS);
+                q.to = Some(T0 + 12 * MS);
+            })
+        )
+        .len(),
+        6,
+        "starts at 10, 11, 12 ms, two traces each"
+    );
+}
+
+fn log_listing_filters_and_pages(store: &dyn Store) {
+    let mut records: Vec<LogRecord> = (0..25u64)
+        .map(|i| {
+            log(
+                T0 + (i / 5) * MS,
+                if i % 2 == 0 { 9 } else { 17 },
+                &format!("line {i}"),
+            )
+        })
+        .collect();
+    records.push(log(T0 + 100 * MS, 13, "100% done_ok"));
+    records.push(log(T0 + 101 * MS, 13, "1000 done"));
+    let mut traced = log(T0 + 102 * MS, 9, "in a trace");
+    traced.trace_id = tid(4);
+    traced.span_id = sid(4);
+    records.push(traced);
+    let mut event = log(T0 + 103 * MS, 9, "");
+    event.event_name = "user.signup".into();
+    event.attributes = vec![string_kv("plan", "pro")];
+    records.push(event);
+    store.insert(logs("api", records)).expect("insert");
+    store
+        .insert(logs("web", vec![log(T0 + 200 * MS, 21, "fatal")]))
+        .expect("insert");
+    let all = |mut q: LogQuery| {
+        let mut out = Vec::new();
+        loop {
+            let page = store.logs(&q).expect("logs");
+            out.extend(page.items.into_iter().map(|l| l.row));
+            match page.next {
+                Some(c) => q.cursor = Some(c),
+                None => return out,
+            }
+        }
+    };
+    let base = LogQuery {
+        limit: 4,
+        ..Default::default()
+    };
+    let every = all(base.clone());
+    assert_eq!(every.len(), 30);
+    assert!(
+        every
+            .windows(2)
+            .all(|w| w[0].time_unix_nano >= w[1].time_unix_nano)
+    );
+    assert_eq!(every[0].body.as_deref(), Some("fatal"));
+    let q = |f: &dyn Fn(&mut LogQuery)| {
+        let mut q = base.clone();
+        f(&mut q);
+        all(q)
+    };
+    assert_eq!(q(&|q| q.service = Some("web".into())).len(), 1);
+    assert_eq!(
+        q(&|q| q.severity_min = Some(17)).len(),
+        13,
+        "12 errors and the fatal"
+    );
+    // `%` and `_` in the search text are literal characters.
+    let found = q(&|q| q.text = Some("0% done_".into()));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].body.as_deref(), Some("100% done_ok"));
+    let traced = q(&|q| q.trace_id = Some(hex::encode(tid(4))));
+    assert_eq!(traced.len(), 1);
+    assert_eq!(
+        traced[0].span_id.as_deref(),
+        Some(hex::encode(sid(4)).as_str())
+    );
+    let events = q(&|q| q.events_only = true);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_name.as_deref(), Some("user.signup"));
+    assert_eq!(json(&events[0].attributes), json!({"plan": "pro"}));
+    assert_eq!(q(&|q| q.event_name = Some("user.signup".into())).len(), 1);
+    assert_eq!(q(&|q| q.event_name = Some("other".into())).len(), 0);
+    assert_eq!(
+        q(&|q| {
+            q.from = Some(T0 + MS);
+            q.to = Some(T0 + 2 * MS);
+        })
+        .len(),
+        10
+    );
+    let stats = store.stats().expect("stats");
+    assert_eq!((stats.logs, stats.events), (30, 1));
+    assert_eq!(
+        store.services().expect("services"),
+        vec!["api".to_string(), "web".to_string()]
+    );
+}
+
+fn point(name: &str, time: u64, value: f64, attrs: &str) -> MetricPointRow {
+    MetricPointRow {
+        name: name.into(),
+        service_name: "api".into(),
+        kind: "gauge",
+        start_time_unix_nano: 0,
+        time_unix_nano: time,
+        value: Some(value),
+        count: None,
+        sum: None,
+        min: None,
+        max: None,
+        bucket_counts: None,
+        explicit_bounds: None,
+        attributes: attrs.into(),
+    }
+}
+
+fn metrics_points_and_rollups(store: &dyn Store) {
+    let first: Vec<_> = (0..10u64)
+        .map(|i| {
+            point(
+                "queue.depth",
+                T0 + i * 10_000 * MS,
+                i as f64,
+                r#"{"queue":"a"}"#,
+            )
+        })
+        .collect();
+    let mut second: Vec<_> = (0..5u64)
+        .map(|i| {
+            point(
+                "queue.depth",
+                T0 + i * 1_000 * MS,
+                100.0 + i as f64,
+                r#"{"queue":"b"}"#,
+            )
+        })
+        .collect();
+    second.push(MetricPointRow {
+        kind: "histogram",
+        value: None,
+        count: Some(4),
+        sum: Some(40.0),
+        min: Some(1.0),
+        max: Some(20.0),
+        bucket_counts: Some(vec![1, 3]),
+        explicit_bounds: Some(vec![5.0]),
+        ..point("latency", T0, 0.0, "{}")
+    });
+    for points in [first, second] {
+        store
+            .insert(Batch {
+                metric_points: points,
+                ..Default::default()
+            })
+            .expect("insert");
+    }
+    let names = store.metric_names().expect("names");
+    let names: Vec<_> = names
+        .iter()
+        .map(|m| (m.name.as_str(), m.kind.as_str(), m.points))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("latency", "histogram", 1), ("queue.depth", "gauge", 15)]
+    );
+    let points = store
+        .metric_points("queue.depth", T0, T0 + 30_000 * MS, 1000)
+        .expect("points");
+    assert_eq!(points.len(), 9, "0..30 s: four of a, all five of b");
+    assert!(
+        points
+            .windows(2)
+            .all(|w| w[0].time_unix_nano <= w[1].time_unix_nano)
+    );
+    assert_eq!(json(&points[0].attributes)["queue"], "a");
+    let capped = store
+        .metric_points("queue.depth", 0, u64::MAX / 2, 3)
+        .expect("cap");
+    assert_eq!(capped.len(), 4, "max + 1 tells there is more");
+    let rollups = store
+        .metric_rollups(&RollupQuery {
+            resolution: 60,
+            from: T0,
+            to: T0 + 10 * MIN,
+            service: None,
+            name: Some("queue.depth".into()),
+        })
+        .expect("rollups");
+    // Minute 0: a at 0..50 s (6 points, 0..5) and all of b; minute 1: a at 60..90 s.
+    assert_eq!(rollups.len(), 2);
+    let (k, m) = &rollups[0];
+    assert_eq!(
+        (k.bucket, m.count, m.sum, m.min, m.max),
+        (T0, 11, 15.0 + 510.0, 0.0, 104.0)
+    );
+    assert_eq!((rollups[1].1.count, rollups[1].1.max), (4, 9.0));
+    let hourly = store
+        .metric_rollups(&RollupQuery {
+            resolution: 3600,
+            from: T0,
+            to: T0,
+            service: Some("api".into()),
+            name: Some("latency".into()),
+        })
+        .expect("hourly");
+    assert_eq!(hourly.len(), 1);
+    assert_eq!(
+        (hourly[0].1.count, hourly[0].1.sum, hourly[0].1.max),
+        (4, 40.0, 20.0)
+    );
+}
+
+fn span_rollups_merge_across_batches(store: &dyn Store) {
+    // 100 spans of 1..=100 ms in two batches, the same minute; 10 failing.
+    for half in 0..2u16 {
+        let batch: Vec<Span> = (1..=50u16)
+            .map(|i| {
+                let n = half * 50 + i;
+                let mut s = span(
+                    "GET /",
+                    (n % 200) as u8,
+                    n,
+                    None,
+                    T0 + u64::from(n) * MS,
+                    u64::from(n),
+                );
+                if n % 10 == 0 {
+                    s.status = Some(Status {
+                        code: 2,
+                        message: String::new(),
+                    });
+                }
+                s
+            })
+            .collect();
+        store.insert(spans("api", batch)).expect("insert");
+    }
+    store
+        .insert(spans(
+            "api",
+            vec![span("POST /", 250, 1, None, T0 + 2 * MIN, 7)],
+        ))
+        .expect("other op");
+    let q = RollupQuery {
+        resolution: 60,
+        from: T0,
+        to: T0 + 5 * MIN,
+        service: Some("api".into()),
+        name: None,
+    };
+    let rows = store.span_rollups(&q).expect("rollups");
+    assert_eq!(rows.len(), 2);
+    let (key, agg) = &rows[0];
+    assert_eq!((key.operation.as_str(), key.bucket), ("GET /", T0));
+    assert_eq!(
+        (agg.count, agg.errors, agg.duration_sum_ns),
+        (100, 10, 5050 * MS)
+    );
+    for (q, want) in [(0.5, 50.0), (0.95, 95.0), (0.99, 99.0)] {
+        let got = quantile_ns(&agg.hist, q).expect("histogram") / MS as f64;
+        assert!(
+            (got / want - 1.0).abs() < 0.1,
+            "p{q} = {got} ms, want {want}"
+        );
+    }
+    let hourly = store
+        .span_rollups(&RollupQuery {
+            resolution: 3600,
+            name: Some("GET /".into()),
+            ..q
+        })
+        .expect("hourly");
+    assert_eq!(hourly.len(), 1);
+    assert_eq!(hourly[0].1.count, 100);
+}
+
+fn agent_spans(correlation: &str, trace: u8, start: u64, failed: bool) -> Vec<Span> {
+    let mut run = span("invoke_agent planner", trace, 1, None, start, 900);
+    run.attributes = vec![
+        string_kv("gen_ai.operation.name", "invoke_agent"),
+        string_kv("gen_ai.agent.name", "planner"),
+        string_kv("correlation_id", correlation),
+        any_kv("agent.quality_score", V::DoubleValue(0.75)),
+    ];
+    if failed {
+        run.status = Some(Status {
+            code: 2,
+            message: "tool failed".into(),
+        });
+    }
+    let mut tool = span(
+        "execute_tool search",
+        trace,
+        2,
+        Some(1),
+        start + 10 * MS,
+        250,
+    );
+    tool.attributes = vec![
+        string_kv("gen_ai.operation.name", "execute_tool"),
+        string_kv("gen_ai.tool.name", "search"),
+        string_kv("gen_ai.agent.name", "planner"),
+        string_kv("correlation_id", correlation),
+    ];
+    vec![run, tool]
+}
+
+fn agent_runs_and_actions(store: &dyn Store) {
+    let ids: Vec<String> = (0..5)
+        .map(|i| format!("00000000-0000-4000-8000-00000000000{i}"))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        store
+            .insert(spans(
+                "agents",
+                agent_spans(id, 50 + i as u8, T0 + i as u64 * MIN, i == 4),
+            ))
+            .expect("run");
+    }
+    let mut decision = log(T0 + 20 * MS, 9, "");
+    decision.event_name = "agent.decision".into();
+    decision.attributes = vec![
+        string_kv("correlation_id", &ids[0]),
+        string_kv("agent.action_id", "dec-1"),
+        string_kv("agent.choice", "search"),
+        string_kv("gen_ai.agent.name", "planner"),
+    ];
+    store
+        .insert(logs("agents", vec![decision.clone()]))
+        .expect("decision");
+    store
+        .insert(logs("agents", vec![decision]))
+        .expect("redelivered decision");
+
+    let page = store
+        .runs(&RunQuery {
+            limit: 2,
+            ..Default::default()
+        })
+        .expect("runs");
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items[0].row.correlation_id, ids[4], "newest first");
+    assert_eq!(page.items[0].row.status, "failed");
+    assert_eq!(page.items[0].row.error.as_deref(), Some("tool failed"));
+    let rest = store
+        .runs(&RunQuery {
+            limit: 10,
+            cursor: page.next,
+            ..Default::default()
+        })
+        .expect("rest");
+    assert_eq!(rest.items.len(), 3);
+    assert!(rest.next.is_none());
+    let failed = store
+        .runs(&RunQuery {
+            status: Some("failed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("failed");
+    assert_eq!(failed.items.len(), 1);
+    let none = store
+        .runs(&RunQuery {
+            agent: Some("other".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("other agent");
+    assert!(none.items.is_empty());
+
+    let run = store.run(&ids[0]).expect("run").expect("found");
+    assert_eq!(run.row.agent_name, "planner");
+    assert_eq!(run.row.quality_score, Some(0.75));
+    assert_eq!(
+        run.row.end_time_unix_nano - run.row.start_time_unix_nano,
+        900 * MS
+    );
+    assert_eq!(run.action_count, 2);
+    let actions = store.actions(&ids[0]).expect("actions");
+    let kinds: Vec<_> = actions
+        .iter()
+        .map(|a| (a.action_type.as_str(), a.name.as_str()))
+        .collect();
+    assert_eq!(kinds, vec![("tool_call", "search"), ("decision", "search")]);
+    assert_eq!(actions[0].duration_ns, 250 * MS);
+    assert!(store.run("no-such-run").expect("lookup").is_none());
+    assert_eq!(store.stats().expect("stats").agent_actions, 6);
+
+    let rollups = store
+        .agent_rollups(&RollupQuery {
+            resolution: 3600,
+            from: T0,
+            to: T0,
+            service: Some("planner".into()),
+            name: None,
+        })
+        .expect("agent rollups");
+    let by_type: Vec<_> = rollups
+        .iter()
+        .map(|(k, v)| (k.action_type.as_str(), v.count, v.errors))
+        .collect();
+    // The decision was delivered twice; rollups count deliveries, runs and actions
+    // are stored once.
+    assert!(by_type.contains(&("run", 5, 1)), "{by_type:?}");
+    assert!(by_type.contains(&("tool_call", 5, 0)), "{by_type:?}");
+}
+
+fn retention_purges_old_rows_only(store: &dyn Store) {
+    let old = T0;
+    let new = T0 + 10 * 24 * 3600 * 1_000_000_000;
+    store
+        .insert(spans(
+            "api",
+            vec![
+                span("old", 1, 1, None, old, 1),
+                span("new", 2, 1, None, new, 1),
+            ],
+        ))
+        .expect("spans");
+    store
+        .insert(logs("api", vec![log(old, 9, "old"), log(new, 9, "new")]))
+        .expect("logs");
+    store
+        .insert(spans("agents", agent_spans("run-old", 3, old, false)))
+        .expect("run");
+    // Raw data before `new` goes; rollups are kept longer.
+    let purged = store.purge(new, old).expect("purge");
+    assert_eq!(
+        purged.raw,
+        1 + 2 + 1 + 1 + 1,
+        "span, 2 agent spans, log, run, action"
+    );
+    assert_eq!(purged.rollups, 0);
+    let stats = store.stats().expect("stats");
+    assert_eq!((stats.spans, stats.logs, stats.agent_actions), (1, 1, 0));
+    assert!(store.run("run-old").expect("run").is_none());
+    let q = RollupQuery {
+        resolution: 60,
+        from: 0,
+        to: u64::MAX / 2,
+        service: None,
+        name: None,
+    };
+    assert_eq!(store.span_rollups(&q).expect("rollups").len(), 4);
+    let purged = store.purge(new, new).expect("purge rollups");
+    assert_eq!(purged.raw, 0);
+    assert!(purged.rollups > 0);
+    let left = store.span_rollups(&q).expect("rollups");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].0.operation, "new");
+}
+
+fn concurrent_writers_lose_nothing(store: &dyn Store) {
+    std::thread::scope(|scope| {
+        for w in 0..4u8 {
+            scope.spawn(move || {
+                for b in 0..10u16 {
+                    let batch: Vec<Span> = (0..20u16)
+                        .map(|i| span("GET /", w, b * 20 + i, None, T0 + u64::from(i) * MS, 3))
+                        .collect();
+                    store.insert(spans("api", batch)).expect("insert");
+                }
+            });
+        }
+    });
+    assert_eq!(store.stats().expect("stats").spans, 800);
+    let rows = store
+        .span_rollups(&RollupQuery {
+            resolution: 60,
+            from: T0,
+            to: T0,
+            service: None,
+            name: None,
+        })
+        .expect("rollups");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1.count, 800, "every batch merged into the rollup");
+}
+
+macro_rules! conformance {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+            conformance!(@tests $open;
+                spans_round_trip,
+                trace_listing_filters_and_pages,
+                log_listing_filters_and_pages,
+                metrics_points_and_rollups,
+                span_rollups_merge_across_batches,
+                agent_runs_and_actions,
+                retention_purges_old_rows_only,
+                concurrent_writers_lose_nothing
+            );
+        }
+    };
+    (@tests $open:expr; $($test:ident),*) => {
+        $(
+            #[test]
+            fn $test() {
+                let (store, _guard) = $open;
+                super::$test(&*store);
+            }
+        )*
+    };
+}
+
+fn sqlite() -> (Box<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).expect("open sqlite");
+    (Box::new(store), dir)
+}
+
+fn postgres() -> (Box<dyn Store>, TestDatabase) {
+    let db = TestDatabase::create().expect("create a test database on the PostgreSQL server");
+    let store = PostgresStore::open(&db.url, 4).expect("open postgres");
+    (Box::new(store), db)
+}
+
+conformance!(sqlite_store, sqlite());
+conformance!(postgres_store, postgres());
