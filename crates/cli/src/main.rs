@@ -1,17 +1,20 @@
 //! `automagik-telemetry`: the server and its tools.
 
-use anyhow::{Context, bail};
-use automagik_telemetry_server::{AppState, Limits, SqliteStore, app};
+mod consent;
+mod query;
+mod send_test;
+mod serve;
+
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
     name = "automagik-telemetry",
     version,
-    about = "Privacy-first telemetry: server and tools"
+    about = "Privacy-first telemetry: the server and its tools",
+    long_about = "Privacy-first telemetry for applications and AI agents.\n\n\
+        Start with `automagik-telemetry serve`, send a sample with `automagik-telemetry send-test`, \
+        then read it back with `automagik-telemetry query traces`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,63 +23,41 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Receive OTLP over HTTP, store it and answer queries.
-    Serve(ServeArgs),
+    /// Receive OTLP (HTTP on 4318, gRPC on 4317), store it and answer queries.
+    Serve(serve::ServeArgs),
+    /// Send a realistic sample of every signal, including an agent run, to a server.
+    SendTest(send_test::SendTestArgs),
+    /// Read traces, logs, events, metrics or agent runs back from a server.
+    Query(query::QueryArgs),
+    /// Show or change this machine's telemetry consent (the opt-out file).
+    Consent(consent::ConsentArgs),
+    /// Redact PII and secrets from text read on standard input, as the SDK would.
+    Redact(consent::RedactArgs),
 }
 
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// Where the embedded SQLite database lives.
-    #[arg(long, env = "AUTOMAGIK_TELEMETRY_DATA_DIR", default_value = "./data")]
-    data_dir: PathBuf,
-    /// Address of the HTTP port (OTLP/HTTP, query API, health).
-    #[arg(
-        long,
-        env = "AUTOMAGIK_TELEMETRY_HTTP_ADDR",
-        default_value = "127.0.0.1:4318"
-    )]
-    http_addr: SocketAddr,
-    /// Allow binding a non-loopback address without access tokens.
-    #[arg(long, env = "AUTOMAGIK_TELEMETRY_INSECURE")]
-    insecure: bool,
-}
-
-fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
-        Command::Serve(args) => serve(args),
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info".into()),
+            )
+            .with_writer(std::io::stderr)
+            .init();
     }
-}
-
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    if !args.http_addr.ip().is_loopback() && !args.insecure {
-        bail!(
-            "refusing to listen on {} without access tokens; bind 127.0.0.1 or pass --insecure",
-            args.http_addr
-        );
-    }
-    let store = SqliteStore::open(&args.data_dir)
-        .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?;
-    let state = AppState {
-        store: Arc::new(store),
-        limits: Limits::default(),
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::SendTest(args) => send_test::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Consent(args) => consent::run(args),
+        Command::Redact(args) => consent::redact(args),
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.http_addr)
-            .await
-            .with_context(|| format!("binding {}", args.http_addr))?;
-        tracing::info!(addr = %args.http_addr, data_dir = %args.data_dir.display(), "serving OTLP/HTTP and the query API");
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving HTTP")
-    })
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -3,39 +3,19 @@
 //! partial batch.
 
 use automagik_telemetry_testkit::build::{string_kv, trace_request};
+use common::free_port;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-const SPANS_PER_BATCH: usize = 50;
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+const SPANS_PER_BATCH: usize = 50;
+static T0: std::sync::LazyLock<u64> = std::sync::LazyLock::new(common::now_ns);
 
 fn start(data_dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_automagik-telemetry"))
-        .args(["serve", "--data-dir"])
-        .arg(data_dir)
-        .args(["--http-addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ureq::get(format!("http://127.0.0.1:{port}/healthz"))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "server did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
+    common::serve(data_dir, port, "off", &[])
 }
 
 fn trace_id(batch: usize) -> Vec<u8> {
@@ -50,8 +30,8 @@ fn batch(n: usize) -> Vec<u8> {
             trace_id: trace_id(n),
             span_id: ((i as u64) + 1).to_be_bytes().to_vec(),
             name: format!("batch-{n}-span-{i}"),
-            start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
-            end_time_unix_nano: 1_700_000_000_000_001_000 + i as u64,
+            start_time_unix_nano: *T0 + i as u64,
+            end_time_unix_nano: *T0 + 1_000 + i as u64,
             attributes: vec![string_kv("payload", "x".repeat(200))],
             ..Default::default()
         })

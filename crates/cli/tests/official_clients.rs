@@ -3,9 +3,9 @@
 //! through the query API. `scripts/test` installs the Python packages and sets
 //! `AUTOMAGIK_TELEMETRY_TEST_PYTHON`.
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+mod common;
 
 fn get_json(url: &str) -> serde_json::Value {
     let mut resp = ureq::get(url)
@@ -17,24 +17,9 @@ fn get_json(url: &str) -> serde_json::Value {
 #[test]
 fn official_python_sdk_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_automagik-telemetry"))
-        .args(["serve", "--data-dir"])
-        .arg(dir.path())
-        .args(["--http-addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
+    let port = common::free_port();
+    let _server = common::Running(common::serve(dir.path(), port, "off", &[]));
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ureq::get(format!("{base}/healthz")).call().is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 
     let python =
         std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -89,7 +74,4 @@ fn official_python_sdk_round_trip() {
     assert_eq!(stats["metric_points"], 1);
     let services = get_json(&format!("{base}/api/v1/services"));
     assert_eq!(services["items"], serde_json::json!(["python-client"]));
-
-    server.kill().ok();
-    server.wait().ok();
 }

@@ -42,7 +42,7 @@ pub fn parse_duration(name: &str, value: &str) -> Result<Duration, ParseError> {
         ParseError::new(
             name,
             format!(
-                "expected a duration such as 5s, 250ms or 2m (a bare number is seconds), got {v:?}"
+                "expected a duration such as 5s, 250ms, 2m, 1h or 7d (a bare number is seconds), got {v:?}"
             ),
         )
     };
@@ -61,6 +61,7 @@ pub fn parse_duration(name: &str, value: &str) -> Result<Duration, ParseError> {
         "ns" => n / 1e9,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86_400.0,
         _ => return Err(bad()),
     };
     Duration::try_from_secs_f64(secs).map_err(|_| bad())
@@ -146,6 +147,7 @@ mod tests {
         let ok = [
             ("5s", Duration::from_secs(5)),
             ("250ms", Duration::from_millis(250)),
+            ("7d", Duration::from_secs(7 * 86_400)),
             ("2", Duration::from_secs(2)),
             ("1.5", Duration::from_millis(1500)),
             ("2m", Duration::from_secs(120)),

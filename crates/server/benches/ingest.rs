@@ -7,7 +7,7 @@
 //! Run: `cargo bench -p automagik-telemetry-server --bench ingest`
 //! (`INGEST_SECONDS` sets the duration of each phase, default 10).
 
-use automagik_telemetry_server::{AppState, Limits, SqliteStore, Store, app, rows};
+use automagik_telemetry_server::{AppState, SqliteStore, Store, app, rows};
 use automagik_telemetry_testkit::build::{any_kv, string_kv, trace_request};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
@@ -84,10 +84,7 @@ fn main() {
     // Stored over loopback HTTP: two client threads, fresh trace ids each request.
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SqliteStore::open(dir.path()).expect("store"));
-    let state = AppState {
-        store: store.clone(),
-        limits: Limits::default(),
-    };
+    let state = AppState::new(store.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

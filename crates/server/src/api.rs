@@ -1,14 +1,21 @@
 //! The HTTP surface on one port: OTLP/HTTP ingest (`/v1/traces`, `/v1/metrics`,
-//! `/v1/logs`), the query API (`/api/v1/...`), `/healthz` and `/readyz`.
+//! `/v1/logs`), the query API (`/api/v1/...`), Prometheus `/metrics`, `/healthz` and
+//! `/readyz`, each group behind its token scope.
 
+use crate::auth::{Auth, Denied, Scope};
 use crate::query::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, now_ns, parse_time};
 use crate::rows::{self, Batch};
-use crate::store::{LogQuery, Store, StoreError, StoredLog, TraceQuery, rfc3339};
+use crate::series::{self, Agg};
+use crate::server_metrics::ServerMetrics;
+use crate::store::{
+    LogQuery, RollupQuery, RunQuery, Store, StoreError, StoredLog, StoredRun, TraceQuery, rfc3339,
+};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use opentelemetry_proto::tonic::collector::logs::v1::{
@@ -51,25 +58,91 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Request limits.
     pub limits: Limits,
+    /// Tokens and their scopes (none: open).
+    pub auth: Arc<Auth>,
+    /// The server's own metrics.
+    pub metrics: Arc<ServerMetrics>,
+}
+
+impl AppState {
+    /// State over `store` with default limits, no tokens and fresh metrics.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        AppState {
+            store,
+            limits: Limits::default(),
+            auth: Arc::new(Auth::default()),
+            metrics: Arc::new(ServerMetrics::default()),
+        }
+    }
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let scoped = |router: Router<AppState>, scope: Scope| {
+        router.route_layer(middleware::from_fn_with_state(
+            (state.clone(), scope),
+            require_scope,
+        ))
+    };
+    let ingest = Router::new()
         .route("/v1/traces", post(ingest::<ExportTraceServiceRequest>))
         .route("/v1/metrics", post(ingest::<ExportMetricsServiceRequest>))
         .route("/v1/logs", post(ingest::<ExportLogsServiceRequest>))
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes));
+    let read = Router::new()
         .route("/api/v1/traces", get(list_traces))
         .route("/api/v1/traces/{trace_id}", get(get_trace))
         .route("/api/v1/services", get(services))
+        .route("/api/v1/operations", get(operations))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/events", get(events))
-        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/metrics", get(metric_names))
+        .route("/api/v1/metrics/{name}/series", get(metric_series))
+        .route("/api/v1/agents/runs", get(list_runs))
+        .route("/api/v1/agents/runs/{correlation_id}", get(get_run))
+        .route("/api/v1/stats", get(stats));
+    let admin = Router::new().route("/metrics", get(prometheus));
+    Router::new()
+        .merge(scoped(ingest, Scope::Ingest))
+        .merge(scoped(read, Scope::Read))
+        .merge(scoped(admin, Scope::Admin))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(state)
+}
+
+/// Refuses a request whose bearer token is missing, unknown (401) or lacks the scope
+/// of its route (403).
+async fn require_scope(
+    State((state, scope)): State<(AppState, Scope)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let checked = state.auth.check(header, scope);
+    if checked.is_err() && scope == Scope::Ingest {
+        let signal = match req.uri().path() {
+            "/v1/traces" => "traces",
+            "/v1/metrics" => "metrics",
+            _ => "logs",
+        };
+        state.metrics.rejected_request(signal, "unauthorized");
+    }
+    match checked {
+        Ok(()) => next.run(req).await,
+        Err(Denied::Unauthenticated) => {
+            let mut resp = ApiError::Unauthorized.into_response();
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"automagik-telemetry\""),
+            );
+            resp
+        }
+        Err(Denied::Forbidden) => ApiError::Forbidden(scope).into_response(),
+    }
 }
 
 /// Every error a client can get. Internal details go to the log, never to the client,
@@ -84,10 +157,28 @@ pub enum ApiError {
     TooLarge(&'static str),
     /// 415.
     UnsupportedMediaType,
+    /// 401: no token or an unknown one.
+    Unauthorized,
+    /// 403: the token lacks this scope.
+    Forbidden(Scope),
     /// 503 with `Retry-After`.
     Overloaded,
     /// 500; the detail is logged.
     Internal(String),
+}
+
+impl ApiError {
+    /// The reason label of a refused ingest request.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) | ApiError::NotFound(_) => "malformed",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unauthorized | ApiError::Forbidden(_) => "unauthorized",
+            ApiError::Overloaded => "overloaded",
+            ApiError::Internal(_) => "store_error",
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -108,6 +199,14 @@ impl IntoResponse for ApiError {
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type must be application/x-protobuf or application/json".to_string(),
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required".to_string(),
+            ),
+            ApiError::Forbidden(scope) => (
+                StatusCode::FORBIDDEN,
+                format!("this token lacks the {scope:?} scope").to_ascii_lowercase(),
             ),
             ApiError::Overloaded => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -240,9 +339,13 @@ fn body_bytes(body: Body) -> Result<Bytes, ApiError> {
 
 async fn store_batch(state: &AppState, batch: Batch) -> Result<(), ApiError> {
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.insert(batch))
-        .await
-        .map_err(|e| ApiError::Internal(format!("writer task failed: {e}")))??;
+    let metrics = state.metrics.clone();
+    tokio::task::spawn_blocking(move || {
+        let _timer = metrics.write_started();
+        store.insert(batch)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("writer task failed: {e}")))??;
     Ok(())
 }
 
@@ -258,7 +361,11 @@ async fn prepare<T: Message + Default + serde::de::DeserializeOwned>(
 }
 
 /// An OTLP export request the server ingests: how it becomes rows, and its response.
-trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 'static {
+pub(crate) trait OtlpRequest:
+    Message + Default + serde::de::DeserializeOwned + Send + 'static
+{
+    /// `traces`, `metrics` or `logs`.
+    const SIGNAL: &'static str;
     /// The export response message.
     type Response: Message + serde::Serialize;
     /// The rows to store (and what was refused).
@@ -268,6 +375,7 @@ trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 'sta
 }
 
 impl OtlpRequest for ExportTraceServiceRequest {
+    const SIGNAL: &'static str = "traces";
     type Response = ExportTraceServiceResponse;
     fn rows(&self) -> Batch {
         rows::from_traces(self)
@@ -283,6 +391,7 @@ impl OtlpRequest for ExportTraceServiceRequest {
 }
 
 impl OtlpRequest for ExportLogsServiceRequest {
+    const SIGNAL: &'static str = "logs";
     type Response = ExportLogsServiceResponse;
     fn rows(&self) -> Batch {
         rows::from_logs(self)
@@ -298,6 +407,7 @@ impl OtlpRequest for ExportLogsServiceRequest {
 }
 
 impl OtlpRequest for ExportMetricsServiceRequest {
+    const SIGNAL: &'static str = "metrics";
     type Response = ExportMetricsServiceResponse;
     fn rows(&self) -> Batch {
         rows::from_metrics(self)
@@ -312,18 +422,38 @@ impl OtlpRequest for ExportMetricsServiceRequest {
     }
 }
 
-/// One handler for the three OTLP/HTTP paths: decode, convert, store (answering only
-/// after commit), reply in the request's encoding.
+/// Stores one decoded export request (answering only after commit) and counts the
+/// outcome; shared by OTLP/HTTP and OTLP/gRPC.
+pub(crate) async fn ingest_request<T: OtlpRequest>(
+    state: &AppState,
+    req: T,
+) -> Result<T::Response, ApiError> {
+    let batch = req.rows();
+    let stored = batch.spans.len() + batch.logs.len() + batch.metric_points.len();
+    let (rejected, message) = (batch.rejected, batch.rejection.clone());
+    if let Err(e) = store_batch(state, batch).await {
+        state.metrics.rejected_request(T::SIGNAL, e.reason());
+        return Err(e);
+    }
+    state.metrics.accepted(T::SIGNAL, stored as u64);
+    state
+        .metrics
+        .rejected_records(T::SIGNAL, "invalid_item", rejected);
+    Ok(T::response(rejected, message))
+}
+
+/// One handler for the three OTLP/HTTP paths: decode, store, reply in the request's
+/// encoding.
 async fn ingest<T: OtlpRequest>(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (enc, req) = prepare::<T>(&state, &headers, body).await?;
-    let batch = req.rows();
-    let (rejected, message) = (batch.rejected, batch.rejection.clone());
-    store_batch(&state, batch).await?;
-    Ok(reply(enc, &T::response(rejected, message)))
+    let (enc, req) = prepare::<T>(&state, &headers, body)
+        .await
+        .inspect_err(|e| state.metrics.rejected_request(T::SIGNAL, e.reason()))?;
+    let response = ingest_request(&state, req).await?;
+    Ok(reply(enc, &response))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -625,4 +755,319 @@ async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
 async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     blocking(&state, |s| s.stats().map(|_| ())).await?;
     Ok("ready")
+}
+
+/// Reads `from` and `to` (defaults: the last hour) and checks their order.
+fn time_range(
+    params: &HashMap<String, String>,
+    default_span_ns: u64,
+) -> Result<(u64, u64), ApiError> {
+    let now = now_ns();
+    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let to = get("to")
+        .map(|v| parse_time("to", v, now))
+        .transpose()
+        .map_err(ApiError::BadRequest)?
+        .unwrap_or(now);
+    let from = get("from")
+        .map(|v| parse_time("from", v, now))
+        .transpose()
+        .map_err(ApiError::BadRequest)?
+        .unwrap_or(to.saturating_sub(default_span_ns));
+    if from > to {
+        return Err(ApiError::BadRequest("from must not be after to".into()));
+    }
+    Ok((from, to))
+}
+
+const HOUR_NS: u64 = 3_600_000_000_000;
+const MINUTE_NS: u64 = 60_000_000_000;
+/// Raw points a grouped series reads at most.
+const MAX_SERIES_POINTS: usize = 200_000;
+
+/// Per-operation span counts, errors and latency percentiles from the rollups.
+async fn operations(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &["service", "from", "to"])?;
+    let (from, to) = time_range(&params, HOUR_NS)?;
+    // Minute rows up to two days, hourly rows beyond.
+    let resolution = if to - from <= 48 * HOUR_NS { 60 } else { 3600 };
+    let step = u64::from(resolution) * 1_000_000_000;
+    let q = RollupQuery {
+        resolution,
+        from: from - from % step,
+        to,
+        service: params.get("service").filter(|v| !v.is_empty()).cloned(),
+        name: None,
+    };
+    let rows = blocking(&state, move |s| s.span_rollups(&q)).await?;
+    Ok(axum::Json(json!({
+        "items": series::operations(rows),
+        "next_cursor": null,
+        "resolution_seconds": resolution,
+    }))
+    .into_response())
+}
+
+async fn metric_names(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &[])?;
+    let names = blocking(&state, |s| s.metric_names()).await?;
+    let items: Vec<serde_json::Value> = names
+        .into_iter()
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "kind": m.kind,
+                "points": m.points,
+                "last_time": rfc3339(m.last_time_unix_nano),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "items": items, "next_cursor": null })).into_response())
+}
+
+fn series_points(points: Vec<series::Point>) -> Vec<serde_json::Value> {
+    points
+        .into_iter()
+        .map(|p| {
+            json!({
+                "time": rfc3339(p.time),
+                "time_unix_nano": p.time.to_string(),
+                "value": p.value,
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/v1/metrics/{name}/series?from=&to=&step=&agg=&group_by=`: from the minute
+/// or hourly rollups, or, with `group_by` (an attribute key, or `service.name`), from
+/// the raw points of the range.
+async fn metric_series(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &["from", "to", "step", "agg", "group_by"])?;
+    let (from, to) = time_range(&params, HOUR_NS)?;
+    let agg: Agg = match params
+        .get("agg")
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+    {
+        Some(a) => a.parse().map_err(ApiError::BadRequest)?,
+        // Counters add up; gauges and histograms average.
+        None => {
+            let n = name.clone();
+            let sample =
+                blocking(&state, move |s| s.metric_points(&n, 0, u64::MAX >> 1, 0)).await?;
+            if sample.first().is_some_and(|p| p.kind == "sum") {
+                Agg::Sum
+            } else {
+                Agg::Avg
+            }
+        }
+    };
+    let group_by = params
+        .get("group_by")
+        .map(|g| g.trim().to_string())
+        .filter(|g| !g.is_empty());
+    let step_ns = match params
+        .get("step")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => automagik_telemetry_core::parse::parse_duration("step", v)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?
+            .as_nanos()
+            .try_into()
+            .unwrap_or(u64::MAX),
+        // About 120 points, in whole minutes.
+        None => ((to - from) / 120).div_ceil(MINUTE_NS).max(1) * MINUTE_NS,
+    };
+    let min_step = if group_by.is_some() {
+        1_000_000_000
+    } else {
+        MINUTE_NS
+    };
+    if step_ns < min_step || (group_by.is_none() && step_ns % MINUTE_NS != 0) {
+        return Err(ApiError::BadRequest(if group_by.is_some() {
+            "step: at least 1s".into()
+        } else {
+            "step: a whole number of minutes (rollups are per minute and per hour)".into()
+        }));
+    }
+    if (to - from) / step_ns > 10_000 {
+        return Err(ApiError::BadRequest(
+            "step: too small for the range (more than 10000 points)".into(),
+        ));
+    }
+    let (source, series) = match group_by {
+        Some(key) => {
+            let n = name.clone();
+            let points = blocking(&state, move |s| {
+                s.metric_points(&n, from, to, MAX_SERIES_POINTS)
+            })
+            .await?;
+            if points.len() > MAX_SERIES_POINTS {
+                return Err(ApiError::BadRequest(format!(
+                    "the range holds more than {MAX_SERIES_POINTS} points; narrow it or drop group_by"
+                )));
+            }
+            let groups = series::from_points(&points, from, step_ns, agg, &key);
+            let series: Vec<serde_json::Value> = groups
+                .into_iter()
+                .map(|(value, points)| {
+                    json!({ "group": { key.clone(): value }, "points": series_points(points) })
+                })
+                .collect();
+            ("raw", series)
+        }
+        None => {
+            let resolution: u32 = if step_ns % HOUR_NS == 0 { 3600 } else { 60 };
+            let res_ns = u64::from(resolution) * 1_000_000_000;
+            let q = RollupQuery {
+                resolution,
+                from: from - from % res_ns,
+                to,
+                service: None,
+                name: Some(name.clone()),
+            };
+            let rows = blocking(&state, move |s| s.metric_rollups(&q)).await?;
+            let points = series::from_rollups(&rows, from - from % res_ns, step_ns, agg);
+            let source = if resolution == 60 {
+                "rollup_1m"
+            } else {
+                "rollup_1h"
+            };
+            let series = if points.is_empty() {
+                Vec::new()
+            } else {
+                vec![json!({ "group": {}, "points": series_points(points) })]
+            };
+            (source, series)
+        }
+    };
+    Ok(axum::Json(json!({
+        "name": name,
+        "agg": format!("{agg:?}").to_ascii_lowercase(),
+        "step_seconds": step_ns as f64 / 1e9,
+        "from": rfc3339(from),
+        "to": rfc3339(to),
+        "source": source,
+        "series": series,
+    }))
+    .into_response())
+}
+
+fn run_json(r: StoredRun) -> serde_json::Value {
+    let run = r.row;
+    json!({
+        "correlation_id": run.correlation_id,
+        "agent_name": run.agent_name,
+        "status": run.status,
+        "service_name": run.service_name,
+        "trace_id": run.trace_id,
+        "start_time": rfc3339(run.start_time_unix_nano),
+        "end_time": rfc3339(run.end_time_unix_nano),
+        "duration_ms": (run.end_time_unix_nano - run.start_time_unix_nano) as f64 / 1e6,
+        "quality_score": run.quality_score,
+        "error": run.error,
+        "action_count": r.action_count,
+        "attributes": parse_json(&run.attributes),
+    })
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(
+        &params,
+        &["agent", "status", "from", "to", "limit", "cursor"],
+    )?;
+    let now = now_ns();
+    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let time = |k: &str| {
+        get(k)
+            .map(|v| parse_time(k, v, now))
+            .transpose()
+            .map_err(ApiError::BadRequest)
+    };
+    let status = get("status")
+        .map(|s| match s {
+            "completed" | "failed" => Ok(s.to_string()),
+            _ => Err(ApiError::BadRequest(
+                "status: expected completed or failed".into(),
+            )),
+        })
+        .transpose()?;
+    let query = RunQuery {
+        agent: get("agent").map(str::to_string),
+        status,
+        from: time("from")?,
+        to: time("to")?,
+        limit: limit_parameter(&params)?,
+        cursor: cursor_parameter(&params)?,
+    };
+    let page = blocking(&state, move |s| s.runs(&query)).await?;
+    let next = page.next.as_ref().map(Cursor::encode);
+    Ok(axum::Json(json!({
+        "items": page.items.into_iter().map(run_json).collect::<Vec<_>>(),
+        "next_cursor": next,
+    }))
+    .into_response())
+}
+
+/// The run with its actions, oldest first.
+async fn get_run(
+    State(state): State<AppState>,
+    Path(correlation_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = correlation_id.clone();
+    let (run, actions) = blocking(&state, move |s| {
+        let run = s.run(&id)?;
+        let actions = if run.is_some() {
+            s.actions(&id)?
+        } else {
+            Vec::new()
+        };
+        Ok((run, actions))
+    })
+    .await?;
+    let run = run.ok_or(ApiError::NotFound("run"))?;
+    let actions: Vec<serde_json::Value> = actions
+        .into_iter()
+        .map(|a| {
+            json!({
+                "action_id": a.action_id,
+                "action_type": a.action_type,
+                "name": a.name,
+                "agent_name": a.agent_name,
+                "is_error": a.is_error,
+                "time": rfc3339(a.time_unix_nano),
+                "duration_ms": a.duration_ns as f64 / 1e6,
+                "attributes": parse_json(&a.attributes),
+            })
+        })
+        .collect();
+    let mut body = run_json(run);
+    body["actions"] = actions.into();
+    Ok(axum::Json(body).into_response())
+}
+
+/// The server's metrics in the Prometheus text format.
+async fn prometheus(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
 }

@@ -3,12 +3,17 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod auth;
+pub mod grpc;
 pub mod query;
 pub mod rollup;
 pub mod rows;
+pub mod series;
+pub mod server_metrics;
 pub mod store;
 
 pub use api::{AppState, Limits, app};
+pub use auth::{Auth, Scope, Token};
 pub use store::{
     LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Store, StoreError, StoredLog,
     StoredRun, TraceQuery, TraceSummary, postgres::PostgresStore, sqlite::SqliteStore,

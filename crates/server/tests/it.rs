@@ -17,11 +17,11 @@ use tower::ServiceExt;
 
 fn state(dir: &std::path::Path) -> AppState {
     AppState {
-        store: Arc::new(SqliteStore::open(dir).expect("open store")),
         limits: Limits {
             max_body_bytes: 64 * 1024,
             max_decompressed_bytes: 256 * 1024,
         },
+        ..AppState::new(Arc::new(SqliteStore::open(dir).expect("open store")))
     }
 }
 
@@ -610,5 +610,273 @@ fn trace_listing_by_root_span_with_filters_and_paging() {
                 "{bad}"
             );
         }
+    });
+}
+
+fn with_auth(req: Request<Body>, token: Option<&str>) -> Request<Body> {
+    let (mut parts, body) = req.into_parts();
+    if let Some(t) = token {
+        parts.headers.insert(
+            "authorization",
+            format!("Bearer {t}").parse().expect("header value"),
+        );
+    }
+    Request::from_parts(parts, body)
+}
+
+#[test]
+fn tokens_and_scopes_guard_every_route() {
+    use automagik_telemetry_server::{Auth, Scope, Token};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut state = state(dir.path());
+    state.auth = Arc::new(Auth::new(vec![
+        Token::new("ingest-token-0123456789", &[Scope::Ingest]),
+        Token::new("read-token-0123456789", &[Scope::Read]),
+        Token::new("admin-token-0123456789", &[Scope::Admin]),
+    ]));
+    let body = || traces(vec![span("auth", vec![7; 16], vec![7; 8])]).encode_to_vec();
+    let ingest = |token| {
+        with_auth(
+            post("/v1/traces", "application/x-protobuf", None, body()),
+            token,
+        )
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        for (token, want) in [
+            (None, StatusCode::UNAUTHORIZED),
+            (Some("wrong-token-0123456789"), StatusCode::UNAUTHORIZED),
+            (Some("read-token-0123456789"), StatusCode::FORBIDDEN),
+        ] {
+            let (status, body) = call(&state, ingest(token)).await;
+            assert_eq!(status, want, "{token:?}");
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("json error");
+            assert!(v["error"].is_string());
+        }
+        let resp = app(state.clone()).oneshot(ingest(None)).await.expect("response");
+        assert!(resp.headers().contains_key("www-authenticate"));
+        assert_eq!(state.store.stats().expect("stats").spans, 0, "nothing stored from refused requests");
+
+        assert_eq!(call(&state, ingest(Some("ingest-token-0123456789"))).await.0, StatusCode::OK);
+        assert_eq!(call(&state, ingest(Some("admin-token-0123456789"))).await.0, StatusCode::OK);
+        let read = |token| with_auth(get("/api/v1/stats"), token);
+        assert_eq!(call(&state, read(None)).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(call(&state, read(Some("ingest-token-0123456789"))).await.0, StatusCode::FORBIDDEN);
+        let (status, body) = call(&state, read(Some("read-token-0123456789"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let stats: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(stats["spans"], 1, "the same span twice is stored once");
+        let metrics = |token| with_auth(get("/metrics"), token);
+        assert_eq!(call(&state, metrics(Some("read-token-0123456789"))).await.0, StatusCode::FORBIDDEN);
+        let (status, text) = call(&state, metrics(Some("admin-token-0123456789"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let text = String::from_utf8(text).expect("utf-8");
+        assert!(text.contains("automagik_telemetry_ingest_accepted_records_total{signal=\"traces\"} 2"), "{text}");
+        assert!(text.contains("automagik_telemetry_ingest_rejected_requests_total{signal=\"traces\",reason=\"unauthorized\"} 4"), "{text}");
+        // Health stays open for probes.
+        assert_eq!(call(&state, get("/healthz")).await.0, StatusCode::OK);
+        assert_eq!(call(&state, get("/readyz")).await.0, StatusCode::OK);
+    });
+}
+
+#[test]
+fn overload_answers_503_with_retry_after_and_loses_no_acknowledged_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One batch may wait for the writer; more concurrent batches are refused.
+    let store = Arc::new(SqliteStore::open_with_queue(dir.path(), 1).expect("store"));
+    let state = AppState::new(store.clone());
+    let rt = runtime();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    rt.spawn(async move { axum::serve(listener, app(state)).await });
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for client in 0..16u8 {
+            let results = &results;
+            scope.spawn(move || {
+                for n in 0..15u8 {
+                    let spans = (0..100u16)
+                        .map(|i| {
+                            let mut s = span(
+                                "load",
+                                vec![client + 1, n + 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                                vec![0; 8],
+                            );
+                            s.span_id = (u64::from(i) + 1).to_be_bytes().to_vec();
+                            s
+                        })
+                        .collect();
+                    let resp = ureq::post(format!("http://{addr}/v1/traces"))
+                        .header("content-type", "application/x-protobuf")
+                        .config()
+                        .http_status_as_error(false)
+                        .build()
+                        .send(traces(spans).encode_to_vec())
+                        .expect("response");
+                    let retry_after = resp.headers().get("retry-after").is_some();
+                    results.lock().expect("lock").push((
+                        client,
+                        n,
+                        resp.status().as_u16(),
+                        retry_after,
+                    ));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("results");
+    let refused: Vec<_> = results.iter().filter(|r| r.2 == 503).collect();
+    assert!(
+        !refused.is_empty(),
+        "16 concurrent clients must overload a one-slot queue"
+    );
+    assert!(refused.iter().all(|r| r.3), "every 503 carries Retry-After");
+    for (client, n, status, _) in &results {
+        assert!(matches!(status, 200 | 503), "status {status}");
+        let trace = hex::encode([
+            *client + 1,
+            *n + 1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+        ]);
+        let stored = store.trace(&trace).expect("trace").len();
+        let want = if *status == 200 { 100 } else { 0 };
+        assert_eq!(stored, want, "batch {client}/{n} answered {status}");
+    }
+}
+
+#[test]
+fn metric_series_runs_and_operations_over_http() {
+    use automagik_telemetry_server::rows;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let now = automagik_telemetry_server::query::now_ns();
+    let minute = 60_000_000_000u64;
+    let start = now - now % minute - 10 * minute;
+    let point = |t: u64, v: f64, queue: &str| rows::MetricPointRow {
+        name: "queue.depth".into(),
+        service_name: "api".into(),
+        kind: "gauge",
+        start_time_unix_nano: 0,
+        time_unix_nano: t,
+        value: Some(v),
+        count: None,
+        sum: None,
+        min: None,
+        max: None,
+        bucket_counts: None,
+        explicit_bounds: None,
+        attributes: format!(r#"{{"queue":"{queue}"}}"#),
+    };
+    let points = vec![
+        point(start, 2.0, "a"),
+        point(start + 1_000_000_000, 4.0, "b"),
+        point(start + minute, 10.0, "a"),
+    ];
+    state
+        .store
+        .insert(rows::Batch {
+            metric_points: points,
+            ..Default::default()
+        })
+        .expect("insert");
+    let mut run = span("invoke_agent planner", vec![9; 16], vec![1; 8]);
+    run.start_time_unix_nano = start;
+    run.end_time_unix_nano = start + 5_000_000;
+    run.attributes = vec![
+        string_kv("gen_ai.operation.name", "invoke_agent"),
+        string_kv("gen_ai.agent.name", "planner"),
+        string_kv("correlation_id", "run-1"),
+    ];
+    state
+        .store
+        .insert(rows::from_traces(&traces(vec![run])))
+        .expect("run");
+    let rt = runtime();
+    rt.block_on(async {
+        let v = list(&state, "/api/v1/metrics").await;
+        assert_eq!(v["items"][0]["name"], "queue.depth");
+        assert_eq!(v["items"][0]["kind"], "gauge");
+        let v = list(
+            &state,
+            "/api/v1/metrics/queue.depth/series?from=-1h&step=1m&agg=max",
+        )
+        .await;
+        assert_eq!(v["source"], "rollup_1m");
+        let pts = v["series"][0]["points"].as_array().expect("points").clone();
+        let values: Vec<f64> = pts
+            .iter()
+            .map(|p| p["value"].as_f64().expect("value"))
+            .collect();
+        assert_eq!(values, vec![4.0, 10.0]);
+        let v = list(
+            &state,
+            "/api/v1/metrics/queue.depth/series?from=-1h&step=1h",
+        )
+        .await;
+        assert_eq!(v["source"], "rollup_1h");
+        let v = list(
+            &state,
+            "/api/v1/metrics/queue.depth/series?from=-1h&step=1m&group_by=queue&agg=sum",
+        )
+        .await;
+        assert_eq!(v["source"], "raw");
+        let series = v["series"].as_array().expect("series");
+        assert_eq!(series.len(), 2);
+        let a = series
+            .iter()
+            .find(|s| s["group"]["queue"] == "a")
+            .expect("a");
+        assert_eq!(a["points"].as_array().expect("points").len(), 2);
+        for bad in [
+            "/api/v1/metrics/queue.depth/series?step=90s",
+            "/api/v1/metrics/queue.depth/series?agg=median",
+            "/api/v1/metrics/queue.depth/series?from=-1h&to=-2h",
+            "/api/v1/metrics/queue.depth/series?step=1s&from=-30d",
+            "/api/v1/metrics/queue.depth/series?bogus=1",
+        ] {
+            assert_eq!(
+                call(&state, get(bad)).await.0,
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
+        }
+
+        let v = list(&state, "/api/v1/agents/runs?agent=planner").await;
+        assert_eq!(v["items"][0]["correlation_id"], "run-1");
+        assert_eq!(v["items"][0]["status"], "completed");
+        assert_eq!(v["items"][0]["duration_ms"], 5.0);
+        let v = list(&state, "/api/v1/agents/runs/run-1").await;
+        assert_eq!(v["agent_name"], "planner");
+        assert!(v["actions"].as_array().expect("actions").is_empty());
+        assert_eq!(
+            call(&state, get("/api/v1/agents/runs/none")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(&state, get("/api/v1/agents/runs?status=meh")).await.0,
+            StatusCode::BAD_REQUEST
+        );
+
+        let v = list(&state, "/api/v1/operations?from=-1h").await;
+        let op = &v["items"][0];
+        assert_eq!(op["operation"], "invoke_agent planner");
+        assert_eq!(op["span_count"], 1);
+        let p50 = op["p50_ms"].as_f64().expect("p50");
+        assert!((p50 / 5.0 - 1.0).abs() < 0.1, "p50 {p50}");
     });
 }

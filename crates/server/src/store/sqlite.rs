@@ -31,8 +31,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 /// Database file name inside the data directory.
 pub const DB_FILE: &str = "telemetry.sqlite3";
-/// Batches waiting for the writer before callers are told to retry.
-const WRITE_QUEUE: usize = 256;
+/// Batches waiting for the writer before callers are told to retry, by default.
+pub const DEFAULT_WRITE_QUEUE: usize = 256;
 /// Rows one retention step deletes per table, so writes interleave with a large purge.
 const PURGE_CHUNK: i64 = 10_000;
 
@@ -109,13 +109,19 @@ impl ToSql for Param {
 impl SqliteStore {
     /// Opens (creating) the database in `data_dir` and starts the writer thread.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_queue(data_dir, DEFAULT_WRITE_QUEUE)
+    }
+
+    /// As [`SqliteStore::open`], with at most `write_queue` batches waiting for the
+    /// writer; beyond that, inserts fail with [`StoreError::Overloaded`] at once.
+    pub fn open_with_queue(data_dir: &Path, write_queue: usize) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             path: data_dir.display().to_string(),
             source,
         })?;
         let path = data_dir.join(DB_FILE);
         let conn = open_writer(&path)?;
-        let (tx, rx) = sync_channel(WRITE_QUEUE);
+        let (tx, rx) = sync_channel(write_queue.max(1));
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))

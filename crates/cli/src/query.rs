@@ -1,0 +1,406 @@
+//! `query`: reads the query API and prints a table (or the JSON as received).
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// What to read.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum What {
+    /// Traces by root span; with an id, the spans of one trace.
+    Traces,
+    /// Log records.
+    Logs,
+    /// Product events.
+    Events,
+    /// Metric names; with a name, its series.
+    Metrics,
+    /// Agent runs; with a correlation id, one run and its actions.
+    Runs,
+    /// Latency and errors per service and operation.
+    Operations,
+}
+
+/// Flags of `query`.
+#[derive(clap::Args, Debug)]
+pub struct QueryArgs {
+    /// What to read.
+    #[arg(value_enum)]
+    what: What,
+    /// A trace id, metric name or correlation id, for the details of one item.
+    id: Option<String>,
+    /// The server's base URL.
+    #[arg(
+        long,
+        env = "AUTOMAGIK_TELEMETRY_ENDPOINT",
+        default_value = "http://127.0.0.1:4318"
+    )]
+    endpoint: String,
+    /// Access token, when the server requires one.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Only this service.
+    #[arg(long)]
+    service: Option<String>,
+    /// Only this agent (runs).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Not before: RFC 3339 or relative like `-1h`.
+    #[arg(long, allow_hyphen_values = true)]
+    from: Option<String>,
+    /// Not after: RFC 3339 or relative.
+    #[arg(long, allow_hyphen_values = true)]
+    to: Option<String>,
+    /// Most items to show.
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+}
+
+fn get(args: &QueryArgs, path: &str, params: &[(&str, Option<String>)]) -> anyhow::Result<Value> {
+    let base = args.endpoint.trim_end_matches('/');
+    let mut req = ureq::get(format!("{base}{path}"));
+    for (k, v) in params {
+        if let Some(v) = v {
+            req = req.query(*k, v);
+        }
+    }
+    if let Some(token) = &args.token {
+        req = req.header("authorization", &format!("Bearer {token}"));
+    }
+    let resp = req
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .with_context(|| format!("cannot reach {base}; is `automagik-telemetry serve` running?"))?;
+    let status = resp.status().as_u16();
+    let body: Value = resp
+        .into_body()
+        .read_json()
+        .with_context(|| format!("{base}{path} did not answer JSON"))?;
+    if status != 200 {
+        let message = body["error"].as_str().unwrap_or("no reason given");
+        bail!("{path}: HTTP {status}: {message}");
+    }
+    Ok(body)
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints rows under headers, columns padded to their widest cell (the last one not).
+fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let last = cells.len().saturating_sub(1);
+        let out: Vec<String> = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == last {
+                    c
+                } else {
+                    format!("{c:<w$}", w = widths[i])
+                }
+            })
+            .collect();
+        println!("{}", out.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    let count = rows.len();
+    for row in rows {
+        line(row);
+    }
+    if count == 0 {
+        println!("(nothing yet)");
+    }
+}
+
+fn items(body: &Value) -> Vec<Value> {
+    body["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn short_time(v: &Value) -> String {
+    // 2026-11-22T05:01:02.123456789Z -> 2026-11-22 05:01:02.123
+    let t = text(v);
+    match (t.get(..10), t.get(11..23)) {
+        (Some(d), Some(h)) => format!("{d} {h}"),
+        _ => t,
+    }
+}
+
+/// Runs the query and prints it.
+pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let limit = Some(args.limit.to_string());
+    let common = |extra: Vec<(&'static str, Option<String>)>| {
+        let mut p = vec![("from", args.from.clone()), ("to", args.to.clone())];
+        p.extend(extra);
+        p
+    };
+    let (body, printer): (Value, fn(&Value)) = match (args.what, &args.id) {
+        (What::Traces, None) => (
+            get(
+                &args,
+                "/api/v1/traces",
+                &common(vec![("service", args.service.clone()), ("limit", limit)]),
+            )?,
+            |b| {
+                table(
+                    &[
+                        "START", "DURATION", "SPANS", "STATUS", "SERVICE", "NAME", "TRACE ID",
+                    ],
+                    items(b)
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                short_time(&t["start_time"]),
+                                format!("{:.1} ms", t["duration_ms"].as_f64().unwrap_or(0.0)),
+                                text(&t["span_count"]),
+                                status(&t["status_code"]).into(),
+                                text(&t["service_name"]),
+                                text(&t["name"]),
+                                text(&t["trace_id"]),
+                            ]
+                        })
+                        .collect(),
+                )
+            },
+        ),
+        (What::Traces, Some(id)) => (get(&args, &format!("/api/v1/traces/{id}"), &[])?, |b| {
+            let spans = b["spans"].as_array().cloned().unwrap_or_default();
+            table(
+                &["SPAN ID", "PARENT", "DURATION", "STATUS", "SERVICE", "NAME"],
+                spans
+                    .iter()
+                    .map(|s| {
+                        let start: u64 = text(&s["start_time_unix_nano"]).parse().unwrap_or(0);
+                        let end: u64 = text(&s["end_time_unix_nano"]).parse().unwrap_or(0);
+                        vec![
+                            text(&s["span_id"]),
+                            text(&s["parent_span_id"]),
+                            format!("{:.1} ms", end.saturating_sub(start) as f64 / 1e6),
+                            status(&s["status_code"]).into(),
+                            text(&s["service_name"]),
+                            text(&s["name"]),
+                        ]
+                    })
+                    .collect(),
+            )
+        }),
+        (What::Logs, _) => (
+            get(
+                &args,
+                "/api/v1/logs",
+                &common(vec![("service", args.service.clone()), ("limit", limit)]),
+            )?,
+            |b| {
+                table(
+                    &["TIME", "SEVERITY", "SERVICE", "BODY"],
+                    items(b)
+                        .iter()
+                        .map(|l| {
+                            let sev = text(&l["severity_text"]);
+                            vec![
+                                short_time(&l["time"]),
+                                if sev.is_empty() {
+                                    text(&l["severity_number"])
+                                } else {
+                                    sev
+                                },
+                                text(&l["service_name"]),
+                                match &l["event_name"] {
+                                    Value::String(n) => format!("event {n}"),
+                                    _ => text(&l["body"]),
+                                },
+                            ]
+                        })
+                        .collect(),
+                )
+            },
+        ),
+        (What::Events, _) => (
+            get(
+                &args,
+                "/api/v1/events",
+                &common(vec![("service", args.service.clone()), ("limit", limit)]),
+            )?,
+            |b| {
+                table(
+                    &["TIME", "SERVICE", "EVENT", "ATTRIBUTES"],
+                    items(b)
+                        .iter()
+                        .map(|e| {
+                            vec![
+                                short_time(&e["time"]),
+                                text(&e["service_name"]),
+                                text(&e["event_name"]),
+                                e["attributes"].to_string(),
+                            ]
+                        })
+                        .collect(),
+                )
+            },
+        ),
+        (What::Metrics, None) => (get(&args, "/api/v1/metrics", &[])?, |b| {
+            table(
+                &["NAME", "KIND", "POINTS", "LAST"],
+                items(b)
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            text(&m["name"]),
+                            text(&m["kind"]),
+                            text(&m["points"]),
+                            short_time(&m["last_time"]),
+                        ]
+                    })
+                    .collect(),
+            )
+        }),
+        (What::Metrics, Some(name)) => (
+            get(
+                &args,
+                &format!("/api/v1/metrics/{name}/series"),
+                &common(vec![]),
+            )?,
+            |b| {
+                let series = b["series"].as_array().cloned().unwrap_or_default();
+                let mut rows = Vec::new();
+                for s in &series {
+                    for p in s["points"].as_array().into_iter().flatten() {
+                        rows.push(vec![
+                            short_time(&p["time"]),
+                            s["group"].to_string(),
+                            text(&p["value"]),
+                        ]);
+                    }
+                }
+                table(&["TIME", "GROUP", "VALUE"], rows)
+            },
+        ),
+        (What::Runs, None) => (
+            get(
+                &args,
+                "/api/v1/agents/runs",
+                &common(vec![("agent", args.agent.clone()), ("limit", limit)]),
+            )?,
+            |b| {
+                table(
+                    &[
+                        "START",
+                        "AGENT",
+                        "STATUS",
+                        "DURATION",
+                        "ACTIONS",
+                        "QUALITY",
+                        "CORRELATION ID",
+                    ],
+                    items(b)
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                short_time(&r["start_time"]),
+                                text(&r["agent_name"]),
+                                text(&r["status"]),
+                                format!("{:.1} ms", r["duration_ms"].as_f64().unwrap_or(0.0)),
+                                text(&r["action_count"]),
+                                text(&r["quality_score"]),
+                                text(&r["correlation_id"]),
+                            ]
+                        })
+                        .collect(),
+                )
+            },
+        ),
+        (What::Runs, Some(id)) => (
+            get(&args, &format!("/api/v1/agents/runs/{id}"), &[])?,
+            |b| {
+                println!(
+                    "run {} of {}: {} in {:.1} ms, quality {}",
+                    text(&b["correlation_id"]),
+                    text(&b["agent_name"]),
+                    text(&b["status"]),
+                    b["duration_ms"].as_f64().unwrap_or(0.0),
+                    text(&b["quality_score"])
+                );
+                let actions = b["actions"].as_array().cloned().unwrap_or_default();
+                table(
+                    &["TIME", "TYPE", "NAME", "DURATION", "ERROR"],
+                    actions
+                        .iter()
+                        .map(|a| {
+                            vec![
+                                short_time(&a["time"]),
+                                text(&a["action_type"]),
+                                text(&a["name"]),
+                                format!("{:.1} ms", a["duration_ms"].as_f64().unwrap_or(0.0)),
+                                text(&a["is_error"]),
+                            ]
+                        })
+                        .collect(),
+                )
+            },
+        ),
+        (What::Operations, _) => (
+            get(
+                &args,
+                "/api/v1/operations",
+                &common(vec![("service", args.service.clone())]),
+            )?,
+            |b| {
+                table(
+                    &[
+                        "SERVICE",
+                        "OPERATION",
+                        "SPANS",
+                        "ERRORS",
+                        "P50",
+                        "P95",
+                        "P99",
+                    ],
+                    items(b)
+                        .iter()
+                        .map(|o| {
+                            let ms = |k: &str| format!("{:.1} ms", o[k].as_f64().unwrap_or(0.0));
+                            vec![
+                                text(&o["service_name"]),
+                                text(&o["operation"]),
+                                text(&o["span_count"]),
+                                text(&o["error_count"]),
+                                ms("p50_ms"),
+                                ms("p95_ms"),
+                                ms("p99_ms"),
+                            ]
+                        })
+                        .collect(),
+                )
+            },
+        ),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        printer(&body);
+    }
+    Ok(())
+}
+
+fn status(code: &Value) -> &'static str {
+    match code.as_i64() {
+        Some(1) => "ok",
+        Some(2) => "error",
+        _ => "unset",
+    }
+}

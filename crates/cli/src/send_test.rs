@@ -1,0 +1,207 @@
+//! `send-test`: a realistic sample of every signal, sent with the SDK like any program
+//! would: an HTTP request trace with a database call, a failing payment, logs at three
+//! severities, product events, an error, counters, a gauge, a histogram, and an agent
+//! run with tool calls, a decision and a success.
+
+use anyhow::{Context, bail};
+use automagik_telemetry::{MetricKind, Severity, SpanKind, SpanStatus, Telemetry, attrs};
+use std::time::Duration;
+
+/// Flags of `send-test`.
+#[derive(clap::Args, Debug)]
+pub struct SendTestArgs {
+    /// The server's OTLP/HTTP base URL.
+    #[arg(
+        long,
+        env = "AUTOMAGIK_TELEMETRY_ENDPOINT",
+        default_value = "http://127.0.0.1:4318"
+    )]
+    endpoint: String,
+    /// Access token, when the server requires one.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// `service.name` of the sample.
+    #[arg(long, default_value = "send-test")]
+    service: String,
+}
+
+/// The environment as the SDK reads it, minus the development hints (`CI`,
+/// `ENVIRONMENT`): running this command is the user's explicit opt-in. Opt-outs
+/// (`AUTOMAGIK_TELEMETRY_ENABLED=false`, `DO_NOT_TRACK`, the opt-out file) still apply.
+fn lookup(name: &str) -> Option<String> {
+    match name {
+        "CI" | "ENVIRONMENT" => None,
+        _ => std::env::var(name).ok(),
+    }
+}
+
+/// Sends the sample and reports what was delivered.
+pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
+    let spool = tempfile::tempdir().context("creating a temporary spool directory")?;
+    let mut builder = Telemetry::builder()
+        .env_lookup(lookup)
+        .consent(true)
+        .project_name(args.service.clone())
+        .version(env!("CARGO_PKG_VERSION"))
+        .endpoint(args.endpoint.clone())
+        .spool_dir(spool.path().to_path_buf())
+        .retry_budget(Duration::from_secs(5))
+        .flush_interval(Duration::from_millis(200));
+    if let Some(token) = &args.token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let telemetry = builder.build().context("configuring the SDK")?;
+    if !telemetry.is_enabled() {
+        bail!(
+            "nothing sent: telemetry is {}",
+            telemetry.consent_decision()
+        );
+    }
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let mut trace_ids = Vec::new();
+
+    // An HTTP request with a database call and a card charge.
+    {
+        let mut request = telemetry
+            .span_builder("GET /checkout")
+            .kind(SpanKind::Server)
+            .start();
+        request.set_attribute("http.request.method", "GET");
+        request.set_attribute("http.route", "/checkout");
+        request.set_attribute("http.response.status_code", 200);
+        request.set_attribute("user.email", "jane.doe@example.com");
+        trace_ids.extend(request.context().map(|c| c.trace_id.to_string()));
+        {
+            let mut db = telemetry
+                .span_builder("SELECT orders")
+                .kind(SpanKind::Client)
+                .start();
+            db.set_attribute("db.system", "postgresql");
+            db.set_attribute("db.operation.name", "SELECT");
+            std::thread::sleep(Duration::from_millis(12));
+        }
+        {
+            let mut charge = telemetry
+                .span_builder("charge-card")
+                .kind(SpanKind::Client)
+                .start();
+            charge.set_attribute("payment.provider", "stripe");
+            charge.add_event("card.authorized", attrs! { "amount_cents" => 4999 });
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        telemetry.track_log(Severity::Info, "checkout completed", [("order.items", "3")]);
+        telemetry.track_metric(
+            "http.server.request.duration_ms",
+            41.0,
+            MetricKind::Histogram,
+            [("http.route", "/checkout")],
+        );
+    }
+    // A payment that fails.
+    {
+        let mut request = telemetry
+            .span_builder("POST /payments")
+            .kind(SpanKind::Server)
+            .start();
+        request.set_attribute("http.request.method", "POST");
+        request.set_attribute("http.response.status_code", 502);
+        request.set_status(SpanStatus::Error("payment provider timed out".into()));
+        trace_ids.extend(request.context().map(|c| c.trace_id.to_string()));
+        telemetry.track_log(
+            Severity::Warn,
+            "payment provider slow, retrying",
+            [("attempt", "2")],
+        );
+        telemetry.track_log(
+            Severity::Error,
+            "payment failed after 2 attempts",
+            [("provider", "stripe")],
+        );
+        telemetry.track_metric(
+            "http.server.request.duration_ms",
+            2150.0,
+            MetricKind::Histogram,
+            [("http.route", "/payments")],
+        );
+    }
+    // Product events, an error, metrics.
+    telemetry.track_event("user.signup", attrs! { "plan" => "pro", "seats" => 3 });
+    telemetry.track_event(
+        "feature.used",
+        attrs! { "feature" => "export", "format" => "csv" },
+    );
+    telemetry.track_error(
+        &std::io::Error::other("export storage unavailable"),
+        attrs! { "feature" => "export" },
+    );
+    for region in ["eu", "us", "eu"] {
+        telemetry.track_metric(
+            "orders.placed",
+            1.0,
+            MetricKind::Counter,
+            [("region", region)],
+        );
+    }
+    telemetry.track_metric("queue.depth", 7.0, MetricKind::Gauge, [("queue", "emails")]);
+
+    // An agent run: two tool calls, a decision and a success.
+    {
+        let mut run = telemetry
+            .span_builder("invoke_agent planner")
+            .kind(SpanKind::Internal)
+            .start();
+        run.set_attribute("gen_ai.operation.name", "invoke_agent");
+        run.set_attribute("gen_ai.agent.name", "planner");
+        run.set_attribute("correlation_id", correlation_id.clone());
+        trace_ids.extend(run.context().map(|c| c.trace_id.to_string()));
+        for (tool, ms) in [("search_docs", 30), ("run_sql", 18)] {
+            let mut call = telemetry.span(format!("execute_tool {tool}"));
+            call.set_attribute("gen_ai.operation.name", "execute_tool");
+            call.set_attribute("gen_ai.tool.name", tool);
+            call.set_attribute("gen_ai.agent.name", "planner");
+            call.set_attribute("correlation_id", correlation_id.clone());
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        telemetry.track_event(
+            "agent.decision",
+            attrs! {
+                "correlation_id" => correlation_id.clone(),
+                "gen_ai.agent.name" => "planner",
+                "agent.choice" => "answer_from_sql",
+                "agent.confidence" => 0.87,
+            },
+        );
+        telemetry.track_event(
+            "agent.success",
+            attrs! {
+                "correlation_id" => correlation_id.clone(),
+                "gen_ai.agent.name" => "planner",
+                "agent.message" => "answered the question",
+            },
+        );
+        run.set_attribute("agent.quality_score", 0.92);
+        run.set_status(SpanStatus::Ok);
+    }
+
+    let shutdown = telemetry.shutdown(Duration::from_secs(15));
+    let stats = telemetry.stats();
+    if shutdown.is_err() || stats.exported == 0 || stats.spooled > 0 {
+        bail!(
+            "the server at {} did not take the sample (exported {}, kept for later {}, dropped {}); \
+             is `automagik-telemetry serve` running?",
+            args.endpoint,
+            stats.exported,
+            stats.spooled,
+            stats.dropped_total()
+        );
+    }
+    println!(
+        "sent {} records to {}: traces {}, agent run {}",
+        stats.exported,
+        args.endpoint,
+        trace_ids.join(", "),
+        correlation_id
+    );
+    println!("read them back: automagik-telemetry query traces | logs | events | metrics | runs");
+    Ok(())
+}

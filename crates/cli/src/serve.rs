@@ -1,0 +1,380 @@
+//! `serve`: flags, environment and a TOML file merged (flag > environment > file >
+//! default), the store opened, OTLP/HTTP + query API and OTLP/gRPC served, retention
+//! run in the background.
+
+use anyhow::{Context, bail};
+use automagik_telemetry_core::parse::parse_duration;
+use automagik_telemetry_server::{
+    AppState, Auth, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app, grpc,
+};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags of `serve`. Each may also come from `AUTOMAGIK_TELEMETRY_<FLAG>` or a key of
+/// the TOML file given by `--config`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// TOML file with any of the keys below (data_dir, storage, http_addr, grpc_addr,
+    /// token, insecure, retention_raw, retention_rollups).
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the embedded SQLite database lives [default: ./data].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `sqlite` (default) or a PostgreSQL URL (`postgres://user@host:5432/db`).
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_STORAGE")]
+    storage: Option<String>,
+    /// HTTP port: OTLP/HTTP, query API, /metrics, health [default: 127.0.0.1:4318].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_HTTP_ADDR")]
+    http_addr: Option<SocketAddr>,
+    /// OTLP/gRPC port, or `off` [default: 127.0.0.1:4317].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_GRPC_ADDR")]
+    grpc_addr: Option<String>,
+    /// An access token (at least 16 characters) with every scope; repeat for more. With
+    /// tokens, every request needs `Authorization: Bearer <token>`.
+    #[arg(
+        long = "token",
+        env = "AUTOMAGIK_TELEMETRY_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    tokens: Vec<String>,
+    /// Allow listening on a non-loopback address without tokens.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_INSECURE")]
+    insecure: bool,
+    /// How long raw spans, logs and metric points are kept [default: 7d].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_RAW")]
+    retention_raw: Option<String>,
+    /// How long minute and hourly rollups are kept [default: 30d].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_ROLLUPS")]
+    retention_rollups: Option<String>,
+}
+
+/// A token of the config file: a secret with its scopes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileToken {
+    /// `"secret"` (every scope) or `"secret:read,ingest"`.
+    Spec(String),
+    /// `{ token = "secret", scopes = ["read"] }`.
+    Table { token: String, scopes: Vec<Scope> },
+}
+
+/// The TOML config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    storage: Option<String>,
+    http_addr: Option<SocketAddr>,
+    grpc_addr: Option<String>,
+    #[serde(default)]
+    token: Vec<FileToken>,
+    insecure: Option<bool>,
+    retention_raw: Option<String>,
+    retention_rollups: Option<String>,
+}
+
+/// Everything `serve` needs, merged.
+#[derive(Debug)]
+struct Settings {
+    data_dir: PathBuf,
+    storage: String,
+    http_addr: SocketAddr,
+    grpc_addr: Option<SocketAddr>,
+    tokens: Vec<Token>,
+    insecure: bool,
+    retention_raw: Duration,
+    retention_rollups: Duration,
+}
+
+fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
+    let file: FileConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the config file {}", path.display()))?;
+            toml::from_str(&text)
+                .with_context(|| format!("in the config file {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let duration = |name: &str, v: Option<String>, default: &str| {
+        let v = v.unwrap_or_else(|| default.to_string());
+        parse_duration(name, &v).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    let grpc = args
+        .grpc_addr
+        .or(file.grpc_addr)
+        .unwrap_or_else(|| "127.0.0.1:4317".into());
+    let grpc_addr =
+        match grpc.trim() {
+            "off" | "none" | "" => None,
+            a => Some(a.parse::<SocketAddr>().with_context(|| {
+                format!("grpc_addr: {a:?} is not an address like 127.0.0.1:4317")
+            })?),
+        };
+    let mut tokens = Vec::new();
+    // On the command line and in the environment a token has every scope.
+    for secret in args.tokens.iter().filter(|t| !t.is_empty()) {
+        if secret.len() < 16 {
+            bail!("--token: a token must be at least 16 characters long");
+        }
+        tokens.push(Token::new(secret, &Scope::ALL));
+    }
+    for t in file.token {
+        tokens.push(match t {
+            FileToken::Spec(spec) => {
+                Token::parse(&spec).map_err(|e| anyhow::anyhow!("token: {e}"))?
+            }
+            FileToken::Table { token, scopes } => {
+                if token.len() < 16 {
+                    bail!("token: a token must be at least 16 characters long");
+                }
+                Token::new(&token, &scopes)
+            }
+        });
+    }
+    Ok(Settings {
+        data_dir: args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data")),
+        storage: args
+            .storage
+            .or(file.storage)
+            .unwrap_or_else(|| "sqlite".into()),
+        http_addr: args
+            .http_addr
+            .or(file.http_addr)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4318))),
+        grpc_addr,
+        tokens,
+        insecure: args.insecure || file.insecure.unwrap_or(false),
+        retention_raw: duration(
+            "retention_raw",
+            args.retention_raw.or(file.retention_raw),
+            "7d",
+        )?,
+        retention_rollups: duration(
+            "retention_rollups",
+            args.retention_rollups.or(file.retention_rollups),
+            "30d",
+        )?,
+    })
+}
+
+fn open_store(s: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let storage = s.storage.trim();
+    if storage == "sqlite" {
+        let store = SqliteStore::open(&s.data_dir)
+            .with_context(|| format!("opening the data directory {}", s.data_dir.display()))?;
+        return Ok(Arc::new(store));
+    }
+    if storage.starts_with("postgres://") || storage.starts_with("postgresql://") {
+        let store = PostgresStore::open(storage, 8).context("opening the PostgreSQL store")?;
+        return Ok(Arc::new(store));
+    }
+    if storage.starts_with("clickhouse://") || storage.starts_with("http") {
+        bail!(
+            "storage: the ClickHouse store is not available in this build yet; use sqlite or postgres://"
+        );
+    }
+    bail!("storage: expected sqlite or a postgres:// URL")
+}
+
+/// Deletes expired rows in small steps, every minute.
+async fn retention(state: AppState, raw: Duration, rollups: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let now = automagik_telemetry_server::query::now_ns();
+        let raw_before = now.saturating_sub(raw.as_nanos() as u64);
+        let rollups_before = now.saturating_sub(rollups.as_nanos() as u64);
+        loop {
+            let store = state.store.clone();
+            let step =
+                tokio::task::spawn_blocking(move || store.purge(raw_before, rollups_before)).await;
+            match step {
+                Ok(Ok(p)) => {
+                    state.metrics.purged(p.raw, p.rollups);
+                    if p.raw + p.rollups == 0 {
+                        break;
+                    }
+                    tracing::info!(raw = p.raw, rollups = p.rollups, "retention removed rows");
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "retention step failed; trying again later");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let s = settings(args)?;
+    let exposed =
+        !s.http_addr.ip().is_loopback() || s.grpc_addr.is_some_and(|a| !a.ip().is_loopback());
+    if exposed && s.tokens.is_empty() && !s.insecure {
+        bail!(
+            "refusing to listen on a non-loopback address without access tokens; \
+             pass --token, bind 127.0.0.1, or pass --insecure"
+        );
+    }
+    let store = open_store(&s)?;
+    let mut state = AppState::new(store);
+    state.limits = Limits::default();
+    state.auth = Arc::new(Auth::new(s.tokens.clone()));
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let http = tokio::net::TcpListener::bind(s.http_addr)
+            .await
+            .with_context(|| format!("binding {}", s.http_addr))?;
+        let http_addr = http.local_addr()?;
+        let grpc = match s.grpc_addr {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr}"))?,
+            ),
+            None => None,
+        };
+        tracing::info!(
+            http = %http_addr,
+            grpc = %grpc.as_ref().and_then(|l| l.local_addr().ok()).map_or("off".to_string(), |a| a.to_string()),
+            storage = %if s.storage == "sqlite" { format!("sqlite in {}", s.data_dir.display()) } else { "postgres".into() },
+            tokens = s.tokens.len(),
+            "serving OTLP/HTTP, the query API and OTLP/gRPC"
+        );
+        tokio::spawn(retention(state.clone(), s.retention_raw, s.retention_rollups));
+        let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+        let grpc_task = grpc.map(|listener| {
+            let mut stop = stop_tx.subscribe();
+            let state = state.clone();
+            tokio::spawn(async move {
+                grpc::serve(state, listener, async move {
+                    let _ = stop.recv().await;
+                })
+                .await
+            })
+        });
+        let served = axum::serve(http, app(state))
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(());
+            })
+            .await
+            .context("serving HTTP");
+        if let Some(task) = grpc_task {
+            task.await
+                .context("the gRPC task failed")?
+                .context("serving gRPC")?;
+        }
+        served
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn parse(argv: &[&str]) -> ServeArgs {
+        Wrap::try_parse_from(std::iter::once("serve").chain(argv.iter().copied()))
+            .expect("arguments")
+            .args
+    }
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("telemetry.toml");
+        std::fs::write(
+            &file,
+            r#"
+data_dir = "/srv/telemetry"
+http_addr = "127.0.0.1:9000"
+grpc_addr = "off"
+retention_raw = "2d"
+token = ["file-token-with-scopes:read", { token = "another-file-token", scopes = ["ingest"] }]
+"#,
+        )
+        .expect("write");
+        let s = settings(parse(&[
+            "--config",
+            file.to_str().expect("utf-8"),
+            "--http-addr",
+            "127.0.0.1:9999",
+        ]))
+        .expect("settings");
+        assert_eq!(s.http_addr.port(), 9999, "flag over file");
+        assert_eq!(
+            s.data_dir,
+            PathBuf::from("/srv/telemetry"),
+            "file over default"
+        );
+        assert_eq!(s.grpc_addr, None);
+        assert_eq!(s.retention_raw, Duration::from_secs(2 * 86_400));
+        assert_eq!(s.retention_rollups, Duration::from_secs(30 * 86_400));
+        assert_eq!(s.tokens.len(), 2);
+        let auth = Auth::new(s.tokens);
+        assert!(
+            auth.check(Some("Bearer file-token-with-scopes"), Scope::Read)
+                .is_ok()
+        );
+        assert!(
+            auth.check(Some("Bearer file-token-with-scopes"), Scope::Ingest)
+                .is_err()
+        );
+        assert!(
+            auth.check(Some("Bearer another-file-token"), Scope::Ingest)
+                .is_ok()
+        );
+
+        let defaults = settings(parse(&[])).expect("defaults");
+        assert_eq!(defaults.http_addr.to_string(), "127.0.0.1:4318");
+        assert_eq!(
+            defaults.grpc_addr.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:4317")
+        );
+        assert_eq!(defaults.storage, "sqlite");
+
+        std::fs::write(&file, "htp_addr = \"127.0.0.1:1\"\n").expect("write");
+        let err =
+            settings(parse(&["--config", file.to_str().expect("utf-8")])).expect_err("unknown key");
+        assert!(format!("{err:#}").contains("htp_addr"), "{err:#}");
+        assert!(settings(parse(&["--token", "short"])).is_err());
+    }
+}

@@ -1,0 +1,282 @@
+//! The binary as a user runs it: `serve`, then `send-test`, then `query` for every
+//! signal; tokens; OTLP/gRPC; consent; redact.
+
+use common::{Running, command, free_port, serve};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+mod common;
+
+fn run(args: &[&str]) -> Output {
+    command().args(args).output().expect("run the binary")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn query_json(base: &str, args: &[&str]) -> Value {
+    let mut all = vec!["query"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--endpoint", base, "--json"]);
+    serde_json::from_str(&ok(&all)).expect("json")
+}
+
+fn names(v: &Value, key: &str) -> Vec<String> {
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i[key].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn serve_then_send_test_then_query_every_signal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = Running(serve(dir.path(), port, "off", &[]));
+    let base = format!("http://127.0.0.1:{port}");
+    let sent = ok(&["send-test", "--endpoint", &base]);
+    assert!(sent.starts_with("sent "), "{sent}");
+
+    let traces = query_json(&base, &["traces"]);
+    let mut roots = names(&traces, "name");
+    roots.sort();
+    assert_eq!(
+        roots,
+        ["GET /checkout", "POST /payments", "invoke_agent planner"]
+    );
+    let checkout = traces["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| t["name"] == "GET /checkout")
+        .expect("checkout trace");
+    assert_eq!(checkout["span_count"], 3);
+    assert_eq!(checkout["service_name"], "send-test");
+    let trace = query_json(
+        &base,
+        &["traces", checkout["trace_id"].as_str().expect("id")],
+    );
+    let spans = trace["spans"].as_array().expect("spans");
+    let root_id = spans[0]["span_id"].clone();
+    assert!(spans[1..].iter().all(|s| s["parent_span_id"] == root_id));
+    assert_eq!(
+        spans[0]["attributes"]["user.email"], "[REDACTED:email]",
+        "PII never leaves the process"
+    );
+
+    let logs = query_json(&base, &["logs"]);
+    let severities: Vec<&str> = logs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|l| l["severity_text"].as_str())
+        .collect();
+    for s in ["INFO", "WARN", "ERROR"] {
+        assert!(severities.contains(&s), "{s} in {severities:?}");
+    }
+    let events = query_json(&base, &["events"]);
+    let events = names(&events, "event_name");
+    for e in [
+        "user.signup",
+        "feature.used",
+        "agent.decision",
+        "agent.success",
+    ] {
+        assert!(events.iter().any(|n| n == e), "{e} in {events:?}");
+    }
+    let metrics = query_json(&base, &["metrics"]);
+    assert_eq!(
+        names(&metrics, "name"),
+        [
+            "http.server.request.duration_ms",
+            "orders.placed",
+            "queue.depth"
+        ]
+    );
+    let series = query_json(&base, &["metrics", "orders.placed", "--from", "-1h"]);
+    let total: f64 = series["series"][0]["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| p["value"].as_f64().expect("value"))
+        .sum();
+    assert_eq!(total, 3.0, "three orders, counted as a sum");
+
+    let runs = query_json(&base, &["runs"]);
+    assert_eq!(names(&runs, "agent_name"), ["planner"]);
+    let run = &runs["items"][0];
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["quality_score"], 0.92);
+    let detail = query_json(
+        &base,
+        &["runs", run["correlation_id"].as_str().expect("id")],
+    );
+    let kinds: Vec<&str> = detail["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a["action_type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(kinds, ["tool_call", "tool_call", "decision", "success"]);
+
+    let ops = query_json(&base, &["operations"]);
+    assert!(names(&ops, "operation").contains(&"charge-card".to_string()));
+
+    // The table form, as a person reads it.
+    let table = ok(&["query", "runs", "--endpoint", &base]);
+    assert!(table.starts_with("START"), "{table}");
+    assert!(
+        table.contains("planner") && table.contains("completed"),
+        "{table}"
+    );
+}
+
+#[test]
+fn tokens_on_the_real_binary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A non-loopback address without a token: refused before anything listens.
+    let out = command()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--http-addr", "0.0.0.0:0", "--grpc-addr", "off"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without access tokens"));
+
+    let port = free_port();
+    let token = "cli-token-0123456789abcdef";
+    let _server = Running(serve(dir.path(), port, "off", &["--token", token]));
+    let base = format!("http://127.0.0.1:{port}");
+    let refused = run(&["send-test", "--endpoint", &base]);
+    assert!(!refused.status.success(), "no token: nothing accepted");
+    let wrong = run(&[
+        "query",
+        "traces",
+        "--endpoint",
+        &base,
+        "--token",
+        "not-the-token-123456",
+    ]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("HTTP 401"));
+    ok(&["send-test", "--endpoint", &base, "--token", token]);
+    let traces = query_json(&base, &["traces", "--token", token]);
+    assert_eq!(traces["items"].as_array().expect("items").len(), 3);
+    // The token is never printed.
+    let help = ok(&["serve", "--help"]);
+    assert!(!help.contains(token));
+}
+
+#[test]
+fn otlp_grpc_with_gzip_and_tokens() {
+    use automagik_telemetry_testkit::build::{string_kv, trace_request};
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, grpc) = (free_port(), free_port());
+    let token = "grpc-token-0123456789abcdef";
+    let _server = Running(serve(
+        dir.path(),
+        http,
+        &format!("127.0.0.1:{grpc}"),
+        &["--token", token],
+    ));
+    let start = common::now_ns();
+    let request = || {
+        trace_request(
+            "grpc-client",
+            vec![Span {
+                trace_id: vec![0x42; 16],
+                span_id: vec![0x24; 8],
+                name: "over-grpc".into(),
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + 250_000_000,
+                attributes: vec![string_kv("transport", "grpc")],
+                ..Default::default()
+            }],
+        )
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc}"))
+            .await
+            .expect("connect")
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let denied = client.export(request()).await.expect_err("no token");
+        assert_eq!(denied.code(), tonic::Code::Unauthenticated);
+        let mut req = tonic::Request::new(request());
+        req.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("metadata"),
+        );
+        let resp = client.export(req).await.expect("export").into_inner();
+        assert!(resp.partial_success.is_none());
+    });
+    let base = format!("http://127.0.0.1:{http}");
+    let trace = query_json(&base, &["traces", &"42".repeat(16), "--token", token]);
+    assert_eq!(trace["spans"][0]["name"], "over-grpc");
+    assert_eq!(trace["spans"][0]["service_name"], "grpc-client");
+    assert_eq!(trace["spans"][0]["attributes"]["transport"], "grpc");
+    assert_eq!(trace["spans"][0]["start_time_unix_nano"], start.to_string());
+}
+
+#[test]
+fn consent_changes_the_opt_out_file_and_send_test_respects_it() {
+    let home = tempfile::tempdir().expect("home");
+    let with_home = |args: &[&str]| {
+        command()
+            .env("HOME", home.path())
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let file = home.path().join(".automagik-no-telemetry");
+    let out = with_home(&["consent", "revoke"]);
+    assert!(out.status.success());
+    assert!(file.exists());
+    let status = String::from_utf8(with_home(&["consent", "status"]).stdout).expect("utf-8");
+    assert!(
+        status.contains("present") && status.contains("disabled"),
+        "{status}"
+    );
+    let refused = with_home(&["send-test", "--endpoint", "http://127.0.0.1:9"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("opt-out file"));
+    assert!(with_home(&["consent", "grant"]).status.success());
+    assert!(!file.exists());
+    let status = String::from_utf8(with_home(&["consent", "status"]).stdout).expect("utf-8");
+    assert!(status.contains("absent"), "{status}");
+}
+
+#[test]
+fn redact_reads_stdin() {
+    let mut child = command()
+        .arg("redact")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"contact jane.doe@example.com\nnothing here\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("output");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(text, "contact [REDACTED:email]\nnothing here\n");
+}

@@ -1,0 +1,76 @@
+//! Starting the real `automagik-telemetry` binary for a test.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_automagik-telemetry");
+
+/// A loopback port nothing listens on.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The binary with none of the project's variables from the caller's environment.
+pub fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AUTOMAGIK_TELEMETRY_") || k == "DO_NOT_TRACK" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// `serve` on `127.0.0.1:<http_port>` (gRPC on `grpc`, which may be `off`) with `data_dir`
+/// and `extra` flags, once `/healthz` answers.
+pub fn serve(data_dir: &Path, http_port: u16, grpc: &str, extra: &[&str]) -> Child {
+    let child = command()
+        .args(["serve", "--data-dir"])
+        .arg(data_dir)
+        .args([
+            "--http-addr",
+            &format!("127.0.0.1:{http_port}"),
+            "--grpc-addr",
+            grpc,
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(format!("http://127.0.0.1:{http_port}/healthz"))
+        .call()
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "server did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Kills the server when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Now, ns since the epoch: data sent in tests is recent, so retention (7 days by
+/// default, by event time) keeps it.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

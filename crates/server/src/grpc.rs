@@ -1,0 +1,152 @@
+//! OTLP/gRPC on its own port (4317): the three collector services of
+//! `opentelemetry-proto`, served by tonic, storing through the same path as OTLP/HTTP.
+//! gzip and zstd request compression are accepted; messages over the decompressed size
+//! limit are refused by tonic before decoding; an overloaded store answers
+//! `RESOURCE_EXHAUSTED` with `RetryInfo`, which OTLP exporters retry.
+
+use crate::api::{ApiError, AppState, OtlpRequest, ingest_request};
+use crate::auth::{Denied, Scope};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use std::time::Duration;
+use tonic::codec::CompressionEncoding;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The three OTLP services over one state.
+#[derive(Clone)]
+pub struct Otlp {
+    state: AppState,
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::BadRequest(m) => Status::invalid_argument(m),
+            ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            ApiError::TooLarge(m) => Status::resource_exhausted(m),
+            ApiError::UnsupportedMediaType => Status::invalid_argument("unsupported encoding"),
+            ApiError::Unauthorized => Status::unauthenticated("a valid bearer token is required"),
+            ApiError::Forbidden(_) => {
+                Status::permission_denied("this token lacks the ingest scope")
+            }
+            ApiError::Overloaded => Status::with_error_details(
+                Code::ResourceExhausted,
+                "the server is busy; retry later",
+                ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
+            ),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "gRPC request failed");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+impl Otlp {
+    async fn export<T: OtlpRequest>(
+        &self,
+        request: Request<T>,
+    ) -> Result<Response<T::Response>, Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if let Err(denied) = self.state.auth.check(header, Scope::Ingest) {
+            self.state
+                .metrics
+                .rejected_request(T::SIGNAL, "unauthorized");
+            return Err(match denied {
+                Denied::Unauthenticated => ApiError::Unauthorized,
+                Denied::Forbidden => ApiError::Forbidden(Scope::Ingest),
+            }
+            .into());
+        }
+        Ok(Response::new(
+            ingest_request(&self.state, request.into_inner()).await?,
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        Otlp::export(self, request).await
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        Otlp::export(self, request).await
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        Otlp::export(self, request).await
+    }
+}
+
+/// The gRPC router with the three services, ready to serve.
+pub fn router(state: AppState) -> tonic::service::Routes {
+    let limit = state.limits.max_decompressed_bytes;
+    let otlp = Otlp { state };
+    let mut routes = tonic::service::Routes::default();
+    macro_rules! add {
+        ($server:ident) => {
+            routes = routes.add_service(
+                $server::new(otlp.clone())
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .send_compressed(CompressionEncoding::Gzip)
+                    .max_decoding_message_size(limit),
+            );
+        };
+    }
+    add!(TraceServiceServer);
+    add!(MetricsServiceServer);
+    add!(LogsServiceServer);
+    routes
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown` completes.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .add_routes(router(state))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await
+}

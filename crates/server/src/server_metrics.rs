@@ -1,0 +1,187 @@
+//! The server's own metrics, served at `/metrics` in the Prometheus (OpenMetrics)
+//! text format: records accepted and rejected by reason, requests refused, the store
+//! writes in flight and how long they take, and what retention removed.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of the per-signal ingest counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignalLabels {
+    /// `traces`, `metrics` or `logs`.
+    pub signal: &'static str,
+}
+
+/// Labels of a refusal.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// `traces`, `metrics` or `logs`.
+    pub signal: &'static str,
+    /// Why: `invalid_item`, `malformed`, `too_large`, `unsupported_media_type`,
+    /// `overloaded`, `unauthorized`, `store_error`.
+    pub reason: &'static str,
+}
+
+/// Labels of the retention counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// `raw` or `rollup`.
+    pub kind: &'static str,
+}
+
+/// Every metric of the server, registered once.
+#[derive(Debug)]
+pub struct ServerMetrics {
+    registry: Registry,
+    accepted: Family<SignalLabels, Counter>,
+    rejected_records: Family<ReasonLabels, Counter>,
+    rejected_requests: Family<ReasonLabels, Counter>,
+    in_flight: Gauge,
+    write_seconds: Histogram,
+    purged: Family<KindLabels, Counter>,
+}
+
+impl Default for ServerMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("automagik_telemetry");
+        let accepted = Family::<SignalLabels, Counter>::default();
+        registry.register(
+            "ingest_accepted_records",
+            "Records stored (spans, log records, metric data points)",
+            accepted.clone(),
+        );
+        let rejected_records = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "ingest_rejected_records",
+            "Records refused inside an accepted request (OTLP partial success)",
+            rejected_records.clone(),
+        );
+        let rejected_requests = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "ingest_rejected_requests",
+            "Requests refused whole, by reason; nothing of them was stored",
+            rejected_requests.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "store_queue_depth",
+            "Batches waiting for or being written by the store",
+            in_flight.clone(),
+        );
+        let write_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        registry.register(
+            "store_write_seconds",
+            "Time from a batch reaching the store to its commit",
+            write_seconds.clone(),
+        );
+        let purged = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "retention_purged_rows",
+            "Rows removed by retention",
+            purged.clone(),
+        );
+        ServerMetrics {
+            registry,
+            accepted,
+            rejected_records,
+            rejected_requests,
+            in_flight,
+            write_seconds,
+            purged,
+        }
+    }
+}
+
+impl ServerMetrics {
+    /// Counts stored records of a signal.
+    pub fn accepted(&self, signal: &'static str, n: u64) {
+        self.accepted
+            .get_or_create(&SignalLabels { signal })
+            .inc_by(n);
+    }
+
+    /// Counts records refused inside an accepted request.
+    pub fn rejected_records(&self, signal: &'static str, reason: &'static str, n: u64) {
+        if n > 0 {
+            self.rejected_records
+                .get_or_create(&ReasonLabels { signal, reason })
+                .inc_by(n);
+        }
+    }
+
+    /// Counts a request refused whole.
+    pub fn rejected_request(&self, signal: &'static str, reason: &'static str) {
+        self.rejected_requests
+            .get_or_create(&ReasonLabels { signal, reason })
+            .inc();
+    }
+
+    /// A store write started; the guard ends it and records its duration.
+    pub fn write_started(&self) -> WriteGuard<'_> {
+        self.in_flight.inc();
+        WriteGuard {
+            metrics: self,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Counts rows removed by retention.
+    pub fn purged(&self, raw: u64, rollups: u64) {
+        self.purged
+            .get_or_create(&KindLabels { kind: "raw" })
+            .inc_by(raw);
+        self.purged
+            .get_or_create(&KindLabels { kind: "rollup" })
+            .inc_by(rollups);
+    }
+
+    /// Everything in the text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Ends a store write when dropped.
+#[derive(Debug)]
+pub struct WriteGuard<'a> {
+    metrics: &'a ServerMetrics,
+    started: std::time::Instant,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+        self.metrics
+            .write_seconds
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_exposition_names_every_family() {
+        let m = super::ServerMetrics::default();
+        m.accepted("traces", 3);
+        m.rejected_records("logs", "invalid_item", 2);
+        m.rejected_request("metrics", "malformed");
+        drop(m.write_started());
+        let text = m.encode();
+        for line in [
+            "automagik_telemetry_ingest_accepted_records_total{signal=\"traces\"} 3",
+            "automagik_telemetry_ingest_rejected_records_total{signal=\"logs\",reason=\"invalid_item\"} 2",
+            "automagik_telemetry_ingest_rejected_requests_total{signal=\"metrics\",reason=\"malformed\"} 1",
+            "automagik_telemetry_store_queue_depth 0",
+            "automagik_telemetry_store_write_seconds_count 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+}
