@@ -1,7 +1,8 @@
 //! Real clients no one here wrote send to a running `serve`: the official OpenTelemetry
-//! Python SDK with its OTLP/HTTP (protobuf) exporters. The test reads the data back
-//! through the query API. `scripts/test` installs the Python packages and sets
-//! `AUTOMAGIK_TELEMETRY_TEST_PYTHON`.
+//! Python SDK with its OTLP/HTTP (protobuf) exporters, and the official JavaScript SDK
+//! with its OTLP/HTTP JSON exporters. The tests read the data back through the query
+//! API. `scripts/test` installs both (`scripts/setup-python`, `scripts/setup-node`) and
+//! sets `AUTOMAGIK_TELEMETRY_TEST_PYTHON` and `AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES`.
 
 use std::process::Command;
 
@@ -74,4 +75,99 @@ fn official_python_sdk_round_trip() {
     assert_eq!(stats["metric_points"], 1);
     let services = get_json(&format!("{base}/api/v1/services"));
     assert_eq!(services["items"], serde_json::json!(["python-client"]));
+}
+
+#[test]
+fn official_node_sdk_round_trip_over_otlp_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_port();
+    let _server = common::Running(common::serve(dir.path(), port, "off", &[]));
+    let base = format!("http://127.0.0.1:{port}");
+
+    let modules = std::env::var("AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/automagik-telemetry/node-client/node_modules")
+    });
+    assert!(
+        std::path::Path::new(&modules).is_dir(),
+        "{modules} is missing: run scripts/setup-node"
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/otel_client.cjs");
+    let out = Command::new("node")
+        .arg(script)
+        .arg(&base)
+        .env("NODE_PATH", &modules)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "Node client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ids");
+    let trace_id = ids["trace_id"].as_str().expect("trace id");
+
+    let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"));
+    let spans = trace["spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), 2);
+    let parent = spans
+        .iter()
+        .find(|s| s["name"] == "node-parent")
+        .expect("parent");
+    let child = spans
+        .iter()
+        .find(|s| s["name"] == "node-child")
+        .expect("child");
+    assert_eq!(parent["span_id"], ids["parent_id"]);
+    assert_eq!(child["span_id"], ids["child_id"]);
+    assert_eq!(child["parent_span_id"], ids["parent_id"]);
+    assert!(parent["parent_span_id"].is_null());
+    assert_eq!(parent["kind"], 2, "SERVER");
+    assert_eq!(parent["service_name"], "node-client");
+    assert_eq!(parent["attributes"]["http.route"], "/node");
+    assert_eq!(child["attributes"]["items"], 4);
+    assert_eq!(child["attributes"]["ratio"], 0.5);
+    assert_eq!(child["attributes"]["ok"], true);
+    assert_eq!(child["events"][0]["name"], "node-event");
+    assert_eq!(child["events"][0]["attributes"]["step"], "one");
+    assert_eq!(
+        (
+            child["status_code"].as_i64(),
+            child["status_message"].as_str()
+        ),
+        (Some(2), Some("node failure"))
+    );
+    assert_eq!(parent["start_time_unix_nano"], ids["parent_start"]);
+    assert_eq!(child["end_time_unix_nano"], ids["child_end"]);
+
+    let logs = get_json(&format!("{base}/api/v1/logs?trace_id={trace_id}"));
+    let log = &logs["items"][0];
+    assert_eq!(log["body"], "node says hello");
+    assert_eq!(log["severity_number"], 13);
+    assert_eq!(log["span_id"], ids["parent_id"]);
+    assert_eq!(log["attributes"]["order.id"], "o-17");
+    assert_eq!(log["service_name"], "node-client");
+
+    let metrics = get_json(&format!("{base}/api/v1/metrics"));
+    let names: Vec<(&str, &str)> = metrics["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or(""),
+                m["kind"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("node.latency_ms", "histogram"), ("node.requests", "sum")]
+    );
+    let series = get_json(&format!(
+        "{base}/api/v1/metrics/node.requests/series?from=-1h&agg=sum"
+    ));
+    assert_eq!(series["series"][0]["points"][0]["value"], 7.0);
+    let services = get_json(&format!("{base}/api/v1/services"));
+    assert_eq!(services["items"], serde_json::json!(["node-client"]));
 }

@@ -138,4 +138,80 @@ fn main() {
         100.0 * rate / ceiling
     );
     assert_eq!(in_store, acknowledged, "every acknowledged span is stored");
+    let body_bytes: usize = bodies.iter().map(Vec::len).sum();
+    drop(bodies);
+    println!(
+        "peak resident memory of the process after ingest: {:.0} MB (of which {:.0} MB are the pre-built request bodies)",
+        peak_rss_mb(),
+        body_bytes as f64 / 1e6
+    );
+
+    // Trace-by-id latency over HTTP once the store holds many spans: top up with direct
+    // inserts (same shape of spans, 8 per trace) to the target, then time lookups of
+    // random stored traces.
+    let target: u64 = if std::env::args().any(|a| a == "--bench") {
+        std::env::var("INGEST_LOOKUP_SPANS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_000_000)
+    } else {
+        20_000
+    };
+    let mut seed = 1_000_000u64;
+    let started = Instant::now();
+    let mut loaded = in_store;
+    while loaded < target || seed == 1_000_000 {
+        let req = ExportTraceServiceRequest::decode(&payload(seed)[..]).expect("decode");
+        store.insert(rows::from_traces(&req)).expect("insert");
+        loaded += SPANS as u64;
+        seed += 1;
+    }
+    let spans = store.stats().expect("stats").spans;
+    println!(
+        "loaded to {spans} spans in {:.1} s (direct inserts); database {:.0} MB",
+        started.elapsed().as_secs_f64(),
+        store.stats().expect("stats").bytes_on_disk as f64 / 1e6
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let mut latencies = Vec::new();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..2000 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let s = 1_000_000 + rng % (seed - 1_000_000);
+        let t = 1 + (rng >> 32) % (SPANS as u64 / 8);
+        let id = format!("{s:016x}{t:016x}");
+        let started = Instant::now();
+        let mut resp = agent
+            .get(format!("http://{addr}/api/v1/traces/{id}"))
+            .call()
+            .expect("trace lookup");
+        let body = resp.body_mut().read_to_vec().expect("body");
+        latencies.push(started.elapsed());
+        assert!(body.len() > 1000, "a whole trace came back");
+    }
+    latencies.sort();
+    let pct = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "trace by id over HTTP with {spans} spans stored (8 spans per trace, 2000 random lookups): p50 {:.2} ms, p99 {:.2} ms",
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "peak resident memory of the process at the end: {:.0} MB",
+        peak_rss_mb()
+    );
+}
+
+/// The process's peak resident set (VmHWM), MB; 0 where /proc is not available.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1e3)
 }

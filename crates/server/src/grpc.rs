@@ -150,3 +150,31 @@ pub async fn serve(
         )
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overload_is_resource_exhausted_with_retry_info() {
+        let status = Status::from(ApiError::Overloaded);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let details = status.get_error_details();
+        let retry = details.retry_info().expect("RetryInfo");
+        assert_eq!(retry.retry_delay, Some(Duration::from_secs(1)));
+        assert_eq!(
+            Status::from(ApiError::BadRequest("invalid protobuf".into())).code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            Status::from(ApiError::Unauthorized).code(),
+            Code::Unauthenticated
+        );
+        let internal = Status::from(ApiError::Internal("disk I/O error at row 7".into()));
+        assert_eq!(internal.code(), Code::Internal);
+        assert!(
+            !internal.message().contains("row 7"),
+            "details stay in the log"
+        );
+    }
+}
