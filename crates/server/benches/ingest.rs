@@ -33,7 +33,9 @@ fn payload(seed: u64) -> Vec<u8> {
                 span_id: ((seed << 16) | (i + 1)).to_be_bytes().to_vec(),
                 name: format!("GET /api/v1/resource/{}", i % 16),
                 kind: 2,
-                start_time_unix_nano: 1_760_000_000_000_000_000 + (seed % 1_000_000) * 1_000_000 + i,
+                start_time_unix_nano: 1_760_000_000_000_000_000
+                    + (seed % 1_000_000) * 1_000_000
+                    + i,
                 end_time_unix_nano: 1_760_000_000_000_500_000 + (seed % 1_000_000) * 1_000_000 + i,
                 attributes: (0..ATTRIBUTES)
                     .map(|a| {
