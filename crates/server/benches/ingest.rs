@@ -5,7 +5,9 @@
 //! into docs/PERFORMANCE.md.
 //!
 //! Run: `cargo bench -p automagik-telemetry-server --bench ingest`
-//! (`INGEST_SECONDS` sets the duration of each phase, default 10).
+//! (`INGEST_SECONDS` sets the duration of each phase, default 10; `INGEST_CLIENTS` the
+//! number of client threads, default 4; `INGEST_LOOKUP_SPANS` the store size for the
+//! trace-by-id lookups, default 1,000,000).
 
 use automagik_telemetry_server::{AppState, SqliteStore, Store, app, rows};
 use automagik_telemetry_testkit::build::{any_kv, string_kv, trace_request};
@@ -21,6 +23,11 @@ const SPANS: usize = 512;
 /// Seed of the template request: a value that appears nowhere else in its bytes.
 const TEMPLATE_SEED: u64 = 0xf00d_face_0000_0000;
 const ATTRIBUTES: usize = 20;
+
+/// Start of the spans of request `seed`, ns.
+fn payload_time(seed: u64) -> u64 {
+    1_760_000_000_000_000_000 + (seed % 1_000_000) * 1_000_000
+}
 
 fn payload(seed: u64) -> Vec<u8> {
     let spans = (0..SPANS as u64)
@@ -67,6 +74,10 @@ fn main() {
         1
     };
     let phase = Duration::from_secs(seconds);
+    let client_threads: usize = std::env::var("INGEST_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
     let payloads: Vec<Vec<u8>> = (0..64).map(payload).collect();
     println!(
         "payload: {SPANS} spans x {ATTRIBUTES} attributes, {} bytes protobuf per request",
@@ -114,14 +125,31 @@ fn main() {
             .collect(),
     );
     assert_eq!(offsets.len(), SPANS, "one seed per trace id");
+    // Start and end times (fixed64 fields 7 and 8) move on by 1 ms per request, as a
+    // live service's would.
+    let base = payload_time(TEMPLATE_SEED);
+    let times: Arc<Vec<(usize, u64)>> = Arc::new(
+        (0..SPANS as u64)
+            .flat_map(|i| [(0x39u8, base + i), (0x41u8, base + 500_000 + i)])
+            .map(|(tag, t)| {
+                let mut needle = vec![tag];
+                needle.extend_from_slice(&t.to_le_bytes());
+                let at = template
+                    .windows(9)
+                    .position(|w| w == needle.as_slice())
+                    .expect("timestamp in the template");
+                (at + 1, t)
+            })
+            .collect(),
+    );
     let template = Arc::new(template);
     let stored = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let clients: Vec<_> = (0..2)
+    let clients: Vec<_> = (0..client_threads)
         .map(|_| {
             let (stored, next) = (stored.clone(), next.clone());
-            let (template, offsets) = (template.clone(), offsets.clone());
+            let (template, offsets, times) = (template.clone(), offsets.clone(), times.clone());
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
                 let mut body = template.to_vec();
@@ -129,6 +157,10 @@ fn main() {
                     let seed = TEMPLATE_SEED + 1 + next.fetch_add(1, Ordering::Relaxed);
                     for &o in offsets.iter() {
                         body[o..o + 8].copy_from_slice(&seed.to_be_bytes());
+                    }
+                    let shift = (seed - TEMPLATE_SEED) * 1_000_000;
+                    for &(o, t) in times.iter() {
+                        body[o..o + 8].copy_from_slice(&(t + shift).to_le_bytes());
                     }
                     let ok = agent
                         .post(format!("http://{addr}/v1/traces"))
@@ -150,7 +182,7 @@ fn main() {
     let rate = acknowledged as f64 / elapsed;
     let in_store = store.stats().expect("stats").spans;
     println!(
-        "stored over loopback HTTP: {rate:.0} spans/s ({acknowledged} acknowledged in {elapsed:.1} s, {in_store} in the store, {:.0} % of the decode-only ceiling); the two client threads share the same 2 cores",
+        "stored over loopback HTTP: {rate:.0} spans/s ({acknowledged} acknowledged in {elapsed:.1} s, {in_store} in the store, {:.0} % of the decode-only ceiling); {client_threads} client threads share the same 2 cores",
         100.0 * rate / ceiling
     );
     assert_eq!(in_store, acknowledged, "every acknowledged span is stored");
