@@ -57,7 +57,7 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
             telemetry.consent_decision()
         );
     }
-    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let correlation_id;
     let mut trace_ids = Vec::new();
 
     // An HTTP request with a database call and a card charge.
@@ -144,43 +144,26 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
     }
     telemetry.track_metric("queue.depth", 7.0, MetricKind::Gauge, [("queue", "emails")]);
 
-    // An agent run: two tool calls, a decision and a success.
+    // An agent run: progress, two tool calls, a decision and a success.
     {
-        let mut run = telemetry
-            .span_builder("invoke_agent planner")
-            .kind(SpanKind::Internal)
-            .start();
-        run.set_attribute("gen_ai.operation.name", "invoke_agent");
-        run.set_attribute("gen_ai.agent.name", "planner");
-        run.set_attribute("correlation_id", correlation_id.clone());
-        trace_ids.extend(run.context().map(|c| c.trace_id.to_string()));
-        for (tool, ms) in [("search_docs", 30), ("run_sql", 18)] {
-            let mut call = telemetry.span(format!("execute_tool {tool}"));
-            call.set_attribute("gen_ai.operation.name", "execute_tool");
-            call.set_attribute("gen_ai.tool.name", tool);
-            call.set_attribute("gen_ai.agent.name", "planner");
-            call.set_attribute("correlation_id", correlation_id.clone());
-            std::thread::sleep(Duration::from_millis(ms));
-        }
-        telemetry.track_event(
-            "agent.decision",
-            attrs! {
-                "correlation_id" => correlation_id.clone(),
-                "gen_ai.agent.name" => "planner",
-                "agent.choice" => "answer_from_sql",
-                "agent.confidence" => 0.87,
-            },
+        let run = telemetry.agent_run("planner", "Which orders shipped late last week?");
+        correlation_id = run.correlation_id().to_string();
+        trace_ids.extend(run.span_context().map(|c| c.trace_id.to_string()));
+        run.progress("planning", 10.0);
+        let call = run.tool_call("search_docs", "late shipment policy");
+        std::thread::sleep(Duration::from_millis(30));
+        call.ok("2 documents");
+        let call = run.tool_call("run_sql", "SELECT id FROM orders WHERE shipped_late");
+        std::thread::sleep(Duration::from_millis(18));
+        call.ok("14 rows");
+        run.decision(
+            "answer_from_sql",
+            ["answer_from_docs", "answer_from_sql", "ask_user"],
+            0.87,
+            "the query answers the question directly",
         );
-        telemetry.track_event(
-            "agent.success",
-            attrs! {
-                "correlation_id" => correlation_id.clone(),
-                "gen_ai.agent.name" => "planner",
-                "agent.message" => "answered the question",
-            },
-        );
-        run.set_attribute("agent.quality_score", 0.92);
-        run.set_status(SpanStatus::Ok);
+        run.success("answered the question");
+        run.complete(0.92);
     }
 
     let shutdown = telemetry.shutdown(Duration::from_secs(15));

@@ -27,6 +27,7 @@
 //! thread -> exporter (encode -> compress -> send, retry) -> spool on failure.
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod config;
 pub mod export;
 mod install;
@@ -35,6 +36,7 @@ pub mod pipeline;
 pub mod span;
 mod telemetry;
 
+pub use agent::{AgentRun, ToolCall};
 pub use automagik_telemetry_core::{
     ConsentDecision, ConsentRule, Key, KeyValue, MetricKind, PiiKind, Redactor, RedactorBuilder,
     Severity, SpanContext, SpanKind, SpanStatus, TraceparentError, Value, attrs,

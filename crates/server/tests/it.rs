@@ -880,3 +880,108 @@ fn metric_series_runs_and_operations_over_http() {
         assert!((p50 / 5.0 - 1.0).abs() < 0.1, "p50 {p50}");
     });
 }
+
+#[test]
+fn sdk_agent_run_shows_in_the_runs_api_with_its_four_action_types() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let rt = runtime();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server_app = app(state.clone());
+    rt.spawn(async move { axum::serve(listener, server_app).await });
+    let home = tempfile::tempdir().expect("tempdir");
+    let t = Telemetry::builder()
+        .env_lookup(|_| None)
+        .home_dir(home.path())
+        .state_dir(home.path())
+        .consent(true)
+        .project_name("agents")
+        .endpoint(format!("http://{addr}"))
+        .build()
+        .expect("client");
+    let (ok_id, failed_id);
+    {
+        let run = t.agent_run(
+            "researcher",
+            "find the cheapest flight for jane@example.com",
+        );
+        ok_id = run.correlation_id().to_string();
+        run.progress("planning", 10.0);
+        run.tool_call("search_flights", "LIS->NYC").ok("3 results");
+        run.tool_call("book", "flight 2").err("card declined");
+        run.decision(
+            "flight 2",
+            ["flight 1", "flight 2", "flight 3"],
+            0.8,
+            "cheapest direct",
+        );
+        run.error("payment provider timeout", "timeout");
+        run.success("booked on the second attempt");
+        run.complete(0.9);
+    }
+    {
+        let run = t.agent_run_with_id("researcher", "nothing", "given-correlation-id");
+        failed_id = run.correlation_id().to_string();
+        run.fail("no results");
+    }
+    t.flush(Duration::from_secs(10)).expect("flush");
+    rt.block_on(async {
+        let v = list(&state, "/api/v1/agents/runs?agent=researcher").await;
+        let items = v["items"].as_array().expect("items");
+        assert_eq!(items.len(), 2);
+        let failed = items
+            .iter()
+            .find(|r| r["correlation_id"] == failed_id)
+            .expect("failed run");
+        assert_eq!(failed["status"], "failed");
+        assert_eq!(failed["error"], "no results");
+        assert_eq!(failed_id, "given-correlation-id");
+        let run = list(&state, &format!("/api/v1/agents/runs/{ok_id}")).await;
+        assert_eq!(run["status"], "completed");
+        assert_eq!(run["quality_score"], 0.9);
+        assert_eq!(
+            run["attributes"]["agent.prompt"], "find the cheapest flight for [REDACTED:email]",
+            "the prompt passes the redactor"
+        );
+        let actions = run["actions"].as_array().expect("actions");
+        let mut types: Vec<&str> = actions
+            .iter()
+            .map(|a| a["action_type"].as_str().expect("type"))
+            .collect();
+        types.sort_unstable();
+        assert_eq!(
+            types,
+            ["decision", "error", "success", "tool_call", "tool_call"]
+        );
+        let book = actions
+            .iter()
+            .find(|a| a["name"] == "book")
+            .expect("book call");
+        assert_eq!(book["is_error"], true);
+        let decision = actions
+            .iter()
+            .find(|a| a["action_type"] == "decision")
+            .expect("decision");
+        assert_eq!(decision["name"], "flight 2");
+        assert_eq!(decision["attributes"]["agent.alternatives"][2], "flight 3");
+        // Tool calls are children of the run's span, in its trace.
+        let trace = list(
+            &state,
+            &format!(
+                "/api/v1/traces/{}",
+                run["trace_id"].as_str().expect("trace")
+            ),
+        )
+        .await;
+        assert_eq!(trace["spans"].as_array().expect("spans").len(), 3);
+        let progress = list(&state, "/api/v1/events?name=agent.progress").await;
+        assert_eq!(
+            progress["items"][0]["attributes"]["agent.stage"],
+            "planning"
+        );
+        assert_eq!(progress["items"][0]["trace_id"], run["trace_id"]);
+    });
+}

@@ -1,0 +1,297 @@
+//! Agent telemetry: a run of an AI agent and its actions, emitted as spans and events
+//! following the OpenTelemetry GenAI conventions plus a `correlation_id`.
+//!
+//! - The run is a span `invoke_agent <agent>` with `gen_ai.operation.name =
+//!   invoke_agent`, `gen_ai.agent.name`, `correlation_id`, `agent.prompt`, and at its end
+//!   `agent.status` (`completed` or `failed`) with `agent.quality_score` or
+//!   `error.message`.
+//! - A tool call is a child span `execute_tool <tool>` with `gen_ai.operation.name =
+//!   execute_tool`, `gen_ai.tool.name`, `agent.action_id`, its parameters and its result
+//!   (or an error status).
+//! - Progress, decisions, errors and successes are events `agent.progress`,
+//!   `agent.decision`, `agent.error`, `agent.success` in the run's trace, each with the
+//!   `correlation_id` and an `agent.action_id`.
+//!
+//! Every string passes the redactor like any other attribute. The server turns these into
+//! `/api/v1/agents/runs`.
+
+use crate::span::Span;
+use crate::telemetry::Telemetry;
+use automagik_telemetry_core::{KeyValue, Severity, SpanKind, SpanStatus, Value};
+use std::borrow::Cow;
+use std::time::Instant;
+
+/// A run of an agent. End it with [`AgentRun::complete`] or [`AgentRun::fail`]; a run
+/// dropped without either is recorded as failed. Like a [`Span`], it belongs to the
+/// thread that started it.
+#[derive(Debug)]
+pub struct AgentRun {
+    telemetry: Telemetry,
+    span: Span,
+    agent: String,
+    correlation_id: String,
+    started: Instant,
+    ended: bool,
+}
+
+/// A tool call in progress; finish it with [`ToolCall::ok`] or [`ToolCall::err`]. Dropped
+/// unfinished, it is recorded as an error.
+#[derive(Debug)]
+pub struct ToolCall {
+    span: Span,
+    finished: bool,
+}
+
+fn new_action_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Telemetry {
+    /// Starts a run of `agent` for `prompt`, with a new correlation id (a UUID).
+    ///
+    /// ```
+    /// # let telemetry = automagik_telemetry::Telemetry::disabled();
+    /// let run = telemetry.agent_run("planner", "Which orders shipped late?");
+    /// run.progress("planning", 10.0);
+    /// run.tool_call("run_sql", "SELECT id FROM orders WHERE late").ok("14 rows");
+    /// run.decision("answer", ["answer", "ask_user"], 0.8, "the query answers it");
+    /// run.success("answered");
+    /// run.complete(0.9);
+    /// ```
+    pub fn agent_run(&self, agent: impl Into<String>, prompt: impl Into<String>) -> AgentRun {
+        let id = if self.is_enabled() {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            String::new()
+        };
+        self.agent_run_with_id(agent, prompt, id)
+    }
+
+    /// Starts a run with a correlation id given by the caller (for example one received
+    /// with the request that started the run).
+    pub fn agent_run_with_id(
+        &self,
+        agent: impl Into<String>,
+        prompt: impl Into<String>,
+        correlation_id: impl Into<String>,
+    ) -> AgentRun {
+        let agent = agent.into();
+        let correlation_id = correlation_id.into();
+        if !self.is_enabled() {
+            // Nothing is recorded: no span name to build, no attributes to redact.
+            return AgentRun {
+                telemetry: self.clone(),
+                span: self.span(""),
+                agent,
+                correlation_id,
+                started: Instant::now(),
+                ended: true,
+            };
+        }
+        let mut span = self
+            .span_builder(format!("invoke_agent {agent}"))
+            .kind(SpanKind::Internal)
+            .start();
+        span.set_attribute("gen_ai.operation.name", "invoke_agent");
+        span.set_attribute("gen_ai.agent.name", agent.clone());
+        span.set_attribute("correlation_id", correlation_id.clone());
+        span.set_attribute("agent.prompt", prompt.into());
+        AgentRun {
+            telemetry: self.clone(),
+            span,
+            agent,
+            correlation_id,
+            started: Instant::now(),
+            ended: false,
+        }
+    }
+}
+
+impl AgentRun {
+    /// The run's correlation id.
+    pub fn correlation_id(&self) -> &str {
+        &self.correlation_id
+    }
+
+    /// The run's span (to add attributes).
+    pub fn span(&mut self) -> &mut Span {
+        &mut self.span
+    }
+
+    /// The run span's context (trace and span id), to start child spans from or to
+    /// propagate; `None` when telemetry is disabled.
+    pub fn span_context(&self) -> Option<automagik_telemetry_core::SpanContext> {
+        self.span.context()
+    }
+
+    fn event(&self, name: &'static str, severity: Severity, mut attributes: Vec<KeyValue>) {
+        let Some(active) = &self.telemetry.inner else {
+            return;
+        };
+        attributes.push(KeyValue::new("correlation_id", self.correlation_id.clone()));
+        attributes.push(KeyValue::new("gen_ai.agent.name", self.agent.clone()));
+        attributes.push(KeyValue::new("agent.action_id", new_action_id()));
+        let trace = self.span.context().map(|c| (c.trace_id, c.span_id));
+        active.emit_log(severity, None, Some(Cow::Borrowed(name)), attributes, trace);
+    }
+
+    /// Reports progress: a stage name and a percentage (clamped to 0–100).
+    pub fn progress(&self, stage: impl Into<String>, percent: f64) {
+        self.event(
+            "agent.progress",
+            Severity::Info,
+            vec![
+                KeyValue::new("agent.stage", stage.into()),
+                KeyValue::new("agent.percent", percent.clamp(0.0, 100.0)),
+            ],
+        );
+    }
+
+    /// Starts a tool call with its parameters (any attribute value; strings and maps are
+    /// redacted like everything else).
+    pub fn tool_call(&self, tool: impl Into<String>, params: impl Into<Value>) -> ToolCall {
+        if !self.telemetry.is_enabled() {
+            return ToolCall {
+                span: self.telemetry.span(""),
+                finished: true,
+            };
+        }
+        let tool = tool.into();
+        let mut builder = self
+            .telemetry
+            .span_builder(format!("execute_tool {tool}"))
+            .kind(SpanKind::Internal);
+        if let Some(parent) = self.span.context() {
+            builder = builder.parent(parent);
+        }
+        let mut span = builder.start();
+        span.set_attribute("gen_ai.operation.name", "execute_tool");
+        span.set_attribute("gen_ai.tool.name", tool);
+        span.set_attribute("gen_ai.agent.name", self.agent.clone());
+        span.set_attribute("correlation_id", self.correlation_id.clone());
+        span.set_attribute("agent.action_id", new_action_id());
+        span.set_attribute("gen_ai.tool.call.arguments", params.into());
+        ToolCall {
+            span,
+            finished: false,
+        }
+    }
+
+    /// Records a decision: the choice, the alternatives considered, a confidence (0–1)
+    /// and the reasoning.
+    pub fn decision<I, S>(
+        &self,
+        choice: impl Into<String>,
+        alternatives: I,
+        confidence: f64,
+        reasoning: impl Into<String>,
+    ) where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let alternatives: Vec<Value> = alternatives
+            .into_iter()
+            .map(|a| Value::from(a.into()))
+            .collect();
+        self.event(
+            "agent.decision",
+            Severity::Info,
+            vec![
+                KeyValue::new("agent.choice", choice.into()),
+                KeyValue::new("agent.alternatives", alternatives),
+                KeyValue::new("agent.confidence", confidence.clamp(0.0, 1.0)),
+                KeyValue::new("agent.reasoning", reasoning.into()),
+            ],
+        );
+    }
+
+    /// Records an error the agent met (the run may still succeed).
+    pub fn error(&self, message: impl Into<String>, kind: impl Into<String>) {
+        self.event(
+            "agent.error",
+            Severity::Error,
+            vec![
+                KeyValue::new("agent.message", message.into()),
+                KeyValue::new("error.type", kind.into()),
+            ],
+        );
+    }
+
+    /// Records a success of one step.
+    pub fn success(&self, message: impl Into<String>) {
+        self.event(
+            "agent.success",
+            Severity::Info,
+            vec![KeyValue::new("agent.message", message.into())],
+        );
+    }
+
+    /// Ends the run as completed with a quality score (clamped to 0–1).
+    pub fn complete(mut self, quality_score: f64) {
+        if self.ended {
+            return;
+        }
+        self.span.set_attribute("agent.status", "completed");
+        self.span
+            .set_attribute("agent.quality_score", quality_score.clamp(0.0, 1.0));
+        self.span.set_attribute(
+            "agent.duration_ms",
+            self.started.elapsed().as_secs_f64() * 1e3,
+        );
+        self.span.set_status(SpanStatus::Ok);
+        self.ended = true;
+    }
+
+    /// Ends the run as failed.
+    pub fn fail(mut self, error: impl Into<String>) {
+        if !self.ended {
+            self.end_failed(error.into());
+        }
+    }
+
+    fn end_failed(&mut self, error: String) {
+        self.span.set_attribute("agent.status", "failed");
+        self.span.set_attribute("error.message", error.clone());
+        self.span.set_attribute(
+            "agent.duration_ms",
+            self.started.elapsed().as_secs_f64() * 1e3,
+        );
+        self.span.set_status(SpanStatus::Error(error.into()));
+        self.ended = true;
+    }
+}
+
+impl Drop for AgentRun {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.end_failed("the run ended without complete() or fail()".into());
+        }
+    }
+}
+
+impl ToolCall {
+    /// Ends the call with its result.
+    pub fn ok(mut self, result: impl Into<Value>) {
+        self.span
+            .set_attribute("gen_ai.tool.call.result", result.into());
+        self.span.set_status(SpanStatus::Ok);
+        self.finished = true;
+    }
+
+    /// Ends the call with an error.
+    pub fn err(mut self, error: impl Into<String>) {
+        let error = error.into();
+        self.span.set_attribute("error.message", error.clone());
+        self.span.set_status(SpanStatus::Error(error.into()));
+        self.finished = true;
+    }
+}
+
+impl Drop for ToolCall {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.span
+                .set_status(SpanStatus::Error("the tool call was not finished".into()));
+        }
+    }
+}
