@@ -472,3 +472,74 @@ pub mod pg {
         }
     }
 }
+
+/// The real ClickHouse engine (PyPI `chdb`) behind the ClickHouse HTTP interface
+/// (`crates/testkit/python/clickhouse_http.py`), on a loopback port of its own, for one
+/// test. The Python interpreter is `AUTOMAGIK_TELEMETRY_TEST_PYTHON` (set by
+/// `scripts/test`, whose virtualenv has `chdb`).
+pub mod clickhouse {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// A running engine; stopped and its data removed when dropped.
+    #[derive(Debug)]
+    pub struct ClickHouse {
+        child: Child,
+        _data: tempfile::TempDir,
+        /// `http://127.0.0.1:<port>`.
+        pub url: String,
+    }
+
+    impl ClickHouse {
+        /// Starts the engine with user `default` and an empty password.
+        pub fn start() -> std::io::Result<Self> {
+            Self::start_with_password("")
+        }
+
+        /// Starts the engine with user `default` and this password.
+        pub fn start_with_password(password: &str) -> std::io::Result<Self> {
+            let python = std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON")
+                .unwrap_or_else(|_| "python3".into());
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/clickhouse_http.py");
+            let data = tempfile::tempdir()?;
+            let port = super::free_port();
+            let child = Command::new(python)
+                .arg(script)
+                .arg(port.to_string())
+                .arg(data.path())
+                .args(["--password", password])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()?;
+            let mut engine = ClickHouse {
+                child,
+                _data: data,
+                url: format!("http://127.0.0.1:{port}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(engine);
+                }
+                if let Some(status) = engine.child.try_wait()? {
+                    return Err(std::io::Error::other(format!(
+                        "the ClickHouse adapter exited with {status}; is chdb installed (scripts/setup-python)?"
+                    )));
+                }
+                if Instant::now() > deadline {
+                    return Err(std::io::Error::other(
+                        "the ClickHouse adapter did not start",
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    impl Drop for ClickHouse {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,0 +1,574 @@
+//! The ClickHouse schema, shared by the SDK's `clickhouse` exporter and the server's
+//! ClickHouse store: one place that says which tables exist and how they are built.
+//!
+//! Table and column names follow the OpenTelemetry Collector's ClickHouse exporter
+//! (`otel_traces`, `otel_traces_trace_id_ts`, `otel_logs`, `otel_metrics_sum`,
+//! `otel_metrics_gauge`, `otel_metrics_histogram`), so dashboards written for it work on
+//! this data. Ours beside them: `automagik_events` (product events, filled from
+//! `otel_logs` by a materialized view), `automagik_agent_actions`, and the rollups
+//! (`*_rollup_1m`, `*_rollup_1h`: `AggregatingMergeTree` tables filled by materialized
+//! views, with their own TTL).
+//!
+//! Every table has `DateTime64(9)` timestamps, `LowCardinality` service and span names,
+//! `Map(LowCardinality(String), String)` attributes, Delta/ZSTD codecs, daily partitions
+//! and a TTL with `ttl_only_drop_parts = 1` (whole days are dropped, never rewritten).
+//!
+//! In cluster mode every table is a `ReplicatedMergeTree` named `<table>_local`, created
+//! `ON CLUSTER`, with a `Distributed` table of the plain name in front. Spans and the
+//! trace-id lookup shard on the trace id (a trace lives on one shard, so a lookup by id
+//! reads one shard); logs on the trace id too (a trace's logs sit with its spans);
+//! metrics on service and metric name (a series stays on one shard); events, agent
+//! actions and rollups follow their source. Materialized views are created on the
+//! `_local` tables, so each shard aggregates what it stores and the `Distributed`
+//! rollup tables merge the partial states at query time.
+
+/// How to build the schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schema {
+    /// Database that holds every table.
+    pub database: String,
+    /// `Some(cluster)` for replicated tables `ON CLUSTER` behind `Distributed` tables.
+    pub cluster: Option<String>,
+    /// Days raw rows are kept.
+    pub raw_ttl_days: u32,
+    /// Days rollup rows are kept.
+    pub rollup_ttl_days: u32,
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Schema {
+            database: "automagik".into(),
+            cluster: None,
+            raw_ttl_days: 7,
+            rollup_ttl_days: 30,
+        }
+    }
+}
+
+/// One table: its name, columns and indexes, engine family, keys and TTL.
+struct Table {
+    name: &'static str,
+    body: &'static str,
+    /// `MergeTree` or `AggregatingMergeTree`.
+    engine: &'static str,
+    partition: &'static str,
+    order: &'static str,
+    /// TTL expression without the interval, e.g. `toDateTime(Timestamp)`.
+    ttl_column: &'static str,
+    rollup: bool,
+    /// Sharding key of the `Distributed` table in cluster mode.
+    shard_key: &'static str,
+}
+
+const MAP: &str = "Map(LowCardinality(String), String)";
+
+const TRACES: &str = "
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes {MAP} CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes {MAP} CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    `Events.Timestamp` Array(DateTime64(9)) CODEC(ZSTD(1)),
+    `Events.Name` Array(LowCardinality(String)) CODEC(ZSTD(1)),
+    `Events.Attributes` Array({MAP}) CODEC(ZSTD(1)),
+    `Links.TraceId` Array(String) CODEC(ZSTD(1)),
+    `Links.SpanId` Array(String) CODEC(ZSTD(1)),
+    `Links.TraceState` Array(String) CODEC(ZSTD(1)),
+    `Links.Attributes` Array({MAP}) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1";
+
+const TRACE_ID_TS: &str = "
+    TraceId String CODEC(ZSTD(1)),
+    Start DateTime CODEC(Delta, ZSTD(1)),
+    End DateTime CODEC(Delta, ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1";
+
+const LOGS: &str = "
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt8,
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber UInt8,
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes {MAP} CODEC(ZSTD(1)),
+    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeAttributes {MAP} CODEC(ZSTD(1)),
+    LogAttributes {MAP} CODEC(ZSTD(1)),
+    EventName String CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8";
+
+const EVENTS: &str = "
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    EventName LowCardinality(String) CODEC(ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    Attributes {MAP} CODEC(ZSTD(1))";
+
+/// Columns every metric table shares (Collector layout), then each kind's own.
+const METRIC_COMMON: &str = "
+    ResourceAttributes {MAP} CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes {MAP} CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName String CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes {MAP} CODEC(ZSTD(1)),
+    StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1))";
+
+const METRIC_INDEX: &str =
+    "INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1";
+
+const GAUGE: &str = "{METRIC_COMMON},
+    Value Float64 CODEC(ZSTD(1)),
+    {METRIC_INDEX}";
+
+const SUM: &str = "{METRIC_COMMON},
+    Value Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),
+    {METRIC_INDEX}";
+
+const HISTOGRAM: &str = "{METRIC_COMMON},
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    {METRIC_INDEX}";
+
+const AGENT_ACTIONS: &str = "
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    ActionId String CODEC(ZSTD(1)),
+    CorrelationId String CODEC(ZSTD(1)),
+    AgentName LowCardinality(String) CODEC(ZSTD(1)),
+    ActionType LowCardinality(String) CODEC(ZSTD(1)),
+    Name String CODEC(ZSTD(1)),
+    IsError Boolean,
+    DurationNs UInt64 CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    Attributes {MAP} CODEC(ZSTD(1)),
+    INDEX idx_correlation CorrelationId TYPE bloom_filter(0.001) GRANULARITY 1";
+
+const SPAN_ROLLUP: &str = "
+    Bucket DateTime CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String),
+    SpanName LowCardinality(String),
+    Spans SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    DurationSum SimpleAggregateFunction(sum, UInt64),
+    DurationQuantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)";
+
+const METRIC_ROLLUP: &str = "
+    Bucket DateTime CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String),
+    MetricName LowCardinality(String),
+    Count SimpleAggregateFunction(sum, UInt64),
+    Sum SimpleAggregateFunction(sum, Float64),
+    Min SimpleAggregateFunction(min, Float64),
+    Max SimpleAggregateFunction(max, Float64)";
+
+const AGENT_ROLLUP: &str = "
+    Bucket DateTime CODEC(Delta, ZSTD(1)),
+    AgentName LowCardinality(String),
+    ActionType LowCardinality(String),
+    Actions SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64)";
+
+const fn raw(
+    name: &'static str,
+    body: &'static str,
+    partition: &'static str,
+    order: &'static str,
+    ttl_column: &'static str,
+    shard_key: &'static str,
+) -> Table {
+    Table {
+        name,
+        body,
+        engine: "MergeTree",
+        partition,
+        order,
+        ttl_column,
+        rollup: false,
+        shard_key,
+    }
+}
+
+const fn rollup(name: &'static str, body: &'static str, order: &'static str) -> Table {
+    Table {
+        name,
+        body,
+        engine: "AggregatingMergeTree",
+        partition: "toDate(Bucket)",
+        order,
+        ttl_column: "Bucket",
+        rollup: true,
+        shard_key: "rand()",
+    }
+}
+
+const TABLES: &[Table] = &[
+    raw(
+        "otel_traces",
+        TRACES,
+        "toDate(Timestamp)",
+        "(ServiceName, SpanName, toDateTime(Timestamp))",
+        "toDateTime(Timestamp)",
+        "cityHash64(TraceId)",
+    ),
+    raw(
+        "otel_traces_trace_id_ts",
+        TRACE_ID_TS,
+        "toDate(Start)",
+        "(TraceId, Start)",
+        "Start",
+        "cityHash64(TraceId)",
+    ),
+    raw(
+        "otel_logs",
+        LOGS,
+        "toDate(TimestampTime)",
+        "(ServiceName, TimestampTime, Timestamp)",
+        "TimestampTime",
+        "cityHash64(TraceId)",
+    ),
+    raw(
+        "automagik_events",
+        EVENTS,
+        "toDate(Timestamp)",
+        "(EventName, ServiceName, Timestamp)",
+        "toDateTime(Timestamp)",
+        "rand()",
+    ),
+    raw(
+        "otel_metrics_gauge",
+        GAUGE,
+        "toDate(TimeUnix)",
+        "(ServiceName, MetricName, toUnixTimestamp64Nano(TimeUnix))",
+        "toDateTime(TimeUnix)",
+        "cityHash64(ServiceName, MetricName)",
+    ),
+    raw(
+        "otel_metrics_sum",
+        SUM,
+        "toDate(TimeUnix)",
+        "(ServiceName, MetricName, toUnixTimestamp64Nano(TimeUnix))",
+        "toDateTime(TimeUnix)",
+        "cityHash64(ServiceName, MetricName)",
+    ),
+    raw(
+        "otel_metrics_histogram",
+        HISTOGRAM,
+        "toDate(TimeUnix)",
+        "(ServiceName, MetricName, toUnixTimestamp64Nano(TimeUnix))",
+        "toDateTime(TimeUnix)",
+        "cityHash64(ServiceName, MetricName)",
+    ),
+    raw(
+        "automagik_agent_actions",
+        AGENT_ACTIONS,
+        "toDate(Timestamp)",
+        "(AgentName, CorrelationId, Timestamp)",
+        "toDateTime(Timestamp)",
+        "cityHash64(CorrelationId)",
+    ),
+    rollup(
+        "otel_traces_rollup_1m",
+        SPAN_ROLLUP,
+        "(ServiceName, SpanName, Bucket)",
+    ),
+    rollup(
+        "otel_traces_rollup_1h",
+        SPAN_ROLLUP,
+        "(ServiceName, SpanName, Bucket)",
+    ),
+    rollup(
+        "otel_metrics_rollup_1m",
+        METRIC_ROLLUP,
+        "(ServiceName, MetricName, Bucket)",
+    ),
+    rollup(
+        "otel_metrics_rollup_1h",
+        METRIC_ROLLUP,
+        "(ServiceName, MetricName, Bucket)",
+    ),
+    rollup(
+        "automagik_agent_rollup_1m",
+        AGENT_ROLLUP,
+        "(AgentName, ActionType, Bucket)",
+    ),
+    rollup(
+        "automagik_agent_rollup_1h",
+        AGENT_ROLLUP,
+        "(AgentName, ActionType, Bucket)",
+    ),
+];
+
+/// Materialized views: (name, target table, SELECT ... FROM {source}); `{source}` is a
+/// raw table name, `{bucket}` the bucket function of the rollup's resolution.
+const VIEWS: &[(&str, &str, &str, &str)] = &[
+    (
+        "otel_traces_trace_id_ts_mv",
+        "otel_traces_trace_id_ts",
+        "otel_traces",
+        "SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End FROM {source} \
+         WHERE TraceId != '' GROUP BY TraceId",
+    ),
+    (
+        "automagik_events_mv",
+        "automagik_events",
+        "otel_logs",
+        "SELECT Timestamp, ServiceName, EventName, TraceId, SpanId, LogAttributes AS Attributes \
+         FROM {source} WHERE EventName != ''",
+    ),
+];
+
+/// Rollup views per resolution: (view stem, target stem, source, SELECT).
+const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
+    (
+        "otel_traces_rollup",
+        "otel_traces_rollup",
+        "otel_traces",
+        "SELECT {bucket}(Timestamp) AS Bucket, ServiceName, SpanName, count() AS Spans, \
+         countIf(StatusCode = 'Error') AS Errors, sum(Duration) AS DurationSum, \
+         quantilesTDigestState(0.5, 0.95, 0.99)(Duration) AS DurationQuantiles \
+         FROM {source} GROUP BY Bucket, ServiceName, SpanName",
+    ),
+    (
+        "otel_metrics_gauge_rollup",
+        "otel_metrics_rollup",
+        "otel_metrics_gauge",
+        "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, count() AS Count, \
+         sum(Value) AS Sum, min(Value) AS Min, max(Value) AS Max \
+         FROM {source} GROUP BY Bucket, ServiceName, MetricName",
+    ),
+    (
+        "otel_metrics_sum_rollup",
+        "otel_metrics_rollup",
+        "otel_metrics_sum",
+        "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, count() AS Count, \
+         sum(Value) AS Sum, min(Value) AS Min, max(Value) AS Max \
+         FROM {source} GROUP BY Bucket, ServiceName, MetricName",
+    ),
+    (
+        "otel_metrics_histogram_rollup",
+        "otel_metrics_rollup",
+        "otel_metrics_histogram",
+        "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, sum(Count) AS Count, \
+         sum(Sum) AS Sum, min(Min) AS Min, max(Max) AS Max \
+         FROM {source} GROUP BY Bucket, ServiceName, MetricName",
+    ),
+    (
+        "automagik_agent_rollup",
+        "automagik_agent_rollup",
+        "automagik_agent_actions",
+        "SELECT {bucket}(Timestamp) AS Bucket, AgentName, ActionType, count() AS Actions, \
+         countIf(IsError) AS Errors FROM {source} GROUP BY Bucket, AgentName, ActionType",
+    ),
+];
+
+/// Quotes an identifier with backticks.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+/// Quotes a string literal.
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+impl Schema {
+    /// The raw (and lookup) tables a client inserts into, by signal.
+    pub const TRACES: &'static str = "otel_traces";
+    /// Logs, events included.
+    pub const LOGS: &'static str = "otel_logs";
+    /// Gauges.
+    pub const GAUGES: &'static str = "otel_metrics_gauge";
+    /// Sums.
+    pub const SUMS: &'static str = "otel_metrics_sum";
+    /// Histograms.
+    pub const HISTOGRAMS: &'static str = "otel_metrics_histogram";
+    /// Agent actions.
+    pub const AGENT_ACTIONS: &'static str = "automagik_agent_actions";
+
+    fn on_cluster(&self) -> String {
+        self.cluster
+            .as_deref()
+            .map(|c| format!(" ON CLUSTER {}", ident(c)))
+            .unwrap_or_default()
+    }
+
+    /// Name of the table that stores rows on this node (`_local` in cluster mode).
+    fn storage_name(&self, table: &str) -> String {
+        match self.cluster {
+            Some(_) => format!("{table}_local"),
+            None => table.to_string(),
+        }
+    }
+
+    fn qualified(&self, table: &str) -> String {
+        format!("{}.{}", ident(&self.database), ident(table))
+    }
+
+    /// Every statement, in order: the database, the tables (in cluster mode the
+    /// replicated `_local` tables and the `Distributed` tables), then the views. All are
+    /// `IF NOT EXISTS`, so running them again changes nothing.
+    pub fn statements(&self) -> Vec<String> {
+        let on_cluster = self.on_cluster();
+        let mut out = vec![format!(
+            "CREATE DATABASE IF NOT EXISTS {}{on_cluster}",
+            ident(&self.database)
+        )];
+        for t in TABLES {
+            let body = t
+                .body
+                .replace("{METRIC_COMMON}", METRIC_COMMON)
+                .replace("{METRIC_INDEX}", METRIC_INDEX)
+                .replace("{MAP}", MAP);
+            let days = if t.rollup {
+                self.rollup_ttl_days
+            } else {
+                self.raw_ttl_days
+            };
+            let local = self.storage_name(t.name);
+            let engine = match &self.cluster {
+                Some(_) => format!(
+                    "Replicated{}('/clickhouse/tables/{{shard}}/{}/{local}', '{{replica}}')",
+                    t.engine, self.database
+                ),
+                None => format!("{}()", t.engine),
+            };
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {}{on_cluster} ({body}\n) ENGINE = {engine} \
+                 PARTITION BY {} ORDER BY {} TTL {} + toIntervalDay({days}) \
+                 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
+                self.qualified(&local),
+                t.partition,
+                t.order,
+                t.ttl_column,
+            ));
+            if let Some(cluster) = &self.cluster {
+                out.push(format!(
+                    "CREATE TABLE IF NOT EXISTS {}{on_cluster} AS {} \
+                     ENGINE = Distributed({}, {}, {}, {})",
+                    self.qualified(t.name),
+                    self.qualified(&local),
+                    literal(cluster),
+                    literal(&self.database),
+                    literal(&local),
+                    t.shard_key
+                ));
+            }
+        }
+        let mut view = |name: String, target: &str, source: &str, select: String| {
+            let select = select.replace("{source}", &self.qualified(&self.storage_name(source)));
+            out.push(format!(
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS {}{on_cluster} TO {} AS {select}",
+                self.qualified(&self.storage_name(&name)),
+                self.qualified(&self.storage_name(target)),
+            ));
+        };
+        for (name, target, source, select) in VIEWS {
+            view(name.to_string(), target, source, select.to_string());
+        }
+        for (stem, target, source, select) in ROLLUP_VIEWS {
+            for (suffix, bucket) in [("1m", "toStartOfMinute"), ("1h", "toStartOfHour")] {
+                view(
+                    format!("{stem}_{suffix}_mv"),
+                    &format!("{target}_{suffix}"),
+                    source,
+                    select.replace("{bucket}", bucket),
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_node_and_cluster_statements() {
+        let single = Schema::default().statements();
+        assert!(single[0].starts_with("CREATE DATABASE IF NOT EXISTS `automagik`"));
+        assert!(single.iter().all(|s| !s.contains("ON CLUSTER")));
+        assert!(
+            single
+                .iter()
+                .any(|s| s.contains("`automagik`.`otel_traces` ("))
+        );
+        let traces = single
+            .iter()
+            .find(|s| s.contains("`otel_traces` ("))
+            .expect("traces table");
+        assert!(traces.contains("TTL toDateTime(Timestamp) + toIntervalDay(7)"));
+        assert!(traces.contains("ttl_only_drop_parts = 1"));
+        assert!(traces.contains("Map(LowCardinality(String), String)"));
+        assert!(!traces.contains("{MAP}"));
+        let rollup = single
+            .iter()
+            .find(|s| s.contains("`otel_traces_rollup_1h` ("))
+            .expect("rollup table");
+        assert!(rollup.contains("AggregatingMergeTree") && rollup.contains("toIntervalDay(30)"));
+        let views = single
+            .iter()
+            .filter(|s| s.contains("MATERIALIZED VIEW"))
+            .count();
+        assert_eq!(views, 2 + 5 * 2);
+
+        let cluster = Schema {
+            cluster: Some("prod".into()),
+            ..Schema::default()
+        }
+        .statements();
+        assert!(cluster.iter().all(|s| s.contains("ON CLUSTER `prod`")));
+        assert!(cluster.iter().any(|s| s.contains(
+            "ReplicatedMergeTree('/clickhouse/tables/{shard}/automagik/otel_traces_local', '{replica}')"
+        )));
+        assert!(cluster.iter().any(|s| s.contains(
+            "Distributed('prod', 'automagik', 'otel_traces_local', cityHash64(TraceId))"
+        )));
+        assert!(
+            cluster
+                .iter()
+                .any(|s| s.contains("TO `automagik`.`otel_traces_rollup_1m_local` AS SELECT"))
+        );
+        assert_eq!(ident("we`ird"), "`we\\`ird`");
+        assert_eq!(literal("it's"), "'it\\'s'");
+    }
+}
