@@ -22,6 +22,10 @@
 //! `_local` tables, so each shard aggregates what it stores and the `Distributed`
 //! rollup tables merge the partial states at query time.
 
+mod rows;
+
+pub use rows::{Insert, attribute_map, inserts};
+
 /// How to build the schema.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schema {
@@ -474,11 +478,18 @@ impl Schema {
             out.push(format!(
                 "CREATE TABLE IF NOT EXISTS {}{on_cluster} ({body}\n) ENGINE = {engine} \
                  PARTITION BY {} ORDER BY {} TTL {} + toIntervalDay({days}) \
-                 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1",
+                 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1{}",
                 self.qualified(&local),
                 t.partition,
                 t.order,
                 t.ttl_column,
+                // Retried inserts carry the same deduplication token; keep a window of
+                // them on single nodes too (replicated tables have their own).
+                if t.rollup {
+                    ""
+                } else {
+                    ", non_replicated_deduplication_window = 1000"
+                },
             ));
             if let Some(cluster) = &self.cluster {
                 out.push(format!(

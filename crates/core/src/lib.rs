@@ -9,6 +9,7 @@ pub mod otlp;
 pub mod parse;
 pub mod record;
 pub mod redact;
+pub mod time;
 pub mod trace_context;
 pub mod value;
 

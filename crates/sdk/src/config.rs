@@ -81,6 +81,8 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Password. Default empty. Never printed by `Debug`.
     pub password: String,
+    /// Create the database and tables on first use. Default `true`.
+    pub create_schema: bool,
 }
 
 impl std::fmt::Debug for ClickHouseConfig {
@@ -97,6 +99,7 @@ impl std::fmt::Debug for ClickHouseConfig {
                     "<set>"
                 },
             )
+            .field("create_schema", &self.create_schema)
             .finish()
     }
 }
@@ -199,6 +202,7 @@ impl Default for Config {
                 database: "automagik".into(),
                 user: "default".into(),
                 password: String::new(),
+                create_schema: true,
             },
             kafka_brokers: "127.0.0.1:9092".into(),
             file_path: PathBuf::from("automagik-telemetry.jsonl"),

@@ -1,7 +1,9 @@
 //! The [`Telemetry`] handle and its builder.
 
 use crate::config::{Backend, Compression, Config, ConfigError};
-use crate::export::{Exporter, JsonLinesExporter, OtlpEncoding, OtlpHttpExporter};
+use crate::export::{
+    ClickHouseExporter, Exporter, JsonLinesExporter, OtlpEncoding, OtlpHttpExporter,
+};
 use crate::install::InstallState;
 use crate::pipeline::{
     DeliveryStats, DropReason, FlushError, Pipeline, PipelineSettings, RetryPolicy,
@@ -92,6 +94,16 @@ impl TelemetryBuilder {
     setters! {
         /// `service.name` of everything sent.
         project_name: String => |c, v| c.project_name = v;
+        /// ClickHouse HTTP interface URL (backend `clickhouse`).
+        clickhouse_endpoint: String => |c, v| c.clickhouse.endpoint = v.trim_end_matches('/').to_string();
+        /// ClickHouse database (backend `clickhouse`).
+        clickhouse_database: String => |c, v| c.clickhouse.database = v;
+        /// ClickHouse user (backend `clickhouse`).
+        clickhouse_user: String => |c, v| c.clickhouse.user = v;
+        /// ClickHouse password (backend `clickhouse`); never printed.
+        clickhouse_password: String => |c, v| c.clickhouse.password = v;
+        /// Whether the `clickhouse` backend creates its database and tables on first use.
+        clickhouse_create_schema: bool => |c, v| c.clickhouse.create_schema = v;
         /// `service.version` of everything sent.
         version: String => |c, v| c.version = v;
         /// OTLP base URL (`/v1/traces` and so on are appended).
@@ -285,6 +297,7 @@ fn exporter_for(config: &Config) -> Result<Box<dyn Exporter>, ConfigError> {
             },
         )?),
         Backend::Stdout => Box::new(JsonLinesExporter::stdout()),
+        Backend::ClickHouse => Box::new(ClickHouseExporter::new(config)),
         other => return Err(ConfigError::UnsupportedBackend(other)),
     })
 }

@@ -12,10 +12,12 @@
 //!   then spools or drops.
 //! - `flush` and `shutdown` have defaults that do nothing.
 
+mod clickhouse;
 mod json_lines;
 mod otlp_http;
 pub mod retry;
 
+pub use clickhouse::ClickHouseExporter;
 pub use json_lines::JsonLinesExporter;
 pub use otlp_http::{OtlpEncoding, OtlpHttpExporter, compress};
 pub use retry::RetryClass;

@@ -1,5 +1,6 @@
 //! Integration tests of the SDK against a real OTLP/HTTP receiver on loopback.
 
+mod clickhouse;
 mod delivery;
 mod otlp;
 mod python_crosscheck;

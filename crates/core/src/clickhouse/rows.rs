@@ -1,0 +1,401 @@
+//! OTLP requests as `JSONEachRow` bodies for the tables of the schema, one body per
+//! table, as the SDK exporter and the server store insert them.
+//!
+//! Timestamps are written as RFC 3339 with nanoseconds and `Z` (inserted with
+//! `date_time_input_format = 'best_effort'`, so they are UTC whatever the server's time
+//! zone); attribute maps hold strings (numbers and booleans as their text, arrays and
+//! maps as JSON, bytes as hex), as the OpenTelemetry Collector writes them; non-finite
+//! floats are written as `nan` / `inf` / `-inf`.
+
+use super::Schema;
+use crate::SignalRequest;
+use crate::time::rfc3339;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use serde_json::{Map, Value as Json, json};
+use std::fmt::Write;
+
+/// Rows for one table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Insert {
+    /// Table name (without the database).
+    pub table: &'static str,
+    /// `JSONEachRow` rows, one per line.
+    pub rows: String,
+    /// How many rows.
+    pub count: usize,
+}
+
+impl Insert {
+    fn push(&mut self, row: &Json) {
+        let _ = writeln!(self.rows, "{row}");
+        self.count += 1;
+    }
+}
+
+fn any_text(v: Option<&AnyValue>) -> String {
+    match v.and_then(|v| v.value.as_ref()) {
+        None => String::new(),
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(any_value::Value::IntValue(i)) => i.to_string(),
+        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+        Some(any_value::Value::BytesValue(b)) => hex::encode(b),
+        Some(other) => any_json(other).to_string(),
+    }
+}
+
+fn any_json(v: &any_value::Value) -> Json {
+    match v {
+        any_value::Value::StringValue(s) => Json::String(s.clone()),
+        any_value::Value::BoolValue(b) => Json::Bool(*b),
+        any_value::Value::IntValue(i) => Json::from(*i),
+        any_value::Value::DoubleValue(d) => serde_json::Number::from_f64(*d)
+            .map_or_else(|| Json::String(d.to_string()), Json::Number),
+        any_value::Value::BytesValue(b) => Json::String(hex::encode(b)),
+        any_value::Value::ArrayValue(a) => Json::Array(
+            a.values
+                .iter()
+                .map(|v| v.value.as_ref().map_or(Json::Null, any_json))
+                .collect(),
+        ),
+        any_value::Value::KvlistValue(kv) => Json::Object(
+            kv.values
+                .iter()
+                .map(|kv| {
+                    let v = kv
+                        .value
+                        .as_ref()
+                        .and_then(|v| v.value.as_ref())
+                        .map_or(Json::Null, any_json);
+                    (kv.key.clone(), v)
+                })
+                .collect(),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => Json::Null,
+    }
+}
+
+/// Attributes as a `Map(String, String)` value (a repeated key keeps its last value).
+pub fn attribute_map(kvs: &[KeyValue]) -> Json {
+    let mut map = Map::new();
+    for kv in kvs {
+        map.insert(kv.key.clone(), Json::String(any_text(kv.value.as_ref())));
+    }
+    Json::Object(map)
+}
+
+/// A float for a `Float64` column: finite numbers as numbers, others as text.
+fn float(f: f64) -> Json {
+    if f.is_nan() {
+        Json::String("nan".into())
+    } else if f.is_infinite() {
+        Json::String(if f > 0.0 { "inf" } else { "-inf" }.into())
+    } else {
+        Json::from(f)
+    }
+}
+
+fn string_attr<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
+
+fn service(resource: Option<&Resource>) -> String {
+    resource
+        .and_then(|r| string_attr(&r.attributes, "service.name"))
+        .unwrap_or("unknown_service")
+        .to_string()
+}
+
+fn resource_map(resource: Option<&Resource>) -> Json {
+    resource.map_or_else(|| json!({}), |r| attribute_map(&r.attributes))
+}
+
+fn scope_parts(scope: Option<&InstrumentationScope>) -> (String, String, Json) {
+    scope.map_or_else(
+        || (String::new(), String::new(), json!({})),
+        |s| {
+            (
+                s.name.clone(),
+                s.version.clone(),
+                attribute_map(&s.attributes),
+            )
+        },
+    )
+}
+
+/// `Server`, `Client`, ... as the Collector writes span kinds.
+fn span_kind(kind: i32) -> &'static str {
+    match kind {
+        1 => "Internal",
+        2 => "Server",
+        3 => "Client",
+        4 => "Producer",
+        5 => "Consumer",
+        _ => "Unspecified",
+    }
+}
+
+/// `Unset`, `Ok` or `Error`.
+fn status_code(code: i32) -> &'static str {
+    match code {
+        1 => "Ok",
+        2 => "Error",
+        _ => "Unset",
+    }
+}
+
+/// The rows of one request, by table (empty tables left out).
+pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
+    let mut out = Vec::new();
+    match request.decoded().as_ref() {
+        SignalRequest::Traces(req) => {
+            let mut spans = Insert {
+                table: Schema::TRACES,
+                ..Default::default()
+            };
+            let mut actions = Insert {
+                table: Schema::AGENT_ACTIONS,
+                ..Default::default()
+            };
+            for rs in &req.resource_spans {
+                let service_name = service(rs.resource.as_ref());
+                let resource = resource_map(rs.resource.as_ref());
+                for ss in &rs.scope_spans {
+                    let (scope_name, scope_version, _) = scope_parts(ss.scope.as_ref());
+                    for s in &ss.spans {
+                        let status = s.status.clone().unwrap_or_default();
+                        let trace_id = hex::encode(&s.trace_id);
+                        let span_id = hex::encode(&s.span_id);
+                        let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
+                        spans.push(&json!({
+                            "Timestamp": rfc3339(s.start_time_unix_nano),
+                            "TraceId": trace_id,
+                            "SpanId": span_id,
+                            "ParentSpanId": hex::encode(&s.parent_span_id),
+                            "TraceState": s.trace_state,
+                            "SpanName": s.name,
+                            "SpanKind": span_kind(s.kind),
+                            "ServiceName": service_name,
+                            "ResourceAttributes": resource,
+                            "ScopeName": scope_name,
+                            "ScopeVersion": scope_version,
+                            "SpanAttributes": attribute_map(&s.attributes),
+                            "Duration": duration,
+                            "StatusCode": status_code(status.code),
+                            "StatusMessage": status.message,
+                            "Events.Timestamp": s.events.iter().map(|e| rfc3339(e.time_unix_nano)).collect::<Vec<_>>(),
+                            "Events.Name": s.events.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+                            "Events.Attributes": s.events.iter().map(|e| attribute_map(&e.attributes)).collect::<Vec<_>>(),
+                            "Links.TraceId": s.links.iter().map(|l| hex::encode(&l.trace_id)).collect::<Vec<_>>(),
+                            "Links.SpanId": s.links.iter().map(|l| hex::encode(&l.span_id)).collect::<Vec<_>>(),
+                            "Links.TraceState": s.links.iter().map(|l| l.trace_state.clone()).collect::<Vec<_>>(),
+                            "Links.Attributes": s.links.iter().map(|l| attribute_map(&l.attributes)).collect::<Vec<_>>(),
+                        }));
+                        if string_attr(&s.attributes, "gen_ai.operation.name")
+                            == Some("execute_tool")
+                        {
+                            let attr = |k| string_attr(&s.attributes, k).unwrap_or_default();
+                            actions.push(&json!({
+                                "Timestamp": rfc3339(s.start_time_unix_nano),
+                                "ActionId": string_attr(&s.attributes, "agent.action_id").map_or_else(|| format!("{trace_id}-{span_id}"), str::to_string),
+                                "CorrelationId": string_attr(&s.attributes, "correlation_id").unwrap_or(&trace_id),
+                                "AgentName": attr("gen_ai.agent.name"),
+                                "ActionType": "tool_call",
+                                "Name": string_attr(&s.attributes, "gen_ai.tool.name").unwrap_or(&s.name),
+                                "IsError": status.code == 2,
+                                "DurationNs": duration,
+                                "ServiceName": service_name,
+                                "TraceId": trace_id,
+                                "Attributes": attribute_map(&s.attributes),
+                            }));
+                        }
+                    }
+                }
+            }
+            out.extend([spans, actions]);
+        }
+        SignalRequest::Logs(req) => {
+            let mut logs = Insert {
+                table: Schema::LOGS,
+                ..Default::default()
+            };
+            let mut actions = Insert {
+                table: Schema::AGENT_ACTIONS,
+                ..Default::default()
+            };
+            for rl in &req.resource_logs {
+                let service_name = service(rl.resource.as_ref());
+                let resource = resource_map(rl.resource.as_ref());
+                let schema_url = rl.schema_url.clone();
+                for sl in &rl.scope_logs {
+                    let (scope_name, scope_version, scope_attrs) = scope_parts(sl.scope.as_ref());
+                    for l in &sl.log_records {
+                        let time = if l.time_unix_nano != 0 {
+                            l.time_unix_nano
+                        } else {
+                            l.observed_time_unix_nano
+                        };
+                        let event_name = Some(l.event_name.clone())
+                            .filter(|n| !n.is_empty())
+                            .or_else(|| {
+                                string_attr(&l.attributes, "event.name").map(str::to_string)
+                            })
+                            .unwrap_or_default();
+                        let trace_id = hex::encode(&l.trace_id);
+                        logs.push(&json!({
+                            "Timestamp": rfc3339(time),
+                            "TraceId": trace_id,
+                            "SpanId": hex::encode(&l.span_id),
+                            "TraceFlags": l.flags & 0xff,
+                            "SeverityText": l.severity_text,
+                            "SeverityNumber": l.severity_number.clamp(0, 255),
+                            "ServiceName": service_name,
+                            "Body": any_text(l.body.as_ref()),
+                            "ResourceSchemaUrl": schema_url,
+                            "ResourceAttributes": resource,
+                            "ScopeSchemaUrl": sl.schema_url,
+                            "ScopeName": scope_name,
+                            "ScopeVersion": scope_version,
+                            "ScopeAttributes": scope_attrs,
+                            "LogAttributes": attribute_map(&l.attributes),
+                            "EventName": event_name,
+                        }));
+                        let action = event_name.strip_prefix("agent.").filter(|t| {
+                            matches!(*t, "tool_call" | "decision" | "error" | "success")
+                        });
+                        if let (Some(action), Some(correlation)) =
+                            (action, string_attr(&l.attributes, "correlation_id"))
+                        {
+                            let name = ["gen_ai.tool.name", "agent.choice", "agent.message"]
+                                .iter()
+                                .find_map(|k| string_attr(&l.attributes, k))
+                                .unwrap_or_default();
+                            actions.push(&json!({
+                                "Timestamp": rfc3339(time),
+                                "ActionId": string_attr(&l.attributes, "agent.action_id").map_or_else(|| format!("{correlation}:{action}:{time}"), str::to_string),
+                                "CorrelationId": correlation,
+                                "AgentName": string_attr(&l.attributes, "gen_ai.agent.name").unwrap_or_default(),
+                                "ActionType": action,
+                                "Name": name,
+                                "IsError": action == "error",
+                                "DurationNs": 0,
+                                "ServiceName": service_name,
+                                "TraceId": trace_id,
+                                "Attributes": attribute_map(&l.attributes),
+                            }));
+                        }
+                    }
+                }
+            }
+            out.extend([logs, actions]);
+        }
+        SignalRequest::Metrics(req) => {
+            let mut gauges = Insert {
+                table: Schema::GAUGES,
+                ..Default::default()
+            };
+            let mut sums = Insert {
+                table: Schema::SUMS,
+                ..Default::default()
+            };
+            let mut histograms = Insert {
+                table: Schema::HISTOGRAMS,
+                ..Default::default()
+            };
+            for rm in &req.resource_metrics {
+                let service_name = service(rm.resource.as_ref());
+                let resource = resource_map(rm.resource.as_ref());
+                for sm in &rm.scope_metrics {
+                    let (scope_name, scope_version, scope_attrs) = scope_parts(sm.scope.as_ref());
+                    for m in &sm.metrics {
+                        let common =
+                            |attributes: &[KeyValue], start: u64, time: u64, flags: u32| {
+                                json!({
+                                    "ResourceAttributes": resource,
+                                    "ResourceSchemaUrl": rm.schema_url,
+                                    "ScopeName": scope_name,
+                                    "ScopeVersion": scope_version,
+                                    "ScopeAttributes": scope_attrs,
+                                    "ScopeSchemaUrl": sm.schema_url,
+                                    "ServiceName": service_name,
+                                    "MetricName": m.name,
+                                    "MetricDescription": m.description,
+                                    "MetricUnit": m.unit,
+                                    "Attributes": attribute_map(attributes),
+                                    "StartTimeUnix": rfc3339(start),
+                                    "TimeUnix": rfc3339(time),
+                                    "Flags": flags,
+                                })
+                            };
+                        let number =
+                            |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint| {
+                                let mut row = common(
+                                    &p.attributes,
+                                    p.start_time_unix_nano,
+                                    p.time_unix_nano,
+                                    p.flags,
+                                );
+                                row["Value"] = float(match p.value {
+                                    Some(number_data_point::Value::AsDouble(d)) => d,
+                                    Some(number_data_point::Value::AsInt(i)) => i as f64,
+                                    None => f64::NAN,
+                                });
+                                row
+                            };
+                        match &m.data {
+                            Some(Data::Gauge(g)) => {
+                                for p in &g.data_points {
+                                    gauges.push(&number(p));
+                                }
+                            }
+                            Some(Data::Sum(s)) => {
+                                for p in &s.data_points {
+                                    let mut row = number(p);
+                                    row["AggregationTemporality"] =
+                                        json!(s.aggregation_temporality);
+                                    row["IsMonotonic"] = json!(s.is_monotonic);
+                                    sums.push(&row);
+                                }
+                            }
+                            Some(Data::Histogram(h)) => {
+                                for p in &h.data_points {
+                                    let mut row = common(
+                                        &p.attributes,
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        p.flags,
+                                    );
+                                    row["Count"] = json!(p.count);
+                                    row["Sum"] = float(p.sum.unwrap_or(0.0));
+                                    row["BucketCounts"] = json!(p.bucket_counts);
+                                    row["ExplicitBounds"] = Json::Array(
+                                        p.explicit_bounds.iter().map(|b| float(*b)).collect(),
+                                    );
+                                    row["Min"] = float(p.min.unwrap_or(f64::NAN));
+                                    row["Max"] = float(p.max.unwrap_or(f64::NAN));
+                                    row["AggregationTemporality"] =
+                                        json!(h.aggregation_temporality);
+                                    histograms.push(&row);
+                                }
+                            }
+                            // Exponential histograms and summaries have no table yet.
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            out.extend([gauges, sums, histograms]);
+        }
+        SignalRequest::EncodedLogs(_) => {}
+    }
+    out.retain(|i| i.count > 0);
+    out
+}
