@@ -16,7 +16,8 @@
 //! In cluster mode every table is a `ReplicatedMergeTree` named `<table>_local`, created
 //! `ON CLUSTER`, with a `Distributed` table of the plain name in front. Spans and the
 //! trace-id lookup shard on the trace id (a trace lives on one shard, so a lookup by id
-//! reads one shard); logs on the trace id too (a trace's logs sit with its spans);
+//! reads one shard); logs on the trace id too (a trace's logs sit with its spans; logs
+//! without a trace spread at random);
 //! metrics on service and metric name (a series stays on one shard); events, agent
 //! actions and rollups follow their source. Materialized views are created on the
 //! `_local` tables, so each shard aggregates what it stores and the `Distributed`
@@ -267,7 +268,7 @@ const TABLES: &[Table] = &[
         "toDate(TimestampTime)",
         "(ServiceName, TimestampTime, Timestamp)",
         "TimestampTime",
-        "cityHash64(TraceId)",
+        "if(TraceId = '', rand(), cityHash64(TraceId))",
     ),
     raw(
         "automagik_events",

@@ -354,21 +354,14 @@ mod tests {
                 span("api", "GET /", t0 + 30_000_000_000, 4_000_000, 2), // next minute
                 span("api", "POST /", t0, 1_000_000, 1),
             ],
-            metric_points: vec![MetricPointRow {
-                name: "queue.depth".into(),
-                service_name: "api".into(),
-                kind: "gauge",
-                start_time_unix_nano: 0,
-                time_unix_nano: t0,
-                value: Some(7.0),
-                count: None,
-                sum: None,
-                min: None,
-                max: None,
-                bucket_counts: None,
-                explicit_bounds: None,
-                attributes: "{}".into(),
-            }],
+            metric_points: vec![MetricPointRow::number(
+                "queue.depth",
+                "api",
+                "gauge",
+                t0,
+                Some(7.0),
+                "{}",
+            )],
             ..Default::default()
         };
         let r = Rollups::of(&batch);

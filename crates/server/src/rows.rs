@@ -99,6 +99,34 @@ pub struct MetricPointRow {
     pub attributes: String,
 }
 
+impl MetricPointRow {
+    /// A sum or gauge point (no start time, no histogram fields).
+    pub fn number(
+        name: impl Into<String>,
+        service_name: impl Into<String>,
+        kind: &'static str,
+        time_unix_nano: u64,
+        value: Option<f64>,
+        attributes: impl Into<String>,
+    ) -> Self {
+        MetricPointRow {
+            name: name.into(),
+            service_name: service_name.into(),
+            kind,
+            start_time_unix_nano: 0,
+            time_unix_nano,
+            value,
+            count: None,
+            sum: None,
+            min: None,
+            max: None,
+            bucket_counts: None,
+            explicit_bounds: None,
+            attributes: attributes.into(),
+        }
+    }
+}
+
 /// An agent run: a span with `gen_ai.operation.name = invoke_agent`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentRunRow {
@@ -508,23 +536,20 @@ pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
         let service = service_name(rm.resource.as_ref());
         for m in rm.scope_metrics.iter().flat_map(|sm| &sm.metrics) {
             let number = |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint, kind| {
+                let value = p.value.map(|v| match v {
+                    number_data_point::Value::AsDouble(d) => d,
+                    number_data_point::Value::AsInt(i) => i as f64,
+                });
                 MetricPointRow {
-                    name: m.name.clone(),
-                    service_name: service.clone(),
-                    kind,
                     start_time_unix_nano: p.start_time_unix_nano,
-                    time_unix_nano: p.time_unix_nano,
-                    value: p.value.map(|v| match v {
-                        number_data_point::Value::AsDouble(d) => d,
-                        number_data_point::Value::AsInt(i) => i as f64,
-                    }),
-                    count: None,
-                    sum: None,
-                    min: None,
-                    max: None,
-                    bucket_counts: None,
-                    explicit_bounds: None,
-                    attributes: attributes_json(&p.attributes),
+                    ..MetricPointRow::number(
+                        m.name.clone(),
+                        service.clone(),
+                        kind,
+                        p.time_unix_nano,
+                        value,
+                        attributes_json(&p.attributes),
+                    )
                 }
             };
             match &m.data {

@@ -266,20 +266,8 @@ mod tests {
 
     #[test]
     fn raw_points_grouped_by_attribute() {
-        let p = |t: u64, v: f64, attrs: &str| MetricPointRow {
-            name: "m".into(),
-            service_name: "s".into(),
-            kind: "gauge",
-            start_time_unix_nano: 0,
-            time_unix_nano: t,
-            value: Some(v),
-            count: None,
-            sum: None,
-            min: None,
-            max: None,
-            bucket_counts: None,
-            explicit_bounds: None,
-            attributes: attrs.into(),
+        let p = |t: u64, v: f64, attrs: &str| {
+            MetricPointRow::number("m", "s", "gauge", t, Some(v), attrs)
         };
         let points = [
             p(0, 1.0, r#"{"queue":"a"}"#),

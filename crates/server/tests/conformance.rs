@@ -298,21 +298,7 @@ fn log_listing_filters_and_pages(store: &dyn Store) {
 }
 
 fn point(name: &str, time: u64, value: f64, attrs: &str) -> MetricPointRow {
-    MetricPointRow {
-        name: name.into(),
-        service_name: "api".into(),
-        kind: "gauge",
-        start_time_unix_nano: 0,
-        time_unix_nano: time,
-        value: Some(value),
-        count: None,
-        sum: None,
-        min: None,
-        max: None,
-        bucket_counts: None,
-        explicit_bounds: None,
-        attributes: attrs.into(),
-    }
+    MetricPointRow::number(name, "api", "gauge", time, Some(value), attrs)
 }
 
 fn metrics_points_and_rollups(store: &dyn Store) {

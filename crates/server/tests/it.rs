@@ -767,20 +767,15 @@ fn metric_series_runs_and_operations_over_http() {
     let now = automagik_telemetry_server::query::now_ns();
     let minute = 60_000_000_000u64;
     let start = now - now % minute - 10 * minute;
-    let point = |t: u64, v: f64, queue: &str| rows::MetricPointRow {
-        name: "queue.depth".into(),
-        service_name: "api".into(),
-        kind: "gauge",
-        start_time_unix_nano: 0,
-        time_unix_nano: t,
-        value: Some(v),
-        count: None,
-        sum: None,
-        min: None,
-        max: None,
-        bucket_counts: None,
-        explicit_bounds: None,
-        attributes: format!(r#"{{"queue":"{queue}"}}"#),
+    let point = |t: u64, v: f64, queue: &str| {
+        rows::MetricPointRow::number(
+            "queue.depth",
+            "api",
+            "gauge",
+            t,
+            Some(v),
+            format!(r#"{{"queue":"{queue}"}}"#),
+        )
     };
     let points = vec![
         point(start, 2.0, "a"),

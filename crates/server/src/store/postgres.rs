@@ -335,6 +335,11 @@ fn write_rollups(tx: &mut Transaction<'_>, rollups: &Rollups) -> Result<(), Stor
 }
 
 impl Store for PostgresStore {
+    sql::relational_reads!(Dialect::Postgres, r.try_get, hist: {
+        let hist: Vec<i64> = r.try_get(7)?;
+        hist.iter().map(|n| *n as u64).collect()
+    });
+
     fn insert(&self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -354,30 +359,6 @@ impl Store for PostgresStore {
                 other => return other,
             }
         }
-    }
-
-    fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
-        self.rows(sql::trace(Dialect::Postgres, trace_id), |r| {
-            Ok(read_span!(r.try_get))
-        })
-    }
-
-    fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
-        let items = self.rows(sql::traces(Dialect::Postgres, q), |r| {
-            let count: i64 = r.try_get(13)?;
-            Ok(TraceSummary {
-                root: read_span!(r.try_get),
-                span_count: count as u64,
-            })
-        })?;
-        Ok(Page::cut(items, q.limit, |t| sql::trace_cursor(&t.root)))
-    }
-
-    fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
-        let items = self.rows(sql::logs(Dialect::Postgres, q), |r| {
-            Ok(read_log!(r.try_get))
-        })?;
-        Ok(Page::cut(items, q.limit, StoredLog::cursor))
     }
 
     fn services(&self) -> Result<Vec<String>, StoreError> {
@@ -423,91 +404,6 @@ impl Store for PostgresStore {
             bytes_on_disk: row.try_get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
             oldest: t(6)?,
             newest: t(7)?,
-        })
-    }
-
-    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
-        self.rows(sql::metric_names(Dialect::Postgres), |r| {
-            let points: i64 = r.try_get(2)?;
-            let last: i64 = r.try_get(3)?;
-            Ok(MetricInfo {
-                name: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                points: points as u64,
-                last_time_unix_nano: last as u64,
-            })
-        })
-    }
-
-    fn metric_points(
-        &self,
-        name: &str,
-        from: u64,
-        to: u64,
-        max: usize,
-    ) -> Result<Vec<MetricPointRow>, StoreError> {
-        self.rows(
-            sql::metric_points(Dialect::Postgres, name, from, to, max),
-            |r| Ok(read_metric_point!(r.try_get)),
-        )
-    }
-
-    fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {
-        let l = sql::rollups(
-            Dialect::Postgres,
-            "span_rollups",
-            SPAN_ROLLUP_COLUMNS,
-            q,
-            ("service_name", "operation"),
-        );
-        self.rows(l, |r| {
-            let hist: Vec<i64> = r.try_get(7)?;
-            Ok(read_span_rollup!(
-                r.try_get,
-                hist.iter().map(|n| *n as u64).collect()
-            ))
-        })
-    }
-
-    fn metric_rollups(&self, q: &RollupQuery) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError> {
-        let l = sql::rollups(
-            Dialect::Postgres,
-            "metric_rollups",
-            METRIC_ROLLUP_COLUMNS,
-            q,
-            ("service_name", "name"),
-        );
-        self.rows(l, |r| Ok(read_metric_rollup!(r.try_get)))
-    }
-
-    fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError> {
-        let l = sql::rollups(
-            Dialect::Postgres,
-            "agent_rollups",
-            AGENT_ROLLUP_COLUMNS,
-            q,
-            ("agent_name", "action_type"),
-        );
-        self.rows(l, |r| Ok(read_agent_rollup!(r.try_get)))
-    }
-
-    fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
-        let items = self.rows(sql::runs(Dialect::Postgres, q), |r| {
-            Ok(read_run!(r.try_get))
-        })?;
-        Ok(Page::cut(items, q.limit, StoredRun::cursor))
-    }
-
-    fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError> {
-        let mut rows = self.rows(sql::run(Dialect::Postgres, correlation_id), |r| {
-            Ok(read_run!(r.try_get))
-        })?;
-        Ok(rows.pop())
-    }
-
-    fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError> {
-        self.rows(sql::actions(Dialect::Postgres, correlation_id), |r| {
-            Ok(read_action!(r.try_get))
         })
     }
 

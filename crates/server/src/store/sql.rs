@@ -534,6 +534,117 @@ macro_rules! read_agent_rollup {
 
 pub(crate) use {read_agent_rollup, read_metric_rollup, read_span_rollup};
 
+/// The [`super::Store`] methods that only run a listing of this module and read its
+/// rows, for a store with a `rows(listing, |row| ...)` method: `$dialect` renders the
+/// SQL, `$row.$get(i)` reads a column, and `$hist` reads the histogram of a span
+/// rollup row (column 7), whose type differs between databases.
+macro_rules! relational_reads {
+    ($dialect:expr, $row:ident . $get:ident, hist: $hist:expr) => {
+        fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
+            self.rows(sql::trace($dialect, trace_id), |$row| {
+                Ok(read_span!($row.$get))
+            })
+        }
+
+        fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
+            let items = self.rows(sql::traces($dialect, q), |$row| {
+                let count: i64 = $row.$get(13)?;
+                Ok(TraceSummary {
+                    root: read_span!($row.$get),
+                    span_count: count as u64,
+                })
+            })?;
+            Ok(Page::cut(items, q.limit, |t| sql::trace_cursor(&t.root)))
+        }
+
+        fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
+            let items = self.rows(sql::logs($dialect, q), |$row| Ok(read_log!($row.$get)))?;
+            Ok(Page::cut(items, q.limit, StoredLog::cursor))
+        }
+
+        fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
+            self.rows(sql::metric_names($dialect), |$row| {
+                let points: i64 = $row.$get(2)?;
+                let last: i64 = $row.$get(3)?;
+                Ok(MetricInfo {
+                    name: $row.$get(0)?,
+                    kind: $row.$get(1)?,
+                    points: points as u64,
+                    last_time_unix_nano: last as u64,
+                })
+            })
+        }
+
+        fn metric_points(
+            &self,
+            name: &str,
+            from: u64,
+            to: u64,
+            max: usize,
+        ) -> Result<Vec<MetricPointRow>, StoreError> {
+            self.rows(sql::metric_points($dialect, name, from, to, max), |$row| {
+                Ok(read_metric_point!($row.$get))
+            })
+        }
+
+        fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {
+            let l = sql::rollups(
+                $dialect,
+                "span_rollups",
+                SPAN_ROLLUP_COLUMNS,
+                q,
+                ("service_name", "operation"),
+            );
+            self.rows(l, |$row| Ok(read_span_rollup!($row.$get, $hist)))
+        }
+
+        fn metric_rollups(
+            &self,
+            q: &RollupQuery,
+        ) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError> {
+            let l = sql::rollups(
+                $dialect,
+                "metric_rollups",
+                METRIC_ROLLUP_COLUMNS,
+                q,
+                ("service_name", "name"),
+            );
+            self.rows(l, |$row| Ok(read_metric_rollup!($row.$get)))
+        }
+
+        fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError> {
+            let l = sql::rollups(
+                $dialect,
+                "agent_rollups",
+                AGENT_ROLLUP_COLUMNS,
+                q,
+                ("agent_name", "action_type"),
+            );
+            self.rows(l, |$row| Ok(read_agent_rollup!($row.$get)))
+        }
+
+        fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
+            let items = self.rows(sql::runs($dialect, q), |$row| Ok(read_run!($row.$get)))?;
+            Ok(Page::cut(items, q.limit, StoredRun::cursor))
+        }
+
+        fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError> {
+            let mut rows = self.rows(sql::run($dialect, correlation_id), |$row| {
+                Ok(read_run!($row.$get))
+            })?;
+            Ok(rows.pop())
+        }
+
+        fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError> {
+            self.rows(sql::actions($dialect, correlation_id), |$row| {
+                Ok(read_action!($row.$get))
+            })
+        }
+    };
+}
+
+pub(crate) use relational_reads;
+
 /// Tables and the time column that retention cuts on (raw data).
 pub(crate) const RAW_TABLES: [(&str, &str); 5] = [
     ("spans", "start_time_unix_nano"),

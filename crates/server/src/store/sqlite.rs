@@ -444,6 +444,11 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
 }
 
 impl Store for SqliteStore {
+    sql::relational_reads!(Dialect::Sqlite, r.get, hist: {
+        let hist: Vec<u8> = r.get(7)?;
+        hist_from_bytes(&hist)
+    });
+
     fn insert(&self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -454,28 +459,6 @@ impl Store for SqliteStore {
             rollups,
             done,
         })
-    }
-
-    fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
-        self.rows(sql::trace(Dialect::Sqlite, trace_id), |r| {
-            Ok(read_span!(r.get))
-        })
-    }
-
-    fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
-        let items = self.rows(sql::traces(Dialect::Sqlite, q), |r| {
-            let count: i64 = r.get(13)?;
-            Ok(TraceSummary {
-                root: read_span!(r.get),
-                span_count: count as u64,
-            })
-        })?;
-        Ok(Page::cut(items, q.limit, |t| sql::trace_cursor(&t.root)))
-    }
-
-    fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
-        let items = self.rows(sql::logs(Dialect::Sqlite, q), |r| Ok(read_log!(r.get)))?;
-        Ok(Page::cut(items, q.limit, StoredLog::cursor))
     }
 
     fn services(&self) -> Result<Vec<String>, StoreError> {
@@ -527,86 +510,6 @@ impl Store for SqliteStore {
             .map(|m| m.len())
             .sum();
         Ok(stats)
-    }
-
-    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
-        self.rows(sql::metric_names(Dialect::Sqlite), |r| {
-            let points: i64 = r.get(2)?;
-            let last: i64 = r.get(3)?;
-            Ok(MetricInfo {
-                name: r.get(0)?,
-                kind: r.get(1)?,
-                points: points as u64,
-                last_time_unix_nano: last as u64,
-            })
-        })
-    }
-
-    fn metric_points(
-        &self,
-        name: &str,
-        from: u64,
-        to: u64,
-        max: usize,
-    ) -> Result<Vec<MetricPointRow>, StoreError> {
-        self.rows(
-            sql::metric_points(Dialect::Sqlite, name, from, to, max),
-            |r| Ok(read_metric_point!(r.get)),
-        )
-    }
-
-    fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {
-        let l = sql::rollups(
-            Dialect::Sqlite,
-            "span_rollups",
-            SPAN_ROLLUP_COLUMNS,
-            q,
-            ("service_name", "operation"),
-        );
-        self.rows(l, |r| {
-            let hist: Vec<u8> = r.get(7)?;
-            Ok(read_span_rollup!(r.get, hist_from_bytes(&hist)))
-        })
-    }
-
-    fn metric_rollups(&self, q: &RollupQuery) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError> {
-        let l = sql::rollups(
-            Dialect::Sqlite,
-            "metric_rollups",
-            METRIC_ROLLUP_COLUMNS,
-            q,
-            ("service_name", "name"),
-        );
-        self.rows(l, |r| Ok(read_metric_rollup!(r.get)))
-    }
-
-    fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError> {
-        let l = sql::rollups(
-            Dialect::Sqlite,
-            "agent_rollups",
-            AGENT_ROLLUP_COLUMNS,
-            q,
-            ("agent_name", "action_type"),
-        );
-        self.rows(l, |r| Ok(read_agent_rollup!(r.get)))
-    }
-
-    fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
-        let items = self.rows(sql::runs(Dialect::Sqlite, q), |r| Ok(read_run!(r.get)))?;
-        Ok(Page::cut(items, q.limit, StoredRun::cursor))
-    }
-
-    fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError> {
-        let mut rows = self.rows(sql::run(Dialect::Sqlite, correlation_id), |r| {
-            Ok(read_run!(r.get))
-        })?;
-        Ok(rows.pop())
-    }
-
-    fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError> {
-        self.rows(sql::actions(Dialect::Sqlite, correlation_id), |r| {
-            Ok(read_action!(r.get))
-        })
     }
 
     fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError> {
