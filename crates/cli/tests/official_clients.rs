@@ -15,44 +15,61 @@ fn get_json(url: &str) -> serde_json::Value {
     serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body")).expect("json")
 }
 
-#[test]
-fn official_python_sdk_round_trip() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Runs an official client (`cmd BASE_URL`) against a fresh `serve`, and returns the
+/// base URL, the ids and times the client printed, and the stored spans named `parent`
+/// and `child` of its trace, after checking the parent link both ways.
+fn round_trip(
+    dir: &std::path::Path,
+    mut cmd: Command,
+    parent: &str,
+    child: &str,
+) -> (
+    common::Running,
+    String,
+    serde_json::Value,
+    serde_json::Value,
+    serde_json::Value,
+) {
     let port = common::free_port();
-    let _server = common::Running(common::serve(dir.path(), port, "off", &[]));
+    let server = common::Running(common::serve(dir, port, "off", &[]));
     let base = format!("http://127.0.0.1:{port}");
-
-    let python =
-        std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otel_client.py");
-    let out = Command::new(&python)
-        .arg(script)
-        .arg(&base)
-        .output()
-        .expect("run the Python client");
+    let out = cmd.arg(&base).output().expect("run the client");
     assert!(
         out.status.success(),
-        "Python client failed: {}",
+        "the client failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let ids: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ids");
     let trace_id = ids["trace_id"].as_str().expect("trace id");
-
     let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"));
     let spans = trace["spans"].as_array().expect("spans");
     assert_eq!(spans.len(), 2);
-    let parent = spans
-        .iter()
-        .find(|s| s["name"] == "py-parent")
-        .expect("parent");
-    let child = spans
-        .iter()
-        .find(|s| s["name"] == "py-child")
-        .expect("child");
-    assert_eq!(parent["span_id"], ids["parent"]);
-    assert_eq!(child["span_id"], ids["child"]);
-    assert_eq!(child["parent_span_id"], ids["parent"]);
-    assert!(parent["parent_span_id"].is_null());
+    let find = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("span {name}"))
+            .clone()
+    };
+    let (p, c) = (find(parent), find(child));
+    assert_eq!(p["span_id"], ids["parent"]);
+    assert_eq!(c["span_id"], ids["child"]);
+    assert_eq!(c["parent_span_id"], ids["parent"]);
+    assert!(p["parent_span_id"].is_null());
+    (server, base, ids, p, c)
+}
+
+#[test]
+fn official_python_sdk_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let python =
+        std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut cmd = Command::new(&python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/otel_client.py"
+    ));
+    let (_server, base, ids, parent, child) = round_trip(dir.path(), cmd, "py-parent", "py-child");
     assert_eq!(parent["service_name"], "python-client");
     assert_eq!(parent["attributes"]["http.route"], "/py");
     assert_eq!(child["attributes"]["items"], 3);
@@ -80,10 +97,6 @@ fn official_python_sdk_round_trip() {
 #[test]
 fn official_node_sdk_round_trip_over_otlp_json() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = common::free_port();
-    let _server = common::Running(common::serve(dir.path(), port, "off", &[]));
-    let base = format!("http://127.0.0.1:{port}");
-
     let modules = std::env::var("AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES").unwrap_or_else(|_| {
         let home = std::env::var("HOME").unwrap_or_default();
         format!("{home}/.cache/automagik-telemetry/node-client/node_modules")
@@ -92,36 +105,15 @@ fn official_node_sdk_round_trip_over_otlp_json() {
         std::path::Path::new(&modules).is_dir(),
         "{modules} is missing: run scripts/setup-node"
     );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/otel_client.cjs");
-    let out = Command::new("node")
-        .arg(script)
-        .arg(&base)
-        .env("NODE_PATH", &modules)
-        .output()
-        .expect("run node");
-    assert!(
-        out.status.success(),
-        "Node client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ids: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ids");
+    let mut cmd = Command::new("node");
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/node/otel_client.cjs"
+    ))
+    .env("NODE_PATH", &modules);
+    let (_server, base, ids, parent, child) =
+        round_trip(dir.path(), cmd, "node-parent", "node-child");
     let trace_id = ids["trace_id"].as_str().expect("trace id");
-
-    let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"));
-    let spans = trace["spans"].as_array().expect("spans");
-    assert_eq!(spans.len(), 2);
-    let parent = spans
-        .iter()
-        .find(|s| s["name"] == "node-parent")
-        .expect("parent");
-    let child = spans
-        .iter()
-        .find(|s| s["name"] == "node-child")
-        .expect("child");
-    assert_eq!(parent["span_id"], ids["parent_id"]);
-    assert_eq!(child["span_id"], ids["child_id"]);
-    assert_eq!(child["parent_span_id"], ids["parent_id"]);
-    assert!(parent["parent_span_id"].is_null());
     assert_eq!(parent["kind"], 2, "SERVER");
     assert_eq!(parent["service_name"], "node-client");
     assert_eq!(parent["attributes"]["http.route"], "/node");
@@ -144,7 +136,7 @@ fn official_node_sdk_round_trip_over_otlp_json() {
     let log = &logs["items"][0];
     assert_eq!(log["body"], "node says hello");
     assert_eq!(log["severity_number"], 13);
-    assert_eq!(log["span_id"], ids["parent_id"]);
+    assert_eq!(log["span_id"], ids["parent"]);
     assert_eq!(log["attributes"]["order.id"], "o-17");
     assert_eq!(log["service_name"], "node-client");
 

@@ -521,6 +521,23 @@ fn severity(value: &str) -> Option<i32> {
     }
 }
 
+/// A query parameter, trimmed; absent when missing or blank.
+fn param<'a>(params: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// A time parameter (RFC 3339 or relative to `now`), if given.
+fn time_param(
+    params: &HashMap<String, String>,
+    key: &str,
+    now: u64,
+) -> Result<Option<u64>, ApiError> {
+    param(params, key)
+        .map(|v| parse_time(key, v, now))
+        .transpose()
+        .map_err(ApiError::BadRequest)
+}
+
 /// Refuses parameters a listing does not know, so a typo never returns unfiltered data.
 fn check_parameters(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -579,13 +596,8 @@ fn trace_query(params: &HashMap<String, String>) -> Result<TraceQuery, ApiError>
         ],
     )?;
     let now = now_ns();
-    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let time = |k: &str| {
-        get(k)
-            .map(|v| parse_time(k, v, now))
-            .transpose()
-            .map_err(ApiError::BadRequest)
-    };
+    let get = |k: &str| param(params, k);
+    let time = |k: &str| time_param(params, k, now);
     Ok(TraceQuery {
         service: get("service").map(str::to_string),
         name: get("name").map(str::to_string),
@@ -670,13 +682,8 @@ fn log_query(params: &HashMap<String, String>, events: bool) -> Result<LogQuery,
     };
     check_parameters(params, allowed)?;
     let now = now_ns();
-    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let time = |k: &str| {
-        get(k)
-            .map(|v| parse_time(k, v, now))
-            .transpose()
-            .map_err(ApiError::BadRequest)
-    };
+    let get = |k: &str| param(params, k);
+    let time = |k: &str| time_param(params, k, now);
     let limit = limit_parameter(params)?;
     Ok(LogQuery {
         service: get("service").map(str::to_string),
@@ -763,17 +770,8 @@ fn time_range(
     default_span_ns: u64,
 ) -> Result<(u64, u64), ApiError> {
     let now = now_ns();
-    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let to = get("to")
-        .map(|v| parse_time("to", v, now))
-        .transpose()
-        .map_err(ApiError::BadRequest)?
-        .unwrap_or(now);
-    let from = get("from")
-        .map(|v| parse_time("from", v, now))
-        .transpose()
-        .map_err(ApiError::BadRequest)?
-        .unwrap_or(to.saturating_sub(default_span_ns));
+    let to = time_param(params, "to", now)?.unwrap_or(now);
+    let from = time_param(params, "from", now)?.unwrap_or(to.saturating_sub(default_span_ns));
     if from > to {
         return Err(ApiError::BadRequest("from must not be after to".into()));
     }
@@ -991,13 +989,8 @@ async fn list_runs(
         &["agent", "status", "from", "to", "limit", "cursor"],
     )?;
     let now = now_ns();
-    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let time = |k: &str| {
-        get(k)
-            .map(|v| parse_time(k, v, now))
-            .transpose()
-            .map_err(ApiError::BadRequest)
-    };
+    let get = |k: &str| param(&params, k);
+    let time = |k: &str| time_param(&params, k, now);
     let status = get("status")
         .map(|s| match s {
             "completed" | "failed" => Ok(s.to_string()),

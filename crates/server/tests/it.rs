@@ -70,28 +70,39 @@ fn traces(spans: Vec<Span>) -> ExportTraceServiceRequest {
     trace_request("svc", spans)
 }
 
-#[test]
-fn sdk_to_server_to_query_api() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = state(dir.path());
-    let rt = runtime();
+/// Serves `state` on a loopback port of `rt`.
+fn serve(rt: &tokio::runtime::Runtime, state: &AppState) -> std::net::SocketAddr {
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server_app = app(state.clone());
     rt.spawn(async move { axum::serve(listener, server_app).await });
+    addr
+}
 
-    let home = tempfile::tempdir().expect("tempdir");
-    let t = Telemetry::builder()
+/// An SDK client of `project` sending to `addr`, isolated from the machine.
+fn client(addr: std::net::SocketAddr, home: &std::path::Path, project: &str) -> Telemetry {
+    Telemetry::builder()
         .env_lookup(|_| None)
-        .home_dir(home.path())
-        .state_dir(home.path())
+        .home_dir(home)
+        .state_dir(home)
         .consent(true)
-        .project_name("checkout")
+        .project_name(project.to_string())
         .endpoint(format!("http://{addr}"))
         .build()
-        .expect("client");
+        .expect("client")
+}
+
+#[test]
+fn sdk_to_server_to_query_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let rt = runtime();
+    let addr = serve(&rt, &state);
+
+    let home = tempfile::tempdir().expect("tempdir");
+    let t = client(addr, home.path(), "checkout");
     let (trace_id, parent_id, child_id);
     {
         let parent = t.span_builder("GET /cart").kind(SpanKind::Server).start();
@@ -686,11 +697,7 @@ fn overload_answers_503_with_retry_after_and_loses_no_acknowledged_batch() {
     let store = Arc::new(SqliteStore::open_with_queue(dir.path(), 1).expect("store"));
     let state = AppState::new(store.clone());
     let rt = runtime();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    rt.spawn(async move { axum::serve(listener, app(state)).await });
+    let addr = serve(&rt, &state);
     let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for client in 0..16u8 {
@@ -881,22 +888,9 @@ fn sdk_agent_run_shows_in_the_runs_api_with_its_four_action_types() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = state(dir.path());
     let rt = runtime();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server_app = app(state.clone());
-    rt.spawn(async move { axum::serve(listener, server_app).await });
+    let addr = serve(&rt, &state);
     let home = tempfile::tempdir().expect("tempdir");
-    let t = Telemetry::builder()
-        .env_lookup(|_| None)
-        .home_dir(home.path())
-        .state_dir(home.path())
-        .consent(true)
-        .project_name("agents")
-        .endpoint(format!("http://{addr}"))
-        .build()
-        .expect("client");
+    let t = client(addr, home.path(), "agents");
     let (ok_id, failed_id);
     {
         let run = t.agent_run(

@@ -77,8 +77,8 @@ async function main() {
   process.stdout.write(
     JSON.stringify({
       trace_id: parent.spanContext().traceId,
-      parent_id: parent.spanContext().spanId,
-      child_id: child.spanContext().spanId,
+      parent: parent.spanContext().spanId,
+      child: child.spanContext().spanId,
       parent_start: nanos(parent.startTime),
       child_end: nanos(child.endTime),
     }),
