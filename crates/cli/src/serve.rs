@@ -18,7 +18,7 @@ use std::time::Duration;
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// TOML file with any of the keys below (data_dir, storage, http_addr, grpc_addr,
-    /// token, insecure, retention_raw, retention_rollups).
+    /// token, insecure, retention_raw, retention_rollups, retention_interval).
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONFIG")]
     config: Option<PathBuf>,
     /// Where the embedded SQLite database lives [default: ./data].
@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// How long minute and hourly rollups are kept [default: 30d].
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_ROLLUPS")]
     retention_rollups: Option<String>,
+    /// How often retention runs [default: 60s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_INTERVAL")]
+    retention_interval: Option<String>,
 }
 
 /// A token of the config file: a secret with its scopes.
@@ -76,6 +79,7 @@ struct FileConfig {
     insecure: Option<bool>,
     retention_raw: Option<String>,
     retention_rollups: Option<String>,
+    retention_interval: Option<String>,
 }
 
 /// Everything `serve` needs, merged.
@@ -89,6 +93,7 @@ struct Settings {
     insecure: bool,
     retention_raw: Duration,
     retention_rollups: Duration,
+    retention_interval: Duration,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -163,6 +168,12 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             args.retention_rollups.or(file.retention_rollups),
             "30d",
         )?,
+        retention_interval: duration(
+            "retention_interval",
+            args.retention_interval.or(file.retention_interval),
+            "60s",
+        )?
+        .max(Duration::from_millis(100)),
     })
 }
 
@@ -185,9 +196,9 @@ fn open_store(s: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     bail!("storage: expected sqlite or a postgres:// URL")
 }
 
-/// Deletes expired rows in small steps, every minute.
-async fn retention(state: AppState, raw: Duration, rollups: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+/// Deletes expired rows in small steps, every `every`.
+async fn retention(state: AppState, raw: Duration, rollups: Duration, every: Duration) {
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         let now = automagik_telemetry_server::query::now_ns();
@@ -272,7 +283,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             tokens = s.tokens.len(),
             "serving OTLP/HTTP, the query API and OTLP/gRPC"
         );
-        tokio::spawn(retention(state.clone(), s.retention_raw, s.retention_rollups));
+        tokio::spawn(retention(
+            state.clone(),
+            s.retention_raw,
+            s.retention_rollups,
+            s.retention_interval,
+        ));
         let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let grpc_task = grpc.map(|listener| {
             let mut stop = stop_tx.subscribe();

@@ -280,3 +280,52 @@ fn redact_reads_stdin() {
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert_eq!(text, "contact [REDACTED:email]\nnothing here\n");
 }
+
+#[test]
+fn retention_removes_expired_raw_rows_and_keeps_rollups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = Running(serve(
+        dir.path(),
+        port,
+        "off",
+        &["--retention-raw", "2s", "--retention-interval", "250ms"],
+    ));
+    let base = format!("http://127.0.0.1:{port}");
+    // send-test succeeds only once the server has committed the sample.
+    ok(&["send-test", "--endpoint", &base]);
+    // Its timestamps pass the 2 s raw retention; the next passes remove the rows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let stats = query_json_raw(&base, "/api/v1/stats");
+        if stats["spans"] == 0 && stats["logs"] == 0 && stats["metric_points"] == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "retention did not run: {stats}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let ops = query_json(&base, &["operations", "--from", "-1h"]);
+    assert!(
+        !ops["items"].as_array().expect("items").is_empty(),
+        "rollups outlive raw rows"
+    );
+    let metrics_text = ureq::get(format!("{base}/metrics"))
+        .call()
+        .expect("metrics")
+        .into_body()
+        .read_to_string()
+        .expect("text");
+    assert!(metrics_text.contains("automagik_telemetry_retention_purged_rows_total{kind=\"raw\"}"));
+}
+
+fn query_json_raw(base: &str, path: &str) -> Value {
+    ureq::get(format!("{base}{path}"))
+        .call()
+        .expect("GET")
+        .into_body()
+        .read_json()
+        .expect("json")
+}
