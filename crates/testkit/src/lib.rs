@@ -498,8 +498,16 @@ pub mod clickhouse {
 
         /// Starts the engine with user `default` and this password.
         pub fn start_with_password(password: &str) -> std::io::Result<Self> {
-            let python = std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON")
-                .unwrap_or_else(|_| "python3".into());
+            // The test virtualenv of scripts/setup-python, when the variable is not set.
+            let python = std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| {
+                let home = std::env::var("HOME").unwrap_or_default();
+                let venv = format!("{home}/.cache/automagik-telemetry/venv/bin/python");
+                if std::path::Path::new(&venv).exists() {
+                    venv
+                } else {
+                    "python3".into()
+                }
+            });
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/clickhouse_http.py");
             let data = tempfile::tempdir()?;
             let port = super::free_port();
