@@ -1,6 +1,7 @@
 """The ClickHouse HTTP interface in front of the real ClickHouse engine (chdb), for tests.
 
 Usage: clickhouse_http.py PORT DATA_DIR [--user NAME] [--password SECRET]
+(PORT 0 picks a free port; the first line printed names the address.)
 
 Speaks what clients use of https://clickhouse.com/docs/interfaces/http:
 - the query in the `query` URL parameter, with the request body as its data (INSERT),
@@ -123,5 +124,5 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-print(f"ClickHouse HTTP interface (chdb) on 127.0.0.1:{port}", flush=True)
+print(f"listening on 127.0.0.1:{server.server_address[1]}", flush=True)
 server.serve_forever()

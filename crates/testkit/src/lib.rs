@@ -478,8 +478,8 @@ pub mod pg {
 /// test. The Python interpreter is `AUTOMAGIK_TELEMETRY_TEST_PYTHON` (set by
 /// `scripts/test`, whose virtualenv has `chdb`).
 pub mod clickhouse {
+    use std::io::{BufRead, BufReader};
     use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
 
     /// A running engine; stopped and its data removed when dropped.
     #[derive(Debug)]
@@ -510,36 +510,35 @@ pub mod clickhouse {
             });
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/clickhouse_http.py");
             let data = tempfile::tempdir()?;
-            let port = super::free_port();
-            let child = Command::new(python)
+            // The adapter binds a free port itself and names it: no race with other tests.
+            let mut child = Command::new(python)
                 .arg(script)
-                .arg(port.to_string())
+                .arg("0")
                 .arg(data.path())
                 .args(["--password", password])
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()?;
-            let mut engine = ClickHouse {
+            let stdout = child
+                .stdout
+                .take()
+                .ok_or_else(|| std::io::Error::other("no stdout"))?;
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line)?;
+            let addr = line
+                .trim()
+                .strip_prefix("listening on ")
+                .map(str::to_string);
+            let engine = ClickHouse {
                 child,
                 _data: data,
-                url: format!("http://127.0.0.1:{port}"),
+                url: format!("http://{}", addr.clone().unwrap_or_default()),
             };
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(engine);
-                }
-                if let Some(status) = engine.child.try_wait()? {
-                    return Err(std::io::Error::other(format!(
-                        "the ClickHouse adapter exited with {status}; is chdb installed (scripts/setup-python)?"
-                    )));
-                }
-                if Instant::now() > deadline {
-                    return Err(std::io::Error::other(
-                        "the ClickHouse adapter did not start",
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            match addr {
+                Some(_) => Ok(engine),
+                None => Err(std::io::Error::other(
+                    "the ClickHouse adapter did not start; is chdb installed (scripts/setup-python)?",
+                )),
             }
         }
     }

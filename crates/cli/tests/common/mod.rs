@@ -31,7 +31,7 @@ pub fn command() -> Command {
 /// `serve` on `127.0.0.1:<http_port>` (gRPC on `grpc`, which may be `off`) with `data_dir`
 /// and `extra` flags, once `/healthz` answers.
 pub fn serve(data_dir: &Path, http_port: u16, grpc: &str, extra: &[&str]) -> Child {
-    let child = command()
+    let mut child = command()
         .args(["serve", "--data-dir"])
         .arg(data_dir)
         .args([
@@ -51,8 +51,17 @@ pub fn serve(data_dir: &Path, http_port: u16, grpc: &str, extra: &[&str]) -> Chi
         .is_err()
     {
         assert!(Instant::now() < deadline, "server did not come up");
+        assert!(
+            child.try_wait().ok().flatten().is_none(),
+            "the server exited at start (port {http_port} taken?)"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // What answered is this server, not another test's on a reused port.
+    assert!(
+        child.try_wait().ok().flatten().is_none(),
+        "the server exited at start (port {http_port} taken?)"
+    );
     child
 }
 
