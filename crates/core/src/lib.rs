@@ -3,6 +3,7 @@
 //! parsers. This crate does no I/O.
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod clickhouse;
 pub mod consent;
 pub mod otlp;

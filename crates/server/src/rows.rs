@@ -1,6 +1,7 @@
 //! OTLP requests turned into rows, with per-item validation: an item with an invalid
 //! id is rejected (and counted for OTLP partial success), the rest are kept.
 
+use automagik_telemetry_core::agent;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -311,29 +312,23 @@ pub fn attributes_json(kvs: &[KeyValue]) -> String {
     out
 }
 
-fn string_attribute<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::StringValue(s) => Some(s.as_str()),
-            _ => None,
-        }
-    })
-}
-
-fn double_attribute(kvs: &[KeyValue], key: &str) -> Option<f64> {
-    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::DoubleValue(d) => Some(*d),
-            any_value::Value::IntValue(i) => Some(*i as f64),
-            any_value::Value::StringValue(s) => s.parse().ok(),
-            _ => None,
-        }
-    })
+fn action_row(a: agent::Action, attributes: String) -> AgentActionRow {
+    AgentActionRow {
+        action_id: a.action_id,
+        correlation_id: a.correlation_id,
+        agent_name: a.agent_name,
+        action_type: a.action_type.to_string(),
+        name: a.name,
+        is_error: a.is_error,
+        time_unix_nano: a.time_unix_nano,
+        duration_ns: a.duration_ns,
+        attributes,
+    }
 }
 
 fn service_name(resource: Option<&Resource>) -> String {
     resource
-        .and_then(|r| string_attribute(&r.attributes, "service.name"))
+        .and_then(|r| agent::string_attr(&r.attributes, "service.name"))
         .unwrap_or("unknown_service")
         .to_string()
 }
@@ -395,42 +390,25 @@ pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
             let status = span.status.clone().unwrap_or_default();
             let attributes = attributes_json(&span.attributes);
             let end = span.end_time_unix_nano.max(span.start_time_unix_nano);
-            let attr = |k| string_attribute(&span.attributes, k);
-            let correlation_id = || attr("correlation_id").unwrap_or(&trace_id).to_string();
-            match attr("gen_ai.operation.name") {
-                Some("invoke_agent") => {
-                    let failed = match attr("agent.status") {
-                        Some(s) => s == "failed",
-                        None => status.code == 2,
-                    };
-                    batch.agent_runs.push(AgentRunRow {
-                        correlation_id: correlation_id(),
-                        agent_name: attr("gen_ai.agent.name").unwrap_or(&span.name).to_string(),
-                        status: if failed { "failed" } else { "completed" }.to_string(),
-                        service_name: service.clone(),
-                        trace_id: trace_id.clone(),
-                        start_time_unix_nano: span.start_time_unix_nano,
-                        end_time_unix_nano: end,
-                        quality_score: double_attribute(&span.attributes, "agent.quality_score"),
-                        error: failed
-                            .then(|| attr("error.message").unwrap_or(&status.message).to_string()),
-                        attributes: attributes.clone(),
-                    });
-                }
-                Some("execute_tool") => batch.agent_actions.push(AgentActionRow {
-                    // Span ids are unique within their trace only.
-                    action_id: attr("agent.action_id")
-                        .map_or_else(|| format!("{trace_id}-{span_id}"), str::to_string),
-                    correlation_id: correlation_id(),
-                    agent_name: attr("gen_ai.agent.name").unwrap_or_default().to_string(),
-                    action_type: "tool_call".into(),
-                    name: attr("gen_ai.tool.name").unwrap_or(&span.name).to_string(),
-                    is_error: status.code == 2,
-                    time_unix_nano: span.start_time_unix_nano,
-                    duration_ns: end - span.start_time_unix_nano,
+            match agent::from_span(span, &trace_id, &span_id) {
+                Some(agent::SpanRole::Run(run)) => batch.agent_runs.push(AgentRunRow {
+                    correlation_id: run.correlation_id,
+                    agent_name: run.agent_name,
+                    status: if run.failed { "failed" } else { "completed" }.to_string(),
+                    service_name: service.clone(),
+                    trace_id: trace_id.clone(),
+                    start_time_unix_nano: span.start_time_unix_nano,
+                    end_time_unix_nano: end,
+                    quality_score: run.quality_score,
+                    error: run.error,
                     attributes: attributes.clone(),
                 }),
-                _ => {}
+                Some(agent::SpanRole::Action(action)) => {
+                    batch
+                        .agent_actions
+                        .push(action_row(action, attributes.clone()));
+                }
+                None => {}
             }
             batch.spans.push(SpanRow {
                 trace_id,
@@ -472,7 +450,7 @@ pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
             let attributes = attributes_json(&log.attributes);
             let event_name = Some(log.event_name.clone())
                 .filter(|n| !n.is_empty())
-                .or_else(|| string_attribute(&log.attributes, "event.name").map(str::to_string));
+                .or_else(|| agent::string_attr(&log.attributes, "event.name").map(str::to_string));
             let body = log.body.as_ref().map(|b| match any_to_json(b) {
                 Json::String(s) => s,
                 other => other.to_string(),
@@ -484,33 +462,11 @@ pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
             };
             if let Some(action) = event_name
                 .as_deref()
-                .and_then(|n| n.strip_prefix("agent."))
-                .filter(|t| matches!(*t, "tool_call" | "decision" | "error" | "success"))
+                .and_then(|n| agent::from_event(log, n, time_unix_nano, body.as_deref()))
             {
-                let attr = |k| string_attribute(&log.attributes, k);
-                if let Some(correlation_id) = attr("correlation_id") {
-                    let action_id = attr("agent.action_id").map_or_else(
-                        || format!("{correlation_id}:{action}:{time_unix_nano}"),
-                        str::to_string,
-                    );
-                    let name = ["gen_ai.tool.name", "agent.choice", "agent.message"]
-                        .iter()
-                        .find_map(|k| attr(k))
-                        .or(body.as_deref())
-                        .unwrap_or_default();
-                    batch.agent_actions.push(AgentActionRow {
-                        action_id,
-                        correlation_id: correlation_id.to_string(),
-                        agent_name: attr("gen_ai.agent.name").unwrap_or_default().to_string(),
-                        action_type: action.to_string(),
-                        name: name.to_string(),
-                        is_error: action == "error" || attr("error.message").is_some(),
-                        time_unix_nano,
-                        duration_ns: double_attribute(&log.attributes, "agent.duration_ms")
-                            .map_or(0, |ms| (ms.max(0.0) * 1e6) as u64),
-                        attributes: attributes.clone(),
-                    });
-                }
+                batch
+                    .agent_actions
+                    .push(action_row(action, attributes.clone()));
             }
             batch.logs.push(LogRow {
                 time_unix_nano,

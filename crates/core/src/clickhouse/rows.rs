@@ -9,6 +9,7 @@
 
 use super::Schema;
 use crate::SignalRequest;
+use crate::agent::{self, Action, SpanRole, string_attr};
 use crate::time::rfc3339;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
@@ -98,15 +99,6 @@ fn float(f: f64) -> Json {
     }
 }
 
-fn string_attr<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::StringValue(s) => Some(s.as_str()),
-            _ => None,
-        }
-    })
-}
-
 fn service(resource: Option<&Resource>) -> String {
     resource
         .and_then(|r| string_attr(&r.attributes, "service.name"))
@@ -150,6 +142,23 @@ fn status_code(code: i32) -> &'static str {
         2 => "Error",
         _ => "Unset",
     }
+}
+
+/// A row of `automagik_agent_actions`.
+fn action_json(a: Action, service_name: &str, trace_id: &str, attributes: &[KeyValue]) -> Json {
+    json!({
+        "Timestamp": rfc3339(a.time_unix_nano),
+        "ActionId": a.action_id,
+        "CorrelationId": a.correlation_id,
+        "AgentName": a.agent_name,
+        "ActionType": a.action_type,
+        "Name": a.name,
+        "IsError": a.is_error,
+        "DurationNs": a.duration_ns,
+        "ServiceName": service_name,
+        "TraceId": trace_id,
+        "Attributes": attribute_map(attributes),
+    })
 }
 
 /// The rows of one request, by table (empty tables left out).
@@ -199,23 +208,9 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             "Links.TraceState": s.links.iter().map(|l| l.trace_state.clone()).collect::<Vec<_>>(),
                             "Links.Attributes": s.links.iter().map(|l| attribute_map(&l.attributes)).collect::<Vec<_>>(),
                         }));
-                        if string_attr(&s.attributes, "gen_ai.operation.name")
-                            == Some("execute_tool")
+                        if let Some(SpanRole::Action(a)) = agent::from_span(s, &trace_id, &span_id)
                         {
-                            let attr = |k| string_attr(&s.attributes, k).unwrap_or_default();
-                            actions.push(&json!({
-                                "Timestamp": rfc3339(s.start_time_unix_nano),
-                                "ActionId": string_attr(&s.attributes, "agent.action_id").map_or_else(|| format!("{trace_id}-{span_id}"), str::to_string),
-                                "CorrelationId": string_attr(&s.attributes, "correlation_id").unwrap_or(&trace_id),
-                                "AgentName": attr("gen_ai.agent.name"),
-                                "ActionType": "tool_call",
-                                "Name": string_attr(&s.attributes, "gen_ai.tool.name").unwrap_or(&s.name),
-                                "IsError": status.code == 2,
-                                "DurationNs": duration,
-                                "ServiceName": service_name,
-                                "TraceId": trace_id,
-                                "Attributes": attribute_map(&s.attributes),
-                            }));
+                            actions.push(&action_json(a, &service_name, &trace_id, &s.attributes));
                         }
                     }
                 }
@@ -268,29 +263,9 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             "LogAttributes": attribute_map(&l.attributes),
                             "EventName": event_name,
                         }));
-                        let action = event_name.strip_prefix("agent.").filter(|t| {
-                            matches!(*t, "tool_call" | "decision" | "error" | "success")
-                        });
-                        if let (Some(action), Some(correlation)) =
-                            (action, string_attr(&l.attributes, "correlation_id"))
-                        {
-                            let name = ["gen_ai.tool.name", "agent.choice", "agent.message"]
-                                .iter()
-                                .find_map(|k| string_attr(&l.attributes, k))
-                                .unwrap_or_default();
-                            actions.push(&json!({
-                                "Timestamp": rfc3339(time),
-                                "ActionId": string_attr(&l.attributes, "agent.action_id").map_or_else(|| format!("{correlation}:{action}:{time}"), str::to_string),
-                                "CorrelationId": correlation,
-                                "AgentName": string_attr(&l.attributes, "gen_ai.agent.name").unwrap_or_default(),
-                                "ActionType": action,
-                                "Name": name,
-                                "IsError": action == "error",
-                                "DurationNs": 0,
-                                "ServiceName": service_name,
-                                "TraceId": trace_id,
-                                "Attributes": attribute_map(&l.attributes),
-                            }));
+                        let body = any_text(l.body.as_ref());
+                        if let Some(a) = agent::from_event(l, &event_name, time, Some(&body)) {
+                            actions.push(&action_json(a, &service_name, &trace_id, &l.attributes));
                         }
                     }
                 }
