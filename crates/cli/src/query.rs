@@ -47,6 +47,21 @@ pub struct QueryArgs {
     /// Only this agent (runs).
     #[arg(long)]
     agent: Option<String>,
+    /// Only this span name (traces) or event name (events).
+    #[arg(long)]
+    name: Option<String>,
+    /// Only this status: `ok`, `error`, `unset` (traces); `completed`, `failed` (runs).
+    #[arg(long)]
+    status: Option<String>,
+    /// Only records at least this severe: `info`, `warn`, `error`, ... (logs).
+    #[arg(long)]
+    severity: Option<String>,
+    /// Only records whose body contains this text (logs).
+    #[arg(long = "search")]
+    search: Option<String>,
+    /// Only records of this trace (logs).
+    #[arg(long)]
+    trace_id: Option<String>,
     /// Not before: RFC 3339 or relative like `-1h`.
     #[arg(long, allow_hyphen_values = true)]
     from: Option<String>,
@@ -154,7 +169,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             get(
                 &args,
                 "/api/v1/traces",
-                &common(vec![("service", args.service.clone()), ("limit", limit)]),
+                &common(vec![
+                    ("service", args.service.clone()),
+                    ("name", args.name.clone()),
+                    ("status", args.status.clone()),
+                    ("limit", limit),
+                ]),
             )?,
             |b| {
                 table(
@@ -203,7 +223,13 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             get(
                 &args,
                 "/api/v1/logs",
-                &common(vec![("service", args.service.clone()), ("limit", limit)]),
+                &common(vec![
+                    ("service", args.service.clone()),
+                    ("severity_min", args.severity.clone()),
+                    ("q", args.search.clone()),
+                    ("trace_id", args.trace_id.clone()),
+                    ("limit", limit),
+                ]),
             )?,
             |b| {
                 table(
@@ -234,7 +260,11 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             get(
                 &args,
                 "/api/v1/events",
-                &common(vec![("service", args.service.clone()), ("limit", limit)]),
+                &common(vec![
+                    ("service", args.service.clone()),
+                    ("name", args.name.clone()),
+                    ("limit", limit),
+                ]),
             )?,
             |b| {
                 table(
@@ -294,7 +324,11 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             get(
                 &args,
                 "/api/v1/agents/runs",
-                &common(vec![("agent", args.agent.clone()), ("limit", limit)]),
+                &common(vec![
+                    ("agent", args.agent.clone()),
+                    ("status", args.status.clone()),
+                    ("limit", limit),
+                ]),
             )?,
             |b| {
                 table(

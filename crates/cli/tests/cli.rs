@@ -134,6 +134,22 @@ fn serve_then_send_test_then_query_every_signal() {
     let ops = query_json(&base, &["operations"]);
     assert!(names(&ops, "operation").contains(&"charge-card".to_string()));
 
+    // Filters reach the API.
+    let errors = query_json(&base, &["logs", "--severity", "error"]);
+    assert!(
+        errors["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|l| l["severity_number"].as_i64() >= Some(17))
+    );
+    let failed = query_json(&base, &["traces", "--status", "error"]);
+    assert_eq!(names(&failed, "name"), ["POST /payments"]);
+    let signups = query_json(&base, &["events", "--name", "user.signup"]);
+    assert_eq!(signups["items"].as_array().expect("items").len(), 1);
+    let found = query_json(&base, &["logs", "--search", "attempts"]);
+    assert_eq!(names(&found, "body"), ["payment failed after 2 attempts"]);
+
     // The table form, as a person reads it.
     let table = ok(&["query", "runs", "--endpoint", &base]);
     assert!(table.starts_with("START"), "{table}");
