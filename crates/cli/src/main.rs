@@ -1,6 +1,7 @@
 //! `automagik-telemetry`: the server and its tools.
 
 mod consent;
+mod health;
 mod query;
 mod send_test;
 mod serve;
@@ -33,6 +34,9 @@ enum Command {
     Consent(consent::ConsentArgs),
     /// Redact PII and secrets from text read on standard input, as the SDK would.
     Redact(consent::RedactArgs),
+    /// Probe infrastructure (PostgreSQL, Redis, HTTP, TCP); non-zero exit when a critical
+    /// target is down.
+    Health(health::HealthArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +56,10 @@ fn main() -> std::process::ExitCode {
         Command::Query(args) => query::run(args),
         Command::Consent(args) => consent::run(args),
         Command::Redact(args) => consent::redact(args),
+        Command::Health(args) => match health::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -345,3 +345,87 @@ fn query_json_raw(base: &str, path: &str) -> Value {
         .read_json()
         .expect("json")
 }
+
+#[test]
+fn health_probes_real_services_and_reports_blocked_targets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = Running(serve(dir.path(), port, "off", &[]));
+    let closed = free_port();
+    let pg = std::env::var("AUTOMAGIK_TELEMETRY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let config = dir.path().join("health.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[target]]
+name = "db"
+url = "{pg}"
+
+[[target]]
+name = "cache"
+url = "redis://127.0.0.1:6379"
+
+[[target]]
+name = "telemetry"
+url = "http://127.0.0.1:{port}/api/v1/stats"
+json_field = "spans"
+json_value = 0
+depends_on = ["db"]
+
+[[target]]
+name = "queue"
+url = "tcp://127.0.0.1:{closed}"
+critical = false
+
+[[target]]
+name = "worker"
+url = "http://127.0.0.1:{port}/healthz"
+depends_on = ["queue"]
+critical = false
+"#
+        ),
+    )
+    .expect("write");
+    let out = run(&[
+        "health",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "only non-critical targets are down");
+    let reports: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let reports = reports.as_array().expect("array");
+    let state = |name: &str| {
+        reports
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    for up in ["db", "cache", "telemetry"] {
+        assert_eq!(state(up)["state"], "up", "{up}");
+    }
+    assert_eq!(state("queue")["state"], "down");
+    assert!(
+        state("queue")["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("refused")
+    );
+    assert_eq!(state("worker")["state"], "blocked");
+    assert_eq!(state("worker")["reason"], "blocked by queue");
+    assert_eq!(reports[0]["name"], "queue", "root cause first");
+
+    // A critical target down: non-zero exit, and a password never printed.
+    let out = run(&[
+        "health",
+        &format!("tcp://127.0.0.1:{closed}"),
+        "postgres://nobody:hunter2-secret@127.0.0.1:5432/nodb",
+    ]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("DOWN"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

@@ -62,8 +62,7 @@ fn round_trip(
 #[test]
 fn official_python_sdk_round_trip() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let python =
-        std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = automagik_telemetry_testkit::test_python();
     let mut cmd = Command::new(&python);
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -419,6 +419,21 @@ pub mod build {
     }
 }
 
+/// The Python interpreter with the test packages: `AUTOMAGIK_TELEMETRY_TEST_PYTHON` (set
+/// by `scripts/test`), else the virtualenv of `scripts/setup-python` when it exists, else
+/// `python3`.
+pub fn test_python() -> String {
+    std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let venv = format!("{home}/.cache/automagik-telemetry/venv/bin/python");
+        if std::path::Path::new(&venv).exists() {
+            venv
+        } else {
+            "python3".into()
+        }
+    })
+}
+
 /// A PostgreSQL database of its own for one test, dropped when the value is.
 pub mod pg {
     /// Where the test PostgreSQL server is: `AUTOMAGIK_TELEMETRY_TEST_POSTGRES`, or the
@@ -498,16 +513,7 @@ pub mod clickhouse {
 
         /// Starts the engine with user `default` and this password.
         pub fn start_with_password(password: &str) -> std::io::Result<Self> {
-            // The test virtualenv of scripts/setup-python, when the variable is not set.
-            let python = std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| {
-                let home = std::env::var("HOME").unwrap_or_default();
-                let venv = format!("{home}/.cache/automagik-telemetry/venv/bin/python");
-                if std::path::Path::new(&venv).exists() {
-                    venv
-                } else {
-                    "python3".into()
-                }
-            });
+            let python = super::test_python();
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/clickhouse_http.py");
             let data = tempfile::tempdir()?;
             // The adapter binds a free port itself and names it: no race with other tests.

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 fn python() -> String {
-    std::env::var("AUTOMAGIK_TELEMETRY_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+    automagik_telemetry_testkit::test_python()
 }
 
 #[test]

@@ -1,0 +1,342 @@
+//! `health`: probes infrastructure targets given as URLs or in a TOML file, in parallel,
+//! each within its own timeout; a target whose dependency is down is reported as
+//! blocked by it, root causes first; a table by default or `--json`; the exit status is
+//! non-zero when a critical target is not healthy.
+//!
+//! Probes so far: `postgres://` (connects and runs `SELECT 1`), `redis://` (`PING`),
+//! `http(s)://` (expected status, optionally a JSON field's value) and `tcp://`.
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Flags of `health`.
+#[derive(clap::Args, Debug)]
+pub struct HealthArgs {
+    /// Targets to probe: postgres://, redis://, http(s)://, tcp://host:port.
+    urls: Vec<String>,
+    /// TOML file with `[[target]]` tables (name, url, depends_on, critical,
+    /// expect_status, json_field, json_value, timeout).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Timeout of each probe.
+    #[arg(long, default_value = "5s")]
+    timeout: String,
+}
+
+/// A target of the config file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    name: Option<String>,
+    url: String,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    #[serde(default = "yes")]
+    critical: bool,
+    expect_status: Option<u16>,
+    json_field: Option<String>,
+    json_value: Option<serde_json::Value>,
+    timeout: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    target: Vec<Target>,
+}
+
+/// The state of one target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum State {
+    Up,
+    Down,
+    /// A dependency is down; this target was not probed.
+    Blocked,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct Report {
+    name: String,
+    url: String,
+    state: State,
+    critical: bool,
+    latency_ms: Option<f64>,
+    /// Why it is down, or which dependency blocks it.
+    reason: Option<String>,
+}
+
+/// The target's URL without its password, for reports.
+fn display_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
+    let url = t.url.as_str();
+    let scheme = url.split("://").next().unwrap_or_default();
+    match scheme {
+        "postgres" | "postgresql" => {
+            let mut config: postgres::Config = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+            config.connect_timeout(timeout);
+            let mut client = config
+                .connect(postgres::NoTls)
+                .map_err(|e| postgres_reason(&e))?;
+            client
+                .simple_query("SELECT 1")
+                .map(|_| ())
+                .map_err(|e| postgres_reason(&e))
+        }
+        "redis" | "rediss" => {
+            let client = redis::Client::open(url).map_err(|e| format!("bad URL: {e}"))?;
+            let mut conn = client
+                .get_connection_with_timeout(timeout)
+                .map_err(|e| e.to_string())?;
+            let pong: String = redis::cmd("PING")
+                .query(&mut conn)
+                .map_err(|e| e.to_string())?;
+            if pong == "PONG" {
+                Ok(())
+            } else {
+                Err(format!("PING answered {pong:?}"))
+            }
+        }
+        "http" | "https" => {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(timeout))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let resp = agent.get(url).call().map_err(|e| e.to_string())?;
+            let status = resp.status().as_u16();
+            let ok = match t.expect_status {
+                Some(want) => status == want,
+                None => (200..300).contains(&status),
+            };
+            if !ok {
+                return Err(format!("HTTP {status}"));
+            }
+            if let Some(field) = &t.json_field {
+                let body: serde_json::Value = resp
+                    .into_body()
+                    .read_json()
+                    .map_err(|_| "the body is not JSON".to_string())?;
+                let got = field
+                    .split('.')
+                    .try_fold(&body, |v, k| v.get(k))
+                    .ok_or_else(|| format!("no field {field}"))?;
+                if let Some(want) = &t.json_value {
+                    if got != want {
+                        return Err(format!("{field} is {got}, expected {want}"));
+                    }
+                }
+            }
+            Ok(())
+        }
+        "tcp" => {
+            let addr = url.trim_start_matches("tcp://").trim_end_matches('/');
+            let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(addr)
+                .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+                .collect();
+            let first = addrs.first().ok_or("no address")?;
+            std::net::TcpStream::connect_timeout(first, timeout)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        other => Err(format!("no probe for {other}:// yet")),
+    }
+}
+
+/// PostgreSQL's own message (never the URL, which may hold a password).
+fn postgres_reason(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e
+            .to_string()
+            .split(':')
+            .next_back()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| "connection failed".into(), str::to_string),
+    }
+}
+
+/// Probes every target in parallel, then marks targets whose dependency is not up as
+/// blocked, and orders root causes first.
+fn check(targets: Vec<Target>, default_timeout: Duration) -> Vec<Report> {
+    let results: Vec<(Target, Result<(), String>, Duration)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .into_iter()
+            .map(|t| {
+                scope.spawn(move || {
+                    let timeout = t
+                        .timeout
+                        .as_deref()
+                        .and_then(|v| {
+                            automagik_telemetry_core::parse::parse_duration("timeout", v).ok()
+                        })
+                        .unwrap_or(default_timeout);
+                    let started = Instant::now();
+                    let result = probe(&t, timeout);
+                    (t, result, started.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let name_of = |t: &Target| t.name.clone().unwrap_or_else(|| display_url(&t.url));
+    let mut state: HashMap<String, State> = results
+        .iter()
+        .map(|(t, r, _)| (name_of(t), if r.is_ok() { State::Up } else { State::Down }))
+        .collect();
+    // A target is blocked when a dependency is down or blocked (to any depth).
+    let mut blocked_by: HashMap<String, String> = HashMap::new();
+    loop {
+        let mut changed = false;
+        for (t, _, _) in &results {
+            let name = name_of(t);
+            if state.get(&name) == Some(&State::Blocked) {
+                continue;
+            }
+            if let Some(dep) = t
+                .depends_on
+                .iter()
+                .find(|d| matches!(state.get(*d), Some(State::Down | State::Blocked)))
+            {
+                let root = blocked_by.get(dep).cloned().unwrap_or_else(|| dep.clone());
+                blocked_by.insert(name.clone(), root);
+                state.insert(name, State::Blocked);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut reports: Vec<Report> = results
+        .into_iter()
+        .map(|(t, result, elapsed)| {
+            let name = name_of(&t);
+            let st = state.get(&name).cloned().unwrap_or(State::Down);
+            let reason = match (&st, result) {
+                (State::Blocked, _) => blocked_by
+                    .get(&name)
+                    .map(|root| format!("blocked by {root}")),
+                (_, Err(e)) => Some(e),
+                (_, Ok(())) => None,
+            };
+            Report {
+                url: display_url(&t.url),
+                latency_ms: (st == State::Up).then_some(elapsed.as_secs_f64() * 1e3),
+                name,
+                state: st,
+                critical: t.critical,
+                reason,
+            }
+        })
+        .collect();
+    // Root causes (down) first, then blocked, then healthy.
+    reports.sort_by_key(|r| match r.state {
+        State::Down => 0,
+        State::Blocked => 1,
+        State::Up => 2,
+    });
+    reports
+}
+
+/// Runs `health`.
+pub fn run(args: HealthArgs) -> anyhow::Result<std::process::ExitCode> {
+    let timeout = automagik_telemetry_core::parse::parse_duration("timeout", &args.timeout)?;
+    let mut targets: Vec<Target> = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<File>(&text)
+                .with_context(|| format!("in {}", path.display()))?
+                .target
+        }
+        None => Vec::new(),
+    };
+    targets.extend(args.urls.iter().map(|url| Target {
+        name: None,
+        url: url.clone(),
+        depends_on: Vec::new(),
+        critical: true,
+        expect_status: None,
+        json_field: None,
+        json_value: None,
+        timeout: None,
+    }));
+    if targets.is_empty() {
+        bail!("nothing to probe: give URLs or --config FILE");
+    }
+    let reports = check(targets, timeout);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        let width = reports
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(6);
+        println!(
+            "{:<width$}  {:<7}  {:>9}  DETAIL",
+            "TARGET", "STATE", "LATENCY"
+        );
+        for r in &reports {
+            let state = match r.state {
+                State::Up => "up",
+                State::Down => "DOWN",
+                State::Blocked => "blocked",
+            };
+            let latency = r.latency_ms.map_or("-".into(), |ms| format!("{ms:.1} ms"));
+            println!(
+                "{:<width$}  {state:<7}  {latency:>9}  {}",
+                r.name,
+                r.reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let failing = reports.iter().any(|r| r.critical && r.state != State::Up);
+    Ok(if failing {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            display_url("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(display_url("tcp://127.0.0.1:1"), "tcp://127.0.0.1:1");
+        assert_eq!(
+            display_url("postgres://postgres@127.0.0.1/db"),
+            "postgres://postgres@127.0.0.1/db"
+        );
+    }
+}
