@@ -205,16 +205,7 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
         }
     }
     if !batch.agent_runs.is_empty() {
-        let stmt = tx.prepare(
-            "INSERT INTO agent_runs (correlation_id, agent_name, status, service_name, trace_id,
-                start_time_unix_nano, end_time_unix_nano, quality_score, error, attributes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb)
-             ON CONFLICT (correlation_id) DO UPDATE SET agent_name = excluded.agent_name,
-                status = excluded.status, service_name = excluded.service_name, trace_id = excluded.trace_id,
-                start_time_unix_nano = excluded.start_time_unix_nano,
-                end_time_unix_nano = excluded.end_time_unix_nano, quality_score = excluded.quality_score,
-                error = excluded.error, attributes = excluded.attributes",
-        )?;
+        let stmt = tx.prepare(&sql::upsert_run(Dialect::Postgres))?;
         for r in &batch.agent_runs {
             tx.execute(
                 &stmt,
@@ -234,11 +225,7 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
         }
     }
     if !batch.agent_actions.is_empty() {
-        let stmt = tx.prepare(
-            "INSERT INTO agent_actions (action_id, correlation_id, agent_name, action_type, name, is_error,
-                time_unix_nano, duration_ns, attributes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb) ON CONFLICT (action_id) DO NOTHING",
-        )?;
+        let stmt = tx.prepare(&sql::insert_action(Dialect::Postgres))?;
         for a in &batch.agent_actions {
             tx.execute(
                 &stmt,

@@ -14,6 +14,19 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
+    /// `VALUES (...)` with `n` placeholders; those at the 1-based positions in `json`
+    /// are JSON text (cast to `jsonb` on PostgreSQL).
+    pub(crate) fn values(self, n: usize, json: &[usize]) -> String {
+        let list: Vec<String> = (1..=n)
+            .map(|i| match self {
+                Dialect::Sqlite => format!("?{i}"),
+                Dialect::Postgres if json.contains(&i) => format!("${i}::text::jsonb"),
+                Dialect::Postgres => format!("${i}"),
+            })
+            .collect();
+        format!("VALUES ({})", list.join(", "))
+    }
+
     /// A JSON column read back as text.
     pub(crate) fn json(self, column: &str) -> String {
         match self {
@@ -120,6 +133,31 @@ impl Listing {
         );
         self
     }
+}
+
+/// Stores an agent run, replacing the one of the same correlation id (10 parameters).
+pub(crate) fn upsert_run(d: Dialect) -> String {
+    format!(
+        "INSERT INTO agent_runs (correlation_id, agent_name, status, service_name, trace_id,
+            start_time_unix_nano, end_time_unix_nano, quality_score, error, attributes)
+         {}
+         ON CONFLICT (correlation_id) DO UPDATE SET agent_name = excluded.agent_name,
+            status = excluded.status, service_name = excluded.service_name, trace_id = excluded.trace_id,
+            start_time_unix_nano = excluded.start_time_unix_nano,
+            end_time_unix_nano = excluded.end_time_unix_nano, quality_score = excluded.quality_score,
+            error = excluded.error, attributes = excluded.attributes",
+        d.values(10, &[10])
+    )
+}
+
+/// Stores an agent action unless one with its id is stored (9 parameters).
+pub(crate) fn insert_action(d: Dialect) -> String {
+    format!(
+        "INSERT INTO agent_actions (action_id, correlation_id, agent_name, action_type, name, is_error,
+            time_unix_nano, duration_ns, attributes)
+         {} ON CONFLICT (action_id) DO NOTHING",
+        d.values(9, &[9])
+    )
 }
 
 /// The columns of `spans`, in the order the stores' row readers expect (13 columns).

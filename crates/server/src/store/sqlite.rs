@@ -291,21 +291,8 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                 count, sum, min, max, bucket_counts, explicit_bounds, attributes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
-        let mut run_stmt = tx.prepare_cached(
-            "INSERT INTO agent_runs (correlation_id, agent_name, status, service_name, trace_id,
-                start_time_unix_nano, end_time_unix_nano, quality_score, error, attributes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (correlation_id) DO UPDATE SET agent_name = excluded.agent_name,
-                status = excluded.status, service_name = excluded.service_name, trace_id = excluded.trace_id,
-                start_time_unix_nano = excluded.start_time_unix_nano,
-                end_time_unix_nano = excluded.end_time_unix_nano, quality_score = excluded.quality_score,
-                error = excluded.error, attributes = excluded.attributes",
-        )?;
-        let mut action_stmt = tx.prepare_cached(
-            "INSERT INTO agent_actions (action_id, correlation_id, agent_name, action_type, name, is_error,
-                time_unix_nano, duration_ns, attributes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (action_id) DO NOTHING",
-        )?;
+        let mut run_stmt = tx.prepare_cached(&sql::upsert_run(Dialect::Sqlite))?;
+        let mut action_stmt = tx.prepare_cached(&sql::insert_action(Dialect::Sqlite))?;
         let mut span_rollup = tx.prepare_cached(&format!(
             "INSERT INTO span_rollups ({SPAN_ROLLUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (resolution, bucket, service_name, operation) DO UPDATE SET
