@@ -13,7 +13,7 @@
 //!   and too-many-parts errors are retried; syntax, type, unknown-table (after the schema
 //!   was created), authentication and parse errors never are.
 
-use super::{ExportError, ExportOutcome, Exporter, RetryClass, compress};
+use super::{ExportError, ExportOutcome, Exporter, RetryClass, compress, send, time_left};
 use crate::config::{ClickHouseConfig, Compression, Config};
 use automagik_telemetry_core::SignalRequest;
 use automagik_telemetry_core::clickhouse::{Schema, ident, inserts};
@@ -33,7 +33,6 @@ pub struct ClickHouseExporter {
     agent: ureq::Agent,
     config: ClickHouseConfig,
     schema: Schema,
-    create_schema: bool,
     schema_ready: bool,
     compression: Compression,
     timeout: std::time::Duration,
@@ -70,7 +69,6 @@ impl ClickHouseExporter {
                 ..Schema::default()
             },
             config: config.clickhouse.clone(),
-            create_schema: config.clickhouse.create_schema,
             schema_ready: !config.clickhouse.create_schema,
             compression: match config.compression {
                 Compression::None => Compression::None,
@@ -88,12 +86,7 @@ impl ClickHouseExporter {
         data: Option<&[u8]>,
         deadline: Instant,
     ) -> Result<Result<(), Failure>, ExportError> {
-        let remaining = deadline
-            .saturating_duration_since(Instant::now())
-            .min(self.timeout);
-        if remaining.is_zero() {
-            return Err(ExportError::Timeout);
-        }
+        let remaining = time_left(deadline, self.timeout)?;
         let mut req = self
             .agent
             .post(&self.config.endpoint)
@@ -111,16 +104,7 @@ impl ClickHouseExporter {
             }
             None => query.as_bytes().to_vec(),
         };
-        let result = req
-            .config()
-            .timeout_global(Some(remaining))
-            .build()
-            .send(&body[..]);
-        let mut response = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Timeout(_)) => return Err(ExportError::Timeout),
-            Err(e) => return Err(ExportError::Transport(e.to_string())),
-        };
+        let mut response = send(req, &body, remaining)?;
         let status = response.status().as_u16();
         if status == 200 {
             return Ok(Ok(()));
@@ -201,7 +185,7 @@ impl Exporter for ClickHouseExporter {
                 Ok(()) => {}
                 // The schema was dropped under us: create it again, once, and retry.
                 Err(f)
-                    if self.create_schema
+                    if self.config.create_schema
                         && f.code.is_some_and(|c| MISSING_SCHEMA_CODES.contains(&c)) =>
                 {
                     self.create_schema(deadline)?;

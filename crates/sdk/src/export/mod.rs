@@ -80,6 +80,38 @@ impl ExportError {
     }
 }
 
+/// The time one request may take: until `deadline`, at most `timeout`; an error when
+/// none is left.
+fn time_left(deadline: Instant, timeout: Duration) -> Result<Duration, ExportError> {
+    let remaining = deadline
+        .saturating_duration_since(Instant::now())
+        .min(timeout);
+    if remaining.is_zero() {
+        Err(ExportError::Timeout)
+    } else {
+        Ok(remaining)
+    }
+}
+
+/// Sends `body` with `remaining` as the request's whole time budget; a timeout or a
+/// transport failure becomes the matching (retryable) error.
+fn send(
+    req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+    body: &[u8],
+    remaining: Duration,
+) -> Result<ureq::http::Response<ureq::Body>, ExportError> {
+    match req
+        .config()
+        .timeout_global(Some(remaining))
+        .build()
+        .send(body)
+    {
+        Ok(r) => Ok(r),
+        Err(ureq::Error::Timeout(_)) => Err(ExportError::Timeout),
+        Err(e) => Err(ExportError::Transport(e.to_string())),
+    }
+}
+
 /// Sends OTLP requests somewhere. See the module docs for the contract.
 pub trait Exporter: Send + 'static {
     /// A short name for diagnostics, such as `otlp-http`.

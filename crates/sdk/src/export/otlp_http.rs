@@ -3,7 +3,7 @@
 //! compressed with gzip or zstd above a size threshold, over a blocking HTTP client
 //! (no async runtime).
 
-use super::{ExportError, ExportOutcome, Exporter, RetryClass};
+use super::{ExportError, ExportOutcome, Exporter, RetryClass, send, time_left};
 use crate::config::{Compression, Config};
 use automagik_telemetry_core::proto::tonic::collector::{
     logs::v1::ExportLogsServiceResponse, metrics::v1::ExportMetricsServiceResponse,
@@ -127,12 +127,7 @@ impl Exporter for OtlpHttpExporter {
         request: &SignalRequest,
         deadline: Instant,
     ) -> Result<ExportOutcome, ExportError> {
-        let remaining = deadline
-            .saturating_duration_since(Instant::now())
-            .min(self.timeout);
-        if remaining.is_zero() {
-            return Err(ExportError::Timeout);
-        }
+        let remaining = time_left(deadline, self.timeout)?;
         let body = match self.encoding {
             OtlpEncoding::Protobuf => request.encode_protobuf(),
             OtlpEncoding::Json => request.encode_json(),
@@ -149,16 +144,7 @@ impl Exporter for OtlpHttpExporter {
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let result = req
-            .config()
-            .timeout_global(Some(remaining))
-            .build()
-            .send(&body[..]);
-        let mut response = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Timeout(_)) => return Err(ExportError::Timeout),
-            Err(e) => return Err(ExportError::Transport(e.to_string())),
-        };
+        let mut response = send(req, &body, remaining)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
