@@ -22,6 +22,21 @@ struct Cli {
     command: Command,
 }
 
+/// Where a running server is, for the commands that talk to one.
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// The server's base URL (OTLP/HTTP and the query API).
+    #[arg(
+        long,
+        env = "AUTOMAGIK_TELEMETRY_ENDPOINT",
+        default_value = "http://127.0.0.1:4318"
+    )]
+    pub endpoint: String,
+    /// Access token, when the server requires one.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Receive OTLP (HTTP on 4318, gRPC on 4317), store it and answer queries.

@@ -28,16 +28,8 @@ pub struct QueryArgs {
     what: What,
     /// A trace id, metric name or correlation id, for the details of one item.
     id: Option<String>,
-    /// The server's base URL.
-    #[arg(
-        long,
-        env = "AUTOMAGIK_TELEMETRY_ENDPOINT",
-        default_value = "http://127.0.0.1:4318"
-    )]
-    endpoint: String,
-    /// Access token, when the server requires one.
-    #[arg(long, env = "AUTOMAGIK_TELEMETRY_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    server: crate::ServerArgs,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -74,14 +66,14 @@ pub struct QueryArgs {
 }
 
 fn get(args: &QueryArgs, path: &str, params: &[(&str, Option<String>)]) -> anyhow::Result<Value> {
-    let base = args.endpoint.trim_end_matches('/');
+    let base = args.server.endpoint.trim_end_matches('/');
     let mut req = ureq::get(format!("{base}{path}"));
     for (k, v) in params {
         if let Some(v) = v {
             req = req.query(*k, v);
         }
     }
-    if let Some(token) = &args.token {
+    if let Some(token) = &args.server.token {
         req = req.header("authorization", &format!("Bearer {token}"));
     }
     let resp = req

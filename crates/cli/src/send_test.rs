@@ -10,16 +10,8 @@ use std::time::Duration;
 /// Flags of `send-test`.
 #[derive(clap::Args, Debug)]
 pub struct SendTestArgs {
-    /// The server's OTLP/HTTP base URL.
-    #[arg(
-        long,
-        env = "AUTOMAGIK_TELEMETRY_ENDPOINT",
-        default_value = "http://127.0.0.1:4318"
-    )]
-    endpoint: String,
-    /// Access token, when the server requires one.
-    #[arg(long, env = "AUTOMAGIK_TELEMETRY_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    server: crate::ServerArgs,
     /// `service.name` of the sample.
     #[arg(long, default_value = "send-test")]
     service: String,
@@ -43,11 +35,11 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
         .consent(true)
         .project_name(args.service.clone())
         .version(env!("CARGO_PKG_VERSION"))
-        .endpoint(args.endpoint.clone())
+        .endpoint(args.server.endpoint.clone())
         .spool_dir(spool.path().to_path_buf())
         .retry_budget(Duration::from_secs(5))
         .flush_interval(Duration::from_millis(200));
-    if let Some(token) = &args.token {
+    if let Some(token) = &args.server.token {
         builder = builder.header("authorization", format!("Bearer {token}"));
     }
     let telemetry = builder.build().context("configuring the SDK")?;
@@ -172,7 +164,7 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
         bail!(
             "the server at {} did not take the sample (exported {}, kept for later {}, dropped {}); \
              is `automagik-telemetry serve` running?",
-            args.endpoint,
+            args.server.endpoint,
             stats.exported,
             stats.spooled,
             stats.dropped_total()
@@ -181,7 +173,7 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
     println!(
         "sent {} records to {}: traces {}, agent run {}",
         stats.exported,
-        args.endpoint,
+        args.server.endpoint,
         trace_ids.join(", "),
         correlation_id
     );

@@ -361,6 +361,11 @@ const VIEWS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The rollup of a table of single values (gauges and sums).
+const VALUE_ROLLUP: &str = "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, \
+     count() AS Count, sum(Value) AS Sum, min(Value) AS Min, max(Value) AS Max \
+     FROM {source} GROUP BY Bucket, ServiceName, MetricName";
+
 /// Rollup views per resolution: (view stem, target stem, source, SELECT).
 const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
     (
@@ -376,17 +381,13 @@ const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
         "otel_metrics_gauge_rollup",
         "otel_metrics_rollup",
         "otel_metrics_gauge",
-        "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, count() AS Count, \
-         sum(Value) AS Sum, min(Value) AS Min, max(Value) AS Max \
-         FROM {source} GROUP BY Bucket, ServiceName, MetricName",
+        VALUE_ROLLUP,
     ),
     (
         "otel_metrics_sum_rollup",
         "otel_metrics_rollup",
         "otel_metrics_sum",
-        "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, count() AS Count, \
-         sum(Value) AS Sum, min(Value) AS Min, max(Value) AS Max \
-         FROM {source} GROUP BY Bucket, ServiceName, MetricName",
+        VALUE_ROLLUP,
     ),
     (
         "otel_metrics_histogram_rollup",
