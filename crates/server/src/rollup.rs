@@ -7,7 +7,7 @@
 //! statement per batch, not one per span.
 
 use crate::rows::Batch;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Rollup resolutions, in seconds.
 pub const RESOLUTIONS: [u32; 2] = [60, 3600];
@@ -197,27 +197,42 @@ impl Rollups {
     /// Aggregates one batch at every resolution.
     pub fn of(batch: &Batch) -> Rollups {
         let mut r = Rollups::default();
-        for &resolution in &RESOLUTIONS {
-            for s in &batch.spans {
-                let agg = r
-                    .spans
+        // Spans are many: aggregate them per minute under borrowed names first, then
+        // derive the owned keys of every resolution from those few aggregates.
+        let mut minutes: HashMap<(u64, &str, &str), SpanAgg> = HashMap::new();
+        for s in &batch.spans {
+            let agg = minutes
+                .entry((
+                    bucket_start(s.start_time_unix_nano, RESOLUTIONS[0]),
+                    s.service_name.as_str(),
+                    s.name.as_str(),
+                ))
+                .or_default();
+            let duration = s.end_time_unix_nano - s.start_time_unix_nano;
+            agg.count += 1;
+            agg.errors += u64::from(s.status_code == 2);
+            agg.duration_sum_ns += duration;
+            let b = bucket_of(duration);
+            if agg.hist.len() <= b {
+                agg.hist.resize(b + 1, 0);
+            }
+            agg.hist[b] += 1;
+        }
+        // An hour is a whole number of minutes, so the minute buckets roll up exactly.
+        for ((minute, service, operation), agg) in &minutes {
+            for &resolution in &RESOLUTIONS {
+                r.spans
                     .entry(SpanKey {
                         resolution,
-                        bucket: bucket_start(s.start_time_unix_nano, resolution),
-                        service_name: s.service_name.clone(),
-                        operation: s.name.clone(),
+                        bucket: bucket_start(*minute, resolution),
+                        service_name: service.to_string(),
+                        operation: operation.to_string(),
                     })
-                    .or_default();
-                let duration = s.end_time_unix_nano - s.start_time_unix_nano;
-                agg.count += 1;
-                agg.errors += u64::from(s.status_code == 2);
-                agg.duration_sum_ns += duration;
-                let b = bucket_of(duration);
-                if agg.hist.len() <= b {
-                    agg.hist.resize(b + 1, 0);
-                }
-                agg.hist[b] += 1;
+                    .or_default()
+                    .merge(agg);
             }
+        }
+        for &resolution in &RESOLUTIONS {
             for m in &batch.metric_points {
                 let contribution = match (m.value, m.count) {
                     (Some(v), _) if v.is_finite() => Some((1, v, v, v)),
