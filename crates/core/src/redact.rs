@@ -124,7 +124,7 @@ impl PiiKind {
             ),
             PiiKind::Phone => (
                 r"(?:\+|\b00)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?){2,5}\b|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4}\b|\b0\d{2,4}[ -]\d{3,4}[ -]\d{3,4}\b",
-                Some(|h, r| is_phone_number(&h[r])),
+                Some(|h, r| is_phone_number(&h[r.clone()]) && !in_uuid(h, r)),
             ),
             PiiKind::HomeUser => (
                 r#"(?P<keep>/home/|/Users/|\b[A-Za-z]:\\Users\\)[^/\\\s:"'\[\]]+"#,
@@ -222,6 +222,23 @@ fn is_ipv6_address(s: &str) -> bool {
     addr.parse::<Ipv6Addr>().is_ok()
         && (addr.bytes().any(|b| b.is_ascii_digit())
             || addr.split(':').filter(|g| !g.is_empty()).count() >= 3)
+}
+
+/// Whether the match at `r` lies inside a UUID (`8-4-4-4-12` hex digits), whose digit
+/// runs can look like a number (`00262331-6790-...`).
+fn in_uuid(h: &str, r: std::ops::Range<usize>) -> bool {
+    let part = |b: u8| b.is_ascii_hexdigit() || b == b'-';
+    let bytes = h.as_bytes();
+    let start = bytes[..r.start]
+        .iter()
+        .rposition(|b| !part(*b))
+        .map_or(0, |i| i + 1);
+    let end = bytes[r.end..]
+        .iter()
+        .position(|b| !part(*b))
+        .map_or(bytes.len(), |i| r.end + i);
+    let groups: Vec<usize> = h[start..end].split('-').map(str::len).collect();
+    groups == [8, 4, 4, 4, 12]
 }
 
 fn is_phone_number(s: &str) -> bool {

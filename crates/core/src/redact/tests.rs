@@ -25,6 +25,11 @@ const CORPUS: &[(&str, &str)] = &[
     ("415-555-2671", "[REDACTED:phone]"),
     ("020 7946 0958", "[REDACTED:phone]"),
     (
+        "run 00262331-6790-46f4-b32a-4bef2942c8b0 ok",
+        "run 00262331-6790-46f4-b32a-4bef2942c8b0 ok",
+    ),
+    ("call 0049 30 1234567", "call [REDACTED:phone]"),
+    (
         "release 2024-01-15 at 12:30:45",
         "release 2024-01-15 at 12:30:45",
     ),
