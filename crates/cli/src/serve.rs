@@ -5,7 +5,8 @@
 use anyhow::{Context, bail};
 use automagik_telemetry_core::parse::parse_duration;
 use automagik_telemetry_server::{
-    AppState, Auth, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app, grpc,
+    AppState, Auth, ClickHouseStore, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app,
+    grpc,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -188,12 +189,18 @@ fn open_store(s: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         let store = PostgresStore::open(storage, 8).context("opening the PostgreSQL store")?;
         return Ok(Arc::new(store));
     }
-    if storage.starts_with("clickhouse://") || storage.starts_with("http") {
-        bail!(
-            "storage: the ClickHouse store is not available in this build yet; use sqlite or postgres://"
-        );
+    if ["clickhouse://", "clickhouses://", "http://", "https://"]
+        .iter()
+        .any(|p| storage.starts_with(p))
+    {
+        // The tables' TTLs in whole days; the retention task removes the rest sooner.
+        let days = |d: Duration| d.as_secs().div_ceil(86_400).clamp(1, 36_500) as u32;
+        let store =
+            ClickHouseStore::open(storage, days(s.retention_raw), days(s.retention_rollups))
+                .context("opening the ClickHouse store")?;
+        return Ok(Arc::new(store));
     }
-    bail!("storage: expected sqlite or a postgres:// URL")
+    bail!("storage: expected sqlite, a postgres:// URL or a clickhouse:// (or http(s)://) URL")
 }
 
 /// Deletes expired rows in small steps, every `every`.

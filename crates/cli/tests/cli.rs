@@ -1,6 +1,7 @@
-//! The binary as a user runs it: `serve`, then `send-test`, then `query` for every
-//! signal; tokens; OTLP/gRPC; consent; redact.
+//! The binary as a user runs it: `serve` (on SQLite, and on the real ClickHouse engine),
+//! then `send-test`, then `query` for every signal; tokens; OTLP/gRPC; consent; redact.
 
+use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use common::{Running, command, free_port, serve};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use serde_json::Value;
@@ -45,7 +46,28 @@ fn serve_then_send_test_then_query_every_signal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _server = Running(serve(dir.path(), port, "off", &[]));
-    let base = format!("http://127.0.0.1:{port}");
+    send_test_then_query_every_signal(&format!("http://127.0.0.1:{port}"));
+}
+
+#[test]
+fn the_same_on_the_clickhouse_store() {
+    let engine = ClickHouse::start().expect("start the ClickHouse engine");
+    let storage = format!("{}/e2e", engine.url.replacen("http://", "clickhouse://", 1));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = Running(serve(dir.path(), port, "off", &["--storage", &storage]));
+    send_test_then_query_every_signal(&format!("http://127.0.0.1:{port}"));
+    assert!(
+        std::fs::read_dir(dir.path())
+            .expect("data dir")
+            .next()
+            .is_none(),
+        "nothing written to the SQLite data directory"
+    );
+}
+
+fn send_test_then_query_every_signal(base: &str) {
+    let base = base.to_string();
     let sent = ok(&["send-test", "--endpoint", &base]);
     assert!(sent.starts_with("sent "), "{sent}");
 

@@ -25,7 +25,7 @@
 
 mod rows;
 
-pub use rows::{Insert, attribute_map, inserts};
+pub use rows::{Insert, attribute_map, attribute_types, inserts};
 
 /// How to build the schema.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +55,8 @@ impl Default for Schema {
 struct Table {
     name: &'static str,
     body: &'static str,
-    /// `MergeTree` or `AggregatingMergeTree`.
+    /// `MergeTree`, `ReplacingMergeTree` (rows with an identity: a span, an agent action
+    /// or run delivered twice is kept once) or `AggregatingMergeTree`.
     engine: &'static str,
     partition: &'static str,
     order: &'static str,
@@ -67,6 +68,10 @@ struct Table {
 }
 
 const MAP: &str = "Map(LowCardinality(String), String)";
+/// Beside an attribute map: the type of each attribute that is not a string (`int`,
+/// `double`, `bool` or `json` for arrays and maps), so readers can give values back
+/// with their types; string attributes, the common case, take no space here.
+const TYPES: &str = "Map(LowCardinality(String), LowCardinality(String))";
 
 const TRACES: &str = "
     Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
@@ -81,6 +86,7 @@ const TRACES: &str = "
     ScopeName String CODEC(ZSTD(1)),
     ScopeVersion String CODEC(ZSTD(1)),
     SpanAttributes {MAP} CODEC(ZSTD(1)),
+    SpanAttributeTypes {TYPES} CODEC(ZSTD(1)),
     Duration UInt64 CODEC(ZSTD(1)),
     StatusCode LowCardinality(String) CODEC(ZSTD(1)),
     StatusMessage String CODEC(ZSTD(1)),
@@ -119,6 +125,7 @@ const LOGS: &str = "
     ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
     ScopeAttributes {MAP} CODEC(ZSTD(1)),
     LogAttributes {MAP} CODEC(ZSTD(1)),
+    LogAttributeTypes {TYPES} CODEC(ZSTD(1)),
     EventName String CODEC(ZSTD(1)),
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
@@ -146,6 +153,7 @@ const METRIC_COMMON: &str = "
     MetricDescription String CODEC(ZSTD(1)),
     MetricUnit String CODEC(ZSTD(1)),
     Attributes {MAP} CODEC(ZSTD(1)),
+    AttributeTypes {TYPES} CODEC(ZSTD(1)),
     StartTimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
     TimeUnix DateTime64(9) CODEC(Delta, ZSTD(1)),
     Flags UInt32 CODEC(ZSTD(1))";
@@ -185,7 +193,21 @@ const AGENT_ACTIONS: &str = "
     ServiceName LowCardinality(String) CODEC(ZSTD(1)),
     TraceId String CODEC(ZSTD(1)),
     Attributes {MAP} CODEC(ZSTD(1)),
+    AttributeTypes {TYPES} CODEC(ZSTD(1)),
     INDEX idx_correlation CorrelationId TYPE bloom_filter(0.001) GRANULARITY 1";
+
+const AGENT_RUNS: &str = "
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    EndTimestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    CorrelationId String CODEC(ZSTD(1)),
+    AgentName LowCardinality(String) CODEC(ZSTD(1)),
+    Status LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    QualityScore Nullable(Float64) CODEC(ZSTD(1)),
+    Error Nullable(String) CODEC(ZSTD(1)),
+    Attributes {MAP} CODEC(ZSTD(1)),
+    AttributeTypes {TYPES} CODEC(ZSTD(1))";
 
 const SPAN_ROLLUP: &str = "
     Bucket DateTime CODEC(Delta, ZSTD(1)),
@@ -194,7 +216,7 @@ const SPAN_ROLLUP: &str = "
     Spans SimpleAggregateFunction(sum, UInt64),
     Errors SimpleAggregateFunction(sum, UInt64),
     DurationSum SimpleAggregateFunction(sum, UInt64),
-    DurationQuantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)";
+    DurationHistogram SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(UInt64)))";
 
 const METRIC_ROLLUP: &str = "
     Bucket DateTime CODEC(Delta, ZSTD(1)),
@@ -232,6 +254,22 @@ const fn raw(
     }
 }
 
+/// A raw table whose sort key ends with the row's identity, so a row delivered again
+/// replaces the first (readers use `FINAL`).
+const fn replacing(
+    name: &'static str,
+    body: &'static str,
+    partition: &'static str,
+    order: &'static str,
+    ttl_column: &'static str,
+    shard_key: &'static str,
+) -> Table {
+    Table {
+        engine: "ReplacingMergeTree",
+        ..raw(name, body, partition, order, ttl_column, shard_key)
+    }
+}
+
 const fn rollup(name: &'static str, body: &'static str, order: &'static str) -> Table {
     Table {
         name,
@@ -246,11 +284,11 @@ const fn rollup(name: &'static str, body: &'static str, order: &'static str) -> 
 }
 
 const TABLES: &[Table] = &[
-    raw(
+    replacing(
         "otel_traces",
         TRACES,
         "toDate(Timestamp)",
-        "(ServiceName, SpanName, toDateTime(Timestamp))",
+        "(ServiceName, SpanName, toDateTime(Timestamp), TraceId, SpanId)",
         "toDateTime(Timestamp)",
         "cityHash64(TraceId)",
     ),
@@ -302,11 +340,19 @@ const TABLES: &[Table] = &[
         "toDateTime(TimeUnix)",
         "cityHash64(ServiceName, MetricName)",
     ),
-    raw(
+    replacing(
         "automagik_agent_actions",
         AGENT_ACTIONS,
         "toDate(Timestamp)",
-        "(AgentName, CorrelationId, Timestamp)",
+        "(AgentName, CorrelationId, Timestamp, ActionId)",
+        "toDateTime(Timestamp)",
+        "cityHash64(CorrelationId)",
+    ),
+    replacing(
+        "automagik_agent_runs",
+        AGENT_RUNS,
+        "toDate(Timestamp)",
+        "(CorrelationId)",
         "toDateTime(Timestamp)",
         "cityHash64(CorrelationId)",
     ),
@@ -361,10 +407,11 @@ const VIEWS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-/// The rollup of a table of single values (gauges and sums).
+/// The rollup of a table of single values (gauges and sums); NaN and infinities are
+/// left out, as every store does.
 const VALUE_ROLLUP: &str = "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, \
      count() AS Count, sum(Value) AS Sum, min(Value) AS Min, max(Value) AS Max \
-     FROM {source} GROUP BY Bucket, ServiceName, MetricName";
+     FROM {source} WHERE isFinite(Value) GROUP BY Bucket, ServiceName, MetricName";
 
 /// Rollup views per resolution: (view stem, target stem, source, SELECT).
 const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
@@ -374,7 +421,7 @@ const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
         "otel_traces",
         "SELECT {bucket}(Timestamp) AS Bucket, ServiceName, SpanName, count() AS Spans, \
          countIf(StatusCode = 'Error') AS Errors, sum(Duration) AS DurationSum, \
-         quantilesTDigestState(0.5, 0.95, 0.99)(Duration) AS DurationQuantiles \
+         sumMap([{latency_bucket}], [toUInt64(1)]) AS DurationHistogram \
          FROM {source} GROUP BY Bucket, ServiceName, SpanName",
     ),
     (
@@ -393,9 +440,14 @@ const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
         "otel_metrics_histogram_rollup",
         "otel_metrics_rollup",
         "otel_metrics_histogram",
-        "SELECT {bucket}(TimeUnix) AS Bucket, ServiceName, MetricName, sum(Count) AS Count, \
-         sum(Sum) AS Sum, min(Min) AS Min, max(Max) AS Max \
-         FROM {source} GROUP BY Bucket, ServiceName, MetricName",
+        // A histogram without a finite min or max counts its mean there. Columns are
+        // qualified: the aliases share their names.
+        "SELECT {bucket}(h.TimeUnix) AS Bucket, h.ServiceName AS ServiceName, \
+         h.MetricName AS MetricName, sum(h.Count) AS Count, \
+         sum(if(isFinite(h.Sum), h.Sum, 0)) AS Sum, \
+         min(if(isFinite(h.Min), h.Min, if(isFinite(h.Sum), h.Sum, 0) / h.Count)) AS Min, \
+         max(if(isFinite(h.Max), h.Max, if(isFinite(h.Sum), h.Sum, 0) / h.Count)) AS Max \
+         FROM {source} AS h WHERE h.Count > 0 GROUP BY Bucket, ServiceName, MetricName",
     ),
     (
         "automagik_agent_rollup",
@@ -404,7 +456,24 @@ const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
         "SELECT {bucket}(Timestamp) AS Bucket, AgentName, ActionType, count() AS Actions, \
          countIf(IsError) AS Errors FROM {source} GROUP BY Bucket, AgentName, ActionType",
     ),
+    (
+        "automagik_agent_runs_rollup",
+        "automagik_agent_rollup",
+        "automagik_agent_runs",
+        "SELECT {bucket}(Timestamp) AS Bucket, AgentName, 'run' AS ActionType, \
+         count() AS Actions, countIf(Status = 'failed') AS Errors \
+         FROM {source} GROUP BY Bucket, AgentName",
+    ),
 ];
+
+/// [`crate::latency::bucket_of`] of `Duration` in SQL, for the span rollups' histogram.
+fn latency_bucket_sql() -> String {
+    use crate::latency::{BUCKETS, PER_OCTAVE};
+    format!(
+        "toUInt16(if(Duration < 1000, 0, least(floor(log2(Duration / 1000) * {PER_OCTAVE}) + 1, {})))",
+        BUCKETS - 1
+    )
+}
 
 /// Quotes an identifier with backticks.
 pub fn ident(name: &str) -> String {
@@ -429,6 +498,8 @@ impl Schema {
     pub const HISTOGRAMS: &'static str = "otel_metrics_histogram";
     /// Agent actions.
     pub const AGENT_ACTIONS: &'static str = "automagik_agent_actions";
+    /// Agent runs.
+    pub const AGENT_RUNS: &'static str = "automagik_agent_runs";
 
     fn on_cluster(&self) -> String {
         self.cluster
@@ -463,7 +534,8 @@ impl Schema {
                 .body
                 .replace("{METRIC_COMMON}", METRIC_COMMON)
                 .replace("{METRIC_INDEX}", METRIC_INDEX)
-                .replace("{MAP}", MAP);
+                .replace("{MAP}", MAP)
+                .replace("{TYPES}", TYPES);
             let days = if t.rollup {
                 self.rollup_ttl_days
             } else {
@@ -523,7 +595,9 @@ impl Schema {
                     format!("{stem}_{suffix}_mv"),
                     &format!("{target}_{suffix}"),
                     source,
-                    select.replace("{bucket}", bucket),
+                    select
+                        .replace("{bucket}", bucket)
+                        .replace("{latency_bucket}", &latency_bucket_sql()),
                 );
             }
         }
@@ -562,7 +636,7 @@ mod tests {
             .iter()
             .filter(|s| s.contains("MATERIALIZED VIEW"))
             .count();
-        assert_eq!(views, 2 + 5 * 2);
+        assert_eq!(views, 2 + 6 * 2);
 
         let cluster = Schema {
             cluster: Some("prod".into()),
@@ -571,7 +645,7 @@ mod tests {
         .statements();
         assert!(cluster.iter().all(|s| s.contains("ON CLUSTER `prod`")));
         assert!(cluster.iter().any(|s| s.contains(
-            "ReplicatedMergeTree('/clickhouse/tables/{shard}/automagik/otel_traces_local', '{replica}')"
+            "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/automagik/otel_traces_local', '{replica}')"
         )));
         assert!(cluster.iter().any(|s| s.contains(
             "Distributed('prod', 'automagik', 'otel_traces_local', cityHash64(TraceId))"

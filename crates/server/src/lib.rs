@@ -16,5 +16,6 @@ pub use api::{AppState, Limits, app};
 pub use auth::{Auth, Scope, Token};
 pub use store::{
     LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Store, StoreError, StoredLog,
-    StoredRun, TraceQuery, TraceSummary, postgres::PostgresStore, sqlite::SqliteStore,
+    StoredRun, TraceQuery, TraceSummary, clickhouse::ClickHouseStore, postgres::PostgresStore,
+    sqlite::SqliteStore,
 };

@@ -12,28 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 /// Rollup resolutions, in seconds.
 pub const RESOLUTIONS: [u32; 2] = [60, 3600];
 
-/// Histogram buckets: bucket `i > 0` holds durations in `[1 µs · G^(i-1), 1 µs · G^i)`
-/// with `G = 2^(1/4)` (±9 % error), bucket 0 everything under 1 µs; the last bucket
-/// (about 5 days) takes everything longer.
-pub const HIST_BUCKETS: usize = 160;
-const PER_OCTAVE: f64 = 4.0;
-
-/// The bucket of a duration.
-pub fn bucket_of(duration_ns: u64) -> usize {
-    if duration_ns < 1_000 {
-        return 0;
-    }
-    let octaves = (duration_ns as f64 / 1_000.0).log2();
-    ((octaves * PER_OCTAVE).floor() as usize + 1).min(HIST_BUCKETS - 1)
-}
-
-/// A representative duration of a bucket (its geometric middle), ns.
-pub fn bucket_value_ns(bucket: usize) -> f64 {
-    if bucket == 0 {
-        return 500.0;
-    }
-    1_000.0 * 2f64.powf((bucket as f64 - 0.5) / PER_OCTAVE)
-}
+/// Histogram buckets (see [`automagik_telemetry_core::latency`]).
+pub const HIST_BUCKETS: usize = automagik_telemetry_core::latency::BUCKETS;
+pub use automagik_telemetry_core::latency::{bucket_of, bucket_value_ns};
 
 /// Adds `other` into `into`, bucket by bucket.
 pub fn merge_hist(into: &mut Vec<u64>, other: &[u64]) {

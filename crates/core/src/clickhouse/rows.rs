@@ -88,6 +88,27 @@ pub fn attribute_map(kvs: &[KeyValue]) -> Json {
     Json::Object(map)
 }
 
+/// The types of the attributes that are not strings, for the `...AttributeTypes`
+/// column beside an attribute map: `int`, `double`, `bool`, or `json` (arrays and maps,
+/// stored as JSON text). Bytes are stored as hex text, a string.
+pub fn attribute_types(kvs: &[KeyValue]) -> Json {
+    let mut map = Map::new();
+    for kv in kvs {
+        let kind = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::IntValue(_)) => "int",
+            Some(any_value::Value::DoubleValue(_)) => "double",
+            Some(any_value::Value::BoolValue(_)) => "bool",
+            Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) => "json",
+            _ => {
+                map.remove(&kv.key);
+                continue;
+            }
+        };
+        map.insert(kv.key.clone(), Json::String(kind.into()));
+    }
+    Json::Object(map)
+}
+
 /// A float for a `Float64` column: finite numbers as numbers, others as text.
 fn float(f: f64) -> Json {
     if f.is_nan() {
@@ -158,6 +179,7 @@ fn action_json(a: Action, service_name: &str, trace_id: &str, attributes: &[KeyV
         "ServiceName": service_name,
         "TraceId": trace_id,
         "Attributes": attribute_map(attributes),
+        "AttributeTypes": attribute_types(attributes),
     })
 }
 
@@ -172,6 +194,10 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
             };
             let mut actions = Insert {
                 table: Schema::AGENT_ACTIONS,
+                ..Default::default()
+            };
+            let mut runs = Insert {
+                table: Schema::AGENT_RUNS,
                 ..Default::default()
             };
             for rs in &req.resource_spans {
@@ -197,6 +223,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             "ScopeName": scope_name,
                             "ScopeVersion": scope_version,
                             "SpanAttributes": attribute_map(&s.attributes),
+                            "SpanAttributeTypes": attribute_types(&s.attributes),
                             "Duration": duration,
                             "StatusCode": status_code(status.code),
                             "StatusMessage": status.message,
@@ -208,14 +235,32 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             "Links.TraceState": s.links.iter().map(|l| l.trace_state.clone()).collect::<Vec<_>>(),
                             "Links.Attributes": s.links.iter().map(|l| attribute_map(&l.attributes)).collect::<Vec<_>>(),
                         }));
-                        if let Some(SpanRole::Action(a)) = agent::from_span(s, &trace_id, &span_id)
-                        {
-                            actions.push(&action_json(a, &service_name, &trace_id, &s.attributes));
+                        match agent::from_span(s, &trace_id, &span_id) {
+                            Some(SpanRole::Action(a)) => actions.push(&action_json(
+                                a,
+                                &service_name,
+                                &trace_id,
+                                &s.attributes,
+                            )),
+                            Some(SpanRole::Run(r)) => runs.push(&json!({
+                                "Timestamp": rfc3339(s.start_time_unix_nano),
+                                "EndTimestamp": rfc3339(s.end_time_unix_nano),
+                                "CorrelationId": r.correlation_id,
+                                "AgentName": r.agent_name,
+                                "Status": if r.failed { "failed" } else { "completed" },
+                                "ServiceName": service_name,
+                                "TraceId": trace_id,
+                                "QualityScore": r.quality_score,
+                                "Error": r.error,
+                                "Attributes": attribute_map(&s.attributes),
+                                "AttributeTypes": attribute_types(&s.attributes),
+                            })),
+                            None => {}
                         }
                     }
                 }
             }
-            out.extend([spans, actions]);
+            out.extend([spans, actions, runs]);
         }
         SignalRequest::Logs(req) => {
             let mut logs = Insert {
@@ -261,6 +306,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             "ScopeVersion": scope_version,
                             "ScopeAttributes": scope_attrs,
                             "LogAttributes": attribute_map(&l.attributes),
+                            "LogAttributeTypes": attribute_types(&l.attributes),
                             "EventName": event_name,
                         }));
                         let body = any_text(l.body.as_ref());
@@ -305,6 +351,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                                     "MetricDescription": m.description,
                                     "MetricUnit": m.unit,
                                     "Attributes": attribute_map(attributes),
+                                    "AttributeTypes": attribute_types(attributes),
                                     "StartTimeUnix": rfc3339(start),
                                     "TimeUnix": rfc3339(time),
                                     "Flags": flags,

@@ -1,6 +1,7 @@
 //! Storage behind one trait. A successful [`Store::insert`] means the rows are
 //! committed: the HTTP layer answers success only after it returns.
 
+pub mod clickhouse;
 pub mod postgres;
 pub(crate) mod sql;
 pub mod sqlite;
