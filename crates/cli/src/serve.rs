@@ -25,7 +25,9 @@ pub struct ServeArgs {
     /// Where the embedded SQLite database lives [default: ./data].
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// `sqlite` (default) or a PostgreSQL URL (`postgres://user@host:5432/db`).
+    /// `sqlite` (default), a PostgreSQL URL (`postgres://user@host:5432/db`) or a
+    /// ClickHouse URL (`clickhouse://user:password@host:8123/database[?cluster=NAME]`, or
+    /// the HTTP interface's `http(s)://host:port/?database=...`).
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_STORAGE")]
     storage: Option<String>,
     /// HTTP port: OTLP/HTTP, query API, /metrics, health [default: 127.0.0.1:4318].

@@ -1,5 +1,7 @@
 //! Server ingest throughput over loopback HTTP: OTLP/HTTP protobuf, batches of 512
-//! spans with 20 attributes each, into the SQLite store — spans per second durably
+//! spans with 20 attributes each, into the SQLite store (or, with
+//! `INGEST_STORE=clickhouse`, the ClickHouse store on the real engine: chdb behind the
+//! test support's HTTP adapter, or the server at `INGEST_CLICKHOUSE_URL`) — spans per second durably
 //! stored (acknowledged after commit) and, in the same run, the decode-only ceiling
 //! (protobuf decode + conversion to rows, nothing stored). Bounded in time; figures go
 //! into docs/PERFORMANCE.md.
@@ -9,8 +11,9 @@
 //! number of client threads, default 4; `INGEST_LOOKUP_SPANS` the store size for the
 //! trace-by-id lookups, default 1,000,000).
 
-use automagik_telemetry_server::{AppState, SqliteStore, Store, app, rows};
+use automagik_telemetry_server::{AppState, ClickHouseStore, SqliteStore, Store, app, rows};
 use automagik_telemetry_testkit::build::{any_kv, string_kv, trace_request};
+use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -98,7 +101,24 @@ fn main() {
 
     // Stored over loopback HTTP: two client threads, fresh trace ids each request.
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(SqliteStore::open(dir.path()).expect("store"));
+    let mut engine = None;
+    let store: Arc<dyn Store> = match std::env::var("INGEST_STORE").as_deref() {
+        Ok("clickhouse") => {
+            let url = std::env::var("INGEST_CLICKHOUSE_URL").unwrap_or_else(|_| {
+                let started = ClickHouse::start().expect("start the ClickHouse engine");
+                let url = format!("{}/bench", started.url);
+                engine = Some(started);
+                url
+            });
+            println!("store: ClickHouse at {url}");
+            // The payload's times are from 2025: keep them past the default TTL.
+            Arc::new(ClickHouseStore::open(&url, 7300, 7300).expect("store"))
+        }
+        _ => {
+            println!("store: SQLite");
+            Arc::new(SqliteStore::open(dir.path()).expect("store"))
+        }
+    };
     let state = AppState::new(store.clone());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -247,6 +267,7 @@ fn main() {
         "peak resident memory of the process at the end: {:.0} MB",
         peak_rss_mb()
     );
+    drop(engine);
 }
 
 /// The process's peak resident set (VmHWM), MB; 0 where /proc is not available.

@@ -2,7 +2,8 @@
 //! every single-node statement runs, twice; every cluster statement parses; the
 //! materialized views fill the trace-id lookup, the events table and the rollups, whose
 //! aggregates equal a direct aggregate over the raw rows; what the SDK inserts directly,
-//! the server's ClickHouse store reads back.
+//! the server's ClickHouse store reads back; the official ClickHouse client works
+//! through the test adapter.
 
 use automagik_telemetry_core::clickhouse::{Schema, literal};
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
@@ -304,5 +305,29 @@ fn sdk_direct_inserts_read_back_through_the_server_store() {
     assert_eq!(
         (actions[0].action_type.as_str(), actions[0].name.as_str()),
         ("tool_call", "search")
+    );
+}
+
+/// The test engine's HTTP adapter is faithful enough for the official ClickHouse client
+/// (clickhouse-connect): binary `Native` inserts, plain and gzip, chunked bodies, the
+/// query in the body, server-side query parameters, selects in `Native`.
+#[test]
+fn the_official_clickhouse_client_inserts_and_selects_through_the_adapter() {
+    let ch = ClickHouse::start().expect("start the ClickHouse engine");
+    let port = ch.url.rsplit(':').next().expect("port");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testkit/python/official_client.py"
+    );
+    let out = std::process::Command::new(automagik_telemetry_testkit::test_python())
+        .arg(script)
+        .arg(port)
+        .output()
+        .expect("run the official client");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -1431,7 +1431,7 @@ impl Store for ClickHouseStore {
                 self.table(table),
                 final_of(table)
             ))?;
-            if n > 0 || !counted {
+            if n > 0 {
                 self.execute(&format!(
                     "DELETE FROM {}{on_cluster} WHERE {condition}",
                     local(table)
