@@ -331,3 +331,37 @@ fn the_official_clickhouse_client_inserts_and_selects_through_the_adapter() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// With `?async_insert=1` ClickHouse gathers inserts itself; a request is still answered
+/// only once its rows are written, so they are readable at once.
+#[test]
+fn async_inserts_are_readable_when_the_insert_returns() {
+    use automagik_telemetry_server::{ClickHouseStore, Store, rows};
+    use automagik_telemetry_testkit::build::trace_request;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+
+    let ch = ClickHouse::start().expect("start the ClickHouse engine");
+    let store = ClickHouseStore::open(&format!("{}/asynchronous?async_insert=1", ch.url), 7, 30)
+        .expect("open");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64;
+    let spans: Vec<Span> = (1..=3u8)
+        .map(|i| Span {
+            trace_id: vec![7; 16],
+            span_id: vec![i; 8],
+            parent_span_id: if i == 1 { vec![] } else { vec![1; 8] },
+            name: format!("op {i}"),
+            start_time_unix_nano: now + u64::from(i),
+            end_time_unix_nano: now + 1_000_000,
+            ..Default::default()
+        })
+        .collect();
+    store
+        .insert(rows::from_traces(&trace_request("api", spans)))
+        .expect("insert");
+    let trace = store.trace(&"07".repeat(16)).expect("trace");
+    assert_eq!(trace.len(), 3);
+    assert_eq!(trace[0].name, "op 1");
+}

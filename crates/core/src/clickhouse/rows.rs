@@ -29,7 +29,16 @@ pub struct Insert {
 }
 
 impl Insert {
-    fn push(&mut self, row: &Json) {
+    /// An empty body for `table`.
+    pub fn new(table: &'static str) -> Self {
+        Insert {
+            table,
+            ..Default::default()
+        }
+    }
+
+    /// Appends one row.
+    pub fn push(&mut self, row: &Json) {
         let _ = writeln!(self.rows, "{row}");
         self.count += 1;
     }

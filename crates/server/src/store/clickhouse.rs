@@ -5,13 +5,17 @@
 //! - `--storage clickhouse://[user[:password]@]host[:port][/database][?cluster=NAME]`
 //!   (plain HTTP, port 8123 by default), `clickhouses://...` (HTTPS, 8443), or the HTTP
 //!   interface's own address `http(s)://[user[:password]@]host:port[/database]` with
-//!   `?database=`, `?user=`, `?password=`, `?cluster=` accepted too. The schema is
-//!   created on open (`IF NOT EXISTS`), with TTLs from the retention settings.
+//!   `?database=`, `?user=`, `?password=`, `?cluster=` accepted too; `?async_insert=1`
+//!   lets ClickHouse gather the inserts of many requests into larger parts (each request
+//!   still answered only once its rows are written). The schema is created on open
+//!   (`IF NOT EXISTS`), with TTLs from the retention settings.
 //! - A batch is one `INSERT ... FORMAT JSONEachRow` per table, each carrying a
 //!   deduplication token derived from its rows, so a request retried after a partial
 //!   failure stores nothing twice; spans, agent actions and runs live in
-//!   `ReplacingMergeTree` tables whose keys end with their identity, and readers use
-//!   `FINAL`, so a span delivered again is kept once.
+//!   `ReplacingMergeTree` tables whose keys end with their identity, and readers keep
+//!   one row per identity (`LIMIT 1 BY` and `uniqExact` on the few rows a lookup
+//!   finds; `FINAL` for runs, whose last delivery wins, and for the counts of `stats`),
+//!   so a span delivered again is kept once.
 //! - Attribute maps hold strings, as the OpenTelemetry Collector writes them; the
 //!   `...AttributeTypes` column beside each says which were numbers, booleans or JSON,
 //!   so span, log, metric and agent attributes come back with their types. Resource and
@@ -28,7 +32,7 @@ use super::{
 };
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
 use crate::rows::{AgentActionRow, AgentRunRow, Batch, LogRow, MetricPointRow, SpanRow};
-use automagik_telemetry_core::clickhouse::{Schema, ident, literal};
+use automagik_telemetry_core::clickhouse::{Insert, Schema, ident, literal};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
@@ -51,6 +55,7 @@ pub struct ClickHouseStore {
     user: String,
     password: String,
     schema: Schema,
+    async_insert: bool,
 }
 
 impl std::fmt::Debug for ClickHouseStore {
@@ -70,6 +75,7 @@ struct Target {
     password: String,
     database: String,
     cluster: Option<String>,
+    async_insert: bool,
 }
 
 fn parse_url(raw: &str) -> Result<Target, String> {
@@ -105,6 +111,7 @@ fn parse_url(raw: &str) -> Result<Target, String> {
             .transpose()?
             .unwrap_or_else(|| "automagik".to_string()),
         cluster: None,
+        async_insert: false,
     };
     for (k, v) in url.query_pairs() {
         match k.as_ref() {
@@ -112,6 +119,7 @@ fn parse_url(raw: &str) -> Result<Target, String> {
             "user" => target.user = v.into_owned(),
             "password" => target.password = v.into_owned(),
             "cluster" => target.cluster = Some(v.into_owned()).filter(|c| !c.is_empty()),
+            "async_insert" => target.async_insert = matches!(v.as_ref(), "1" | "true"),
             other => return Err(format!("unknown parameter {other}")),
         }
     }
@@ -254,20 +262,6 @@ fn status_code(name: &str) -> i32 {
         "Ok" => 1,
         "Error" => 2,
         _ => 0,
-    }
-}
-
-/// `JSONEachRow` rows of one table.
-#[derive(Default)]
-struct Rows {
-    text: String,
-    count: usize,
-}
-
-impl Rows {
-    fn push(&mut self, row: &Json) {
-        let _ = writeln!(self.text, "{row}");
-        self.count += 1;
     }
 }
 
@@ -531,6 +525,7 @@ impl ClickHouseStore {
             endpoint: target.endpoint,
             user: target.user,
             password: target.password,
+            async_insert: target.async_insert,
             schema: Schema {
                 database: target.database,
                 cluster: target.cluster,
@@ -625,24 +620,32 @@ impl ClickHouseStore {
         Ok(self.select::<N>(sql)?.first().map_or(0, |r| r.n))
     }
 
-    fn insert_rows(&self, table: &str, rows: &Rows) -> Result<(), StoreError> {
-        if rows.count == 0 {
+    fn insert_rows(&self, insert: &Insert) -> Result<(), StoreError> {
+        if insert.count == 0 {
             return Ok(());
         }
         let mut h = DefaultHasher::new();
-        h.write(rows.text.as_bytes());
+        h.write(insert.rows.as_bytes());
         let query = format!(
-            "INSERT INTO {} SETTINGS insert_deduplication_token = '{table}:{}:{:016x}' \
+            "INSERT INTO {} SETTINGS insert_deduplication_token = '{}:{}:{:016x}'{} \
              FORMAT JSONEachRow",
-            self.table(table),
-            rows.count,
-            h.finish()
+            self.table(insert.table),
+            insert.table,
+            insert.count,
+            h.finish(),
+            if self.async_insert {
+                ", async_insert = 1, wait_for_async_insert = 1"
+            } else {
+                ""
+            }
         );
-        self.send(&query, Some(&rows.text)).map(|_| ())
+        self.send(&query, Some(&insert.rows)).map(|_| ())
     }
 
-    fn batch_rows(batch: &Batch) -> Vec<(&'static str, Rows)> {
-        let mut spans = Rows::default();
+    /// The `JSONEachRow` bodies `batch` is inserted as, one per table (empty ones
+    /// included).
+    pub fn inserts(batch: &Batch) -> Vec<Insert> {
+        let mut spans = Insert::new(Schema::TRACES);
         for s in &batch.spans {
             let (attributes, types) = split_attributes(&s.attributes);
             let events: Vec<Json> = serde_json::from_str(&s.events).unwrap_or_default();
@@ -671,7 +674,7 @@ impl ClickHouseStore {
                 }).collect::<Vec<_>>(),
             }));
         }
-        let mut logs = Rows::default();
+        let mut logs = Insert::new(Schema::LOGS);
         for l in &batch.logs {
             let (attributes, types) = split_attributes(&l.attributes);
             logs.push(&json!({
@@ -688,8 +691,11 @@ impl ClickHouseStore {
                 "EventName": l.event_name.as_deref().unwrap_or(""),
             }));
         }
-        let (mut gauges, mut sums, mut histograms) =
-            (Rows::default(), Rows::default(), Rows::default());
+        let (mut gauges, mut sums, mut histograms) = (
+            Insert::new(Schema::GAUGES),
+            Insert::new(Schema::SUMS),
+            Insert::new(Schema::HISTOGRAMS),
+        );
         for m in &batch.metric_points {
             let (attributes, types) = split_attributes(&m.attributes);
             let float = |f: Option<f64>| match f {
@@ -732,7 +738,7 @@ impl ClickHouseStore {
             };
             table.push(&row);
         }
-        let mut runs = Rows::default();
+        let mut runs = Insert::new(Schema::AGENT_RUNS);
         for r in &batch.agent_runs {
             let (attributes, types) = split_attributes(&r.attributes);
             runs.push(&json!({
@@ -749,7 +755,7 @@ impl ClickHouseStore {
                 "AttributeTypes": types,
             }));
         }
-        let mut actions = Rows::default();
+        let mut actions = Insert::new(Schema::AGENT_ACTIONS);
         for a in &batch.agent_actions {
             let (attributes, types) = split_attributes(&a.attributes);
             actions.push(&json!({
@@ -765,15 +771,7 @@ impl ClickHouseStore {
                 "AttributeTypes": types,
             }));
         }
-        vec![
-            (Schema::TRACES, spans),
-            (Schema::LOGS, logs),
-            (Schema::GAUGES, gauges),
-            (Schema::SUMS, sums),
-            (Schema::HISTOGRAMS, histograms),
-            (Schema::AGENT_RUNS, runs),
-            (Schema::AGENT_ACTIONS, actions),
-        ]
+        vec![spans, logs, gauges, sums, histograms, runs, actions]
     }
 
     fn run_counts(&self, runs: Vec<RunOut>) -> Result<Vec<StoredRun>, StoreError> {
@@ -790,7 +788,7 @@ impl ClickHouseStore {
         let ids: Vec<String> = runs.iter().map(|r| literal(&r.correlation_id)).collect();
         let counts: std::collections::HashMap<String, u64> = self
             .select::<C>(&format!(
-                "SELECT CorrelationId, count() AS n FROM {} FINAL WHERE CorrelationId IN ({}) \
+                "SELECT CorrelationId, uniqExact(ActionId) AS n FROM {} WHERE CorrelationId IN ({}) \
                  GROUP BY CorrelationId",
                 self.table(Schema::AGENT_ACTIONS),
                 ids.join(", ")
@@ -850,8 +848,8 @@ fn before(time_col: &str, key_col: &str, time: u64, key: &str) -> String {
 
 impl Store for ClickHouseStore {
     fn insert(&self, batch: Batch) -> Result<(), StoreError> {
-        for (table, rows) in Self::batch_rows(&batch) {
-            self.insert_rows(table, &rows)?;
+        for insert in Self::inserts(&batch) {
+            self.insert_rows(&insert)?;
         }
         Ok(())
     }
@@ -860,10 +858,10 @@ impl Store for ClickHouseStore {
         let id = literal(trace_id);
         let rows: Vec<SpanOut> = self.select(&format!(
             "WITH (SELECT (min(Start), max(End)) FROM {lookup} WHERE TraceId = {id}) AS range \
-             SELECT {SPAN_COLUMNS} FROM {spans} FINAL WHERE TraceId = {id} \
+             SELECT {SPAN_COLUMNS} FROM {spans} WHERE TraceId = {id} \
              AND Timestamp >= toDateTime64(range.1, 9) \
              AND Timestamp < toDateTime64(range.2, 9) + toIntervalSecond(1) \
-             ORDER BY Timestamp, SpanId",
+             ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId",
             lookup = self.table("otel_traces_trace_id_ts"),
             spans = self.table(Schema::TRACES),
         ))?;
@@ -902,11 +900,12 @@ impl Store for ClickHouseStore {
         // A root is a span whose parent is not stored in its trace: the parents looked
         // for are only those of the candidates' traces.
         let roots: Vec<SpanOut> = self.select(&format!(
-            "SELECT {SPAN_COLUMNS} FROM {spans} FINAL WHERE 1 = 1{filter} \
+            "SELECT {SPAN_COLUMNS} FROM {spans} WHERE 1 = 1{filter} \
              AND (ParentSpanId = '' OR (TraceId, ParentSpanId) NOT IN ( \
                 SELECT TraceId, SpanId FROM {spans} WHERE TraceId IN ( \
                     SELECT TraceId FROM {spans} WHERE ParentSpanId != ''{filter}))) \
-             ORDER BY Timestamp DESC, concat(TraceId, SpanId) DESC LIMIT {}",
+             ORDER BY Timestamp DESC, concat(TraceId, SpanId) DESC \
+             LIMIT 1 BY TraceId, SpanId LIMIT {}",
             q.limit + 1
         ))?;
         let mut page = Page::cut(
@@ -926,7 +925,7 @@ impl Store for ClickHouseStore {
         } else {
             let ids: Vec<String> = page.items.iter().map(|s| literal(&s.trace_id)).collect();
             self.select::<C>(&format!(
-                "SELECT TraceId, count() AS n FROM {spans} FINAL WHERE TraceId IN ({}) \
+                "SELECT TraceId, uniqExact(SpanId) AS n FROM {spans} WHERE TraceId IN ({}) \
                  GROUP BY TraceId",
                 ids.join(", ")
             ))?
@@ -1392,8 +1391,8 @@ impl Store for ClickHouseStore {
     fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError> {
         let rows: Vec<ActionOut> = self.select(&format!(
             "SELECT toUnixTimestamp64Nano(Timestamp) AS t, ActionId, CorrelationId, AgentName, \
-             ActionType, Name, IsError, DurationNs, Attributes, AttributeTypes FROM {} FINAL \
-             WHERE CorrelationId = {} ORDER BY Timestamp, ActionId",
+             ActionType, Name, IsError, DurationNs, Attributes, AttributeTypes FROM {} \
+             WHERE CorrelationId = {} ORDER BY Timestamp, ActionId LIMIT 1 BY ActionId",
             self.table(Schema::AGENT_ACTIONS),
             literal(correlation_id)
         ))?;
@@ -1476,7 +1475,13 @@ mod tests {
                 password: "s@cret".into(),
                 database: "telemetry".into(),
                 cluster: Some("prod".into()),
+                async_insert: false,
             }
+        );
+        assert!(
+            parse_url("clickhouse://h/?async_insert=1")
+                .expect("url")
+                .async_insert
         );
         let t = parse_url("https://ch.example:9443/?database=d&user=u&password=p").expect("url");
         assert_eq!(t.endpoint, "https://ch.example:9443/");
