@@ -123,6 +123,8 @@ fn main() {
     // Stored over loopback HTTP: two client threads, fresh trace ids each request.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut engine = None;
+    // The engine's own HTTP address, for the parts count and the merge below.
+    let mut engine_http = String::new();
     let store: Arc<dyn Store> = match clickhouse {
         true => {
             let url = std::env::var("INGEST_CLICKHOUSE_URL").unwrap_or_else(|_| {
@@ -131,6 +133,7 @@ fn main() {
                 engine = Some(started);
                 url
             });
+            engine_http = url.trim_end_matches("/bench").to_string();
             println!("store: ClickHouse at {url}");
             // The payload's times are from 2025: keep them past the default TTL.
             Arc::new(ClickHouseStore::open(&url, 7300, 7300).expect("store"))
@@ -259,31 +262,54 @@ fn main() {
         store.stats().expect("stats").bytes_on_disk as f64 / 1e6
     );
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
-    let mut latencies = Vec::new();
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    for _ in 0..2000 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let s = 1_000_000 + rng % (seed - 1_000_000);
-        let t = 1 + (rng >> 32) % (SPANS as u64 / 8);
-        let id = format!("{s:016x}{t:016x}");
-        let started = Instant::now();
-        let mut resp = agent
-            .get(format!("http://{addr}/api/v1/traces/{id}"))
-            .call()
-            .expect("trace lookup");
-        let body = resp.body_mut().read_to_vec().expect("body");
-        latencies.push(started.elapsed());
-        assert!(body.len() > 1000, "a whole trace came back");
+    let lookups = |label: &str| {
+        let mut latencies = Vec::new();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let s = 1_000_000 + rng % (seed - 1_000_000);
+            let t = 1 + (rng >> 32) % (SPANS as u64 / 8);
+            let id = format!("{s:016x}{t:016x}");
+            let started = Instant::now();
+            let mut resp = agent
+                .get(format!("http://{addr}/api/v1/traces/{id}"))
+                .call()
+                .expect("trace lookup");
+            let body = resp.body_mut().read_to_vec().expect("body");
+            latencies.push(started.elapsed());
+            assert!(body.len() > 1000, "a whole trace came back");
+        }
+        latencies.sort();
+        let pct =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        println!(
+            "trace by id over HTTP with {spans} spans stored{label} (8 spans per trace, 2000 random lookups): p50 {:.2} ms, p99 {:.2} ms",
+            pct(0.5).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3
+        );
+    };
+    if engine.is_some() {
+        let sql = |q: &str| {
+            agent
+                .post(&engine_http)
+                .send(q)
+                .expect("engine")
+                .body_mut()
+                .read_to_string()
+                .expect("body")
+        };
+        let parts = "SELECT count() FROM system.parts WHERE active AND database = 'bench' \
+                     AND table = 'otel_traces'";
+        lookups(&format!(", {} parts", sql(parts).trim()));
+        // What a server that has run a while sees: its parts merged in the background.
+        sql("OPTIMIZE TABLE bench.otel_traces FINAL");
+        sql("OPTIMIZE TABLE bench.otel_traces_trace_id_ts FINAL");
+        lookups(&format!(", {} parts after merging", sql(parts).trim()));
+    } else {
+        lookups("");
     }
-    latencies.sort();
-    let pct = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    println!(
-        "trace by id over HTTP with {spans} spans stored (8 spans per trace, 2000 random lookups): p50 {:.2} ms, p99 {:.2} ms",
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3
-    );
     println!(
         "peak resident memory of the process at the end: {:.0} MB",
         peak_rss_mb()

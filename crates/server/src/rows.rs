@@ -244,7 +244,7 @@ pub fn attributes_to_json(kvs: &[KeyValue]) -> Json {
     Json::Object(map)
 }
 
-fn write_json_str(s: &str, out: &mut String) {
+pub(crate) fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

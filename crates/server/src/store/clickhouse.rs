@@ -31,11 +31,14 @@ use super::{
     StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
+use crate::rows::write_json_str;
 use crate::rows::{AgentActionRow, AgentRunRow, Batch, LogRow, MetricPointRow, SpanRow};
 use automagik_telemetry_core::clickhouse::{Insert, Schema, ident, literal};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hasher};
 use std::time::Duration;
@@ -173,30 +176,148 @@ fn time_text(ns: u64) -> String {
     format!("{:010}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
 }
 
-/// Splits a JSON object of typed attributes into the string map and the type map.
-fn split_attributes(text: &str) -> (Json, Json) {
-    let Ok(Json::Object(attrs)) = serde_json::from_str::<Json>(text) else {
-        return (json!({}), json!({}));
-    };
-    let mut values = Map::with_capacity(attrs.len());
-    let mut types = Map::new();
-    for (k, v) in attrs {
-        let (text, kind) = match v {
-            Json::String(s) => (s, None),
-            Json::Bool(b) => (b.to_string(), Some("bool")),
-            Json::Number(n) if n.is_i64() || n.is_u64() => (n.to_string(), Some("int")),
-            Json::Number(n) => (
-                n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
-                Some("double"),
-            ),
-            other => (other.to_string(), Some("json")),
-        };
-        if let Some(kind) = kind {
-            types.insert(k.clone(), Json::String(kind.into()));
+/// An object key, borrowed from the text unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
         }
-        values.insert(k, Json::String(text));
+        d.deserialize_str(V)
     }
-    (Json::Object(values), Json::Object(types))
+}
+
+/// The entries of a JSON object, values left as their JSON text.
+struct Entries<'a>(Vec<(Key<'a>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Writes a JSON object of typed attributes as the string map and the type map, straight
+/// from its text: string values are copied as they are, other values become their JSON
+/// text (a repeated key keeps its last value; text that is not an object, nothing).
+fn write_attributes(text: &str, values: &mut String, types: &mut String) {
+    let entries = serde_json::from_str::<Entries<'_>>(text)
+        .map(|e| e.0)
+        .unwrap_or_default();
+    values.push('{');
+    types.push('{');
+    let (mut first_value, mut first_type) = (true, true);
+    for (i, (key, raw)) in entries.iter().enumerate() {
+        if entries[i + 1..].iter().any(|(k, _)| k.0 == key.0) {
+            continue;
+        }
+        if !std::mem::take(&mut first_value) {
+            values.push(',');
+        }
+        write_json_str(&key.0, values);
+        values.push(':');
+        let raw = raw.get();
+        let kind = match raw.as_bytes().first() {
+            Some(b'"') => {
+                values.push_str(raw);
+                continue;
+            }
+            Some(b't' | b'f') => "bool",
+            Some(b'[' | b'{' | b'n') | None => "json",
+            Some(_) if raw.contains(['.', 'e', 'E']) => "double",
+            Some(_) => "int",
+        };
+        write_json_str(raw, values);
+        if !std::mem::take(&mut first_type) {
+            types.push(',');
+        }
+        write_json_str(&key.0, types);
+        types.push(':');
+        write_json_str(kind, types);
+    }
+    values.push('}');
+    types.push('}');
+}
+
+/// [`write_attributes`] as JSON values, for the tables written with `json!`.
+fn split_attributes(text: &str) -> (Json, Json) {
+    let (mut values, mut types) = (String::new(), String::new());
+    write_attributes(text, &mut values, &mut types);
+    (
+        serde_json::from_str(&values).unwrap_or_default(),
+        serde_json::from_str(&types).unwrap_or_default(),
+    )
+}
+
+/// One `JSONEachRow` object written field by field.
+struct Row<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Row<'a> {
+    fn start(out: &'a mut String) -> Self {
+        out.push('{');
+        Row { out, first: true }
+    }
+
+    fn name(&mut self, name: &str) -> &mut String {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(',');
+        }
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    fn text(&mut self, name: &str, value: &str) {
+        write_json_str(value, self.name(name));
+    }
+
+    fn number(&mut self, name: &str, value: impl std::fmt::Display) {
+        let _ = write!(self.name(name), "{value}");
+    }
+
+    fn time(&mut self, name: &str, ns: u64) {
+        let _ = write!(
+            self.name(name),
+            "\"{:010}.{:09}\"",
+            ns / 1_000_000_000,
+            ns % 1_000_000_000
+        );
+    }
+
+    fn end(self) {
+        self.out.push_str("}\n");
+    }
 }
 
 /// The inverse of [`split_attributes`]: typed JSON object text.
@@ -645,34 +766,63 @@ impl ClickHouseStore {
     /// The `JSONEachRow` bodies `batch` is inserted as, one per table (empty ones
     /// included).
     pub fn inserts(batch: &Batch) -> Vec<Insert> {
+        // Spans are the volume: written field by field, the resource map once per
+        // resource.
         let mut spans = Insert::new(Schema::TRACES);
+        let (mut values, mut types) = (String::new(), String::new());
+        let mut resource: (&str, String) = ("", String::new());
         for s in &batch.spans {
-            let (attributes, types) = split_attributes(&s.attributes);
-            let events: Vec<Json> = serde_json::from_str(&s.events).unwrap_or_default();
-            let field = |e: &Json, k: &str| e.get(k).cloned().unwrap_or(Json::Null);
-            spans.push(&json!({
-                "Timestamp": time_text(s.start_time_unix_nano),
-                "TraceId": s.trace_id,
-                "SpanId": s.span_id,
-                "ParentSpanId": s.parent_span_id,
-                "SpanName": s.name,
-                "SpanKind": span_kind_name(s.kind),
-                "ServiceName": s.service_name,
-                "ResourceAttributes": split_attributes(&s.resource).0,
-                "SpanAttributes": attributes,
-                "SpanAttributeTypes": types,
-                "Duration": s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
-                "StatusCode": status_name(s.status_code),
-                "StatusMessage": s.status_message,
-                "Events.Timestamp": events.iter().map(|e| {
-                    let ns = field(e, "time_unix_nano");
-                    time_text(ns.as_str().and_then(|t| t.parse().ok()).or(ns.as_u64()).unwrap_or(0))
-                }).collect::<Vec<_>>(),
-                "Events.Name": events.iter().map(|e| field(e, "name")).collect::<Vec<_>>(),
-                "Events.Attributes": events.iter().map(|e| {
-                    split_attributes(&field(e, "attributes").to_string()).0
-                }).collect::<Vec<_>>(),
-            }));
+            if resource.1.is_empty() || resource.0 != s.resource {
+                resource.1.clear();
+                write_attributes(&s.resource, &mut resource.1, &mut types);
+                resource.0 = &s.resource;
+            }
+            values.clear();
+            types.clear();
+            write_attributes(&s.attributes, &mut values, &mut types);
+            let mut row = Row::start(&mut spans.rows);
+            row.time("Timestamp", s.start_time_unix_nano);
+            row.text("TraceId", &s.trace_id);
+            row.text("SpanId", &s.span_id);
+            row.text("ParentSpanId", &s.parent_span_id);
+            row.text("SpanName", &s.name);
+            row.text("SpanKind", span_kind_name(s.kind));
+            row.text("ServiceName", &s.service_name);
+            row.name("ResourceAttributes").push_str(&resource.1);
+            row.name("SpanAttributes").push_str(&values);
+            row.name("SpanAttributeTypes").push_str(&types);
+            row.number(
+                "Duration",
+                s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
+            );
+            row.text("StatusCode", status_name(s.status_code));
+            row.text("StatusMessage", &s.status_message);
+            if s.events != "[]" {
+                let events: Vec<Json> = serde_json::from_str(&s.events).unwrap_or_default();
+                let field = |e: &Json, k: &str| e.get(k).cloned().unwrap_or(Json::Null);
+                let times: Vec<String> = events
+                    .iter()
+                    .map(|e| {
+                        let ns = field(e, "time_unix_nano");
+                        time_text(
+                            ns.as_str()
+                                .and_then(|t| t.parse().ok())
+                                .or(ns.as_u64())
+                                .unwrap_or(0),
+                        )
+                    })
+                    .collect();
+                let names: Vec<Json> = events.iter().map(|e| field(e, "name")).collect();
+                let attributes: Vec<Json> = events
+                    .iter()
+                    .map(|e| split_attributes(&field(e, "attributes").to_string()).0)
+                    .collect();
+                row.number("Events.Timestamp", Json::from(times));
+                row.number("Events.Name", Json::from(names));
+                row.number("Events.Attributes", Json::from(attributes));
+            }
+            row.end();
+            spans.count += 1;
         }
         let mut logs = Insert::new(Schema::LOGS);
         for l in &batch.logs {
@@ -1515,6 +1665,10 @@ mod tests {
         let back: Json = serde_json::from_str(&join_attributes(values, &types)).expect("json");
         let want: Json = serde_json::from_str(text).expect("json");
         assert_eq!(back, want);
+        // Escaped keys, and a repeated key keeps its last value.
+        let (values, types) = split_attributes(r#"{"a\"b":1,"k":"x","k":"y\n"}"#);
+        assert_eq!(values, json!({"a\"b": "1", "k": "y\n"}));
+        assert_eq!(types, json!({"a\"b": "int"}));
         // Not an object: nothing, rather than an error that loses the row.
         assert_eq!(split_attributes("[1]"), (json!({}), json!({})));
     }
