@@ -150,18 +150,18 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id) {
-            if let Some(ls) = span.extensions().get::<LayerSpan>() {
-                push_current(ls.0.context);
-            }
+        if let Some(span) = ctx.span(id)
+            && let Some(ls) = span.extensions().get::<LayerSpan>()
+        {
+            push_current(ls.0.context);
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id) {
-            if let Some(ls) = span.extensions().get::<LayerSpan>() {
-                remove_current(ls.0.context.span_id);
-            }
+        if let Some(span) = ctx.span(id)
+            && let Some(ls) = span.extensions().get::<LayerSpan>()
+        {
+            remove_current(ls.0.context.span_id);
         }
     }
 

@@ -206,10 +206,10 @@ impl Pipeline {
             |deadline, done| Control::Shutdown { deadline, done },
             timeout,
         );
-        if result.is_ok() {
-            if let Some(handle) = self.worker.lock().ok().and_then(|mut w| w.take()) {
-                let _ = handle.join();
-            }
+        if result.is_ok()
+            && let Some(handle) = self.worker.lock().ok().and_then(|mut w| w.take())
+        {
+            let _ = handle.join();
         }
         result
     }

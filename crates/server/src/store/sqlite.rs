@@ -182,10 +182,10 @@ impl SqliteStore {
             }
         };
         let result = f(&conn);
-        if let Ok(mut r) = self.readers.lock() {
-            if r.len() < 8 {
-                r.push(conn);
-            }
+        if let Ok(mut r) = self.readers.lock()
+            && r.len() < 8
+        {
+            r.push(conn);
         }
         Ok(result?)
     }
