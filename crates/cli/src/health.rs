@@ -3,8 +3,11 @@
 //! blocked by it, root causes first; a table by default or `--json`; the exit status is
 //! non-zero when a critical target is not healthy.
 //!
-//! Probes so far: `postgres://` (connects and runs `SELECT 1`), `redis://` (`PING`),
-//! `http(s)://` (expected status, optionally a JSON field's value) and `tcp://`.
+//! Probes: `postgres://` (connects and runs `SELECT 1`), `redis://` (`PING`),
+//! `nats://` (connects, then a `PING`/`PONG` round trip), `amqp(s)://` (opens an AMQP
+//! connection, which logs in to the virtual host), `clickhouse(s)://` (`SELECT 1` over
+//! the HTTP interface, with the URL's credentials), `http(s)://` (expected status,
+//! optionally a JSON field's value) and `tcp://`.
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -15,7 +18,8 @@ use std::time::{Duration, Instant};
 /// Flags of `health`.
 #[derive(clap::Args, Debug)]
 pub struct HealthArgs {
-    /// Targets to probe: postgres://, redis://, http(s)://, tcp://host:port.
+    /// Targets to probe: postgres://, redis://, nats://, amqp://, clickhouse://,
+    /// http(s)://, tcp://host:port.
     urls: Vec<String>,
     /// TOML file with `[[target]]` tables (name, url, depends_on, critical,
     /// expect_status, json_field, json_value, timeout).
@@ -118,6 +122,27 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
                 Err(format!("PING answered {pong:?}"))
             }
         }
+        "nats" => async_probe(timeout, async {
+            let client = async_nats::ConnectOptions::new()
+                .connection_timeout(timeout)
+                .connect(url)
+                .await
+                .map_err(|e| nats_reason(&e.to_string()))?;
+            client
+                .flush()
+                .await
+                .map_err(|e| nats_reason(&e.to_string()))
+        }),
+        "amqp" | "amqps" => async_probe(timeout, async {
+            let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+                .await
+                .map_err(|e| amqp_reason(&e))?;
+            let _ = conn.close(200, "health probe done").await;
+            Ok(())
+        }),
+        "clickhouse" | "clickhouses" => {
+            automagik_telemetry_server::store::clickhouse::ping(url, timeout)
+        }
         "http" | "https" => {
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .timeout_global(Some(timeout))
@@ -142,10 +167,10 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
                     .split('.')
                     .try_fold(&body, |v, k| v.get(k))
                     .ok_or_else(|| format!("no field {field}"))?;
-                if let Some(want) = &t.json_value {
-                    if got != want {
-                        return Err(format!("{field} is {got}, expected {want}"));
-                    }
+                if let Some(want) = &t.json_value
+                    && got != want
+                {
+                    return Err(format!("{field} is {got}, expected {want}"));
                 }
             }
             Ok(())
@@ -161,6 +186,41 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
         other => Err(format!("no probe for {other}:// yet")),
+    }
+}
+
+/// Runs an async probe on a runtime of its own, cut at `timeout`.
+fn async_probe(
+    timeout: Duration,
+    probe: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the probe: {e}"))?;
+    rt.block_on(async {
+        tokio::time::timeout(timeout, probe)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+    })
+}
+
+/// The NATS client's message, which never holds the URL's password.
+fn nats_reason(message: &str) -> String {
+    if message.is_empty() {
+        "connection failed".into()
+    } else {
+        message.to_string()
+    }
+}
+
+/// The broker's refusal (for example `ACCESS_REFUSED`) or the connection error.
+fn amqp_reason(e: &lapin::Error) -> String {
+    let text = e.to_string();
+    if text.is_empty() {
+        "connection failed".into()
+    } else {
+        text
     }
 }
 
@@ -180,7 +240,20 @@ fn postgres_reason(e: &postgres::Error) -> String {
 
 /// Probes every target in parallel, then marks targets whose dependency is not up as
 /// blocked, and orders root causes first.
-fn check(targets: Vec<Target>, default_timeout: Duration) -> Vec<Report> {
+fn check(mut targets: Vec<Target>, default_timeout: Duration) -> Vec<Report> {
+    // Every target needs a name of its own: two URLs that only differ in their password
+    // show the same, so later ones get a number.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for t in &mut targets {
+        let name = t.name.clone().unwrap_or_else(|| display_url(&t.url));
+        let n = seen.entry(name.clone()).or_insert(0);
+        *n += 1;
+        t.name = Some(if *n == 1 {
+            name
+        } else {
+            format!("{name} #{n}")
+        });
+    }
     let results: Vec<(Target, Result<(), String>, Duration)> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .into_iter()
@@ -326,6 +399,27 @@ pub fn run(args: HealthArgs) -> anyhow::Result<std::process::ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_that_show_the_same_get_names_of_their_own() {
+        let target = |url: &str| Target {
+            name: None,
+            url: url.into(),
+            depends_on: Vec::new(),
+            critical: false,
+            expect_status: None,
+            json_field: None,
+            json_value: None,
+            timeout: None,
+        };
+        let reports = check(
+            vec![target("tcp://127.0.0.1:1"), target("tcp://127.0.0.1:1")],
+            Duration::from_secs(1),
+        );
+        let mut names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["tcp://127.0.0.1:1", "tcp://127.0.0.1:1 #2"]);
+    }
 
     #[test]
     fn passwords_never_show() {

@@ -451,3 +451,92 @@ critical = false
     assert!(text.contains("DOWN"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+#[test]
+fn health_probes_nats_rabbitmq_and_clickhouse() {
+    let engine = ClickHouse::start_with_password("ch-secret").expect("start the ClickHouse engine");
+    let ch = engine.url.trim_start_matches("http://");
+    let closed = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("health.toml");
+    let targets = [
+        ("nats", "nats://127.0.0.1:4222".to_string()),
+        (
+            "rabbitmq",
+            "amqp://guest:guest@127.0.0.1:5672/%2f".to_string(),
+        ),
+        (
+            "clickhouse",
+            format!("clickhouse://default:ch-secret@{ch}/default"),
+        ),
+        (
+            "rabbitmq-wrong-password",
+            "amqp://guest:wrong-secret@127.0.0.1:5672/%2f".to_string(),
+        ),
+        (
+            "clickhouse-wrong-password",
+            format!("clickhouse://default:wrong-secret@{ch}"),
+        ),
+        ("nats-closed", format!("nats://127.0.0.1:{closed}")),
+        (
+            "rabbitmq-closed",
+            format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"),
+        ),
+        (
+            "clickhouse-closed",
+            format!("clickhouse://127.0.0.1:{closed}"),
+        ),
+    ];
+    let toml: String = targets
+        .iter()
+        .map(|(name, url)| format!("[[target]]\nname = \"{name}\"\nurl = \"{url}\"\n\n"))
+        .collect();
+    std::fs::write(&config, toml).expect("write");
+    let out = run(&[
+        "health",
+        "--json",
+        "--timeout",
+        "10s",
+        "--config",
+        config.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success(), "critical targets are down");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("wrong-secret") && !text.contains("ch-secret"),
+        "{text}"
+    );
+    let reports: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let report = |name: &str| {
+        reports
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .clone()
+    };
+    for up in ["nats", "rabbitmq", "clickhouse"] {
+        assert_eq!(report(up)["state"], "up", "{up}: {text}");
+    }
+    let reason = |name: &str| {
+        let r = report(name);
+        assert_eq!(r["state"], "down", "{name}: {text}");
+        r["reason"].as_str().expect("reason").to_lowercase()
+    };
+    assert!(
+        reason("clickhouse-wrong-password").contains("authentication"),
+        "{text}"
+    );
+    assert!(
+        reason("rabbitmq-wrong-password").contains("access"),
+        "a wrong password is refused by the broker: {text}"
+    );
+    for name in ["nats-closed", "rabbitmq-closed", "clickhouse-closed"] {
+        let why = reason(name);
+        assert!(
+            why.contains("refused") || why.contains("connect"),
+            "{name}: {why}"
+        );
+    }
+}

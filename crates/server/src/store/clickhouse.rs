@@ -627,6 +627,43 @@ fn final_of(table: &str) -> &'static str {
     }
 }
 
+/// Checks that the ClickHouse server at `url` (a store URL) answers `SELECT 1` with its
+/// credentials within `timeout`; the error names ClickHouse's code and error, never the
+/// password.
+pub fn ping(url: &str, timeout: Duration) -> Result<(), String> {
+    let target = parse_url(url)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent(USER_AGENT)
+        .build()
+        .into();
+    let mut response = agent
+        .post(&target.endpoint)
+        .header("X-ClickHouse-User", &target.user)
+        .header("X-ClickHouse-Key", &target.password)
+        .send("SELECT 1")
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let code = response
+        .headers()
+        .get("x-clickhouse-exception-code")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string());
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    match (status, code) {
+        (200, _) if body.trim() == "1" => Ok(()),
+        (200, _) => Err("SELECT 1 did not answer 1: not a ClickHouse server?".into()),
+        (_, Some(code)) => Err(format!("ClickHouse error {code} ({})", error_name(&body))),
+        (status, None) => Err(format!("HTTP {status}: not a ClickHouse server?")),
+    }
+}
+
 impl ClickHouseStore {
     /// Connects to `url`, checks the server answers and creates the schema (raw rows
     /// kept `raw_ttl_days`, rollups `rollup_ttl_days`). The error never shows the
