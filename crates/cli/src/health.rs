@@ -7,7 +7,11 @@
 //! `nats://` (connects, then a `PING`/`PONG` round trip), `amqp(s)://` (opens an AMQP
 //! connection, which logs in to the virtual host), `clickhouse(s)://` (`SELECT 1` over
 //! the HTTP interface, with the URL's credentials), `http(s)://` (expected status,
-//! optionally a JSON field's value) and `tcp://`.
+//! optionally a JSON field's value; the URL's credentials as basic auth) and `tcp://`.
+//! Presets name the health endpoint and answer of common services: `consul://`,
+//! `grafana://`, `tempo://`, `otelcol://` (the OpenTelemetry Collector's health check
+//! extension), `arangodb://` and `prometheus://` (plain HTTP to the given host and
+//! port), or `preset = "..."` on an `http(s)://` target of the config file.
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -31,6 +35,10 @@ pub struct HealthArgs {
     /// Timeout of each probe.
     #[arg(long, default_value = "5s")]
     timeout: String,
+    /// Probe again every INTERVAL (for example `10s`) and print each round, until
+    /// interrupted.
+    #[arg(long, value_name = "INTERVAL")]
+    watch: Option<String>,
 }
 
 /// A target of the config file.
@@ -47,6 +55,88 @@ struct Target {
     json_field: Option<String>,
     json_value: Option<serde_json::Value>,
     timeout: Option<String>,
+    /// A service whose health endpoint and answer are known (see [`PRESETS`]).
+    preset: Option<String>,
+}
+
+/// A preset: the service's health path, and the JSON field and value that say healthy
+/// (besides a 2xx status).
+struct Preset {
+    name: &'static str,
+    path: &'static str,
+    json: Option<(&'static str, &'static str)>,
+}
+
+/// Health endpoints of common services.
+const PRESETS: &[Preset] = &[
+    // The leader's address; an empty string means no leader, so no quorum.
+    Preset {
+        name: "consul",
+        path: "/v1/status/leader",
+        json: None,
+    },
+    Preset {
+        name: "grafana",
+        path: "/api/health",
+        json: Some(("database", "ok")),
+    },
+    Preset {
+        name: "tempo",
+        path: "/ready",
+        json: None,
+    },
+    Preset {
+        name: "otelcol",
+        path: "/",
+        json: Some(("status", "Server available")),
+    },
+    Preset {
+        name: "arangodb",
+        path: "/_api/version",
+        json: Some(("server", "arango")),
+    },
+    Preset {
+        name: "prometheus",
+        path: "/-/healthy",
+        json: None,
+    },
+];
+
+/// Resolves a preset (a `consul://`-like scheme, or `preset = "..."`) to an `http(s)://`
+/// target with the preset's path and expected answer; fields the target sets itself are
+/// kept.
+fn resolve_preset(mut t: Target) -> Result<Target, String> {
+    let scheme = t.url.split("://").next().unwrap_or_default().to_string();
+    let name = match (&t.preset, PRESETS.iter().any(|p| p.name == scheme)) {
+        (Some(p), _) => p.clone(),
+        (None, true) => scheme.clone(),
+        (None, false) => return Ok(t),
+    };
+    let preset = PRESETS
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| format!("unknown preset {name}"))?;
+    if scheme == preset.name {
+        t.url = format!("http{}", &t.url[scheme.len()..]);
+    }
+    if !t.url.starts_with("http://") && !t.url.starts_with("https://") {
+        return Err(format!("preset {name} needs an http(s):// URL"));
+    }
+    let base = t.url.trim_end_matches('/');
+    // Only a bare address gets the preset's path.
+    let after_host = base.splitn(4, '/').nth(3);
+    if after_host.is_none() {
+        t.url = format!("{base}{}", preset.path);
+    }
+    if let (None, Some((field, value))) = (&t.json_field, preset.json) {
+        t.json_field = Some(field.to_string());
+        t.json_value = Some(serde_json::Value::String(value.to_string()));
+    }
+    if preset.name == "consul" && t.json_field.is_none() {
+        t.json_field = Some(String::new());
+    }
+    t.preset = Some(preset.name.to_string());
+    Ok(t)
 }
 
 fn yes() -> bool {
@@ -149,7 +239,11 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
                 .http_status_as_error(false)
                 .build()
                 .into();
-            let resp = agent.get(url).call().map_err(|e| e.to_string())?;
+            let mut req = agent.get(url);
+            if let Some(auth) = basic_auth(url) {
+                req = req.header("Authorization", auth);
+            }
+            let resp = req.call().map_err(|e| e.to_string())?;
             let status = resp.status().as_u16();
             let ok = match t.expect_status {
                 Some(want) => status == want,
@@ -163,6 +257,14 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
                     .into_body()
                     .read_json()
                     .map_err(|_| "the body is not JSON".to_string())?;
+                // An empty field: the body itself must be a non-empty string (Consul's
+                // leader address).
+                if field.is_empty() {
+                    return match body.as_str() {
+                        Some(s) if !s.is_empty() => Ok(()),
+                        _ => Err("no leader".into()),
+                    };
+                }
                 let got = field
                     .split('.')
                     .try_fold(&body, |v, k| v.get(k))
@@ -187,6 +289,30 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
         }
         other => Err(format!("no probe for {other}:// yet")),
     }
+}
+
+/// `Basic ...` for a URL with credentials (`http://user:password@host/...`).
+fn basic_auth(url: &str) -> Option<String> {
+    use base64::Engine as _;
+    let parsed = url::Url::parse(url).ok()?;
+    if parsed.username().is_empty() {
+        return None;
+    }
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let pair = format!(
+        "{}:{}",
+        decode(parsed.username()),
+        decode(parsed.password().unwrap_or(""))
+    );
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
 }
 
 /// Runs an async probe on a runtime of its own, cut at `timeout`.
@@ -356,13 +482,44 @@ pub fn run(args: HealthArgs) -> anyhow::Result<std::process::ExitCode> {
         json_field: None,
         json_value: None,
         timeout: None,
+        preset: None,
     }));
     if targets.is_empty() {
         bail!("nothing to probe: give URLs or --config FILE");
     }
-    let reports = check(targets, timeout);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+    let targets = targets
+        .into_iter()
+        .map(resolve_preset)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let Some(every) = &args.watch else {
+        return Ok(print_round(check(targets, timeout), args.json));
+    };
+    let every = automagik_telemetry_core::parse::parse_duration("watch", every)?;
+    loop {
+        let started = Instant::now();
+        println!(
+            "== {}",
+            automagik_telemetry_core::time::rfc3339(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0)
+            )
+        );
+        print_round(check(targets.clone(), timeout), args.json);
+        std::thread::sleep(every.saturating_sub(started.elapsed()));
+    }
+}
+
+/// Prints one round of reports; the exit status it calls for.
+fn print_round(reports: Vec<Report>, json: bool) -> std::process::ExitCode {
+    use std::io::Write as _;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).unwrap_or_default()
+        );
     } else {
         let width = reports
             .iter()
@@ -388,12 +545,13 @@ pub fn run(args: HealthArgs) -> anyhow::Result<std::process::ExitCode> {
             );
         }
     }
+    let _ = std::io::stdout().flush();
     let failing = reports.iter().any(|r| r.critical && r.state != State::Up);
-    Ok(if failing {
+    if failing {
         std::process::ExitCode::FAILURE
     } else {
         std::process::ExitCode::SUCCESS
-    })
+    }
 }
 
 #[cfg(test)]
@@ -411,6 +569,7 @@ mod tests {
             json_field: None,
             json_value: None,
             timeout: None,
+            preset: None,
         };
         let reports = check(
             vec![target("tcp://127.0.0.1:1"), target("tcp://127.0.0.1:1")],
@@ -419,6 +578,45 @@ mod tests {
         let mut names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["tcp://127.0.0.1:1", "tcp://127.0.0.1:1 #2"]);
+    }
+
+    #[test]
+    fn presets_name_the_health_endpoint_and_answer() {
+        let target = |url: &str, preset: Option<&str>| Target {
+            name: None,
+            url: url.into(),
+            depends_on: Vec::new(),
+            critical: true,
+            expect_status: None,
+            json_field: None,
+            json_value: None,
+            timeout: None,
+            preset: preset.map(str::to_string),
+        };
+        let t = resolve_preset(target("grafana://grafana:3000", None)).expect("grafana");
+        assert_eq!(t.url, "http://grafana:3000/api/health");
+        assert_eq!(t.json_field.as_deref(), Some("database"));
+        assert_eq!(t.json_value, Some(serde_json::json!("ok")));
+        let t = resolve_preset(target("https://prom.example/", Some("prometheus"))).expect("p");
+        assert_eq!(t.url, "https://prom.example/-/healthy");
+        let t = resolve_preset(target("otelcol://127.0.0.1:13133", None)).expect("otelcol");
+        assert_eq!(t.url, "http://127.0.0.1:13133/");
+        let t = resolve_preset(target("consul://c:8500", None)).expect("consul");
+        assert_eq!(t.url, "http://c:8500/v1/status/leader");
+        assert_eq!(t.json_field.as_deref(), Some(""));
+        // A path of its own is kept.
+        let t = resolve_preset(target("arangodb://db:8529/_admin/status", None)).expect("a");
+        assert_eq!(t.url, "http://db:8529/_admin/status");
+        assert!(resolve_preset(target("http://x", Some("nope"))).is_err());
+        assert!(resolve_preset(target("tcp://x:1", Some("grafana"))).is_err());
+        let plain = resolve_preset(target("redis://r:6379", None)).expect("no preset");
+        assert_eq!(plain.url, "redis://r:6379");
+        assert_eq!(
+            basic_auth("http://root:p%40ss@db:8529/"),
+            Some("Basic cm9vdDpwQHNz".to_string()),
+            "root:p@ss"
+        );
+        assert_eq!(basic_auth("http://db:8529/"), None);
     }
 
     #[test]

@@ -540,3 +540,140 @@ fn health_probes_nats_rabbitmq_and_clickhouse() {
         );
     }
 }
+
+/// A plain HTTP server (Python's `http.server`) serving `files` from a directory, on
+/// loopback; stopped when dropped.
+fn static_server(files: &[(&str, &str)]) -> (Running, u16, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, body) in files {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, body).expect("write");
+    }
+    let port = free_port();
+    let child = std::process::Command::new(automagik_telemetry_testkit::test_python())
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start http.server");
+    let server = Running(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "http.server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, port, dir)
+}
+
+#[test]
+fn health_presets_and_watch() {
+    let (_server, port, _files) = static_server(&[
+        ("api/health", r#"{"database": "ok", "version": "11.0.0"}"#),
+        ("grafana-down/api/health", r#"{"database": "failing"}"#),
+        ("-/healthy", "Prometheus Server is Healthy.\n"),
+        ("v1/status/leader", r#""""#),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("health.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[target]]
+name = "grafana"
+url = "grafana://127.0.0.1:{port}"
+
+[[target]]
+name = "prometheus"
+url = "prometheus://127.0.0.1:{port}"
+
+[[target]]
+name = "grafana-db-failing"
+url = "http://127.0.0.1:{port}/grafana-down/api/health"
+preset = "grafana"
+
+[[target]]
+name = "consul-without-leader"
+url = "consul://127.0.0.1:{port}"
+"#
+        ),
+    )
+    .expect("write");
+    let out = run(&[
+        "health",
+        "--json",
+        "--config",
+        config.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success());
+    let reports: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let report = |name: &str| {
+        reports
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    assert_eq!(report("grafana")["state"], "up");
+    assert_eq!(
+        report("grafana")["url"],
+        format!("http://127.0.0.1:{port}/api/health")
+    );
+    assert_eq!(report("prometheus")["state"], "up");
+    assert_eq!(report("grafana-db-failing")["state"], "down");
+    assert!(
+        report("grafana-db-failing")["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("failing")
+    );
+    assert_eq!(report("consul-without-leader")["reason"], "no leader");
+
+    // --watch probes again every interval until stopped.
+    let mut watch = Running(
+        command()
+            .args([
+                "health",
+                "--watch",
+                "200ms",
+                &format!("prometheus://127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("watch"),
+    );
+    let stdout = watch.0.stdout.take().expect("stdout");
+    // Bounded: if the rounds never come, the watcher is stopped and the test fails.
+    let pid = watch.0.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        let _ = std::process::Command::new("kill").arg(pid).status();
+    });
+    let mut rounds = 0;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.expect("line");
+        if line.starts_with("== ") {
+            rounds += 1;
+        }
+        if line.contains("/-/healthy") {
+            assert!(line.contains(" up "), "{line}");
+            if rounds == 3 {
+                break;
+            }
+        }
+    }
+    assert_eq!(rounds, 3, "three rounds, then stopped by the test");
+}
