@@ -41,10 +41,10 @@ pub struct HealthArgs {
     watch: Option<String>,
 }
 
-/// A target of the config file.
+/// A target of the config file (`[[target]]` of `health`, `[[probe]]` of `serve`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Target {
+pub(crate) struct Target {
     name: Option<String>,
     url: String,
     #[serde(default)]
@@ -105,7 +105,7 @@ const PRESETS: &[Preset] = &[
 /// Resolves a preset (a `consul://`-like scheme, or `preset = "..."`) to an `http(s)://`
 /// target with the preset's path and expected answer; fields the target sets itself are
 /// kept.
-fn resolve_preset(mut t: Target) -> Result<Target, String> {
+pub(crate) fn resolve_preset(mut t: Target) -> Result<Target, String> {
     let scheme = t.url.split("://").next().unwrap_or_default().to_string();
     let name = match (&t.preset, PRESETS.iter().any(|p| p.name == scheme)) {
         (Some(p), _) => p.clone(),
@@ -143,6 +143,23 @@ fn yes() -> bool {
     true
 }
 
+impl Target {
+    /// A critical target with nothing but its URL.
+    pub(crate) fn url(url: &str) -> Target {
+        Target {
+            name: None,
+            url: url.to_string(),
+            depends_on: Vec::new(),
+            critical: true,
+            expect_status: None,
+            json_field: None,
+            json_value: None,
+            timeout: None,
+            preset: None,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -153,26 +170,27 @@ struct File {
 /// The state of one target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-enum State {
+pub(crate) enum State {
     Up,
     Down,
     /// A dependency is down; this target was not probed.
     Blocked,
 }
 
+/// The outcome of one target's probe.
 #[derive(Clone, Debug, Serialize)]
-struct Report {
-    name: String,
-    url: String,
-    state: State,
-    critical: bool,
-    latency_ms: Option<f64>,
+pub(crate) struct Report {
+    pub(crate) name: String,
+    pub(crate) url: String,
+    pub(crate) state: State,
+    pub(crate) critical: bool,
+    pub(crate) latency_ms: Option<f64>,
     /// Why it is down, or which dependency blocks it.
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 /// The target's URL without its password, for reports.
-fn display_url(url: &str) -> String {
+pub(crate) fn display_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
             let creds = &url[scheme + 3..at];
@@ -366,7 +384,7 @@ fn postgres_reason(e: &postgres::Error) -> String {
 
 /// Probes every target in parallel, then marks targets whose dependency is not up as
 /// blocked, and orders root causes first.
-fn check(mut targets: Vec<Target>, default_timeout: Duration) -> Vec<Report> {
+pub(crate) fn check(mut targets: Vec<Target>, default_timeout: Duration) -> Vec<Report> {
     // Every target needs a name of its own: two URLs that only differ in their password
     // show the same, so later ones get a number.
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -473,17 +491,7 @@ pub fn run(args: HealthArgs) -> anyhow::Result<std::process::ExitCode> {
         }
         None => Vec::new(),
     };
-    targets.extend(args.urls.iter().map(|url| Target {
-        name: None,
-        url: url.clone(),
-        depends_on: Vec::new(),
-        critical: true,
-        expect_status: None,
-        json_field: None,
-        json_value: None,
-        timeout: None,
-        preset: None,
-    }));
+    targets.extend(args.urls.iter().map(|url| Target::url(url)));
     if targets.is_empty() {
         bail!("nothing to probe: give URLs or --config FILE");
     }

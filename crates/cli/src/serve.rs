@@ -4,6 +4,7 @@
 
 use anyhow::{Context, bail};
 use automagik_telemetry_core::parse::parse_duration;
+use automagik_telemetry_server::rows::{Batch, MetricPointRow};
 use automagik_telemetry_server::{
     AppState, Auth, ClickHouseStore, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app,
     grpc,
@@ -14,12 +15,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::health;
+
 /// Flags of `serve`. Each may also come from `AUTOMAGIK_TELEMETRY_<FLAG>` or a key of
 /// the TOML file given by `--config`.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// TOML file with any of the keys below (data_dir, storage, http_addr, grpc_addr,
-    /// token, insecure, retention_raw, retention_rollups, retention_interval).
+    /// token, insecure, retention_raw, retention_rollups, retention_interval,
+    /// probe_interval, probe_webhook) and `[[probe]]` tables as `health`'s `[[target]]`.
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONFIG")]
     config: Option<PathBuf>,
     /// Where the embedded SQLite database lives [default: ./data].
@@ -57,6 +61,21 @@ pub struct ServeArgs {
     /// How often retention runs [default: 60s].
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_INTERVAL")]
     retention_interval: Option<String>,
+    /// A target to probe on an interval, as `health` does (postgres://, redis://,
+    /// nats://, amqp://, clickhouse://, http(s)://, tcp://, presets); repeat for more.
+    /// Results are stored as the metrics `up` and `probe_latency_ms`.
+    #[arg(
+        long = "probe",
+        env = "AUTOMAGIK_TELEMETRY_PROBE",
+        value_delimiter = ','
+    )]
+    probes: Vec<String>,
+    /// How often the probes run [default: 30s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_PROBE_INTERVAL")]
+    probe_interval: Option<String>,
+    /// URL that receives a JSON POST when a probed target changes state.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_PROBE_WEBHOOK")]
+    probe_webhook: Option<String>,
 }
 
 /// A token of the config file: a secret with its scopes.
@@ -83,6 +102,11 @@ struct FileConfig {
     retention_raw: Option<String>,
     retention_rollups: Option<String>,
     retention_interval: Option<String>,
+    /// `[[probe]]` tables, as `[[target]]` of `health`.
+    #[serde(default)]
+    probe: Vec<health::Target>,
+    probe_interval: Option<String>,
+    probe_webhook: Option<String>,
 }
 
 /// Everything `serve` needs, merged.
@@ -97,6 +121,9 @@ struct Settings {
     retention_raw: Duration,
     retention_rollups: Duration,
     retention_interval: Duration,
+    probes: Vec<health::Target>,
+    probe_interval: Duration,
+    probe_webhook: Option<String>,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -177,6 +204,20 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
             "60s",
         )?
         .max(Duration::from_millis(100)),
+        probes: file
+            .probe
+            .into_iter()
+            .chain(args.probes.iter().map(|url| health::Target::url(url)))
+            .map(health::resolve_preset)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("probe: {e}"))?,
+        probe_interval: duration(
+            "probe_interval",
+            args.probe_interval.or(file.probe_interval),
+            "30s",
+        )?
+        .max(Duration::from_millis(100)),
+        probe_webhook: args.probe_webhook.or(file.probe_webhook),
     })
 }
 
@@ -203,6 +244,98 @@ fn open_store(s: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     bail!("storage: expected sqlite, a postgres:// URL or a clickhouse:// (or http(s)://) URL")
+}
+
+/// Probes `targets` every `every`, stores `up` (1 or 0) and `probe_latency_ms` per
+/// target, and posts each change of state to `webhook`.
+async fn probes(
+    state: AppState,
+    targets: Vec<health::Target>,
+    every: Duration,
+    webhook: Option<String>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A target is taken as up until a probe says otherwise, so one found down at start
+    // is reported.
+    let mut last: std::collections::HashMap<String, health::State> = Default::default();
+    loop {
+        tick.tick().await;
+        let round = targets.clone();
+        let timeout = every.min(Duration::from_secs(10));
+        let Ok(reports) = tokio::task::spawn_blocking(move || health::check(round, timeout)).await
+        else {
+            continue;
+        };
+        let now = automagik_telemetry_server::query::now_ns();
+        let mut points = Vec::new();
+        for r in &reports {
+            let attributes = serde_json::json!({"target": r.name, "url": r.url}).to_string();
+            let up = if r.state == health::State::Up {
+                1.0
+            } else {
+                0.0
+            };
+            points.push(MetricPointRow::number(
+                "up",
+                "automagik-telemetry",
+                "gauge",
+                now,
+                Some(up),
+                attributes.clone(),
+            ));
+            if let Some(ms) = r.latency_ms {
+                points.push(MetricPointRow::number(
+                    "probe_latency_ms",
+                    "automagik-telemetry",
+                    "gauge",
+                    now,
+                    Some(ms),
+                    attributes,
+                ));
+            }
+        }
+        let store = state.store.clone();
+        let batch = Batch {
+            metric_points: points,
+            ..Default::default()
+        };
+        match tokio::task::spawn_blocking(move || store.insert(batch)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "storing probe results failed"),
+            Err(_) => {}
+        }
+        for r in reports {
+            let previous = last
+                .insert(r.name.clone(), r.state.clone())
+                .unwrap_or(health::State::Up);
+            if previous == r.state {
+                continue;
+            }
+            tracing::warn!(target = %r.name, state = ?r.state, reason = r.reason.as_deref().unwrap_or(""), "probe state changed");
+            let Some(url) = webhook.clone() else {
+                continue;
+            };
+            let body = serde_json::json!({
+                "target": r.name,
+                "url": r.url,
+                "state": r.state,
+                "previous": previous,
+                "reason": r.reason,
+                "latency_ms": r.latency_ms,
+                "time": automagik_telemetry_core::time::rfc3339(now),
+            });
+            tokio::task::spawn_blocking(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .build()
+                    .into();
+                if let Err(e) = agent.post(&url).send_json(&body) {
+                    tracing::warn!(error = %e, "the probe webhook failed");
+                }
+            });
+        }
+    }
 }
 
 /// Deletes expired rows in small steps, every `every`.
@@ -288,7 +421,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(
             http = %http_addr,
             grpc = %grpc.as_ref().and_then(|l| l.local_addr().ok()).map_or("off".to_string(), |a| a.to_string()),
-            storage = %if s.storage == "sqlite" { format!("sqlite in {}", s.data_dir.display()) } else { "postgres".into() },
+            storage = %if s.storage == "sqlite" { format!("sqlite in {}", s.data_dir.display()) } else { health::display_url(&s.storage) },
             tokens = s.tokens.len(),
             "serving OTLP/HTTP, the query API and OTLP/gRPC"
         );
@@ -298,6 +431,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             s.retention_rollups,
             s.retention_interval,
         ));
+        if !s.probes.is_empty() {
+            tokio::spawn(probes(
+                state.clone(),
+                s.probes.clone(),
+                s.probe_interval,
+                s.probe_webhook.clone(),
+            ));
+        }
         let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let grpc_task = grpc.map(|listener| {
             let mut stop = stop_tx.subscribe();

@@ -677,3 +677,113 @@ url = "consul://127.0.0.1:{port}"
     }
     assert_eq!(rounds, 3, "three rounds, then stopped by the test");
 }
+
+/// A webhook receiver on loopback: answers 200 to every request and keeps the JSON
+/// bodies.
+fn webhook_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::io::{BufRead, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bodies = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let Ok(clone) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = std::io::BufReader::new(clone);
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok()
+                && let Ok(v) = serde_json::from_slice(&body)
+            {
+                bodies.lock().expect("lock").push(v);
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (port, got)
+}
+
+#[test]
+fn serve_probes_targets_stores_up_and_posts_state_changes() {
+    let (hook, got) = webhook_receiver();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let closed = free_port();
+    let down = format!("tcp://127.0.0.1:{closed}");
+    let _server = Running(serve(
+        dir.path(),
+        port,
+        "off",
+        &[
+            "--probe",
+            &down,
+            "--probe",
+            &format!("http://127.0.0.1:{port}/healthz"),
+            "--probe-interval",
+            "200ms",
+            "--probe-webhook",
+            &format!("http://127.0.0.1:{hook}/alerts"),
+        ],
+    ));
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let metrics = query_json_raw(&base, "/api/v1/metrics");
+        let stored = names(&metrics, "name");
+        let rounds = metrics["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|m| m["name"] == "up")
+            .and_then(|m| m["points"].as_u64())
+            .unwrap_or(0);
+        if stored.contains(&"probe_latency_ms".to_string()) && rounds >= 8 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "probe results not stored: {metrics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let series = query_json_raw(
+        &base,
+        "/api/v1/metrics/up/series?from=-10m&step=10m&agg=max&group_by=target",
+    );
+    let up_of = |target: &str| {
+        series["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .find(|s| s["group"]["target"] == target)
+            .and_then(|s| s["points"].as_array()?.last()?["value"].as_f64())
+            .unwrap_or_else(|| panic!("{target} in {series}"))
+    };
+    assert_eq!(up_of(&down), 0.0);
+    assert_eq!(up_of(&format!("http://127.0.0.1:{port}/healthz")), 1.0);
+    // Four rounds or more, one state change: one notification.
+    let hooks = got.lock().expect("lock").clone();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["target"], down);
+    assert_eq!(
+        (hooks[0]["state"].as_str(), hooks[0]["previous"].as_str()),
+        (Some("down"), Some("up"))
+    );
+    assert!(
+        hooks[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("refused")
+    );
+}
