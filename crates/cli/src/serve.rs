@@ -4,6 +4,7 @@
 
 use anyhow::{Context, bail};
 use automagik_telemetry_core::parse::parse_duration;
+use automagik_telemetry_server::alerts;
 use automagik_telemetry_server::rows::{Batch, MetricPointRow};
 use automagik_telemetry_server::{
     AppState, Auth, ClickHouseStore, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app,
@@ -107,6 +108,66 @@ struct FileConfig {
     probe: Vec<health::Target>,
     probe_interval: Option<String>,
     probe_webhook: Option<String>,
+    /// Threshold alert rules.
+    #[serde(default)]
+    alert: Vec<FileAlert>,
+    /// How often the rules are evaluated [default: 15s].
+    alert_interval: Option<String>,
+    /// URL that receives a JSON POST when a rule fires or resolves.
+    alert_webhook: Option<String>,
+}
+
+/// An `[[alert]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAlert {
+    name: String,
+    metric: String,
+    /// `attribute=value`: only points whose attribute has this value.
+    #[serde(rename = "where")]
+    filter: Option<String>,
+    /// `min`, `max`, `avg` (default), `sum` or `last` over the window.
+    reduce: Option<alerts::Reduce>,
+    /// `> 250`, `>= 1`, `< 1`, `<= 0.5`.
+    condition: String,
+    /// Trailing window read at each evaluation [default: 1m].
+    window: Option<String>,
+    /// How long the condition must hold [default: 0s].
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    /// Passed on to the webhook [default: warning].
+    severity: Option<String>,
+}
+
+impl FileAlert {
+    fn rule(self) -> anyhow::Result<alerts::Rule> {
+        let (comparison, threshold) = alerts::Rule::parse_condition(&self.condition)
+            .map_err(|e| anyhow::anyhow!("alert {}: {e}", self.name))?;
+        let filter = match &self.filter {
+            None => None,
+            Some(w) => Some(
+                w.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("alert {}: where = \"attribute=value\"", self.name)
+                    })?,
+            ),
+        };
+        let ns = |name: &str, v: Option<&str>, default: &str| {
+            parse_duration(name, v.unwrap_or(default)).map(|d| d.as_nanos() as u64)
+        };
+        Ok(alerts::Rule {
+            metric: self.metric,
+            filter,
+            reduce: self.reduce.unwrap_or(alerts::Reduce::Avg),
+            comparison,
+            threshold,
+            window_ns: ns("window", self.window.as_deref(), "1m")?,
+            for_ns: ns("for", self.for_.as_deref(), "0s")?,
+            severity: self.severity.unwrap_or_else(|| "warning".into()),
+            name: self.name,
+        })
+    }
 }
 
 /// Everything `serve` needs, merged.
@@ -124,6 +185,9 @@ struct Settings {
     probes: Vec<health::Target>,
     probe_interval: Duration,
     probe_webhook: Option<String>,
+    alerts: Vec<alerts::Rule>,
+    alert_interval: Duration,
+    alert_webhook: Option<String>,
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -218,6 +282,14 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         )?
         .max(Duration::from_millis(100)),
         probe_webhook: args.probe_webhook.or(file.probe_webhook),
+        alerts: file
+            .alert
+            .into_iter()
+            .map(FileAlert::rule)
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        alert_interval: duration("alert_interval", file.alert_interval, "15s")?
+            .max(Duration::from_millis(100)),
+        alert_webhook: file.alert_webhook,
     })
 }
 
@@ -313,29 +385,69 @@ async fn probes(
                 continue;
             }
             tracing::warn!(target = %r.name, state = ?r.state, reason = r.reason.as_deref().unwrap_or(""), "probe state changed");
-            let Some(url) = webhook.clone() else {
-                continue;
-            };
-            let body = serde_json::json!({
-                "target": r.name,
-                "url": r.url,
-                "state": r.state,
-                "previous": previous,
-                "reason": r.reason,
-                "latency_ms": r.latency_ms,
-                "time": automagik_telemetry_core::time::rfc3339(now),
-            });
-            tokio::task::spawn_blocking(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .timeout_global(Some(Duration::from_secs(10)))
-                    .build()
-                    .into();
-                if let Err(e) = agent.post(&url).send_json(&body) {
-                    tracing::warn!(error = %e, "the probe webhook failed");
-                }
-            });
+            post_json(
+                webhook.clone(),
+                serde_json::json!({
+                    "target": r.name,
+                    "url": r.url,
+                    "state": r.state,
+                    "previous": previous,
+                    "reason": r.reason,
+                    "latency_ms": r.latency_ms,
+                    "time": automagik_telemetry_core::time::rfc3339(now),
+                }),
+            );
         }
     }
+}
+
+/// Evaluates the alert rules every `every` and posts what fires or resolves.
+async fn evaluate_alerts(state: AppState, every: Duration, webhook: Option<String>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (store, rules) = (state.store.clone(), state.alerts.clone());
+        let now = automagik_telemetry_server::query::now_ns();
+        let notifications =
+            match tokio::task::spawn_blocking(move || rules.evaluate(&*store, now)).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "evaluating alert rules failed");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+        for n in notifications {
+            tracing::warn!(rule = %n.rule, status = n.status, value = ?n.value, "alert");
+            post_json(
+                webhook.clone(),
+                serde_json::json!({
+                    "status": n.status,
+                    "rule": n.rule,
+                    "severity": n.severity,
+                    "metric": n.metric,
+                    "value": n.value,
+                    "condition": n.condition,
+                    "time": automagik_telemetry_core::time::rfc3339(n.time_unix_nano),
+                }),
+            );
+        }
+    }
+}
+
+/// Posts `body` to `url` (when there is one) on a blocking thread; failures are logged.
+fn post_json(url: Option<String>, body: serde_json::Value) {
+    let Some(url) = url else { return };
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        if let Err(e) = agent.post(&url).send_json(&body) {
+            tracing::warn!(error = %e, "a webhook failed");
+        }
+    });
 }
 
 /// Deletes expired rows in small steps, every `every`.
@@ -402,6 +514,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let store = open_store(&s)?;
     let mut state = AppState::new(store);
+    state.alerts = Arc::new(alerts::Alerts::new(s.alerts.clone()));
     state.limits = Limits::default();
     state.auth = Arc::new(Auth::new(s.tokens.clone()));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -431,6 +544,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             s.retention_rollups,
             s.retention_interval,
         ));
+        if !s.alerts.is_empty() {
+            tokio::spawn(evaluate_alerts(
+                state.clone(),
+                s.alert_interval,
+                s.alert_webhook.clone(),
+            ));
+        }
         if !s.probes.is_empty() {
             tokio::spawn(probes(
                 state.clone(),

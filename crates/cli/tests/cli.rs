@@ -787,3 +787,77 @@ fn serve_probes_targets_stores_up_and_posts_state_changes() {
             .contains("refused")
     );
 }
+
+#[test]
+fn an_alert_rule_fires_once_and_resolves() {
+    let (hook, got) = webhook_receiver();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let flaky = free_port();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+probe_interval = "200ms"
+alert_interval = "200ms"
+alert_webhook = "http://127.0.0.1:{hook}/alerts"
+
+[[probe]]
+name = "flaky"
+url = "tcp://127.0.0.1:{flaky}"
+
+[[alert]]
+name = "flaky is down"
+metric = "up"
+where = "target=flaky"
+reduce = "last"
+condition = "< 1"
+window = "2s"
+for = "600ms"
+severity = "critical"
+"#
+        ),
+    )
+    .expect("write");
+    let _server = Running(serve(
+        dir.path(),
+        port,
+        "off",
+        &["--config", config.to_str().expect("utf-8")],
+    ));
+    let base = format!("http://127.0.0.1:{port}");
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while got.lock().expect("lock").len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} notifications: {:?}",
+                got.lock().expect("lock")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_for(1);
+    let alerts = query_json_raw(&base, "/api/v1/alerts");
+    assert_eq!(alerts["items"][0]["name"], "flaky is down");
+    assert_eq!(alerts["items"][0]["state"], "firing");
+    assert_eq!(alerts["items"][0]["value"], 0.0);
+    // Still down for a while: no second notification.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(got.lock().expect("lock").len(), 1);
+    // The target comes up: the rule resolves.
+    let _listener = std::net::TcpListener::bind(("127.0.0.1", flaky)).expect("bind the target");
+    wait_for(2);
+    let notes = got.lock().expect("lock").clone();
+    let statuses: Vec<&str> = notes.iter().filter_map(|n| n["status"].as_str()).collect();
+    assert_eq!(statuses, ["firing", "resolved"]);
+    assert_eq!(notes[0]["rule"], "flaky is down");
+    assert_eq!(notes[0]["severity"], "critical");
+    assert_eq!(notes[0]["condition"], "< 1");
+    assert_eq!(notes[1]["value"], 1.0);
+    assert_eq!(
+        query_json_raw(&base, "/api/v1/alerts")["items"][0]["state"],
+        "inactive"
+    );
+}

@@ -62,6 +62,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The server's own metrics.
     pub metrics: Arc<ServerMetrics>,
+    /// Alert rules and their states.
+    pub alerts: Arc<crate::alerts::Alerts>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             limits: Limits::default(),
             auth: Arc::new(Auth::default()),
             metrics: Arc::new(ServerMetrics::default()),
+            alerts: Arc::new(crate::alerts::Alerts::default()),
         }
     }
 }
@@ -100,7 +103,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/metrics/{name}/series", get(metric_series))
         .route("/api/v1/agents/runs", get(list_runs))
         .route("/api/v1/agents/runs/{correlation_id}", get(get_run))
-        .route("/api/v1/stats", get(stats));
+        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/alerts", get(alerts));
     let admin = Router::new().route("/metrics", get(prometheus));
     Router::new()
         .merge(scoped(ingest, Scope::Ingest))
@@ -757,6 +761,32 @@ async fn services(State(state): State<AppState>) -> Result<Response, ApiError> {
 async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
     let stats = blocking(&state, |s| s.stats()).await?;
     Ok(axum::Json(stats).into_response())
+}
+
+async fn alerts(State(state): State<AppState>) -> Response {
+    let items: Vec<serde_json::Value> = state
+        .alerts
+        .list()
+        .into_iter()
+        .map(|a| {
+            json!({
+                "name": a.rule.name,
+                "metric": a.rule.metric,
+                "where": a.rule.filter.as_ref().map(|(k, v)| format!("{k}={v}")),
+                "reduce": a.rule.reduce,
+                "condition": a.rule.comparison,
+                "threshold": a.rule.threshold,
+                "window_seconds": a.rule.window_ns as f64 / 1e9,
+                "for_seconds": a.rule.for_ns as f64 / 1e9,
+                "severity": a.rule.severity,
+                "state": a.state,
+                "value": a.value,
+                "since": a.since_unix_nano.map(rfc3339),
+                "evaluated": a.evaluated_unix_nano.map(rfc3339),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "items": items })).into_response()
 }
 
 async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {

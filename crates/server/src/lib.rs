@@ -2,6 +2,7 @@
 //! by default) and answers queries. `automagik-telemetry serve` runs it.
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod grpc;
