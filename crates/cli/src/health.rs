@@ -35,9 +35,15 @@ pub struct HealthArgs {
     /// Timeout of each probe.
     #[arg(long, default_value = "5s")]
     timeout: String,
-    /// Probe again every INTERVAL (for example `10s`) and print each round, until
-    /// interrupted.
-    #[arg(long, value_name = "INTERVAL")]
+    /// Probe again every INTERVAL (`--watch` alone: every 10s, or `--watch=2s`) and print
+    /// each round, until interrupted.
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "10s"
+    )]
     watch: Option<String>,
 }
 

@@ -647,8 +647,7 @@ url = "consul://127.0.0.1:{port}"
         command()
             .args([
                 "health",
-                "--watch",
-                "200ms",
+                "--watch=200ms",
                 &format!("prometheus://127.0.0.1:{port}"),
             ])
             .stdout(Stdio::piped())
