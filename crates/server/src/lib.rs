@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod fleet;
 pub mod grpc;
 pub mod query;
 pub mod rollup;
