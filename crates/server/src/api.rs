@@ -790,7 +790,7 @@ async fn alerts(State(state): State<AppState>) -> Response {
 }
 
 async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    blocking(&state, |s| s.stats().map(|_| ())).await?;
+    blocking(&state, |s| s.ready()).await?;
     Ok("ready")
 }
 

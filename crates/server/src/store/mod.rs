@@ -244,6 +244,10 @@ pub trait Store: Send + Sync + 'static {
     fn services(&self) -> Result<Vec<String>, StoreError>;
     /// Counts of what is stored.
     fn stats(&self) -> Result<Stats, StoreError>;
+    /// Whether the store answers (for `/readyz`); by default a `stats` read.
+    fn ready(&self) -> Result<(), StoreError> {
+        self.stats().map(|_| ())
+    }
     /// Metric names, sorted.
     fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError>;
     /// Raw points of one metric in `[from, to]`, oldest first; at most `max + 1`, so a
