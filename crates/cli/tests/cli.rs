@@ -57,6 +57,13 @@ fn the_same_on_the_clickhouse_store() {
     let port = free_port();
     let _server = Running(serve(dir.path(), port, "off", &["--storage", &storage]));
     send_test_then_query_every_signal(&format!("http://127.0.0.1:{port}"));
+    let ready = ureq::get(format!("http://127.0.0.1:{port}/readyz"))
+        .call()
+        .expect("readyz")
+        .into_body()
+        .read_to_string()
+        .expect("body");
+    assert_eq!(ready, "ready");
     assert!(
         std::fs::read_dir(dir.path())
             .expect("data dir")
