@@ -241,16 +241,13 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
                 .connection_timeout(timeout)
                 .connect(url)
                 .await
-                .map_err(|e| nats_reason(&e.to_string()))?;
-            client
-                .flush()
-                .await
-                .map_err(|e| nats_reason(&e.to_string()))
+                .map_err(client_reason)?;
+            client.flush().await.map_err(client_reason)
         }),
         "amqp" | "amqps" => async_probe(timeout, async {
             let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
                 .await
-                .map_err(|e| amqp_reason(&e))?;
+                .map_err(client_reason)?;
             let _ = conn.close(200, "health probe done").await;
             Ok(())
         }),
@@ -323,10 +320,7 @@ fn basic_auth(url: &str) -> Option<String> {
         return None;
     }
     let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+        automagik_telemetry_core::parse::percent_decode(s).unwrap_or_else(|| s.to_string())
     };
     let pair = format!(
         "{}:{}",
@@ -355,17 +349,10 @@ fn async_probe(
     })
 }
 
-/// The NATS client's message, which never holds the URL's password.
-fn nats_reason(message: &str) -> String {
-    if message.is_empty() {
-        "connection failed".into()
-    } else {
-        message.to_string()
-    }
-}
-
-/// The broker's refusal (for example `ACCESS_REFUSED`) or the connection error.
-fn amqp_reason(e: &lapin::Error) -> String {
+/// A client's error as the reason a probe failed (the NATS and AMQP clients never put
+/// the URL's password in their errors; the broker's refusal, such as `ACCESS_REFUSED`,
+/// is kept).
+fn client_reason(e: impl std::fmt::Display) -> String {
     let text = e.to_string();
     if text.is_empty() {
         "connection failed".into()
@@ -514,12 +501,7 @@ pub fn run(args: HealthArgs) -> anyhow::Result<std::process::ExitCode> {
         let started = Instant::now();
         println!(
             "== {}",
-            automagik_telemetry_core::time::rfc3339(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(0)
-            )
+            automagik_telemetry_core::time::rfc3339(automagik_telemetry_server::query::now_ns())
         );
         print_round(check(targets.clone(), timeout), args.json);
         std::thread::sleep(every.saturating_sub(started.elapsed()));
@@ -575,15 +557,8 @@ mod tests {
     #[test]
     fn targets_that_show_the_same_get_names_of_their_own() {
         let target = |url: &str| Target {
-            name: None,
-            url: url.into(),
-            depends_on: Vec::new(),
             critical: false,
-            expect_status: None,
-            json_field: None,
-            json_value: None,
-            timeout: None,
-            preset: None,
+            ..Target::url(url)
         };
         let reports = check(
             vec![target("tcp://127.0.0.1:1"), target("tcp://127.0.0.1:1")],
@@ -597,15 +572,8 @@ mod tests {
     #[test]
     fn presets_name_the_health_endpoint_and_answer() {
         let target = |url: &str, preset: Option<&str>| Target {
-            name: None,
-            url: url.into(),
-            depends_on: Vec::new(),
-            critical: true,
-            expect_status: None,
-            json_field: None,
-            json_value: None,
-            timeout: None,
             preset: preset.map(str::to_string),
+            ..Target::url(url)
         };
         let t = resolve_preset(target("grafana://grafana:3000", None)).expect("grafana");
         assert_eq!(t.url, "http://grafana:3000/api/health");

@@ -2,6 +2,7 @@
 //! then `send-test`, then `query` for every signal; tokens; OTLP/gRPC; consent; redact.
 
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
+use automagik_telemetry_testkit::http::StaticServer;
 use common::{Running, command, free_port, serve};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use serde_json::Value;
@@ -366,6 +367,17 @@ fn retention_removes_expired_raw_rows_and_keeps_rollups() {
     assert!(metrics_text.contains("automagik_telemetry_retention_purged_rows_total{kind=\"raw\"}"));
 }
 
+/// The report of the target `name` in `health --json` output.
+fn health_report(reports: &Value, name: &str) -> Value {
+    reports
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {reports}"))
+        .clone()
+}
+
 fn query_json_raw(base: &str, path: &str) -> Value {
     ureq::get(format!("{base}{path}"))
         .call()
@@ -514,15 +526,7 @@ fn health_probes_nats_rabbitmq_and_clickhouse() {
         "{text}"
     );
     let reports: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let report = |name: &str| {
-        reports
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|r| r["name"] == name)
-            .unwrap_or_else(|| panic!("{name} in {text}"))
-            .clone()
-    };
+    let report = |name: &str| health_report(&reports, name);
     for up in ["nats", "rabbitmq", "clickhouse"] {
         assert_eq!(report(up)["state"], "up", "{up}: {text}");
     }
@@ -548,49 +552,22 @@ fn health_probes_nats_rabbitmq_and_clickhouse() {
     }
 }
 
-/// A plain HTTP server (Python's `http.server`) serving `files` from a directory, on
-/// loopback; stopped when dropped.
-fn static_server(files: &[(&str, &str)]) -> (Running, u16, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (path, body) in files {
-        let file = dir.path().join(path);
-        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-        std::fs::write(file, body).expect("write");
-    }
-    let port = free_port();
-    let child = std::process::Command::new(automagik_telemetry_testkit::test_python())
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start http.server");
-    let server = Running(child);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "http.server did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    (server, port, dir)
-}
-
 #[test]
 fn health_presets_and_watch() {
-    let (_server, port, _files) = static_server(&[
-        ("api/health", r#"{"database": "ok", "version": "11.0.0"}"#),
-        ("grafana-down/api/health", r#"{"database": "failing"}"#),
-        ("-/healthy", "Prometheus Server is Healthy.\n"),
-        ("v1/status/leader", r#""""#),
-    ]);
+    let server = StaticServer::start(&[
+        (
+            "api/health",
+            r#"{"database": "ok", "version": "11.0.0"}"#.into(),
+        ),
+        (
+            "grafana-down/api/health",
+            r#"{"database": "failing"}"#.into(),
+        ),
+        ("-/healthy", "Prometheus Server is Healthy.\n".into()),
+        ("v1/status/leader", r#""""#.into()),
+    ])
+    .expect("start http.server");
+    let port = server.port;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("health.toml");
     std::fs::write(
@@ -625,15 +602,7 @@ url = "consul://127.0.0.1:{port}"
     ]);
     assert!(!out.status.success());
     let reports: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let report = |name: &str| {
-        reports
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|r| r["name"] == name)
-            .unwrap_or_else(|| panic!("{name}"))
-            .clone()
-    };
+    let report = |name: &str| health_report(&reports, name);
     assert_eq!(report("grafana")["state"], "up");
     assert_eq!(
         report("grafana")["url"],

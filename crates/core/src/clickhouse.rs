@@ -25,7 +25,17 @@
 
 mod rows;
 
-pub use rows::{Insert, attribute_map, attribute_types, inserts};
+pub use rows::{
+    Insert, attribute_map, attribute_types, inserts, span_kind_code, span_kind_name,
+    status_code_of, status_name,
+};
+
+/// ClickHouse error codes that mean "try again later": network errors, timeouts,
+/// overload (too many parts or queries, memory) and unavailable replicas. Any other
+/// code (syntax, types, unknown tables, authentication, parse errors) will fail again.
+pub const RETRYABLE_ERROR_CODES: &[u32] = &[
+    3, 159, 160, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000,
+];
 
 /// How to build the schema.
 #[derive(Clone, Debug, PartialEq, Eq)]

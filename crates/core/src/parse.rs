@@ -120,7 +120,9 @@ pub fn parse_key_value_list(name: &str, value: &str) -> Result<Vec<(String, Stri
     Ok(out)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// Decodes `%XX` escapes (as in URLs); `None` for a bad escape or text that is not
+/// UTF-8 once decoded.
+pub fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

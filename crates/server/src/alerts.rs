@@ -43,6 +43,24 @@ pub enum Comparison {
 }
 
 impl Comparison {
+    /// Longest symbols first, so `>=` is not read as `>`.
+    const ALL: [Comparison; 4] = [
+        Comparison::AtLeast,
+        Comparison::AtMost,
+        Comparison::Above,
+        Comparison::Below,
+    ];
+
+    /// `>`, `>=`, `<` or `<=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Above => ">",
+            Comparison::AtLeast => ">=",
+            Comparison::Below => "<",
+            Comparison::AtMost => "<=",
+        }
+    }
+
     fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
             Comparison::Above => value > threshold,
@@ -80,15 +98,12 @@ impl Rule {
     /// Reads `condition` such as `"> 250"` or `"<= 0.5"`.
     pub fn parse_condition(condition: &str) -> Result<(Comparison, f64), String> {
         let c = condition.trim();
-        let (comparison, rest) = [
-            (">=", Comparison::AtLeast),
-            ("<=", Comparison::AtMost),
-            (">", Comparison::Above),
-            ("<", Comparison::Below),
-        ]
-        .iter()
-        .find_map(|(op, cmp)| c.strip_prefix(op).map(|rest| (*cmp, rest)))
-        .ok_or_else(|| format!("condition {condition:?}: expected >, >=, < or <= and a number"))?;
+        let (comparison, rest) = Comparison::ALL
+            .iter()
+            .find_map(|cmp| c.strip_prefix(cmp.symbol()).map(|rest| (*cmp, rest)))
+            .ok_or_else(|| {
+                format!("condition {condition:?}: expected >, >=, < or <= and a number")
+            })?;
         let threshold: f64 = rest
             .trim()
             .parse()
@@ -242,14 +257,7 @@ impl Alerts {
                 severity: rule.severity.clone(),
                 metric: rule.metric.clone(),
                 value,
-                condition: format!(
-                    "{} {}",
-                    serde_json::to_value(rule.comparison)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    rule.threshold
-                ),
+                condition: format!("{} {}", rule.comparison.symbol(), rule.threshold),
                 time_unix_nano: now,
             };
             match (alert.state, holds) {

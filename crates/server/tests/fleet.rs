@@ -6,6 +6,7 @@ use automagik_telemetry_server::fleet::{
     AgentTarget, AgentsCollector, Collector, DeploymentsCollector, DockerCollector, HostCollector,
     collect,
 };
+use automagik_telemetry_testkit::http::StaticServer;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,69 +67,26 @@ fn a_hanging_or_failing_collector_costs_the_snapshot_nothing_else() {
     assert!(snapshot.collected_at.ends_with('Z'));
 }
 
-/// Python's `http.server` serving `files` on a loopback port; killed when dropped.
-struct StaticServer {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for StaticServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn static_server(files: &[(&str, Value)]) -> StaticServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (path, body) in files {
-        let file = dir.path().join(path);
-        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-        std::fs::write(file, body.to_string()).expect("write");
-    }
-    let port = automagik_telemetry_testkit::free_port();
-    let child = std::process::Command::new(automagik_telemetry_testkit::test_python())
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-        ])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start http.server");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "http.server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    StaticServer {
-        child,
-        port,
-        _dir: dir,
-    }
-}
-
 #[test]
 fn agents_are_polled_and_deployments_computed_across_them() {
-    let server = static_server(&[
+    let server = StaticServer::start(&[
         (
             "a1/health",
-            json!({"status": "ok", "version": "1.10.0", "uptime_seconds": 3600, "metrics": {"queue_depth": 3}}),
+            json!({"status": "ok", "version": "1.10.0", "uptime_seconds": 3600, "metrics": {"queue_depth": 3}})
+            .to_string(),
         ),
         (
             "a2/health",
-            json!({"status": "ok", "version": "1.9.3", "uptime_seconds": 60}),
+            json!({"status": "ok", "version": "1.9.3", "uptime_seconds": 60})
+            .to_string(),
         ),
         (
             "a3/health",
-            json!({"status": "degraded", "version": "1.10.0"}),
+            json!({"status": "degraded", "version": "1.10.0"})
+            .to_string(),
         ),
-    ]);
+    ])
+    .expect("start http.server");
     let closed = automagik_telemetry_testkit::free_port();
     let target = |name: &str, url: String| AgentTarget {
         name: name.into(),

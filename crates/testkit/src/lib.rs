@@ -556,3 +556,66 @@ pub mod clickhouse {
         }
     }
 }
+
+/// A plain HTTP server (Python's `http.server`) serving files from a directory of its
+/// own on a loopback port, for tests that need a real server answering fixed bodies.
+pub mod http {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// A running server; stopped and its files removed when dropped.
+    #[derive(Debug)]
+    pub struct StaticServer {
+        child: Child,
+        _dir: tempfile::TempDir,
+        /// Its port on 127.0.0.1.
+        pub port: u16,
+    }
+
+    impl StaticServer {
+        /// Serves each `(path, body)` at `/path`, once the port accepts connections.
+        pub fn start(files: &[(&str, String)]) -> std::io::Result<Self> {
+            let dir = tempfile::tempdir()?;
+            for (path, body) in files {
+                let file = dir.path().join(path);
+                if let Some(parent) = file.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(file, body)?;
+            }
+            let port = super::free_port();
+            let child = Command::new(super::test_python())
+                .args([
+                    "-m",
+                    "http.server",
+                    "--bind",
+                    "127.0.0.1",
+                    &port.to_string(),
+                ])
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+            let server = StaticServer {
+                child,
+                _dir: dir,
+                port,
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if Instant::now() > deadline {
+                    return Err(std::io::Error::other("http.server did not start"));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(server)
+        }
+    }
+
+    impl Drop for StaticServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -153,25 +153,47 @@ fn scope_parts(scope: Option<&InstrumentationScope>) -> (String, String, Json) {
     )
 }
 
-/// `Server`, `Client`, ... as the Collector writes span kinds.
-fn span_kind(kind: i32) -> &'static str {
-    match kind {
-        1 => "Internal",
-        2 => "Server",
-        3 => "Client",
-        4 => "Producer",
-        5 => "Consumer",
-        _ => "Unspecified",
-    }
+/// Span kinds as the Collector writes them, indexed by the OTLP number.
+const SPAN_KINDS: [&str; 6] = [
+    "Unspecified",
+    "Internal",
+    "Server",
+    "Client",
+    "Producer",
+    "Consumer",
+];
+/// Status codes as the Collector writes them, indexed by the OTLP number.
+const STATUS_CODES: [&str; 3] = ["Unset", "Ok", "Error"];
+
+fn name_of(names: &'static [&'static str], code: i32) -> &'static str {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| names.get(i))
+        .unwrap_or(&names[0])
 }
 
-/// `Unset`, `Ok` or `Error`.
-fn status_code(code: i32) -> &'static str {
-    match code {
-        1 => "Ok",
-        2 => "Error",
-        _ => "Unset",
-    }
+fn code_of(names: &[&str], name: &str) -> i32 {
+    names.iter().position(|n| *n == name).unwrap_or(0) as i32
+}
+
+/// `Server`, `Client`, ... for an OTLP span kind (`Unspecified` for unknown ones).
+pub fn span_kind_name(kind: i32) -> &'static str {
+    name_of(&SPAN_KINDS, kind)
+}
+
+/// The OTLP span kind of a [`span_kind_name`] (0 for unknown names).
+pub fn span_kind_code(name: &str) -> i32 {
+    code_of(&SPAN_KINDS, name)
+}
+
+/// `Unset`, `Ok` or `Error` for an OTLP status code.
+pub fn status_name(code: i32) -> &'static str {
+    name_of(&STATUS_CODES, code)
+}
+
+/// The OTLP status code of a [`status_name`] (0 for unknown names).
+pub fn status_code_of(name: &str) -> i32 {
+    code_of(&STATUS_CODES, name)
 }
 
 /// A row of `automagik_agent_actions`.
@@ -226,7 +248,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             "ParentSpanId": hex::encode(&s.parent_span_id),
                             "TraceState": s.trace_state,
                             "SpanName": s.name,
-                            "SpanKind": span_kind(s.kind),
+                            "SpanKind": span_kind_name(s.kind),
                             "ServiceName": service_name,
                             "ResourceAttributes": resource,
                             "ScopeName": scope_name,
@@ -234,7 +256,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             "SpanAttributes": attribute_map(&s.attributes),
                             "SpanAttributeTypes": attribute_types(&s.attributes),
                             "Duration": duration,
-                            "StatusCode": status_code(status.code),
+                            "StatusCode": status_name(status.code),
                             "StatusMessage": status.message,
                             "Events.Timestamp": s.events.iter().map(|e| rfc3339(e.time_unix_nano)).collect::<Vec<_>>(),
                             "Events.Name": s.events.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),

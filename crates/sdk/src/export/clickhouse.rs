@@ -16,15 +16,11 @@
 use super::{ExportError, ExportOutcome, Exporter, RetryClass, compress, send, time_left};
 use crate::config::{ClickHouseConfig, Compression, Config};
 use automagik_telemetry_core::SignalRequest;
-use automagik_telemetry_core::clickhouse::{Schema, ident, inserts};
+use automagik_telemetry_core::clickhouse::{RETRYABLE_ERROR_CODES, Schema, ident, inserts};
 use sha2::{Digest, Sha256};
 use std::time::{Instant, SystemTime};
 
 const USER_AGENT: &str = concat!("automagik-telemetry-rust/", env!("CARGO_PKG_VERSION"));
-/// Error codes worth retrying: network, timeouts, overload, parts pressure, replicas.
-const RETRYABLE_CODES: &[u32] = &[
-    3, 159, 160, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000,
-];
 /// `UNKNOWN_TABLE`, `UNKNOWN_DATABASE`.
 const MISSING_SCHEMA_CODES: &[u32] = &[60, 81];
 
@@ -141,7 +137,7 @@ impl ClickHouseExporter {
 /// The error of a failed statement, classified by its ClickHouse code (or HTTP status).
 fn classify(f: Failure) -> ExportError {
     let class = match f.code {
-        Some(code) if RETRYABLE_CODES.contains(&code) => {
+        Some(code) if RETRYABLE_ERROR_CODES.contains(&code) => {
             RetryClass::Retryable { retry_after: None }
         }
         Some(_) => RetryClass::Permanent,

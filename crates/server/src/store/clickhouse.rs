@@ -33,7 +33,10 @@ use super::{
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
 use crate::rows::write_json_str;
 use crate::rows::{AgentActionRow, AgentRunRow, Batch, LogRow, MetricPointRow, SpanRow};
-use automagik_telemetry_core::clickhouse::{Insert, Schema, ident, literal};
+use automagik_telemetry_core::clickhouse::{
+    Insert, RETRYABLE_ERROR_CODES, Schema, ident, literal, span_kind_code, span_kind_name,
+    status_code_of, status_name,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -44,19 +47,11 @@ use std::hash::{DefaultHasher, Hasher};
 use std::time::Duration;
 
 const USER_AGENT: &str = concat!("automagik-telemetry-server/", env!("CARGO_PKG_VERSION"));
-/// ClickHouse error codes that mean "later": too many parts or queries, memory, timeouts,
-/// network, replicas.
-const BUSY_CODES: &[u32] = &[
-    3, 159, 160, 164, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 999, 1000,
-];
 
 /// The store. Blocking; safe to use from many threads (the HTTP agent pools
 /// connections).
 pub struct ClickHouseStore {
-    agent: ureq::Agent,
-    endpoint: String,
-    user: String,
-    password: String,
+    http: Http,
     schema: Schema,
     async_insert: bool,
 }
@@ -64,7 +59,7 @@ pub struct ClickHouseStore {
 impl std::fmt::Debug for ClickHouseStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClickHouseStore")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.http.endpoint)
             .field("database", &self.schema.database)
             .finish_non_exhaustive()
     }
@@ -97,7 +92,8 @@ fn parse_url(raw: &str) -> Result<Target, String> {
         host.to_string()
     };
     let decode = |s: &str| {
-        percent_decode(s).ok_or_else(|| "bad percent-encoding in the credentials".to_string())
+        automagik_telemetry_core::parse::percent_decode(s)
+            .ok_or_else(|| "bad percent-encoding in the credentials".to_string())
     };
     let mut target = Target {
         endpoint: format!("{scheme}://{host}:{}/", url.port().unwrap_or(default_port)),
@@ -129,23 +125,6 @@ fn parse_url(raw: &str) -> Result<Target, String> {
     Ok(target)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// A DateTime64(9) literal for `ns` (clamped to what the type holds).
 fn at(ns: u64) -> String {
     format!(
@@ -172,8 +151,22 @@ fn at_second(ns: u64) -> String {
 
 /// A time as `DateTime64(9)` input text: seconds, a dot and nine digits.
 fn time_text(ns: u64) -> String {
-    // Ten digits of seconds: fewer would read as a date.
-    format!("{:010}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+    TimeText(ns).to_string()
+}
+
+/// [`time_text`] without the allocation, for the rows written field by field.
+struct TimeText(u64);
+
+impl std::fmt::Display for TimeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Ten digits of seconds: fewer would read as a date.
+        write!(
+            f,
+            "{:010}.{:09}",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
+    }
 }
 
 /// An object key, borrowed from the text unless it has escapes.
@@ -307,12 +300,7 @@ impl<'a> Row<'a> {
     }
 
     fn time(&mut self, name: &str, ns: u64) {
-        let _ = write!(
-            self.name(name),
-            "\"{:010}.{:09}\"",
-            ns / 1_000_000_000,
-            ns % 1_000_000_000
-        );
+        let _ = write!(self.name(name), "\"{}\"", TimeText(ns));
     }
 
     fn end(self) {
@@ -346,44 +334,6 @@ fn join_attributes(values: Map<String, Json>, types: &Map<String, Json>) -> Stri
 
 fn strings(attrs: Map<String, Json>) -> String {
     join_attributes(attrs, &Map::new())
-}
-
-fn span_kind_name(kind: i32) -> &'static str {
-    match kind {
-        1 => "Internal",
-        2 => "Server",
-        3 => "Client",
-        4 => "Producer",
-        5 => "Consumer",
-        _ => "Unspecified",
-    }
-}
-
-fn span_kind(name: &str) -> i32 {
-    match name {
-        "Internal" => 1,
-        "Server" => 2,
-        "Client" => 3,
-        "Producer" => 4,
-        "Consumer" => 5,
-        _ => 0,
-    }
-}
-
-fn status_name(code: i32) -> &'static str {
-    match code {
-        1 => "Ok",
-        2 => "Error",
-        _ => "Unset",
-    }
-}
-
-fn status_code(name: &str) -> i32 {
-    match name {
-        "Ok" => 1,
-        "Error" => 2,
-        _ => 0,
-    }
 }
 
 /// Keeps the error's code and name, never its text, which may quote row values.
@@ -473,10 +423,10 @@ impl SpanOut {
             parent_span_id: self.parent_span_id,
             name: self.name,
             service_name: self.service_name,
-            kind: span_kind(&self.kind),
+            kind: span_kind_code(&self.kind),
             start_time_unix_nano: self.t,
             end_time_unix_nano: self.t + self.duration,
-            status_code: status_code(&self.status_code),
+            status_code: status_code_of(&self.status_code),
             status_message: self.status_message,
             attributes: join_attributes(self.attributes, &self.types),
             events: Json::Array(events).to_string(),
@@ -631,36 +581,90 @@ fn final_of(table: &str) -> &'static str {
 /// credentials within `timeout`; the error names ClickHouse's code and error, never the
 /// password.
 pub fn ping(url: &str, timeout: Duration) -> Result<(), String> {
-    let target = parse_url(url)?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .user_agent(USER_AGENT)
-        .build()
-        .into();
-    let mut response = agent
-        .post(&target.endpoint)
-        .header("X-ClickHouse-User", &target.user)
-        .header("X-ClickHouse-Key", &target.password)
-        .send("SELECT 1")
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let code = response
-        .headers()
-        .get("x-clickhouse-exception-code")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_string());
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    match (status, code) {
-        (200, _) if body.trim() == "1" => Ok(()),
+    let answer = Http::new(parse_url(url)?, timeout)
+        .call("SELECT 1", None, 64 * 1024)
+        .map_err(|e| match e {
+            CallError::Transport(e) | CallError::Body(e) => e,
+        })?;
+    match (answer.status, answer.code) {
+        (200, _) if answer.body.trim() == "1" => Ok(()),
         (200, _) => Err("SELECT 1 did not answer 1: not a ClickHouse server?".into()),
-        (_, Some(code)) => Err(format!("ClickHouse error {code} ({})", error_name(&body))),
+        (_, Some(code)) => Err(format!(
+            "ClickHouse error {code} ({})",
+            error_name(&answer.body)
+        )),
         (status, None) => Err(format!("HTTP {status}: not a ClickHouse server?")),
+    }
+}
+
+/// The HTTP interface of one ClickHouse server, with the credentials to use.
+struct Http {
+    agent: ureq::Agent,
+    endpoint: String,
+    user: String,
+    password: String,
+}
+
+/// What the server answered: HTTP status, `X-ClickHouse-Exception-Code`, body.
+struct Answer {
+    status: u16,
+    code: Option<u32>,
+    body: String,
+}
+
+/// Why there is no [`Answer`].
+enum CallError {
+    /// No connection, or it broke before the answer.
+    Transport(String),
+    /// The answer's body could not be read.
+    Body(String),
+}
+
+impl Http {
+    fn new(target: Target, timeout: Duration) -> Http {
+        Http {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(timeout))
+                .user_agent(USER_AGENT)
+                .max_idle_connections_per_host(16)
+                .build()
+                .into(),
+            endpoint: target.endpoint,
+            user: target.user,
+            password: target.password,
+        }
+    }
+
+    /// Sends `query` (with `data` as the rows of an INSERT), reading at most `limit`
+    /// bytes of the answer.
+    fn call(&self, query: &str, data: Option<&str>, limit: u64) -> Result<Answer, CallError> {
+        let req = self
+            .agent
+            .post(&self.endpoint)
+            .header("X-ClickHouse-User", &self.user)
+            .header("X-ClickHouse-Key", &self.password);
+        let mut response = match data {
+            Some(rows) => req.query("query", query).send(rows.as_bytes()),
+            None => req.send(query.as_bytes()),
+        }
+        .map_err(|e| CallError::Transport(e.to_string()))?;
+        let code = response
+            .headers()
+            .get("x-clickhouse-exception-code")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_string()
+            .map_err(|e| CallError::Body(e.to_string()))?;
+        Ok(Answer {
+            status: response.status().as_u16(),
+            code,
+            body,
+        })
     }
 }
 
@@ -671,25 +675,15 @@ impl ClickHouseStore {
     pub fn open(url: &str, raw_ttl_days: u32, rollup_ttl_days: u32) -> Result<Self, StoreError> {
         let target =
             parse_url(url).map_err(|e| StoreError::Database(format!("ClickHouse URL: {e}")))?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .user_agent(USER_AGENT)
-            .max_idle_connections_per_host(16)
-            .build()
-            .into();
         let store = ClickHouseStore {
-            agent,
-            endpoint: target.endpoint,
-            user: target.user,
-            password: target.password,
             async_insert: target.async_insert,
             schema: Schema {
-                database: target.database,
-                cluster: target.cluster,
+                database: target.database.clone(),
+                cluster: target.cluster.clone(),
                 raw_ttl_days: raw_ttl_days.max(1),
                 rollup_ttl_days: rollup_ttl_days.max(1),
             },
+            http: Http::new(target, Duration::from_secs(60)),
         };
         for statement in store.schema.statements() {
             store.execute(&statement)?;
@@ -703,36 +697,19 @@ impl ClickHouseStore {
 
     /// Sends one statement (with `data` as the rows of an INSERT) and returns the body.
     fn send(&self, query: &str, data: Option<&str>) -> Result<String, StoreError> {
-        let req = self
-            .agent
-            .post(&self.endpoint)
-            .header("X-ClickHouse-User", &self.user)
-            .header("X-ClickHouse-Key", &self.password);
-        let result = match data {
-            Some(rows) => req.query("query", query).send(rows.as_bytes()),
-            None => req.send(query.as_bytes()),
-        };
-        let mut response = result.map_err(|e| {
-            tracing::warn!(error = %e, "ClickHouse is unreachable");
-            StoreError::Unavailable
+        let answer = self.http.call(query, data, 1 << 30).map_err(|e| match e {
+            CallError::Transport(e) => {
+                tracing::warn!(error = %e, "ClickHouse is unreachable");
+                StoreError::Unavailable
+            }
+            CallError::Body(e) => StoreError::Database(format!("reading ClickHouse's answer: {e}")),
         })?;
-        let status = response.status().as_u16();
-        let code: Option<u32> = response
-            .headers()
-            .get("x-clickhouse-exception-code")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_string()
-            .map_err(|e| StoreError::Database(format!("reading ClickHouse's answer: {e}")))?;
+        let Answer { status, code, body } = answer;
         if status == 200 {
             return Ok(body);
         }
         match code {
-            Some(code) if BUSY_CODES.contains(&code) => {
+            Some(code) if RETRYABLE_ERROR_CODES.contains(&code) => {
                 tracing::warn!(code, name = error_name(&body), "ClickHouse is busy");
                 Err(StoreError::Overloaded)
             }
