@@ -1,5 +1,6 @@
 //! `automagik-telemetry`: the server and its tools.
 
+mod audit;
 mod consent;
 mod health;
 mod query;
@@ -52,6 +53,8 @@ enum Command {
     /// Probe infrastructure (PostgreSQL, Redis, HTTP, TCP); non-zero exit when a critical
     /// target is down.
     Health(health::HealthArgs),
+    /// Verify the hash chain of the stored fleet snapshots (`audit verify`).
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,6 +75,10 @@ fn main() -> std::process::ExitCode {
         Command::Consent(args) => consent::run(args),
         Command::Redact(args) => consent::redact(args),
         Command::Health(args) => match health::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Audit(args) => match audit::run(args) {
             Ok(code) => return code,
             Err(e) => Err(e),
         },

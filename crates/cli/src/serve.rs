@@ -4,12 +4,13 @@
 
 use anyhow::{Context, bail};
 use automagik_telemetry_core::parse::parse_duration;
-use automagik_telemetry_server::alerts;
 use automagik_telemetry_server::rows::{Batch, MetricPointRow};
+use automagik_telemetry_server::telemetry::{Fleet, ProbesCollector};
 use automagik_telemetry_server::{
     AppState, Auth, ClickHouseStore, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app,
     grpc,
 };
+use automagik_telemetry_server::{alerts, fleet};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,13 +19,13 @@ use std::time::Duration;
 
 use crate::health;
 
-/// Flags of `serve`. Each may also come from `AUTOMAGIK_TELEMETRY_<FLAG>` or a key of
-/// the TOML file given by `--config`.
-#[derive(clap::Args, Debug)]
-pub struct ServeArgs {
+/// Where the store is: shared by `serve` and the commands that open its store.
+#[derive(clap::Args, Debug, Default)]
+pub struct StoreArgs {
     /// TOML file with any of the keys below (data_dir, storage, http_addr, grpc_addr,
     /// token, insecure, retention_raw, retention_rollups, retention_interval,
-    /// probe_interval, probe_webhook) and `[[probe]]` tables as `health`'s `[[target]]`.
+    /// probe_interval, probe_webhook, fleet_interval, public_rate_limit), `[[probe]]`
+    /// tables as `health`'s `[[target]]`, `[[agent]]` and `[[alert]]` tables.
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONFIG")]
     config: Option<PathBuf>,
     /// Where the embedded SQLite database lives [default: ./data].
@@ -35,6 +36,14 @@ pub struct ServeArgs {
     /// the HTTP interface's `http(s)://host:port/?database=...`).
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_STORAGE")]
     storage: Option<String>,
+}
+
+/// Flags of `serve`. Each may also come from `AUTOMAGIK_TELEMETRY_<FLAG>` or a key of
+/// the TOML file given by `--config`.
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
     /// HTTP port: OTLP/HTTP, query API, /metrics, health [default: 127.0.0.1:4318].
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_HTTP_ADDR")]
     http_addr: Option<SocketAddr>,
@@ -77,6 +86,20 @@ pub struct ServeArgs {
     /// URL that receives a JSON POST when a probed target changes state.
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_PROBE_WEBHOOK")]
     probe_webhook: Option<String>,
+    /// How often a fleet snapshot is collected and stored, or `off` [default: 60s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_FLEET_INTERVAL")]
+    fleet_interval: Option<String>,
+    /// An agent whose health URL the fleet collection polls, as `NAME=URL` (or
+    /// `NAME@SERVICE=URL`); repeat for more, or use `[[agent]]` tables.
+    #[arg(
+        long = "agent",
+        env = "AUTOMAGIK_TELEMETRY_AGENT",
+        value_delimiter = ','
+    )]
+    agents: Vec<String>,
+    /// Requests per minute `/telemetry/public` answers each client address [default: 60].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_PUBLIC_RATE_LIMIT")]
+    public_rate_limit: Option<u32>,
 }
 
 /// A token of the config file: a secret with its scopes.
@@ -115,6 +138,11 @@ struct FileConfig {
     alert_interval: Option<String>,
     /// URL that receives a JSON POST when a rule fires or resolves.
     alert_webhook: Option<String>,
+    fleet_interval: Option<String>,
+    /// `[[agent]]` tables: name, service (optional), url.
+    #[serde(default)]
+    agent: Vec<fleet::AgentTarget>,
+    public_rate_limit: Option<u32>,
 }
 
 /// An `[[alert]]` table.
@@ -188,10 +216,30 @@ struct Settings {
     alerts: Vec<alerts::Rule>,
     alert_interval: Duration,
     alert_webhook: Option<String>,
+    fleet_interval: Option<Duration>,
+    agents: Vec<fleet::AgentTarget>,
+    public_rate_limit: u32,
+}
+
+/// `NAME=URL` or `NAME@SERVICE=URL`.
+fn agent_flag(spec: &str) -> anyhow::Result<fleet::AgentTarget> {
+    let (name, url) = spec
+        .split_once('=')
+        .filter(|(n, u)| !n.trim().is_empty() && !u.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("--agent: expected NAME=URL or NAME@SERVICE=URL"))?;
+    let (name, service) = match name.split_once('@') {
+        Some((n, s)) => (n.trim(), Some(s.trim().to_string())),
+        None => (name.trim(), None),
+    };
+    Ok(fleet::AgentTarget {
+        name: name.to_string(),
+        service,
+        url: url.trim().to_string(),
+    })
 }
 
 fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
-    let file: FileConfig = match &args.config {
+    let file: FileConfig = match &args.store.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the config file {}", path.display()))?;
@@ -238,10 +286,12 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     }
     Ok(Settings {
         data_dir: args
+            .store
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./data")),
         storage: args
+            .store
             .storage
             .or(file.storage)
             .unwrap_or_else(|| "sqlite".into()),
@@ -290,6 +340,20 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         alert_interval: duration("alert_interval", file.alert_interval, "15s")?
             .max(Duration::from_millis(100)),
         alert_webhook: file.alert_webhook,
+        fleet_interval: match args.fleet_interval.or(file.fleet_interval) {
+            Some(v) if matches!(v.trim(), "off" | "none" | "0") => None,
+            v => Some(duration("fleet_interval", v, "60s")?.max(Duration::from_millis(100))),
+        },
+        agents: file
+            .agent
+            .into_iter()
+            .map(Ok)
+            .chain(args.agents.iter().map(|a| agent_flag(a)))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        public_rate_limit: args
+            .public_rate_limit
+            .or(file.public_rate_limit)
+            .unwrap_or(60),
     })
 }
 
@@ -325,6 +389,7 @@ async fn probes(
     targets: Vec<health::Target>,
     every: Duration,
     webhook: Option<String>,
+    board: ProbesCollector,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -367,6 +432,17 @@ async fn probes(
                 ));
             }
         }
+        if let Ok(mut states) = board.states.lock() {
+            states.clear();
+            for r in &reports {
+                let state = match r.state {
+                    health::State::Up => "up",
+                    health::State::Down => "down",
+                    health::State::Blocked => "blocked",
+                };
+                states.insert(r.name.clone(), (state.to_string(), r.latency_ms));
+            }
+        }
         let store = state.store.clone();
         let batch = Batch {
             metric_points: points,
@@ -397,6 +473,21 @@ async fn probes(
                     "time": automagik_telemetry_core::time::rfc3339(now),
                 }),
             );
+        }
+    }
+}
+
+/// Collects and stores a fleet snapshot every `every`, the first at once.
+async fn collect_fleet(state: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (store, fleet) = (state.store.clone(), state.fleet.clone());
+        match tokio::task::spawn_blocking(move || fleet.collect_and_store(&*store)).await {
+            Ok(Ok(s)) => tracing::debug!(seq = s.link.seq, "fleet snapshot stored"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "storing a fleet snapshot failed"),
+            Err(_) => {}
         }
     }
 }
@@ -501,6 +592,14 @@ async fn shutdown_signal() {
     }
 }
 
+/// The store `serve` would open with these arguments (for commands that read it).
+pub(crate) fn open_configured_store(store: StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    open_store(&settings(ServeArgs {
+        store,
+        ..Default::default()
+    })?)
+}
+
 /// Runs the server until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let s = settings(args)?;
@@ -514,6 +613,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let store = open_store(&s)?;
     let mut state = AppState::new(store);
+    let board = ProbesCollector::default();
+    let mut collectors: Vec<Arc<dyn fleet::Collector>> = vec![
+        Arc::new(fleet::HostCollector),
+        Arc::new(fleet::DockerCollector::default()),
+    ];
+    if !s.agents.is_empty() {
+        let timeout = Duration::from_secs(5);
+        collectors.push(Arc::new(fleet::AgentsCollector {
+            targets: s.agents.clone(),
+            request_timeout: timeout,
+        }));
+        collectors.push(Arc::new(fleet::DeploymentsCollector {
+            targets: s.agents.clone(),
+            request_timeout: timeout,
+        }));
+    }
+    if !s.probes.is_empty() {
+        collectors.push(Arc::new(board.clone()));
+    }
+    state.fleet = Arc::new(Fleet::new(collectors, s.public_rate_limit));
     state.alerts = Arc::new(alerts::Alerts::new(s.alerts.clone()));
     state.limits = Limits::default();
     state.auth = Arc::new(Auth::new(s.tokens.clone()));
@@ -557,7 +676,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 s.probes.clone(),
                 s.probe_interval,
                 s.probe_webhook.clone(),
+                board,
             ));
+        }
+        if let Some(every) = s.fleet_interval {
+            tokio::spawn(collect_fleet(state.clone(), every));
         }
         let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let grpc_task = grpc.map(|listener| {
@@ -570,7 +693,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .await
             })
         });
-        let served = axum::serve(http, app(state))
+        let served = axum::serve(
+            http,
+            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 let _ = stop_tx.send(());

@@ -80,6 +80,16 @@ struct Table {
 }
 
 const MAP: &str = "Map(LowCardinality(String), String)";
+
+/// Fleet snapshots: the chain position, the snapshot's canonical JSON and the hashes
+/// linking it to the one before (see the server's `fleet::chain`).
+const FLEET_SNAPSHOTS: &str = "
+    Seq UInt64,
+    SnapshotId String,
+    CollectedAt DateTime64(9) CODEC(Delta, ZSTD(1)),
+    Body String CODEC(ZSTD(3)),
+    PrevHash String,
+    Hash String";
 /// Beside an attribute map: the type of each attribute that is not a string (`int`,
 /// `double`, `bool` or `json` for arrays and maps), so readers can give values back
 /// with their types; string attributes, the common case, take no space here.
@@ -520,6 +530,8 @@ impl Schema {
     pub const AGENT_ACTIONS: &'static str = "automagik_agent_actions";
     /// Agent runs.
     pub const AGENT_RUNS: &'static str = "automagik_agent_runs";
+    /// The server's fleet snapshots: a hash chain, so without TTL and never replaced.
+    pub const FLEET_SNAPSHOTS: &'static str = "automagik_fleet_snapshots";
 
     fn on_cluster(&self) -> String {
         self.cluster
@@ -538,6 +550,43 @@ impl Schema {
 
     fn qualified(&self, table: &str) -> String {
         format!("{}.{}", ident(&self.database), ident(table))
+    }
+
+    /// `CREATE TABLE` of one table (in cluster mode, its replicated `_local` table and
+    /// the `Distributed` table over it); `tail` follows the engine.
+    fn create_table(
+        &self,
+        name: &str,
+        engine: &str,
+        body: &str,
+        tail: &str,
+        shard_key: &str,
+    ) -> Vec<String> {
+        let on_cluster = self.on_cluster();
+        let local = self.storage_name(name);
+        let engine = match &self.cluster {
+            Some(_) => format!(
+                "Replicated{engine}('/clickhouse/tables/{{shard}}/{}/{local}', '{{replica}}')",
+                self.database
+            ),
+            None => format!("{engine}()"),
+        };
+        let mut out = vec![format!(
+            "CREATE TABLE IF NOT EXISTS {}{on_cluster} ({body}\n) ENGINE = {engine} {tail}",
+            self.qualified(&local),
+        )];
+        if let Some(cluster) = &self.cluster {
+            out.push(format!(
+                "CREATE TABLE IF NOT EXISTS {}{on_cluster} AS {} \
+                 ENGINE = Distributed({}, {}, {}, {shard_key})",
+                self.qualified(name),
+                self.qualified(&local),
+                literal(cluster),
+                literal(&self.database),
+                literal(&local),
+            ));
+        }
+        out
     }
 
     /// Every statement, in order: the database, the tables (in cluster mode the
@@ -561,44 +610,35 @@ impl Schema {
             } else {
                 self.raw_ttl_days
             };
-            let local = self.storage_name(t.name);
-            let engine = match &self.cluster {
-                Some(_) => format!(
-                    "Replicated{}('/clickhouse/tables/{{shard}}/{}/{local}', '{{replica}}')",
-                    t.engine, self.database
+            out.extend(self.create_table(
+                t.name,
+                t.engine,
+                &body,
+                &format!(
+                    "PARTITION BY {} ORDER BY {} TTL {} + toIntervalDay({days}) \
+                     SETTINGS index_granularity = {}, ttl_only_drop_parts = 1{}",
+                    t.partition,
+                    t.order,
+                    t.ttl_column,
+                    t.index_granularity,
+                    // Retried inserts carry the same deduplication token; keep a window
+                    // of them on single nodes too (replicated tables have their own).
+                    if t.rollup {
+                        ""
+                    } else {
+                        ", non_replicated_deduplication_window = 1000"
+                    },
                 ),
-                None => format!("{}()", t.engine),
-            };
-            out.push(format!(
-                "CREATE TABLE IF NOT EXISTS {}{on_cluster} ({body}\n) ENGINE = {engine} \
-                 PARTITION BY {} ORDER BY {} TTL {} + toIntervalDay({days}) \
-                 SETTINGS index_granularity = {}, ttl_only_drop_parts = 1{}",
-                self.qualified(&local),
-                t.partition,
-                t.order,
-                t.ttl_column,
-                t.index_granularity,
-                // Retried inserts carry the same deduplication token; keep a window of
-                // them on single nodes too (replicated tables have their own).
-                if t.rollup {
-                    ""
-                } else {
-                    ", non_replicated_deduplication_window = 1000"
-                },
+                t.shard_key,
             ));
-            if let Some(cluster) = &self.cluster {
-                out.push(format!(
-                    "CREATE TABLE IF NOT EXISTS {}{on_cluster} AS {} \
-                     ENGINE = Distributed({}, {}, {}, {})",
-                    self.qualified(t.name),
-                    self.qualified(&local),
-                    literal(cluster),
-                    literal(&self.database),
-                    literal(&local),
-                    t.shard_key
-                ));
-            }
         }
+        out.extend(self.create_table(
+            Self::FLEET_SNAPSHOTS,
+            "MergeTree",
+            FLEET_SNAPSHOTS,
+            "ORDER BY Seq SETTINGS non_replicated_deduplication_window = 1000",
+            "Seq",
+        ));
         let mut view = |name: String, target: &str, source: &str, select: String| {
             let select = select.replace("{source}", &self.qualified(&self.storage_name(source)));
             out.push(format!(

@@ -10,6 +10,7 @@ use crate::server_metrics::ServerMetrics;
 use crate::store::{
     LogQuery, RollupQuery, RunQuery, Store, StoreError, StoredLog, StoredRun, TraceQuery, rfc3339,
 };
+use crate::telemetry;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub metrics: Arc<ServerMetrics>,
     /// Alert rules and their states.
     pub alerts: Arc<crate::alerts::Alerts>,
+    /// Fleet collection and its newest snapshot.
+    pub fleet: Arc<crate::telemetry::Fleet>,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
             auth: Arc::new(Auth::default()),
             metrics: Arc::new(ServerMetrics::default()),
             alerts: Arc::new(crate::alerts::Alerts::default()),
+            fleet: Arc::new(crate::telemetry::Fleet::default()),
         }
     }
 }
@@ -104,14 +108,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/agents/runs", get(list_runs))
         .route("/api/v1/agents/runs/{correlation_id}", get(get_run))
         .route("/api/v1/stats", get(stats))
-        .route("/api/v1/alerts", get(alerts));
-    let admin = Router::new().route("/metrics", get(prometheus));
+        .route("/api/v1/alerts", get(alerts))
+        .route("/telemetry/status", get(telemetry::status))
+        .route("/telemetry/history", get(telemetry::history));
+    let admin = Router::new()
+        .route("/metrics", get(prometheus))
+        .route("/telemetry/collect", post(telemetry::collect));
     Router::new()
         .merge(scoped(ingest, Scope::Ingest))
         .merge(scoped(read, Scope::Read))
         .merge(scoped(admin, Scope::Admin))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/telemetry/public", get(telemetry::public))
         .with_state(state)
 }
 
@@ -167,6 +176,8 @@ pub enum ApiError {
     Forbidden(Scope),
     /// 503 with `Retry-After`.
     Overloaded,
+    /// 429 with `Retry-After` in seconds.
+    RateLimited(u64),
     /// 500; the detail is logged.
     Internal(String),
 }
@@ -179,7 +190,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unauthorized | ApiError::Forbidden(_) => "unauthorized",
-            ApiError::Overloaded => "overloaded",
+            ApiError::Overloaded | ApiError::RateLimited(_) => "overloaded",
             ApiError::Internal(_) => "store_error",
         }
     }
@@ -216,6 +227,16 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is busy; retry later".to_string(),
             ),
+            ApiError::RateLimited(seconds) => {
+                let mut resp = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({ "error": "too many requests; retry later" })),
+                )
+                    .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                return resp;
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (
@@ -460,7 +481,7 @@ async fn ingest<T: OtlpRequest>(
     Ok(reply(enc, &response))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -543,7 +564,10 @@ fn time_param(
 }
 
 /// Refuses parameters a listing does not know, so a typo never returns unfiltered data.
-fn check_parameters(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn check_parameters(
+    params: &HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
     match params.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(unknown) => Err(ApiError::BadRequest(format!(
             "unknown parameter {unknown:?}; expected one of {}",
@@ -795,7 +819,7 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> 
 }
 
 /// Reads `from` and `to` (defaults: the last hour) and checks their order.
-fn time_range(
+pub(crate) fn time_range(
     params: &HashMap<String, String>,
     default_span_ns: u64,
 ) -> Result<(u64, u64), ApiError> {
@@ -808,10 +832,10 @@ fn time_range(
     Ok((from, to))
 }
 
-const HOUR_NS: u64 = 3_600_000_000_000;
+pub(crate) const HOUR_NS: u64 = 3_600_000_000_000;
 const MINUTE_NS: u64 = 60_000_000_000;
 /// Raw points a grouped series reads at most.
-const MAX_SERIES_POINTS: usize = 200_000;
+pub(crate) const MAX_SERIES_POINTS: usize = 200_000;
 
 /// Per-operation span counts, errors and latency percentiles from the rollups.
 async fn operations(

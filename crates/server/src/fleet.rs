@@ -554,10 +554,27 @@ pub mod chain {
         pub reason: String,
     }
 
-    /// Checks links in stored order; the first broken one, if any.
-    pub fn verify(links: &[Link]) -> Option<Broken> {
-        let mut expected_prev = GENESIS.to_string();
-        for (i, link) in links.iter().enumerate() {
+    /// Checks a chain link by link, in stored order, from its first link; it can be fed
+    /// one page at a time.
+    #[derive(Clone, Debug)]
+    pub struct Verifier {
+        checked: u64,
+        expected_prev: String,
+    }
+
+    impl Default for Verifier {
+        fn default() -> Self {
+            Verifier {
+                checked: 0,
+                expected_prev: GENESIS.to_string(),
+            }
+        }
+    }
+
+    impl Verifier {
+        /// Checks the next link; why it breaks the chain, if it does.
+        pub fn check(&mut self, link: &Link) -> Option<Broken> {
+            let position = self.checked + 1;
             let broken = |reason: String| {
                 Some(Broken {
                     seq: link.seq,
@@ -565,14 +582,13 @@ pub mod chain {
                     reason,
                 })
             };
-            if link.seq != i as u64 + 1 {
+            if link.seq != position {
                 return broken(format!(
-                    "position {} holds link {}: a snapshot before it was removed or moved",
-                    i + 1,
+                    "position {position} holds link {}: a snapshot before it was removed or moved",
                     link.seq
                 ));
             }
-            if link.prev_hash != expected_prev {
+            if link.prev_hash != self.expected_prev {
                 return broken("its previous hash is not the hash of the link before it: a snapshot before it was removed, moved or altered".into());
             }
             if hash(&link.prev_hash, &link.body) != link.hash {
@@ -580,9 +596,26 @@ pub mod chain {
                     "its content does not match its hash: the snapshot was altered".into(),
                 );
             }
-            expected_prev = link.hash.clone();
+            self.checked = position;
+            self.expected_prev.clone_from(&link.hash);
+            None
         }
-        None
+
+        /// Links checked and found intact.
+        pub fn checked(&self) -> u64 {
+            self.checked
+        }
+
+        /// The hash of the last intact link (the genesis hash before any).
+        pub fn head(&self) -> &str {
+            &self.expected_prev
+        }
+    }
+
+    /// Checks links in stored order; the first broken one, if any.
+    pub fn verify(links: &[Link]) -> Option<Broken> {
+        let mut verifier = Verifier::default();
+        links.iter().find_map(|l| verifier.check(l))
     }
 
     #[cfg(test)]

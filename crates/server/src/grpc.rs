@@ -51,6 +51,11 @@ impl From<ApiError> for Status {
                 "the server is busy; retry later",
                 ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
             ),
+            ApiError::RateLimited(seconds) => Status::with_error_details(
+                Code::ResourceExhausted,
+                "too many requests; retry later",
+                ErrorDetails::with_retry_info(Some(Duration::from_secs(seconds.max(1)))),
+            ),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "gRPC request failed");
                 Status::internal("internal error")

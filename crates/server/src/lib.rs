@@ -13,6 +13,7 @@ pub mod rows;
 pub mod series;
 pub mod server_metrics;
 pub mod store;
+pub mod telemetry;
 
 pub use api::{AppState, Limits, app};
 pub use auth::{Auth, Scope, Token};

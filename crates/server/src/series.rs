@@ -165,6 +165,48 @@ pub fn from_points(
         .collect()
 }
 
+/// One step of a raw series with every figure of its values.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Bucket {
+    /// Step start, ns.
+    pub time: u64,
+    /// Values in the step.
+    pub count: u64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub avg: f64,
+    /// Sum.
+    pub sum: f64,
+}
+
+/// Raw points cut into steps of `step_ns` from `from`, one bucket per step with data
+/// (all attribute sets together).
+pub fn buckets(points: &[MetricPointRow], from: u64, step_ns: u64) -> Vec<Bucket> {
+    let mut steps: BTreeMap<u64, Acc> = BTreeMap::new();
+    for p in points {
+        if let Some(m) = point_agg(p) {
+            steps
+                .entry(step_of(p.time_unix_nano, from, step_ns))
+                .or_insert(Acc::EMPTY)
+                .add(&m);
+        }
+    }
+    steps
+        .into_iter()
+        .map(|(time, a)| Bucket {
+            time,
+            count: a.count,
+            min: a.min,
+            max: a.max,
+            avg: a.value(Agg::Avg),
+            sum: a.sum,
+        })
+        .collect()
+}
+
 /// Latency and error figures of one operation over a time range.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct OperationStats {

@@ -671,6 +671,46 @@ fn concurrent_writers_lose_nothing(store: &dyn Store) {
     assert_eq!(rows[0].1.count, 800, "every batch merged into the rollup");
 }
 
+fn snapshots_form_a_hash_chain(store: &dyn Store) {
+    use automagik_telemetry_server::fleet::chain;
+    assert_eq!(store.last_snapshot().expect("last"), None);
+    // Keys out of order and nested: stored as canonical JSON, byte for byte.
+    let body = |i: u64| json!({"z": i, "results": {"b": [2, 1], "a": {"y": "é", "x": 0.5}}});
+    // Appends from four threads at once still form one chain.
+    std::thread::scope(|scope| {
+        for w in 0..4u64 {
+            scope.spawn(move || {
+                for i in 0..3u64 {
+                    let n = w * 3 + i;
+                    store
+                        .append_snapshot(&format!("snap-{n:02}"), T0 + n * MIN, &body(n))
+                        .expect("append");
+                }
+            });
+        }
+    });
+    let links = store.snapshot_links(0, 100).expect("links");
+    assert_eq!(links.len(), 12);
+    assert_eq!(chain::verify(&links), None, "an untouched chain verifies");
+    assert_eq!(
+        links.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    let ids: HashSet<&str> = links.iter().map(|l| l.snapshot_id.as_str()).collect();
+    assert_eq!(ids.len(), 12);
+    let first: Json = json(&links[0].body);
+    assert_eq!(links[0].body, chain::canonical(&first));
+    assert_eq!(links[0].prev_hash, chain::GENESIS);
+    // Paging after a position, and the newest link.
+    let page = store.snapshot_links(10, 100).expect("page");
+    assert_eq!(page.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![11, 12]);
+    assert_eq!(store.snapshot_links(0, 5).expect("limit").len(), 5);
+    assert_eq!(store.last_snapshot().expect("last").as_ref(), links.last());
+    // Retention never removes snapshots.
+    store.purge(u64::MAX / 2, u64::MAX / 2).expect("purge");
+    assert_eq!(store.snapshot_links(0, 100).expect("links").len(), 12);
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -683,7 +723,8 @@ macro_rules! conformance {
                 span_rollups_merge_across_batches,
                 agent_runs_and_actions,
                 retention_purges_old_rows_only,
-                concurrent_writers_lose_nothing
+                concurrent_writers_lose_nothing,
+                snapshots_form_a_hash_chain
             );
         }
     };

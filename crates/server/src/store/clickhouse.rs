@@ -27,8 +27,8 @@
 //!   row (of the correlation id for runs) as tie-break.
 
 use super::{
-    LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError, StoredLog,
-    StoredRun, TraceQuery, TraceSummary, rfc3339,
+    Link, LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError,
+    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
 use crate::rows::write_json_str;
@@ -54,6 +54,10 @@ pub struct ClickHouseStore {
     http: Http,
     schema: Schema,
     async_insert: bool,
+    /// Held while a snapshot is appended: the next link needs the last one. (One
+    /// server per database appends; two servers sharing one would fork the chain,
+    /// which `audit verify` reports.)
+    chain: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ClickHouseStore {
@@ -677,6 +681,7 @@ impl ClickHouseStore {
             parse_url(url).map_err(|e| StoreError::Database(format!("ClickHouse URL: {e}")))?;
         let store = ClickHouseStore {
             async_insert: target.async_insert,
+            chain: std::sync::Mutex::new(()),
             schema: Schema {
                 database: target.database.clone(),
                 cluster: target.cluster.clone(),
@@ -995,6 +1000,34 @@ impl ClickHouseStore {
             let _ = write!(w, " AND {name_col} = {}", literal(n));
         }
         w
+    }
+
+    /// Links of the snapshot chain, selected by `rest` (`WHERE`, `ORDER BY`, `LIMIT`).
+    fn links(&self, rest: &str) -> Result<Vec<Link>, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct LinkOut {
+            #[serde(deserialize_with = "de_u64")]
+            seq: u64,
+            snapshot_id: String,
+            body: String,
+            prev_hash: String,
+            hash: String,
+        }
+        let rows: Vec<LinkOut> = self.select(&format!(
+            "SELECT Seq, SnapshotId, Body, PrevHash, Hash FROM {} {rest}",
+            self.table(Schema::FLEET_SNAPSHOTS)
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Link {
+                seq: r.seq,
+                snapshot_id: r.snapshot_id,
+                body: r.body,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect())
     }
 
     fn rollup_table(&self, stem: &str, resolution: u32) -> String {
@@ -1625,6 +1658,36 @@ impl Store for ClickHouseStore {
             }
         }
         Ok(purged)
+    }
+
+    fn append_snapshot(
+        &self,
+        snapshot_id: &str,
+        collected_at_unix_nano: u64,
+        snapshot: &serde_json::Value,
+    ) -> Result<Link, StoreError> {
+        let _held = self.chain.lock().unwrap_or_else(|e| e.into_inner());
+        let last = self.last_snapshot()?;
+        let link = crate::fleet::chain::next(last.as_ref(), snapshot_id, snapshot);
+        let mut insert = Insert::new(Schema::FLEET_SNAPSHOTS);
+        insert.push(&serde_json::json!({
+            "Seq": link.seq,
+            "SnapshotId": link.snapshot_id,
+            "CollectedAt": time_text(collected_at_unix_nano),
+            "Body": link.body,
+            "PrevHash": link.prev_hash,
+            "Hash": link.hash,
+        }));
+        self.insert_rows(&insert)?;
+        Ok(link)
+    }
+
+    fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError> {
+        self.links(&format!("WHERE Seq > {after} ORDER BY Seq LIMIT {limit}"))
+    }
+
+    fn last_snapshot(&self) -> Result<Option<Link>, StoreError> {
+        Ok(self.links("ORDER BY Seq DESC LIMIT 1")?.pop())
     }
 }
 

@@ -272,8 +272,24 @@ pub trait Store: Send + Sync + 'static {
     /// The actions of a run, oldest first.
     fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError>;
     /// Deletes raw rows older than `raw_before` and rollup rows whose bucket starts
-    /// before `rollups_before` (both ns).
+    /// before `rollups_before` (both ns). Fleet snapshots are never deleted: they form
+    /// a hash chain.
     fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError>;
+    /// Appends a fleet snapshot to the hash chain: its link follows the last stored
+    /// one, computed and written under one lock or transaction, so two appends never
+    /// fork the chain.
+    fn append_snapshot(
+        &self,
+        snapshot_id: &str,
+        collected_at_unix_nano: u64,
+        snapshot: &serde_json::Value,
+    ) -> Result<Link, StoreError>;
+    /// Links of the chain after position `after`, in chain order, at most `limit`.
+    fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError>;
+    /// The newest link.
+    fn last_snapshot(&self) -> Result<Option<Link>, StoreError>;
 }
+
+pub use crate::fleet::chain::Link;
 
 pub use automagik_telemetry_core::time::rfc3339;

@@ -9,8 +9,8 @@ use super::sql::{
     read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
 };
 use super::{
-    LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError, StoredLog,
-    StoredRun, TraceQuery, TraceSummary, rfc3339,
+    Link, LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError,
+    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey};
 use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
@@ -20,7 +20,10 @@ use r2d2_postgres::PostgresConnectionManager;
 use std::time::Duration;
 
 /// Migrations, applied in order and recorded in `automagik_schema_migrations`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_fleet_snapshots.sql"),
+];
 /// Rows one retention step deletes per table.
 const PURGE_CHUNK: i64 = 10_000;
 
@@ -416,5 +419,36 @@ impl Store for PostgresStore {
         }
         tx.commit()?;
         Ok(purged)
+    }
+
+    fn append_snapshot(
+        &self,
+        snapshot_id: &str,
+        collected_at_unix_nano: u64,
+        snapshot: &serde_json::Value,
+    ) -> Result<Link, StoreError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction()?;
+        // Appends wait for each other: the next link needs the last one.
+        tx.execute("LOCK TABLE fleet_snapshots IN EXCLUSIVE MODE", &[])?;
+        let l = sql::last_snapshot(Dialect::Postgres);
+        let last = tx
+            .query_opt(l.sql.as_str(), &[])?
+            .map(|row| -> Result<Link, postgres::Error> { Ok(sql::read_link!(row.try_get)) })
+            .transpose()?;
+        let link = crate::fleet::chain::next(last.as_ref(), snapshot_id, snapshot);
+        tx.execute(
+            sql::insert_snapshot(Dialect::Postgres).as_str(),
+            &[
+                &ns(link.seq),
+                &link.snapshot_id,
+                &ns(collected_at_unix_nano),
+                &link.body,
+                &link.prev_hash,
+                &link.hash,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(link)
     }
 }

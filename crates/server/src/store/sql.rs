@@ -678,10 +678,68 @@ macro_rules! relational_reads {
                 Ok(read_action!($row.$get))
             })
         }
+
+        fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError> {
+            self.rows(sql::snapshot_links($dialect, after, limit), |$row| {
+                Ok(sql::read_link!($row.$get))
+            })
+        }
+
+        fn last_snapshot(&self) -> Result<Option<Link>, StoreError> {
+            let mut rows = self.rows(sql::last_snapshot($dialect), |$row| {
+                Ok(sql::read_link!($row.$get))
+            })?;
+            Ok(rows.pop())
+        }
     };
 }
 
 pub(crate) use relational_reads;
+
+/// Fleet snapshot columns, in the order of [`crate::fleet::chain::Link`]'s fields.
+const SNAPSHOT_COLUMNS: &str = "seq, snapshot_id, body, prev_hash, hash";
+
+/// Chain links after position `after`, in order.
+pub(crate) fn snapshot_links(d: Dialect, after: u64, limit: usize) -> Listing {
+    let mut l = Listing::new(d, format!("SELECT {SNAPSHOT_COLUMNS} FROM fleet_snapshots"));
+    l.push(
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        vec![Param::Int(ns(after)), Param::Int(limit as i64)],
+    );
+    l
+}
+
+/// The newest link.
+pub(crate) fn last_snapshot(d: Dialect) -> Listing {
+    Listing::new(
+        d,
+        format!("SELECT {SNAPSHOT_COLUMNS} FROM fleet_snapshots ORDER BY seq DESC LIMIT 1"),
+    )
+}
+
+/// Stores a link (6 parameters: seq, snapshot id, collection time, body, hashes).
+pub(crate) fn insert_snapshot(d: Dialect) -> String {
+    format!(
+        "INSERT INTO fleet_snapshots (seq, snapshot_id, collected_at_unix_nano, body, prev_hash, hash) {}",
+        d.values(6, &[])
+    )
+}
+
+/// Reads a link.
+macro_rules! read_link {
+    ($row:ident . $get:ident) => {{
+        let seq: i64 = $row.$get(0)?;
+        $crate::fleet::chain::Link {
+            seq: seq as u64,
+            snapshot_id: $row.$get(1)?,
+            body: $row.$get(2)?,
+            prev_hash: $row.$get(3)?,
+            hash: $row.$get(4)?,
+        }
+    }};
+}
+
+pub(crate) use read_link;
 
 /// Tables and the time column that retention cuts on (raw data).
 pub(crate) const RAW_TABLES: [(&str, &str); 5] = [

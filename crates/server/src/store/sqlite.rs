@@ -9,8 +9,8 @@ use super::sql::{
     read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
 };
 use super::{
-    LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError, StoredLog,
-    StoredRun, TraceQuery, TraceSummary, rfc3339,
+    Link, LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError,
+    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{
     AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, hist_from_bytes,
@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_agents_rollups.sql"),
+    include_str!("../../migrations/sqlite/0003_fleet_snapshots.sql"),
 ];
 /// Database file name inside the data directory.
 pub const DB_FILE: &str = "telemetry.sqlite3";
@@ -46,6 +47,12 @@ enum Job {
         raw_before: u64,
         rollups_before: u64,
         done: SyncSender<Result<Purged, StoreError>>,
+    },
+    Snapshot {
+        snapshot_id: String,
+        collected_at_unix_nano: u64,
+        snapshot: serde_json::Value,
+        done: SyncSender<Result<Link, StoreError>>,
     },
 }
 
@@ -215,6 +222,19 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Job>) {
                 } => {
                     let _ = done.send(purge(&mut conn, raw_before, rollups_before));
                 }
+                Job::Snapshot {
+                    snapshot_id,
+                    collected_at_unix_nano,
+                    snapshot,
+                    done,
+                } => {
+                    let _ = done.send(append_snapshot(
+                        &mut conn,
+                        &snapshot_id,
+                        collected_at_unix_nano,
+                        &snapshot,
+                    ));
+                }
             }
         }
         if inserts.is_empty() {
@@ -240,6 +260,36 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Job>) {
             }
         }
     }
+}
+
+/// Appends a link in one transaction of the writer, the only connection that writes.
+fn append_snapshot(
+    conn: &mut Connection,
+    snapshot_id: &str,
+    collected_at_unix_nano: u64,
+    snapshot: &serde_json::Value,
+) -> Result<Link, StoreError> {
+    let tx = conn.transaction()?;
+    let last = {
+        let l = sql::last_snapshot(Dialect::Sqlite);
+        let mut stmt = tx.prepare_cached(&l.sql)?;
+        stmt.query_row([], |row| Ok(sql::read_link!(row.get)))
+            .optional()?
+    };
+    let link = crate::fleet::chain::next(last.as_ref(), snapshot_id, snapshot);
+    tx.execute(
+        &sql::insert_snapshot(Dialect::Sqlite),
+        params![
+            ns(link.seq),
+            link.snapshot_id,
+            ns(collected_at_unix_nano),
+            link.body,
+            link.prev_hash,
+            link.hash
+        ],
+    )?;
+    tx.commit()?;
+    Ok(link)
 }
 
 fn purge(
@@ -505,6 +555,20 @@ impl Store for SqliteStore {
         self.submit(|done| Job::Purge {
             raw_before,
             rollups_before,
+            done,
+        })
+    }
+
+    fn append_snapshot(
+        &self,
+        snapshot_id: &str,
+        collected_at_unix_nano: u64,
+        snapshot: &serde_json::Value,
+    ) -> Result<Link, StoreError> {
+        self.submit(|done| Job::Snapshot {
+            snapshot_id: snapshot_id.to_string(),
+            collected_at_unix_nano,
+            snapshot: snapshot.clone(),
             done,
         })
     }
