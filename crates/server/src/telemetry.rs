@@ -335,11 +335,14 @@ pub fn gauges(public: &Value, at: u64) -> Vec<MetricPointRow> {
     out
 }
 
+/// A probed target's last state (`up`, `down` or `blocked`) and latency, if measured.
+pub type ProbeState = (String, Option<f64>);
+
 /// Probe states shared with the server's probe task, collected as `probes`.
 #[derive(Clone, Debug, Default)]
 pub struct ProbesCollector {
-    /// By target name: `up`, `down` or `blocked`, with the latency when measured.
-    pub states: Arc<Mutex<BTreeMap<String, (String, Option<f64>)>>>,
+    /// By target name.
+    pub states: Arc<Mutex<BTreeMap<String, ProbeState>>>,
 }
 
 impl Collector for ProbesCollector {
@@ -517,11 +520,14 @@ mod tests {
     #[test]
     fn the_limiter_counts_per_address_and_window() {
         let limiter = RateLimiter::new(2, Duration::from_secs(60));
-        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
         let t0 = Instant::now();
         assert!(limiter.check(a, t0).is_ok());
         assert!(limiter.check(a, t0).is_ok());
-        let wait = limiter.check(a, t0 + Duration::from_secs(20)).unwrap_err();
+        let wait = limiter
+            .check(a, t0 + Duration::from_secs(20))
+            .expect_err("over the limit");
         assert_eq!(wait, Duration::from_secs(40));
         assert!(limiter.check(b, t0).is_ok());
         assert!(limiter.check(a, t0 + Duration::from_secs(60)).is_ok());
