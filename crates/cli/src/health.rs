@@ -5,7 +5,8 @@
 //!
 //! Probes: `postgres://` (connects and runs `SELECT 1`), `redis://` (`PING`),
 //! `nats://` (connects, then a `PING`/`PONG` round trip), `amqp(s)://` (opens an AMQP
-//! connection, which logs in to the virtual host), `clickhouse(s)://` (`SELECT 1` over
+//! connection, which logs in to the virtual host), `kafka(s)://` (the cluster's metadata
+//! through librdkafka, with SASL credentials from the URL), `clickhouse(s)://` (`SELECT 1` over
 //! the HTTP interface, with the URL's credentials), `http(s)://` (expected status,
 //! optionally a JSON field's value; the URL's credentials as basic auth) and `tcp://`.
 //! Presets name the health endpoint and answer of common services: `consul://`,
@@ -22,8 +23,9 @@ use std::time::{Duration, Instant};
 /// Flags of `health`.
 #[derive(clap::Args, Debug)]
 pub struct HealthArgs {
-    /// Targets to probe: postgres://, redis://, nats://, amqp://, clickhouse://,
-    /// http(s)://, tcp://host:port.
+    /// Targets to probe: postgres://, redis://, nats://, amqp://, kafka://,
+    /// clickhouse://, http(s)://, tcp://host:port, or a preset (consul://, grafana://,
+    /// tempo://, otelcol://, arangodb://, prometheus://).
     urls: Vec<String>,
     /// TOML file with `[[target]]` tables (name, url, depends_on, critical,
     /// expect_status, json_field, json_value, timeout).
@@ -251,6 +253,7 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
             let _ = conn.close(200, "health probe done").await;
             Ok(())
         }),
+        "kafka" | "kafkas" => kafka_probe(url, timeout),
         "clickhouse" | "clickhouses" => {
             automagik_telemetry_server::store::clickhouse::ping(url, timeout)
         }
@@ -312,6 +315,64 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
     }
 }
 
+/// Keeps the client's errors (a refused connection, a failed SASL login) as the reason,
+/// instead of librdkafka's generic one.
+#[derive(Default)]
+struct KafkaErrors(std::sync::Mutex<Option<String>>);
+
+impl rdkafka::ClientContext for KafkaErrors {
+    fn log(&self, _: rdkafka::config::RDKafkaLogLevel, _: &str, _: &str) {}
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        let reason = if reason.is_empty() {
+            error.to_string()
+        } else {
+            reason.to_string()
+        };
+        // The first error is the cause ("Connect to ... failed: Connection refused");
+        // later ones are its consequences ("1/1 brokers are down") or repeats.
+        if let Ok(mut first) = self.0.lock()
+            && first.is_none()
+        {
+            *first = Some(reason);
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for KafkaErrors {}
+
+/// Asks the brokers for the cluster's metadata: up when a broker answers and lists at
+/// least one broker.
+fn kafka_probe(url: &str, timeout: Duration) -> Result<(), String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let parsed = automagik_telemetry_core::kafka::KafkaUrl::parse(url)?;
+    let mut config = rdkafka::ClientConfig::new();
+    for (k, v) in parsed.client_properties() {
+        config.set(k, v);
+    }
+    config.set("socket.timeout.ms", timeout.as_millis().max(10).to_string());
+    let consumer: BaseConsumer<KafkaErrors> = config
+        .create_with_context(KafkaErrors::default())
+        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
+    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| {
+        // The client's own errors arrive as events: serve them.
+        for _ in 0..5 {
+            let _ = consumer.poll(Duration::from_millis(20));
+        }
+        consumer
+            .context()
+            .0
+            .lock()
+            .ok()
+            .and_then(|last| last.clone())
+            .unwrap_or_else(|| e.to_string())
+    })?;
+    if metadata.brokers().is_empty() {
+        return Err("the cluster lists no brokers".into());
+    }
+    Ok(())
+}
+
 /// `Basic ...` for a URL with credentials (`http://user:password@host/...`).
 fn basic_auth(url: &str) -> Option<String> {
     use base64::Engine as _;
@@ -365,13 +426,18 @@ fn client_reason(e: impl std::fmt::Display) -> String {
 fn postgres_reason(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => db.message().to_string(),
-        None => e
-            .to_string()
-            .split(':')
-            .next_back()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map_or_else(|| "connection failed".into(), str::to_string),
+        // "error connecting to server: Connection refused (os error 111)": the
+        // client's text and its causes (I/O errors, which never hold the URL).
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
     }
 }
 

@@ -50,7 +50,8 @@ enum Command {
     Consent(consent::ConsentArgs),
     /// Redact PII and secrets from text read on standard input, as the SDK would.
     Redact(consent::RedactArgs),
-    /// Probe infrastructure (PostgreSQL, Redis, HTTP, TCP); non-zero exit when a critical
+    /// Probe infrastructure (PostgreSQL, Redis, NATS, AMQP, Kafka, ClickHouse, HTTP, TCP,
+    /// presets); non-zero exit when a critical
     /// target is down.
     Health(health::HealthArgs),
     /// Verify the hash chain of the stored fleet snapshots (`audit verify`).

@@ -72,7 +72,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_INTERVAL")]
     retention_interval: Option<String>,
     /// A target to probe on an interval, as `health` does (postgres://, redis://,
-    /// nats://, amqp://, clickhouse://, http(s)://, tcp://, presets); repeat for more.
+    /// nats://, amqp://, kafka://, clickhouse://, http(s)://, tcp://, presets); repeat for more.
     /// Results are stored as the metrics `up` and `probe_latency_ms`.
     #[arg(
         long = "probe",

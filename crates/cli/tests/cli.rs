@@ -3,6 +3,7 @@
 
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use automagik_telemetry_testkit::http::StaticServer;
+use automagik_telemetry_testkit::kafka::Broker;
 use common::{Running, command, free_port, serve};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use serde_json::Value;
@@ -472,8 +473,86 @@ critical = false
 }
 
 #[test]
-fn health_probes_nats_rabbitmq_and_clickhouse() {
+fn targets_of_a_stopped_postgresql_are_blocked_by_it() {
+    let pg = automagik_telemetry_testkit::pg::Instance::start().expect("a PostgreSQL instance");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = Running(serve(dir.path(), port, "off", &[]));
+    let config = dir.path().join("health.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[target]]
+name = "orders-api"
+url = "http://127.0.0.1:{port}/healthz"
+depends_on = ["orders-db"]
+
+[[target]]
+name = "orders-db"
+url = "{}"
+
+[[target]]
+name = "reports"
+url = "http://127.0.0.1:{port}/readyz"
+depends_on = ["orders-api"]
+"#,
+            pg.url
+        ),
+    )
+    .expect("write");
+    let check = || {
+        let out = run(&[
+            "health",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--json",
+            "--timeout",
+            "5s",
+        ]);
+        let reports: Value = serde_json::from_slice(&out.stdout).expect("json");
+        (out.status.success(), reports)
+    };
+    let (ok, reports) = check();
+    assert!(ok, "{reports}");
+    for name in ["orders-db", "orders-api", "reports"] {
+        assert_eq!(health_report(&reports, name)["state"], "up", "{reports}");
+    }
+
+    pg.stop().expect("stop PostgreSQL");
+    let (ok, reports) = check();
+    assert!(!ok, "a critical target is down: {reports}");
+    let db = health_report(&reports, "orders-db");
+    assert_eq!(db["state"], "down", "{reports}");
+    assert!(
+        db["reason"]
+            .as_str()
+            .expect("reason")
+            .to_lowercase()
+            .contains("refused"),
+        "{reports}"
+    );
+    assert_eq!(health_report(&reports, "orders-api")["state"], "blocked");
+    assert_eq!(
+        health_report(&reports, "orders-api")["reason"],
+        "blocked by orders-db"
+    );
+    assert_eq!(health_report(&reports, "reports")["state"], "blocked");
+    assert_eq!(
+        reports[0]["name"], "orders-db",
+        "root cause first: {reports}"
+    );
+
+    // Started again, everything is up again.
+    pg.start_again().expect("restart PostgreSQL");
+    let (ok, reports) = check();
+    assert!(ok, "{reports}");
+}
+
+#[test]
+fn health_probes_nats_rabbitmq_kafka_and_clickhouse() {
     let engine = ClickHouse::start_with_password("ch-secret").expect("start the ClickHouse engine");
+    let kafka = Broker::start().expect("start the Kafka broker");
     let ch = engine.url.trim_start_matches("http://");
     let closed = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -496,7 +575,9 @@ fn health_probes_nats_rabbitmq_and_clickhouse() {
             "clickhouse-wrong-password",
             format!("clickhouse://default:wrong-secret@{ch}"),
         ),
+        ("kafka", kafka.url.clone()),
         ("nats-closed", format!("nats://127.0.0.1:{closed}")),
+        ("kafka-closed", format!("kafka://127.0.0.1:{closed}")),
         (
             "rabbitmq-closed",
             format!("amqp://guest:guest@127.0.0.1:{closed}/%2f"),
@@ -527,7 +608,7 @@ fn health_probes_nats_rabbitmq_and_clickhouse() {
     );
     let reports: Value = serde_json::from_slice(&out.stdout).expect("json");
     let report = |name: &str| health_report(&reports, name);
-    for up in ["nats", "rabbitmq", "clickhouse"] {
+    for up in ["nats", "rabbitmq", "kafka", "clickhouse"] {
         assert_eq!(report(up)["state"], "up", "{up}: {text}");
     }
     let reason = |name: &str| {
@@ -543,7 +624,12 @@ fn health_probes_nats_rabbitmq_and_clickhouse() {
         reason("rabbitmq-wrong-password").contains("access"),
         "a wrong password is refused by the broker: {text}"
     );
-    for name in ["nats-closed", "rabbitmq-closed", "clickhouse-closed"] {
+    for name in [
+        "nats-closed",
+        "rabbitmq-closed",
+        "kafka-closed",
+        "clickhouse-closed",
+    ] {
         let why = reason(name);
         assert!(
             why.contains("refused") || why.contains("connect"),

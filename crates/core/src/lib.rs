@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod clickhouse;
 pub mod consent;
+pub mod kafka;
 pub mod latency;
 pub mod otlp;
 pub mod parse;

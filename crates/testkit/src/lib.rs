@@ -476,6 +476,120 @@ pub mod pg {
         }
     }
 
+    /// A PostgreSQL server of its own (`initdb` + `pg_ctl` from Debian's versioned
+    /// folder, run as the `postgres` user when the test runs as root), on a free
+    /// loopback port, for tests that stop and restart a database. Removed when dropped.
+    #[derive(Debug)]
+    pub struct Instance {
+        bin: std::path::PathBuf,
+        dir: String,
+        /// Its port on 127.0.0.1.
+        pub port: u16,
+        /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+        pub url: String,
+    }
+
+    fn as_postgres(program: &std::path::Path) -> std::process::Command {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            std::process::Command::new(program)
+        }
+    }
+
+    fn run(mut c: std::process::Command, what: &str) -> std::io::Result<String> {
+        let out = c.stdin(std::process::Stdio::null()).output()?;
+        if !out.status.success() {
+            return Err(std::io::Error::other(format!(
+                "{what} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    impl Instance {
+        /// Creates a cluster in a fresh directory and starts it.
+        pub fn start() -> std::io::Result<Self> {
+            let bin = std::fs::read_dir("/usr/lib/postgresql")?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .max()
+                .ok_or_else(|| std::io::Error::other("no /usr/lib/postgresql/*/bin/initdb"))?;
+            let mut mktemp = as_postgres(std::path::Path::new("mktemp"));
+            mktemp.args(["-d", "/tmp/automagik-pg-XXXXXX"]);
+            let dir = run(mktemp, "mktemp")?;
+            let mut initdb = as_postgres(&bin.join("initdb"));
+            initdb.args([
+                "-D",
+                &format!("{dir}/data"),
+                "-U",
+                "postgres",
+                "--auth=trust",
+            ]);
+            run(initdb, "initdb")?;
+            let port = super::free_port();
+            let instance = Instance {
+                url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                bin,
+                dir,
+                port,
+            };
+            instance.start_again()?;
+            Ok(instance)
+        }
+
+        /// Starts the stopped server again (same port and data), waiting until it
+        /// accepts connections.
+        pub fn start_again(&self) -> std::io::Result<()> {
+            let mut pg_ctl = as_postgres(&self.bin.join("pg_ctl"));
+            pg_ctl.args([
+                "-D",
+                &format!("{}/data", self.dir),
+                "-l",
+                &format!("{}/log", self.dir),
+                "-w",
+                "-o",
+                &format!(
+                    "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                    self.port, self.dir
+                ),
+                "start",
+            ]);
+            run(pg_ctl, "pg_ctl start").map(|_| ())
+        }
+
+        /// Stops the server (fast shutdown), waiting until it is down.
+        pub fn stop(&self) -> std::io::Result<()> {
+            let mut pg_ctl = as_postgres(&self.bin.join("pg_ctl"));
+            pg_ctl.args([
+                "-D",
+                &format!("{}/data", self.dir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ]);
+            run(pg_ctl, "pg_ctl stop").map(|_| ())
+        }
+    }
+
+    impl Drop for Instance {
+        fn drop(&mut self) {
+            let _ = self.stop();
+            let mut rm = as_postgres(std::path::Path::new("rm"));
+            rm.args(["-rf", &self.dir]);
+            let _ = rm.output();
+        }
+    }
+
     impl Drop for TestDatabase {
         fn drop(&mut self) {
             if let Ok(mut client) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
@@ -613,6 +727,95 @@ pub mod http {
     }
 
     impl Drop for StaticServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The Kafka-protocol broker `tansu` with in-memory storage on a loopback port of its
+/// own, for one test. The binary is `AUTOMAGIK_TELEMETRY_TEST_TANSU` (set by
+/// `scripts/test`, which installs it when missing) or `tansu` on the `PATH`.
+pub mod kafka {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// A running broker; stopped (and its data gone) when dropped.
+    #[derive(Debug)]
+    pub struct Broker {
+        child: Child,
+        /// Its port on 127.0.0.1.
+        pub port: u16,
+        /// `127.0.0.1:<port>`, for `bootstrap.servers`.
+        pub bootstrap: String,
+        /// `kafka://127.0.0.1:<port>`.
+        pub url: String,
+    }
+
+    fn binary() -> String {
+        std::env::var("AUTOMAGIK_TELEMETRY_TEST_TANSU").unwrap_or_else(|_| "tansu".into())
+    }
+
+    impl Broker {
+        /// Starts a broker and waits until its port accepts connections.
+        pub fn start() -> std::io::Result<Self> {
+            let mut last = None;
+            // The port is picked before the broker binds it; another test may take it
+            // in between, so a broker that exits at once is started again elsewhere.
+            for _ in 0..5 {
+                let port = super::free_port();
+                let listener = format!("tcp://127.0.0.1:{port}");
+                let mut child = Command::new(binary())
+                    .args([
+                        "broker",
+                        "--listener-url",
+                        &listener,
+                        "--advertised-listener-url",
+                        &listener,
+                        "--storage-engine",
+                        "memory://tansu/",
+                        "--silent",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .map_err(|e| {
+                        std::io::Error::other(format!(
+                            "cannot start {} (run scripts/setup-kafka): {e}",
+                            binary()
+                        ))
+                    })?;
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        last = Some(format!("tansu exited with {status}"));
+                        break;
+                    }
+                    if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                        return Ok(Broker {
+                            child,
+                            port,
+                            bootstrap: format!("127.0.0.1:{port}"),
+                            url: format!("kafka://127.0.0.1:{port}"),
+                        });
+                    }
+                    if Instant::now() > deadline {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        last = Some("tansu did not listen within 20 s".into());
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            Err(std::io::Error::other(
+                last.unwrap_or_else(|| "tansu did not start".into()),
+            ))
+        }
+    }
+
+    impl Drop for Broker {
         fn drop(&mut self) {
             let _ = self.child.kill();
             let _ = self.child.wait();
