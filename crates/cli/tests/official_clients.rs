@@ -31,7 +31,13 @@ fn round_trip(
     serde_json::Value,
 ) {
     let port = common::free_port();
-    let server = common::Running(common::serve(dir, port, "off", &[]));
+    // Without fleet snapshots: the tests count exactly what the client sent.
+    let server = common::Running(common::serve(
+        dir,
+        port,
+        "off",
+        &["--fleet-interval", "off"],
+    ));
     let base = format!("http://127.0.0.1:{port}");
     let out = cmd.arg(&base).output().expect("run the client");
     assert!(
