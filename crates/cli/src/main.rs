@@ -2,6 +2,7 @@
 
 mod audit;
 mod consent;
+mod consume;
 mod health;
 mod query;
 mod send_test;
@@ -56,6 +57,9 @@ enum Command {
     Health(health::HealthArgs),
     /// Verify the hash chain of the stored fleet snapshots (`audit verify`).
     Audit(audit::AuditArgs),
+    /// Read agent events from Kafka into PostgreSQL (consumer group, DLQ, exactly-once
+    /// effect).
+    Consume(consume::ConsumeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +83,7 @@ fn main() -> std::process::ExitCode {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
+        Command::Consume(args) => consume::run(args),
         Command::Audit(args) => match audit::run(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod agent_event;
 pub mod clickhouse;
 pub mod consent;
 pub mod kafka;

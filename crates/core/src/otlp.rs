@@ -16,6 +16,7 @@ use opentelemetry_proto::tonic::metrics::v1 as pmetrics;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1 as ptrace;
 use prost::Message;
+use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 pub mod wire;
@@ -530,6 +531,38 @@ pub fn to_requests(
         }));
     }
     out
+}
+
+/// An OTLP `AnyValue` as JSON. Bytes become hex strings; non-finite doubles strings.
+pub fn any_to_json(v: &pcommon::AnyValue) -> Json {
+    use pcommon::any_value::Value as V;
+    match &v.value {
+        None => Json::Null,
+        Some(V::StringValue(s)) => Json::String(s.clone()),
+        Some(V::BoolValue(b)) => Json::Bool(*b),
+        Some(V::IntValue(i)) => Json::from(*i),
+        Some(V::DoubleValue(d)) => serde_json::Number::from_f64(*d)
+            .map_or_else(|| Json::String(d.to_string()), Json::Number),
+        Some(V::ArrayValue(a)) => {
+            Json::Array(a.values.iter().map(any_to_json).collect())
+        }
+        Some(V::KvlistValue(kv)) => attributes_to_json(&kv.values),
+        Some(V::BytesValue(b)) => Json::String(hex::encode(b)),
+        #[allow(unreachable_patterns)]
+        Some(_) => Json::Null,
+    }
+}
+
+/// Attributes as one JSON object (a repeated key keeps its last value).
+pub fn attributes_to_json(kvs: &[pcommon::KeyValue]) -> Json {
+    let mut map = serde_json::Map::new();
+    for kv in kvs {
+        map.insert(
+            kv.key.clone(),
+            kv.value.as_ref().map_or(Json::Null, any_to_json),
+        );
+    }
+    Json::Object(map)
 }
 
 #[cfg(test)]

@@ -239,6 +239,9 @@ pub enum ConfigError {
     /// The chosen backend is not available in this build.
     #[error("backend {0:?} is not available in this version of the SDK")]
     UnsupportedBackend(Backend),
+    /// The Kafka backend's brokers or client settings are not usable.
+    #[error("Kafka backend: {0}")]
+    Kafka(String),
     /// The output of the file backend could not be opened.
     #[error("cannot open telemetry output file {}: {source}", path.display())]
     Output {

@@ -31,6 +31,7 @@ pub mod agent;
 pub mod config;
 pub mod export;
 mod install;
+pub mod kafka;
 pub mod layer;
 pub mod pipeline;
 pub mod span;

@@ -2,7 +2,7 @@
 
 use crate::config::{Backend, Compression, Config, ConfigError};
 use crate::export::{
-    ClickHouseExporter, Exporter, JsonLinesExporter, OtlpEncoding, OtlpHttpExporter,
+    ClickHouseExporter, Exporter, JsonLinesExporter, KafkaExporter, OtlpEncoding, OtlpHttpExporter,
 };
 use crate::install::InstallState;
 use crate::pipeline::{
@@ -298,7 +298,10 @@ fn exporter_for(config: &Config) -> Result<Box<dyn Exporter>, ConfigError> {
         )?),
         Backend::Stdout => Box::new(JsonLinesExporter::stdout()),
         Backend::ClickHouse => Box::new(ClickHouseExporter::new(config)),
-        other => return Err(ConfigError::UnsupportedBackend(other)),
+        Backend::Kafka => Box::new(
+            KafkaExporter::new(&config.kafka_brokers, &[], config.timeout)
+                .map_err(ConfigError::Kafka)?,
+        ),
     })
 }
 

@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 #[cfg(test)]
 mod tests;
@@ -213,36 +213,7 @@ impl Batch {
     }
 }
 
-/// An OTLP `AnyValue` as JSON. Bytes become hex strings; non-finite doubles strings.
-pub fn any_to_json(v: &AnyValue) -> Json {
-    match &v.value {
-        None => Json::Null,
-        Some(any_value::Value::StringValue(s)) => Json::String(s.clone()),
-        Some(any_value::Value::BoolValue(b)) => Json::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => Json::from(*i),
-        Some(any_value::Value::DoubleValue(d)) => serde_json::Number::from_f64(*d)
-            .map_or_else(|| Json::String(d.to_string()), Json::Number),
-        Some(any_value::Value::ArrayValue(a)) => {
-            Json::Array(a.values.iter().map(any_to_json).collect())
-        }
-        Some(any_value::Value::KvlistValue(kv)) => attributes_to_json(&kv.values),
-        Some(any_value::Value::BytesValue(b)) => Json::String(hex::encode(b)),
-        #[allow(unreachable_patterns)]
-        Some(_) => Json::Null,
-    }
-}
-
-/// Attributes as one JSON object (a repeated key keeps its last value).
-pub fn attributes_to_json(kvs: &[KeyValue]) -> Json {
-    let mut map = Map::new();
-    for kv in kvs {
-        map.insert(
-            kv.key.clone(),
-            kv.value.as_ref().map_or(Json::Null, any_to_json),
-        );
-    }
-    Json::Object(map)
-}
+pub use automagik_telemetry_core::otlp::{any_to_json, attributes_to_json};
 
 pub(crate) fn write_json_str(s: &str, out: &mut String) {
     out.push('"');

@@ -473,7 +473,8 @@ pub(crate) async fn history(
             "the range holds more than {MAX_SERIES_POINTS} points; narrow it"
         )));
     }
-    let buckets: Vec<Value> = crate::series::buckets(&points, from, step_ns)
+    // Buckets start at whole multiples of the step (a 1m step starts on the minute).
+    let buckets: Vec<Value> = crate::series::buckets(&points, from - from % step_ns, step_ns)
         .into_iter()
         .map(|b| {
             json!({

@@ -815,6 +815,143 @@ pub mod kafka {
         }
     }
 
+    impl Broker {
+        /// Stops the broker (its in-memory data goes with it); the port stays reserved
+        /// for [`Broker::start_again`].
+        pub fn stop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+
+        /// Starts an empty broker again on the same port.
+        pub fn start_again(&mut self) -> std::io::Result<()> {
+            self.stop();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let listener = format!("tcp://127.0.0.1:{}", self.port);
+                self.child = Command::new(binary())
+                    .args([
+                        "broker",
+                        "--listener-url",
+                        &listener,
+                        "--advertised-listener-url",
+                        &listener,
+                        "--storage-engine",
+                        "memory://tansu/",
+                        "--silent",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()?;
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(5) {
+                    if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                        && self.child.try_wait().ok().flatten().is_none()
+                    {
+                        return Ok(());
+                    }
+                    if self.child.try_wait().ok().flatten().is_some() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                // The old socket may linger a moment: try again until the deadline.
+                if Instant::now() > deadline {
+                    return Err(std::io::Error::other("tansu did not start again"));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+
+        /// Creates topics with the broker's own tool (`tansu topic create`, 3
+        /// partitions); tansu does not create topics on first use.
+        pub fn create_topics(&self, topics: &[&str]) -> std::io::Result<()> {
+            for topic in topics {
+                let out = Command::new(binary())
+                    .args([
+                        "topic",
+                        "create",
+                        "--broker",
+                        &format!("tcp://{}", self.bootstrap),
+                        topic,
+                    ])
+                    .stdin(Stdio::null())
+                    .output()?;
+                if !out.status.success() {
+                    return Err(std::io::Error::other(format!(
+                        "tansu topic create {topic}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )));
+                }
+            }
+            Ok(())
+        }
+
+        /// The three agent topics and their dead-letter topics.
+        pub fn create_agent_topics(&self) -> std::io::Result<()> {
+            self.create_topics(&[
+                "agent-actions",
+                "agent-execution-logs",
+                "agent-routing-decisions",
+                "agent-actions.dlq",
+                "agent-execution-logs.dlq",
+                "agent-routing-decisions.dlq",
+            ])
+        }
+
+        /// Produces `(key, value)` records to `topic` with the independent client
+        /// (Python's confluent-kafka); how many the broker acknowledged.
+        pub fn produce(&self, topic: &str, records: &[(&str, String)]) -> std::io::Result<usize> {
+            use std::io::Write;
+            let mut child = Command::new(super::test_python())
+                .args([PEER, "produce", &self.bootstrap, topic])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                for (key, value) in records {
+                    let line = serde_json::json!({"key": key, "value": value});
+                    writeln!(stdin, "{line}")?;
+                }
+            }
+            let out = child.wait_with_output()?;
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .map_err(|_| std::io::Error::other("the Kafka peer failed to produce"))
+        }
+
+        /// Reads `topics` from the beginning with the independent client until `count`
+        /// records arrived or `timeout` passed: one JSON object per record (`topic`,
+        /// `partition`, `offset`, `key`, `value`, `headers`).
+        pub fn consume(
+            &self,
+            topics: &[&str],
+            count: usize,
+            timeout: Duration,
+        ) -> std::io::Result<Vec<serde_json::Value>> {
+            let out = Command::new(super::test_python())
+                .args([
+                    PEER,
+                    "consume",
+                    &self.bootstrap,
+                    &topics.join(","),
+                    &count.to_string(),
+                    &timeout.as_secs_f64().to_string(),
+                ])
+                .stderr(Stdio::inherit())
+                .output()?;
+            Ok(String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect())
+        }
+    }
+
+    /// The independent Kafka client script.
+    const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/kafka_peer.py");
+
     impl Drop for Broker {
         fn drop(&mut self) {
             let _ = self.child.kill();

@@ -52,41 +52,10 @@ fn any_text(v: Option<&AnyValue>) -> String {
         Some(any_value::Value::IntValue(i)) => i.to_string(),
         Some(any_value::Value::DoubleValue(d)) => d.to_string(),
         Some(any_value::Value::BytesValue(b)) => hex::encode(b),
-        Some(other) => any_json(other).to_string(),
+        Some(_) => v.map_or(Json::Null, crate::otlp::any_to_json).to_string(),
     }
 }
 
-fn any_json(v: &any_value::Value) -> Json {
-    match v {
-        any_value::Value::StringValue(s) => Json::String(s.clone()),
-        any_value::Value::BoolValue(b) => Json::Bool(*b),
-        any_value::Value::IntValue(i) => Json::from(*i),
-        any_value::Value::DoubleValue(d) => serde_json::Number::from_f64(*d)
-            .map_or_else(|| Json::String(d.to_string()), Json::Number),
-        any_value::Value::BytesValue(b) => Json::String(hex::encode(b)),
-        any_value::Value::ArrayValue(a) => Json::Array(
-            a.values
-                .iter()
-                .map(|v| v.value.as_ref().map_or(Json::Null, any_json))
-                .collect(),
-        ),
-        any_value::Value::KvlistValue(kv) => Json::Object(
-            kv.values
-                .iter()
-                .map(|kv| {
-                    let v = kv
-                        .value
-                        .as_ref()
-                        .and_then(|v| v.value.as_ref())
-                        .map_or(Json::Null, any_json);
-                    (kv.key.clone(), v)
-                })
-                .collect(),
-        ),
-        #[allow(unreachable_patterns)]
-        _ => Json::Null,
-    }
-}
 
 /// Attributes as a `Map(String, String)` value (a repeated key keeps its last value).
 pub fn attribute_map(kvs: &[KeyValue]) -> Json {

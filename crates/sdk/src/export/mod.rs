@@ -14,11 +14,13 @@
 
 mod clickhouse;
 mod json_lines;
+mod kafka;
 mod otlp_http;
 pub mod retry;
 
 pub use clickhouse::ClickHouseExporter;
 pub use json_lines::JsonLinesExporter;
+pub use kafka::KafkaExporter;
 pub use otlp_http::{OtlpEncoding, OtlpHttpExporter, compress};
 pub use retry::RetryClass;
 
