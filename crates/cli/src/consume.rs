@@ -58,7 +58,11 @@ pub struct ConsumeArgs {
     )]
     group: String,
     /// PostgreSQL URL the agent tables live in (created by numbered migrations).
-    #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONSUME_POSTGRES", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AUTOMAGIK_TELEMETRY_CONSUME_POSTGRES",
+        hide_env_values = true
+    )]
     postgres: String,
     /// Topics to read [default: the three agent topics].
     #[arg(long = "topic", value_delimiter = ',')]
@@ -283,7 +287,14 @@ fn apply(tx: &mut Transaction<'_>, m: &Incoming, e: &Envelope) -> Result<bool, p
                     parent_correlation_id = $4, started_at = $5::text::timestamptz,
                     extra = extra || $6::text::jsonb, updated_at = now()
                  WHERE correlation_id = $1",
-                &[&run, &e.agent_name, &text("user_prompt"), &parent, &at, &extra],
+                &[
+                    &run,
+                    &e.agent_name,
+                    &text("user_prompt"),
+                    &parent,
+                    &at,
+                    &extra,
+                ],
             )?;
         }
         EventType::ExecutionProgress => {
@@ -482,7 +493,12 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
 
     let with_dlq: Vec<String> = topics
         .iter()
-        .flat_map(|t| [t.clone(), automagik_telemetry_core::agent_event::dlq_topic(t)])
+        .flat_map(|t| {
+            [
+                t.clone(),
+                automagik_telemetry_core::agent_event::dlq_topic(t),
+            ]
+        })
         .collect();
     create_topics(&args.brokers, &with_dlq, args.partitions)?;
     let mut db = connect_with_retry(&args.postgres, &stop)?;
@@ -506,7 +522,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     consumer
         .subscribe(&topic_refs)
         .context("subscribing to the agent topics")?;
-    let dlq = Publisher::new(&args.brokers, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut dlq = Publisher::new(&args.brokers, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!(
         "consuming {} as group {:?} into PostgreSQL",
         topics.join(", "),

@@ -16,13 +16,29 @@ mod common;
 
 /// An SDK client whose backend is the broker's agent topics.
 fn kafka_client(broker: &Broker, home: &std::path::Path) -> Telemetry {
+    kafka_client_with(broker, home, &[])
+}
+
+/// As [`kafka_client`], with more configuration variables.
+fn kafka_client_with(
+    broker: &Broker,
+    home: &std::path::Path,
+    extra: &[(&'static str, &'static str)],
+) -> Telemetry {
     let brokers = broker.bootstrap.clone();
+    let spool = home.join("spool").display().to_string();
+    let extra = extra.to_vec();
     Telemetry::builder()
         .env_lookup(move |k| match k {
             "AUTOMAGIK_TELEMETRY_BACKEND" => Some("kafka".into()),
             "AUTOMAGIK_TELEMETRY_KAFKA_BROKERS" => Some(brokers.clone()),
             "AUTOMAGIK_TELEMETRY_FLUSH_INTERVAL" => Some("100ms".into()),
-            _ => None,
+            // Batches the broker could not take wait here until it is back.
+            "AUTOMAGIK_TELEMETRY_SPOOL_DIR" => Some(spool.clone()),
+            other => extra
+                .iter()
+                .find(|(k, _)| *k == other)
+                .map(|(_, v)| v.to_string()),
         })
         .home_dir(home)
         .state_dir(home)
@@ -39,7 +55,12 @@ fn full_run(t: &Telemetry, agent: &str, quality: f64) -> String {
     run.progress("planning", 25.0);
     run.tool_call("run_sql", "SELECT id FROM orders WHERE late")
         .ok("14 rows");
-    run.decision("answer", ["answer", "ask_user"], 0.8, "the query answers it");
+    run.decision(
+        "answer",
+        ["answer", "ask_user"],
+        0.8,
+        "the query answers it",
+    );
     run.error("rate limited by the search API", "RateLimit");
     run.success("answered");
     run.complete(quality);
@@ -103,7 +124,8 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
     let failed = {
         let run = t.agent_run("coder", "Fix the failing build");
         let id = run.correlation_id().to_string();
-        run.tool_call("cargo_build", "--release").err("linker error");
+        run.tool_call("cargo_build", "--release")
+            .err("linker error");
         run.fail("gave up after the build failed");
         id
     };
@@ -113,7 +135,11 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
 
     // An independent client reads the envelopes back: keyed by correlation id.
     let records = broker
-        .consume(&[TOPIC_ACTIONS, TOPIC_EXECUTION], 10, Duration::from_secs(30))
+        .consume(
+            &[TOPIC_ACTIONS, TOPIC_EXECUTION],
+            10,
+            Duration::from_secs(30),
+        )
         .expect("read back");
     // 7 envelopes of the completed run (started, progress, completed, four actions),
     // 3 of the failed one (started, its tool call, failed).
@@ -259,7 +285,9 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
         .read_to_string()
         .expect("text");
     assert!(
-        text.contains("automagik_telemetry_consumer_events_stored_total{event_type=\"tool_call\"} 2"),
+        text.contains(
+            "automagik_telemetry_consumer_events_stored_total{event_type=\"tool_call\"} 2"
+        ),
         "{text}"
     );
     assert!(
@@ -322,7 +350,10 @@ fn invalid_envelopes_and_rows_the_database_refuses_go_to_the_dead_letter_topic()
             ),
         ),
         // Not a valid envelope.
-        (run, r#"{"schema_version": 2, "event_type": "success"}"#.into()),
+        (
+            run,
+            r#"{"schema_version": 2, "event_type": "success"}"#.into(),
+        ),
         (run, "not json at all".into()),
     ];
     assert_eq!(broker.produce(TOPIC_ACTIONS, &records).expect("produce"), 6);
@@ -332,17 +363,36 @@ fn invalid_envelopes_and_rows_the_database_refuses_go_to_the_dead_letter_topic()
         .expect("read the DLQ");
     let reasons: Vec<String> = dead
         .iter()
-        .map(|d| d["headers"]["dlq.reason"].as_str().unwrap_or("").to_string())
+        .map(|d| {
+            d["headers"]["dlq.reason"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
     assert_eq!(dead.len(), 4, "{dead:#?}");
-    assert!(reasons.iter().any(|r| r.contains("unsupported schema_version 2")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("not JSON")), "{reasons:?}");
     assert!(
-        reasons.iter().any(|r| r.contains("refused by PostgreSQL") && r.contains("duplicate key")),
+        reasons
+            .iter()
+            .any(|r| r.contains("unsupported schema_version 2")),
         "{reasons:?}"
     );
     assert!(
-        reasons.iter().filter(|r| r.contains("refused by PostgreSQL")).count() == 2,
+        reasons.iter().any(|r| r.contains("not JSON")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("refused by PostgreSQL") && r.contains("duplicate key")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .filter(|r| r.contains("refused by PostgreSQL"))
+            .count()
+            == 2,
         "{reasons:?}"
     );
     for d in &dead {
@@ -363,7 +413,7 @@ fn a_record_too_large_for_kafka_goes_to_the_dead_letter_topic_with_the_reason() 
     use automagik_telemetry::kafka::{Publisher, Record};
     let broker = Broker::start().expect("start the Kafka broker");
     broker.create_agent_topics().expect("topics");
-    let publisher =
+    let mut publisher =
         Publisher::new(&broker.bootstrap, &[("message.max.bytes", "4096")]).expect("publisher");
     let small = Record {
         topic: TOPIC_ACTIONS.into(),
@@ -386,7 +436,8 @@ fn a_record_too_large_for_kafka_goes_to_the_dead_letter_topic_with_the_reason() 
     assert_eq!(dead.len(), 1);
     let reason = dead[0]["headers"]["dlq.reason"].as_str().expect("reason");
     assert!(reason.to_lowercase().contains("too large"), "{reason}");
-    let stub: Value = serde_json::from_str(dead[0]["value"].as_str().expect("value")).expect("stub");
+    let stub: Value =
+        serde_json::from_str(dead[0]["value"].as_str().expect("value")).expect("stub");
     assert_eq!(stub["original_size_bytes"], 20_000);
 }
 
@@ -396,22 +447,38 @@ fn a_broker_restart_during_publishing_loses_nothing_and_duplicates_nothing() {
     broker.create_agent_topics().expect("topics");
     let db = TestDatabase::create().expect("a test database");
     let home = tempfile::tempdir().expect("tempdir");
-    let t = kafka_client(&broker, home.path());
+    // No retries: a batch the broker cannot take goes straight to the spool.
+    let t = kafka_client_with(
+        &broker,
+        home.path(),
+        &[("AUTOMAGIK_TELEMETRY_MAX_RETRIES", "0")],
+    );
     let _consumer = consumer(&broker, &db.url, "restart-it", free_port());
     let first = full_run(&t, "planner", 0.5);
     t.flush(Duration::from_secs(20)).expect("flush");
     assert_eq!(
-        wait_count(&db.url, "SELECT count(*) FROM agent_consumed_events", 7, Duration::from_secs(60)),
+        wait_count(
+            &db.url,
+            "SELECT count(*) FROM agent_consumed_events",
+            7,
+            Duration::from_secs(60)
+        ),
         7
     );
     // The broker goes away while runs are published; the SDK retries, then spools.
     broker.stop();
-    let during: Vec<String> = (0..3).map(|i| full_run(&t, "planner", 0.1 * f64::from(i))).collect();
+    let during: Vec<String> = (0..3)
+        .map(|i| full_run(&t, "planner", 0.1 * f64::from(i)))
+        .collect();
     std::thread::sleep(Duration::from_secs(3));
     broker.start_again().expect("restart the broker");
     // Its memory storage starts empty: the operator creates the topics again.
     broker.create_agent_topics().expect("topics");
-    t.flush(Duration::from_secs(60)).expect("flush after the restart");
+    t.flush(Duration::from_secs(60))
+        .expect("flush after the restart");
+    let stats = t.stats();
+    assert!(stats.spooled > 0, "the outage spooled batches: {stats:?}");
+    assert_eq!(stats.dropped_total(), 0, "{stats:?}");
     assert_eq!(
         wait_count(
             &db.url,
@@ -453,7 +520,12 @@ fn postgresql_down_during_consumption_loses_nothing_and_moves_no_offset() {
     full_run(&t, "planner", 0.9);
     t.flush(Duration::from_secs(20)).expect("flush");
     assert_eq!(
-        wait_count(&pg_server.url, "SELECT count(*) FROM agent_consumed_events", 7, Duration::from_secs(60)),
+        wait_count(
+            &pg_server.url,
+            "SELECT count(*) FROM agent_consumed_events",
+            7,
+            Duration::from_secs(60)
+        ),
         7
     );
     // The database goes down; more runs arrive; the consumer retries without moving
@@ -468,7 +540,12 @@ fn postgresql_down_during_consumption_loses_nothing_and_moves_no_offset() {
     // during the outage are still there for it.
     let _consumer_b = consumer(&broker, &pg_server.url, group, free_port());
     assert_eq!(
-        wait_count(&pg_server.url, "SELECT count(*) FROM agent_consumed_events", 21, Duration::from_secs(90)),
+        wait_count(
+            &pg_server.url,
+            "SELECT count(*) FROM agent_consumed_events",
+            21,
+            Duration::from_secs(90)
+        ),
         21
     );
     std::thread::sleep(Duration::from_secs(1));
@@ -493,4 +570,3 @@ fn postgresql_down_during_consumption_loses_nothing_and_moves_no_offset() {
         assert_eq!((status.as_str(), actions), ("completed", 4));
     }
 }
-

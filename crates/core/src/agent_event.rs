@@ -183,8 +183,7 @@ pub fn is_uuid(s: &str) -> bool {
 /// A UUID (version 5 layout) derived from `name`: the same name, the same id.
 pub fn derived_uuid(name: &str) -> String {
     use sha2::{Digest, Sha256};
-    let mut b: [u8; 16] = Sha256::digest(format!("automagik-telemetry/agent-event/{name}"))
-        [..16]
+    let mut b: [u8; 16] = Sha256::digest(format!("automagik-telemetry/agent-event/{name}"))[..16]
         .try_into()
         .unwrap_or([0; 16]);
     b[6] = (b[6] & 0x0f) | 0x50;
@@ -434,7 +433,10 @@ fn from_span(span: &opentelemetry_proto::tonic::trace::v1::Span, out: &mut Vec<E
     match op {
         "invoke_agent" => {
             let mut started = Map::new();
-            started.insert("user_prompt".into(), json!(attr("agent.prompt").unwrap_or_default()));
+            started.insert(
+                "user_prompt".into(),
+                json!(attr("agent.prompt").unwrap_or_default()),
+            );
             if let Some(parent) = attr("agent.parent_correlation_id") {
                 started.insert("parent_correlation_id".into(), json!(parent));
             }
@@ -589,7 +591,14 @@ fn from_log(log: &opentelemetry_proto::tonic::logs::v1::LogRecord, out: &mut Vec
         _ => return,
     };
     if let Json::Object(payload) = payload {
-        out.push(envelope(event_type, &id_key, correlation_id, at, agent, payload));
+        out.push(envelope(
+            event_type,
+            &id_key,
+            correlation_id,
+            at,
+            agent,
+            payload,
+        ));
     }
 }
 
@@ -657,21 +666,46 @@ mod tests {
             )
         };
         assert!(parse(&good()).is_ok());
-        let cases: Vec<(Box<dyn Fn(&mut Json)>, &str)> = vec![
-            (Box::new(|m| m["schema_version"] = json!(2)), "schema_version"),
-            (Box::new(|m| m["event_id"] = json!("not-a-uuid")), "event_id is not a UUID"),
-            (Box::new(|m| m["correlation_id"] = json!(7)), "correlation_id must be"),
-            (Box::new(|m| m["event_type"] = json!("teleport")), "unknown event_type"),
-            (Box::new(|m| m["timestamp"] = json!("yesterday")), "RFC 3339"),
-            (Box::new(|m| m["payload"]["confidence"] = json!(1.5)), "payload.confidence"),
-            (Box::new(|m| m["payload"]["action_id"] = json!("x")), "payload.action_id must be a UUID"),
+        type Change = Box<dyn Fn(&mut Json)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (
+                Box::new(|m| m["schema_version"] = json!(2)),
+                "schema_version",
+            ),
+            (
+                Box::new(|m| m["event_id"] = json!("not-a-uuid")),
+                "event_id is not a UUID",
+            ),
+            (
+                Box::new(|m| m["correlation_id"] = json!(7)),
+                "correlation_id must be",
+            ),
+            (
+                Box::new(|m| m["event_type"] = json!("teleport")),
+                "unknown event_type",
+            ),
+            (
+                Box::new(|m| m["timestamp"] = json!("yesterday")),
+                "RFC 3339",
+            ),
+            (
+                Box::new(|m| m["payload"]["confidence"] = json!(1.5)),
+                "payload.confidence",
+            ),
+            (
+                Box::new(|m| m["payload"]["action_id"] = json!("x")),
+                "payload.action_id must be a UUID",
+            ),
             (
                 Box::new(|m| {
                     m["payload"].as_object_mut().map(|p| p.remove("choice"));
                 }),
                 "missing payload.choice",
             ),
-            (Box::new(|m| m["payload"] = json!([])), "payload must be an object"),
+            (
+                Box::new(|m| m["payload"] = json!([])),
+                "payload must be an object",
+            ),
         ];
         for (change, want) in cases {
             let mut m = good();
@@ -684,6 +718,11 @@ mod tests {
             "tool_call",
             json!({"action_id": ACTION, "tool_name": "t", "params": null, "duration_ms": 1}),
         );
-        assert!(parse(&no_outcome).expect_err("no outcome").0.contains("result or error"));
+        assert!(
+            parse(&no_outcome)
+                .expect_err("no outcome")
+                .0
+                .contains("result or error")
+        );
     }
 }

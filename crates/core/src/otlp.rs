@@ -543,9 +543,7 @@ pub fn any_to_json(v: &pcommon::AnyValue) -> Json {
         Some(V::IntValue(i)) => Json::from(*i),
         Some(V::DoubleValue(d)) => serde_json::Number::from_f64(*d)
             .map_or_else(|| Json::String(d.to_string()), Json::Number),
-        Some(V::ArrayValue(a)) => {
-            Json::Array(a.values.iter().map(any_to_json).collect())
-        }
+        Some(V::ArrayValue(a)) => Json::Array(a.values.iter().map(any_to_json).collect()),
         Some(V::KvlistValue(kv)) => attributes_to_json(&kv.values),
         Some(V::BytesValue(b)) => Json::String(hex::encode(b)),
         #[allow(unreachable_patterns)]

@@ -126,6 +126,7 @@ pub struct Unfinished(pub String);
 /// duplicate a record) that waits for delivery reports.
 pub struct Publisher {
     producer: BaseProducer<Reports>,
+    config: ClientConfig,
     max_message_bytes: usize,
 }
 
@@ -161,8 +162,25 @@ impl Publisher {
             .map_err(|e| format!("cannot create the Kafka producer: {e}"))?;
         Ok(Publisher {
             producer,
+            config,
             max_message_bytes,
         })
+    }
+
+    /// Starts each attempt afresh: forgets the previous attempt's errors and replaces a
+    /// producer that hit a fatal error (an idempotent producer whose broker lost its
+    /// state, for instance), as librdkafka requires.
+    fn prepare(&mut self) -> Result<(), Unfinished> {
+        if self.producer.client().fatal_error().is_some() {
+            self.producer = self
+                .config
+                .create_with_context(Reports::default())
+                .map_err(|e| Unfinished(format!("cannot create the Kafka producer: {e}")))?;
+        }
+        if let Ok(mut e) = self.producer.context().client_error.lock() {
+            *e = None;
+        }
+        Ok(())
     }
 
     fn unfinished(&self, what: String) -> Unfinished {
@@ -184,7 +202,12 @@ impl Publisher {
     /// reason. When a record is neither delivered nor refused by then (broker down, a
     /// retryable error), the answer is [`Unfinished`]: send the same records again
     /// later (consumers drop what they already have by event id).
-    pub fn publish(&self, records: &[Record], deadline: Instant) -> Result<Published, Unfinished> {
+    pub fn publish(
+        &mut self,
+        records: &[Record],
+        deadline: Instant,
+    ) -> Result<Published, Unfinished> {
+        self.prepare()?;
         if let Ok(mut o) = self.producer.context().outcomes.lock() {
             o.clear();
         }
@@ -268,11 +291,14 @@ impl Publisher {
     /// topic in another). A body too large for the topic is replaced by a JSON stub
     /// naming its size and first bytes.
     pub fn dead_letter(
-        &self,
+        &mut self,
         record: &Record,
         reason: &str,
         deadline: Instant,
     ) -> Result<(), Unfinished> {
+        if self.producer.client().fatal_error().is_some() {
+            self.prepare()?;
+        }
         let topic = automagik_telemetry_core::agent_event::dlq_topic(&record.topic);
         let stub;
         let payload: &[u8] = if record.payload.len() + 1024 > self.max_message_bytes {

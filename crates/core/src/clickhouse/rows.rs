@@ -56,7 +56,6 @@ fn any_text(v: Option<&AnyValue>) -> String {
     }
 }
 
-
 /// Attributes as a `Map(String, String)` value (a repeated key keeps its last value).
 pub fn attribute_map(kvs: &[KeyValue]) -> Json {
     let mut map = Map::new();

@@ -78,7 +78,11 @@ impl Exporter for KafkaExporter {
                 .dead_lettered
                 .first()
                 .map(|(_, why)| why.clone())
-                .or_else(|| invalid.first().map(|(_, why)| format!("invalid envelope: {why}")))
+                .or_else(|| {
+                    invalid
+                        .first()
+                        .map(|(_, why)| format!("invalid envelope: {why}"))
+                })
                 .map(|why| format!("{rejected} record(s) sent to the dead-letter topic: {why}")),
         })
     }
