@@ -570,3 +570,76 @@ fn postgresql_down_during_consumption_loses_nothing_and_moves_no_offset() {
         assert_eq!((status.as_str(), actions), ("completed", 4));
     }
 }
+
+#[test]
+fn request_reply_correlates_times_out_to_the_fallback_and_never_crosses() {
+    use automagik_telemetry::kafka::{RequestReply, serve_replies};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let broker = Broker::start().expect("start the Kafka broker");
+    broker
+        .create_topics(&["agent-requests", "agent-replies", "nobody-listens"])
+        .expect("topics");
+    let stop = Arc::new(AtomicBool::new(false));
+    let replier = {
+        let (brokers, stop) = (broker.bootstrap.clone(), stop.clone());
+        std::thread::spawn(move || {
+            serve_replies(&brokers, "agent-requests", "replier", &stop, |body| {
+                // Later requests are answered sooner: replies arrive out of order.
+                let n: u64 = String::from_utf8_lossy(body)
+                    .trim_start_matches("question ")
+                    .parse()
+                    .unwrap_or(0);
+                std::thread::sleep(Duration::from_millis(10 * (16 - n.min(16))));
+                format!("answer to {}", String::from_utf8_lossy(body)).into_bytes()
+            })
+        })
+    };
+    let rr = Arc::new(
+        RequestReply::new(&broker.bootstrap, "agent-requests", "agent-replies")
+            .expect("request/reply"),
+    );
+    let handles: Vec<_> = (0..16u64)
+        .map(|n| {
+            let rr = rr.clone();
+            std::thread::spawn(move || {
+                let question = format!("question {n}");
+                let reply = rr.request(question.as_bytes(), Duration::from_secs(30), |why| {
+                    format!("fallback: {why}").into_bytes()
+                });
+                (question, reply)
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for h in handles {
+        let (question, reply) = h.join().expect("request thread");
+        assert_eq!(reply.fallback, None, "{question}");
+        assert_eq!(
+            String::from_utf8_lossy(&reply.body),
+            format!("answer to {question}"),
+            "each request gets its own reply"
+        );
+        assert!(ids.insert(reply.correlation_id));
+    }
+    assert_eq!(ids.len(), 16);
+
+    // Nobody answers on this topic: the fallback runs at the timeout.
+    let silent = RequestReply::new(&broker.bootstrap, "nobody-listens", "agent-replies")
+        .expect("request/reply");
+    let started = Instant::now();
+    let reply = silent.request(b"anyone?", Duration::from_millis(800), |why| {
+        format!("cached answer ({why})").into_bytes()
+    });
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert!(
+        reply
+            .fallback
+            .as_deref()
+            .is_some_and(|w| w.contains("no reply")),
+        "{reply:?}"
+    );
+    assert!(String::from_utf8_lossy(&reply.body).starts_with("cached answer"));
+    stop.store(true, Ordering::Relaxed);
+    replier.join().expect("replier thread").expect("replier");
+}

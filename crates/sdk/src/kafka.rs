@@ -16,7 +16,7 @@ use rdkafka::producer::{
     BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig,
 };
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Header naming why a record is in a dead-letter topic.
@@ -296,9 +296,6 @@ impl Publisher {
         reason: &str,
         deadline: Instant,
     ) -> Result<(), Unfinished> {
-        if self.producer.client().fatal_error().is_some() {
-            self.prepare()?;
-        }
         let topic = automagik_telemetry_core::agent_event::dlq_topic(&record.topic);
         let stub;
         let payload: &[u8] = if record.payload.len() + 1024 > self.max_message_bytes {
@@ -316,24 +313,46 @@ impl Publisher {
         } else {
             &record.payload
         };
-        if let Ok(mut o) = self.producer.context().outcomes.lock() {
-            o.remove(&usize::MAX);
-        }
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: DLQ_REASON_HEADER,
-                value: Some(reason),
-            })
-            .insert(Header {
-                key: DLQ_TOPIC_HEADER,
-                value: Some(record.topic.as_str()),
+        self.send_with_headers(
+            &topic,
+            &record.key,
+            payload,
+            &[
+                (DLQ_REASON_HEADER, reason),
+                (DLQ_TOPIC_HEADER, record.topic.as_str()),
+            ],
+            deadline,
+        )
+    }
+
+    /// Sends one record with `headers` and waits for its delivery report.
+    pub fn send_with_headers(
+        &mut self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: &[(&str, &str)],
+        deadline: Instant,
+    ) -> Result<(), Unfinished> {
+        self.prepare()?;
+        let mut owned = OwnedHeaders::new();
+        for (k, v) in headers {
+            owned = owned.insert(Header {
+                key: k,
+                value: Some(*v),
             });
+        }
+        // Record numbers of single sends count down from the top, clear of batches.
+        let id = usize::MAX - 1;
+        if let Ok(mut o) = self.producer.context().outcomes.lock() {
+            o.remove(&id);
+        }
         self.producer
             .send(
-                BaseRecord::with_opaque_to(&topic, usize::MAX)
-                    .key(record.key.as_bytes())
+                BaseRecord::with_opaque_to(topic, id)
+                    .key(key.as_bytes())
                     .payload(payload)
-                    .headers(headers),
+                    .headers(owned),
             )
             .map_err(|(e, _)| self.unfinished(format!("cannot send to {topic}: {e}")))?;
         loop {
@@ -343,7 +362,7 @@ impl Publisher {
                 .outcomes
                 .lock()
                 .ok()
-                .and_then(|mut o| o.remove(&usize::MAX));
+                .and_then(|mut o| o.remove(&id));
             match outcome {
                 Some(Ok(())) => return Ok(()),
                 Some(Err(code)) => {
@@ -353,7 +372,7 @@ impl Publisher {
                     return Err(self.unfinished(format!("{topic} did not acknowledge in time")));
                 }
                 None => {
-                    self.producer.poll(Duration::from_millis(5));
+                    self.producer.poll(Duration::from_millis(2));
                 }
             }
         }
@@ -365,4 +384,258 @@ impl Publisher {
             .flush(timeout)
             .map_err(|e| self.unfinished(format!("flush: {e}")))
     }
+}
+
+/// Header carrying a request's correlation id (on the request and on its reply).
+pub const CORRELATION_HEADER: &str = "correlation_id";
+/// Header naming the topic a reply goes to.
+pub const REPLY_TO_HEADER: &str = "reply_to";
+
+/// What [`RequestReply::request`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The request's correlation id.
+    pub correlation_id: String,
+    /// The reply's body, or the fallback's.
+    pub body: Vec<u8>,
+    /// Whether the body came from the fallback (no reply in time, or the request could
+    /// not be sent), and why.
+    pub fallback: Option<String>,
+}
+
+type Waiters = Arc<Mutex<HashMap<String, std::sync::mpsc::SyncSender<Vec<u8>>>>>;
+
+/// Requests on one topic, replies on another, matched by correlation id. Cheap to
+/// share between threads: concurrent requests each get their own reply, never another's.
+pub struct RequestReply {
+    publisher: Mutex<Publisher>,
+    request_topic: String,
+    reply_topic: String,
+    waiting: Waiters,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    listener: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RequestReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestReply")
+            .field("request_topic", &self.request_topic)
+            .field("reply_topic", &self.reply_topic)
+            .finish_non_exhaustive()
+    }
+}
+
+fn header<'a>(m: &'a rdkafka::message::BorrowedMessage<'_>, name: &str) -> Option<&'a [u8]> {
+    use rdkafka::Message;
+    use rdkafka::message::Headers;
+    m.headers()?
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+}
+
+impl RequestReply {
+    /// Sends requests to `request_topic` and listens on `reply_topic` (with a consumer
+    /// group of its own, from the end of the topic). Returns once the listener is
+    /// assigned its partitions, so no reply to a later request can be missed.
+    pub fn new(brokers: &str, request_topic: &str, reply_topic: &str) -> Result<Self, String> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let group = format!("automagik-reply-{}", uuid::Uuid::new_v4());
+        let consumer: BaseConsumer = client_config(
+            brokers,
+            &[
+                ("group.id", group.as_str()),
+                ("auto.offset.reset", "latest"),
+                ("enable.auto.commit", "false"),
+            ],
+        )?
+        .create()
+        .map_err(|e| format!("cannot create the reply consumer: {e}"))?;
+        consumer
+            .subscribe(&[reply_topic])
+            .map_err(|e| format!("cannot subscribe to {reply_topic}: {e}"))?;
+        // Wait for the assignment and its starting positions.
+        let ready_by = Instant::now() + Duration::from_secs(30);
+        loop {
+            let _ = consumer.poll(Duration::from_millis(50));
+            let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+            if assigned > 0
+                && consumer.position().is_ok_and(|p| {
+                    p.elements()
+                        .iter()
+                        .all(|e| matches!(e.offset(), rdkafka::Offset::Offset(_)))
+                })
+            {
+                break;
+            }
+            if assigned > 0 {
+                // Positions are known once the first fetch starts; the end is where
+                // replies to new requests will be.
+                if let Ok(a) = consumer.assignment() {
+                    let mut at_end = rdkafka::TopicPartitionList::new();
+                    for e in a.elements() {
+                        if let Ok((_, high)) = consumer.fetch_watermarks(
+                            e.topic(),
+                            e.partition(),
+                            Duration::from_secs(5),
+                        ) {
+                            let _ = at_end.add_partition_offset(
+                                e.topic(),
+                                e.partition(),
+                                rdkafka::Offset::Offset(high),
+                            );
+                        }
+                    }
+                    if at_end.count() == a.count() && consumer.assign(&at_end).is_ok() {
+                        break;
+                    }
+                }
+            }
+            if Instant::now() >= ready_by {
+                return Err(format!(
+                    "no partitions of {reply_topic} were assigned in time"
+                ));
+            }
+        }
+        let waiting: Waiters = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let listener = {
+            let (waiting, stop) = (waiting.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("kafka-replies".into())
+                .spawn(move || {
+                    use rdkafka::Message;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+                            continue;
+                        };
+                        let id = header(&m, CORRELATION_HEADER)
+                            .or(m.key())
+                            .map(|k| String::from_utf8_lossy(k).into_owned());
+                        let Some(id) = id else { continue };
+                        let waiter = waiting.lock().ok().and_then(|mut w| w.remove(&id));
+                        if let Some(tx) = waiter {
+                            let _ = tx.try_send(m.payload().unwrap_or_default().to_vec());
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start the reply listener: {e}"))?
+        };
+        Ok(RequestReply {
+            publisher: Mutex::new(Publisher::new(brokers, &[])?),
+            request_topic: request_topic.to_string(),
+            reply_topic: reply_topic.to_string(),
+            waiting,
+            stop,
+            listener: Some(listener),
+        })
+    }
+
+    /// Sends `payload` with a new correlation id and waits up to `timeout` for its
+    /// reply; without one, the body is `fallback(reason)`.
+    pub fn request(
+        &self,
+        payload: &[u8],
+        timeout: Duration,
+        fallback: impl FnOnce(&str) -> Vec<u8>,
+    ) -> Reply {
+        let deadline = Instant::now() + timeout;
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        if let Ok(mut w) = self.waiting.lock() {
+            w.insert(correlation_id.clone(), tx);
+        }
+        let sent = self
+            .publisher
+            .lock()
+            .map_err(|_| Unfinished("the publisher is poisoned".into()))
+            .and_then(|mut p| {
+                p.send_with_headers(
+                    &self.request_topic,
+                    &correlation_id,
+                    payload,
+                    &[
+                        (CORRELATION_HEADER, correlation_id.as_str()),
+                        (REPLY_TO_HEADER, self.reply_topic.as_str()),
+                    ],
+                    deadline,
+                )
+            });
+        let outcome = match sent {
+            Err(e) => Err(format!("the request could not be sent: {e}")),
+            Ok(()) => rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .map_err(|_| format!("no reply within {timeout:?}")),
+        };
+        if let Ok(mut w) = self.waiting.lock() {
+            w.remove(&correlation_id);
+        }
+        match outcome {
+            Ok(body) => Reply {
+                correlation_id,
+                body,
+                fallback: None,
+            },
+            Err(why) => Reply {
+                body: fallback(&why),
+                correlation_id,
+                fallback: Some(why),
+            },
+        }
+    }
+}
+
+impl Drop for RequestReply {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.listener.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Answers requests from `request_topic` (consumer group `group`) with `handler`,
+/// sending each reply to the request's `reply_to` topic with its correlation id,
+/// until `stop` is set.
+pub fn serve_replies(
+    brokers: &str,
+    request_topic: &str,
+    group: &str,
+    stop: &std::sync::atomic::AtomicBool,
+    mut handler: impl FnMut(&[u8]) -> Vec<u8>,
+) -> Result<(), String> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = client_config(
+        brokers,
+        &[("group.id", group), ("auto.offset.reset", "earliest")],
+    )?
+    .create()
+    .map_err(|e| format!("cannot create the request consumer: {e}"))?;
+    consumer
+        .subscribe(&[request_topic])
+        .map_err(|e| format!("cannot subscribe to {request_topic}: {e}"))?;
+    let mut publisher = Publisher::new(brokers, &[])?;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let (Some(id), Some(reply_to)) = (
+            header(&m, CORRELATION_HEADER).map(|v| String::from_utf8_lossy(v).into_owned()),
+            header(&m, REPLY_TO_HEADER).map(|v| String::from_utf8_lossy(v).into_owned()),
+        ) else {
+            continue;
+        };
+        let body = handler(m.payload().unwrap_or_default());
+        publisher
+            .send_with_headers(
+                &reply_to,
+                &id,
+                &body,
+                &[(CORRELATION_HEADER, id.as_str())],
+                Instant::now() + Duration::from_secs(10),
+            )
+            .map_err(|e| e.0)?;
+    }
+    Ok(())
 }
