@@ -255,29 +255,129 @@ fn is_row_error(e: &postgres::Error) -> bool {
         .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"))
 }
 
-/// Writes one envelope; `false` when it was already stored.
-fn apply(tx: &mut Transaction<'_>, m: &Incoming, e: &Envelope) -> Result<bool, postgres::Error> {
-    let event_id = parse_uuid(&e.event_id);
-    let run = parse_uuid(&e.correlation_id);
-    let fresh = tx.execute(
-        "INSERT INTO agent_consumed_events (event_id, event_type, topic, kafka_partition, kafka_offset)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
-        &[&event_id, &e.event_type.as_str(), &m.topic, &m.partition, &m.offset],
-    )? == 1;
-    if !fresh {
-        return Ok(false);
+/// Records that an envelope is applied; `false` when it already was.
+const RECORD_EVENTS: &str = "INSERT INTO agent_consumed_events
+        (event_id, event_type, topic, kafka_partition, kafka_offset)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::int8[])
+    ON CONFLICT (event_id) DO NOTHING RETURNING event_id";
+/// Every event names its run: its row exists before anything joins to it, whatever
+/// order the topics deliver in.
+const ENSURE_RUNS: &str = "INSERT INTO agent_execution_logs (correlation_id, agent_name)
+    SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT (correlation_id) DO NOTHING";
+const INSERT_ACTIONS: &str = "INSERT INTO agent_actions (action_id, event_id, correlation_id,
+        agent_name, action_type, name, is_error, payload, duration_ms, occurred_at)
+    SELECT a, b, c, d, e, f, g, h::jsonb, i, j::timestamptz
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                $7::bool[], $8::text[], $9::float8[], $10::text[]) AS t(a, b, c, d, e, f, g, h, i, j)";
+
+/// Applies `messages` (records their event ids, creates their runs, inserts their
+/// actions with one statement each, then applies the other events in order); how many
+/// were new by event type, and how many were already stored.
+fn apply_all(
+    tx: &mut Transaction<'_>,
+    messages: &[(&Incoming, &Envelope)],
+) -> Result<(HashMap<&'static str, u64>, u64), postgres::Error> {
+    let ids: Vec<uuid::Uuid> = messages.iter().map(|(_, e)| parse_uuid(&e.event_id)).collect();
+    let types: Vec<&str> = messages.iter().map(|(_, e)| e.event_type.as_str()).collect();
+    let topics: Vec<&str> = messages.iter().map(|(m, _)| m.topic.as_str()).collect();
+    let partitions: Vec<i32> = messages.iter().map(|(m, _)| m.partition).collect();
+    let offsets: Vec<i64> = messages.iter().map(|(m, _)| m.offset).collect();
+    let mut fresh: std::collections::HashSet<uuid::Uuid> = tx
+        .query(RECORD_EVENTS, &[&ids, &types, &topics, &partitions, &offsets])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // A message delivered twice in one batch is applied once.
+    let new: Vec<&Envelope> = messages
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| fresh.remove(id))
+        .map(|((_, e), _)| *e)
+        .collect();
+    let duplicates = (messages.len() - new.len()) as u64;
+    let runs: Vec<uuid::Uuid> = new.iter().map(|e| parse_uuid(&e.correlation_id)).collect();
+    let agents: Vec<&str> = new.iter().map(|e| e.agent_name.as_str()).collect();
+    tx.execute(ENSURE_RUNS, &[&runs, &agents])?;
+    let actions: Vec<&Envelope> = new
+        .iter()
+        .copied()
+        .filter(|e| e.event_type.is_action())
+        .collect();
+    if !actions.is_empty() {
+        let rows: Vec<ActionRow<'_>> = actions.iter().copied().map(ActionRow::of).collect();
+        tx.execute(
+            INSERT_ACTIONS,
+            &[
+                &rows.iter().map(|r| r.action_id).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.event_id).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.run).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.agent).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.action_type).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.is_error).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.duration_ms).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.at.as_str()).collect::<Vec<_>>(),
+            ],
+        )?;
     }
+    let mut stored: HashMap<&'static str, u64> = HashMap::new();
+    for e in new {
+        if !e.event_type.is_action() {
+            apply_effect(tx, e)?;
+        }
+        *stored.entry(e.event_type.as_str()).or_default() += 1;
+    }
+    Ok((stored, duplicates))
+}
+
+/// The `agent_actions` row of an action envelope.
+struct ActionRow<'a> {
+    action_id: uuid::Uuid,
+    event_id: uuid::Uuid,
+    run: uuid::Uuid,
+    agent: &'a str,
+    action_type: &'static str,
+    name: String,
+    is_error: bool,
+    payload: String,
+    duration_ms: Option<f64>,
+    at: String,
+}
+
+impl<'a> ActionRow<'a> {
+    fn of(e: &'a Envelope) -> Self {
+        let p = &e.payload;
+        let text = |k: &str| p.get(k).and_then(Json::as_str);
+        ActionRow {
+            action_id: parse_uuid(text("action_id").unwrap_or_default()),
+            event_id: parse_uuid(&e.event_id),
+            run: parse_uuid(&e.correlation_id),
+            agent: &e.agent_name,
+            action_type: e.event_type.as_str(),
+            // The tool, the choice or the message.
+            name: ["tool_name", "choice", "message"]
+                .iter()
+                .find_map(|k| text(k))
+                .unwrap_or_default()
+                .to_string(),
+            is_error: e.event_type == EventType::Error
+                || p.get("error").is_some_and(|v| !v.is_null()),
+            payload: Json::Object(p.clone()).to_string(),
+            duration_ms: p.get("duration_ms").and_then(Json::as_f64),
+            at: rfc3339(e.timestamp_unix_nano),
+        }
+    }
+}
+
+/// Applies one event whose id is recorded and whose run row exists.
+fn apply_effect(tx: &mut Transaction<'_>, e: &Envelope) -> Result<(), postgres::Error> {
+    let run = parse_uuid(&e.correlation_id);
+    let event_id = parse_uuid(&e.event_id);
     let at = rfc3339(e.timestamp_unix_nano);
     let p = &e.payload;
     let text = |k: &str| p.get(k).and_then(Json::as_str).map(str::to_string);
     let num = |k: &str| p.get(k).and_then(Json::as_f64);
-    // Every event names its run: make sure the run row exists, so actions join to it
-    // whatever order the topics deliver in.
-    tx.execute(
-        "INSERT INTO agent_execution_logs (correlation_id, agent_name) VALUES ($1, $2)
-         ON CONFLICT (correlation_id) DO NOTHING",
-        &[&run, &e.agent_name],
-    )?;
     let extra = Json::Object(e.extra.clone()).to_string();
     match e.event_type {
         EventType::ExecutionStarted => {
@@ -332,27 +432,22 @@ fn apply(tx: &mut Transaction<'_>, m: &Incoming, e: &Envelope) -> Result<bool, p
             )?;
         }
         EventType::ToolCall | EventType::Decision | EventType::Error | EventType::Success => {
-            let name = ["tool_name", "choice", "message"]
-                .iter()
-                .find_map(|k| text(k))
-                .unwrap_or_default();
-            let is_error =
-                e.event_type == EventType::Error || p.get("error").is_some_and(|v| !v.is_null());
+            let r = ActionRow::of(e);
             tx.execute(
                 "INSERT INTO agent_actions (action_id, event_id, correlation_id, agent_name,
                     action_type, name, is_error, payload, duration_ms, occurred_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10::text::timestamptz)",
                 &[
-                    &parse_uuid(&text("action_id").unwrap_or_default()),
-                    &event_id,
-                    &run,
-                    &e.agent_name,
-                    &e.event_type.as_str(),
-                    &name,
-                    &is_error,
-                    &Json::Object(p.clone()).to_string(),
-                    &num("duration_ms"),
-                    &at,
+                    &r.action_id,
+                    &r.event_id,
+                    &r.run,
+                    &r.agent,
+                    &r.action_type,
+                    &r.name,
+                    &r.is_error,
+                    &r.payload,
+                    &r.duration_ms,
+                    &r.at,
                 ],
             )?;
         }
@@ -394,7 +489,7 @@ fn apply(tx: &mut Transaction<'_>, m: &Incoming, e: &Envelope) -> Result<bool, p
             )?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// A UUID validated by [`Envelope::parse`] (a malformed one becomes the nil UUID, which
@@ -418,20 +513,20 @@ fn write_batch(
     client: &mut Client,
     batch: &[(usize, &Incoming, Envelope)],
 ) -> Result<Written, postgres::Error> {
-    let mut written = Written::default();
-    let fast = (|| {
-        let mut tx = client.transaction()?;
-        for (_, m, e) in batch {
-            if apply(&mut tx, m, e)? {
-                *written.stored.entry(e.event_type.as_str()).or_default() += 1;
-            } else {
-                written.duplicates += 1;
-            }
-        }
-        tx.commit()
-    })();
+    let messages: Vec<(&Incoming, &Envelope)> = batch.iter().map(|(_, m, e)| (*m, e)).collect();
+    let fast = client.transaction().and_then(|mut tx| {
+        let result = apply_all(&mut tx, &messages)?;
+        tx.commit()?;
+        Ok(result)
+    });
     match fast {
-        Ok(()) => return Ok(written),
+        Ok((stored, duplicates)) => {
+            return Ok(Written {
+                stored,
+                duplicates,
+                refused: Vec::new(),
+            });
+        }
         Err(e) if !is_row_error(&e) => return Err(e),
         Err(_) => {}
     }
@@ -439,14 +534,13 @@ fn write_batch(
     let mut tx = client.transaction()?;
     for (i, m, e) in batch {
         let mut sp = tx.savepoint("message")?;
-        match apply(&mut sp, m, e) {
-            Ok(fresh) => {
+        match apply_all(&mut sp, &[(*m, e)]) {
+            Ok((stored, duplicates)) => {
                 sp.commit()?;
-                if fresh {
-                    *written.stored.entry(e.event_type.as_str()).or_default() += 1;
-                } else {
-                    written.duplicates += 1;
+                for (t, n) in stored {
+                    *written.stored.entry(t).or_default() += n;
                 }
+                written.duplicates += duplicates;
             }
             Err(err) if is_row_error(&err) => {
                 let reason = err
