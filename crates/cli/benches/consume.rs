@@ -106,26 +106,47 @@ fn main() {
         .expect("start consume");
     let mut client = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
     let deadline = Instant::now() + Duration::from_secs(600);
+    // The first committed batch: the consumer is up and in its group.
+    let mut first: Option<(Instant, i64)> = None;
     loop {
         let stored: i64 = client
             .query_one("SELECT count(*) FROM agent_actions", &[])
             .map(|r| r.get(0))
             .unwrap_or(0);
+        if first.is_none() && stored > 0 {
+            first = Some((Instant::now(), stored));
+        }
         if stored as usize >= actions {
             break;
         }
-        assert!(Instant::now() < deadline, "only {stored} of {actions} stored");
-        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            Instant::now() < deadline,
+            "only {stored} of {actions} stored"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
     let secs = started.elapsed().as_secs_f64();
+    let (first_at, first_count) = first.unwrap_or((started, 0));
+    let steady = (actions as f64 - first_count as f64) / first_at.elapsed().as_secs_f64();
+    // CPU seconds the consumer process used (user + system), from /proc.
+    let cpu_secs = std::fs::read_to_string(format!("/proc/{}/stat", consumer.id()))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks: f64 =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        });
     let _ = consumer.kill();
     let _ = consumer.wait();
     println!(
         "consume: {actions} actions ({:.0} bytes each) Kafka -> PostgreSQL in {secs:.2} s \
-         = {:.0} actions/s (batch {batch}; consumer start-up and group join included); \
-         publishing them took {publish_secs:.2} s = {:.0}/s",
+         = {:.0} actions/s with the consumer's start-up and group join, {steady:.0} actions/s \
+         after its first batch (batch size {batch}); publishing them took {publish_secs:.2} s \
+         = {:.0}/s; the consumer used {} CPU seconds",
         bytes as f64 / actions as f64,
         actions as f64 / secs,
         actions as f64 / publish_secs,
+        cpu_secs.map_or("(unknown)".to_string(), |c| format!("{c:.2}")),
     );
 }

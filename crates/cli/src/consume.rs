@@ -173,6 +173,41 @@ impl Metrics {
     }
 }
 
+/// The consumer's librdkafka context: partition lag from the client's own statistics
+/// (its cached watermarks; no extra requests to the brokers).
+struct LagStats(Arc<Metrics>);
+
+impl rdkafka::ClientContext for LagStats {
+    fn log(&self, _: rdkafka::config::RDKafkaLogLevel, _: &str, _: &str) {}
+
+    // Read from the raw JSON: only the fields used here need to parse.
+    fn stats_raw(&self, statistics: &[u8]) {
+        let Ok(stats) = serde_json::from_slice::<Json>(statistics) else {
+            return;
+        };
+        for (topic, t) in stats["topics"].as_object().into_iter().flatten() {
+            for (partition, p) in t["partitions"].as_object().into_iter().flatten() {
+                // -1: the internal "unassigned" partition, or a lag not known yet.
+                let lag = p["consumer_lag"].as_i64().unwrap_or(-1);
+                if partition.starts_with('-') || lag < 0 {
+                    continue;
+                }
+                self.0
+                    .lag
+                    .get_or_create(&vec![
+                        ("topic".into(), topic.clone()),
+                        ("partition".into(), partition.clone()),
+                    ])
+                    .set(lag);
+            }
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LagStats {}
+
+type AgentConsumer = BaseConsumer<LagStats>;
+
 /// Serves `/metrics` on its own thread.
 fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
     let registry = Arc::new(metrics.registry());
@@ -277,13 +312,22 @@ fn apply_all(
     tx: &mut Transaction<'_>,
     messages: &[(&Incoming, &Envelope)],
 ) -> Result<(HashMap<&'static str, u64>, u64), postgres::Error> {
-    let ids: Vec<uuid::Uuid> = messages.iter().map(|(_, e)| parse_uuid(&e.event_id)).collect();
-    let types: Vec<&str> = messages.iter().map(|(_, e)| e.event_type.as_str()).collect();
+    let ids: Vec<uuid::Uuid> = messages
+        .iter()
+        .map(|(_, e)| parse_uuid(&e.event_id))
+        .collect();
+    let types: Vec<&str> = messages
+        .iter()
+        .map(|(_, e)| e.event_type.as_str())
+        .collect();
     let topics: Vec<&str> = messages.iter().map(|(m, _)| m.topic.as_str()).collect();
     let partitions: Vec<i32> = messages.iter().map(|(m, _)| m.partition).collect();
     let offsets: Vec<i64> = messages.iter().map(|(m, _)| m.offset).collect();
     let mut fresh: std::collections::HashSet<uuid::Uuid> = tx
-        .query(RECORD_EVENTS, &[&ids, &types, &topics, &partitions, &offsets])?
+        .query(
+            RECORD_EVENTS,
+            &[&ids, &types, &topics, &partitions, &offsets],
+        )?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -597,7 +641,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     create_topics(&args.brokers, &with_dlq, args.partitions)?;
     let mut db = connect_with_retry(&args.postgres, &stop)?;
     migrate(&mut db).context("applying the agent table migrations")?;
-    let consumer: BaseConsumer = client_config(
+    let consumer: AgentConsumer = client_config(
         &args.brokers,
         &[
             ("group.id", args.group.as_str()),
@@ -607,10 +651,11 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             ("enable.partition.eof", "false"),
             ("session.timeout.ms", "10000"),
             ("max.poll.interval.ms", "300000"),
+            ("statistics.interval.ms", "2000"),
         ],
     )
     .map_err(|e| anyhow::anyhow!("--brokers: {e}"))?
-    .create()
+    .create_with_context(LagStats(metrics.clone()))
     .context("creating the Kafka consumer")?;
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer
@@ -624,7 +669,6 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     );
 
     let mut last_message = Instant::now();
-    let mut last_lag = Instant::now() - Duration::from_secs(60);
     let mut rate_window: (Instant, u64) = (Instant::now(), 0);
     while !stop.load(Ordering::SeqCst) {
         // Fill a batch.
@@ -658,10 +702,6 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             if filling.elapsed() >= batch_wait && !batch.is_empty() {
                 break;
             }
-        }
-        if last_lag.elapsed() >= Duration::from_secs(2) {
-            record_lag(&consumer, &metrics);
-            last_lag = Instant::now();
         }
         if batch.is_empty() {
             if idle_exit.is_some_and(|d| last_message.elapsed() >= d) {
@@ -857,7 +897,7 @@ fn connect_with_retry(url: &str, stop: &AtomicBool) -> anyhow::Result<Client> {
 
 /// Pauses (or resumes) every assigned partition: while the database is down the
 /// consumer keeps polling, to stay in its group, without receiving messages.
-fn pause(consumer: &BaseConsumer, paused: bool) {
+fn pause(consumer: &AgentConsumer, paused: bool) {
     if let Ok(assignment) = consumer.assignment() {
         let _ = if paused {
             consumer.pause(&assignment)
@@ -868,37 +908,9 @@ fn pause(consumer: &BaseConsumer, paused: bool) {
 }
 
 /// Waits `d`, polling the (paused) consumer so the group keeps it.
-fn sleep_polling(consumer: &BaseConsumer, d: Duration, stop: &AtomicBool) {
+fn sleep_polling(consumer: &AgentConsumer, d: Duration, stop: &AtomicBool) {
     let end = Instant::now() + d;
     while Instant::now() < end && !stop.load(Ordering::SeqCst) {
         let _ = consumer.poll(Duration::from_millis(50));
-    }
-}
-
-/// Lag per assigned partition: the high watermark minus the committed position.
-fn record_lag(consumer: &BaseConsumer, metrics: &Metrics) {
-    let Ok(assignment) = consumer.assignment() else {
-        return;
-    };
-    let Ok(positions) = consumer.committed_offsets(assignment, Duration::from_secs(1)) else {
-        return;
-    };
-    for elem in positions.elements() {
-        let Ok((low, high)) =
-            consumer.fetch_watermarks(elem.topic(), elem.partition(), Duration::from_secs(1))
-        else {
-            continue;
-        };
-        let position = match elem.offset() {
-            Offset::Offset(o) => o,
-            _ => low,
-        };
-        metrics
-            .lag
-            .get_or_create(&vec![
-                ("topic".into(), elem.topic().to_string()),
-                ("partition".into(), elem.partition().to_string()),
-            ])
-            .set((high - position).max(0));
     }
 }
