@@ -19,6 +19,7 @@ use anyhow::{Context, bail};
 use automagik_telemetry::kafka::{Publisher, Record, client_config};
 use automagik_telemetry_core::agent_event::{Envelope, EventType, TOPICS};
 use automagik_telemetry_core::time::rfc3339;
+use automagik_telemetry_server::rows::{AgentActionRow, AgentRunRow, Batch};
 use postgres::{Client, NoTls, Transaction};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -82,6 +83,79 @@ pub struct ConsumeArgs {
     /// Partitions of the topics (and their `.dlq` topics) created when missing.
     #[arg(long, default_value_t = 3)]
     partitions: i32,
+    /// Also write runs and actions to the server's store: `sqlite` (with
+    /// `--store-data-dir`), a `postgres://` or a `clickhouse://` URL, as `serve
+    /// --storage` takes; `/api/v1/agents/runs` then lists them.
+    #[arg(long, hide_env_values = true)]
+    store: Option<String>,
+    /// The SQLite store's data directory [default: ./data].
+    #[arg(long)]
+    store_data_dir: Option<std::path::PathBuf>,
+}
+
+/// The server-store rows of a committed batch: its actions, and the current state of
+/// the runs they touch (read back from PostgreSQL, where the run's events meet).
+fn store_rows(
+    db: &mut Client,
+    valid: &[(usize, &Incoming, Envelope)],
+) -> Result<Batch, postgres::Error> {
+    let mut runs: Vec<uuid::Uuid> = valid
+        .iter()
+        .map(|(_, _, e)| parse_uuid(&e.correlation_id))
+        .collect();
+    runs.sort();
+    runs.dedup();
+    let agent_runs = db
+        .query(
+            "SELECT correlation_id::text, agent_name, status, user_prompt, quality_score, error,
+                (extract(epoch FROM coalesce(started_at, updated_at)) * 1e9)::int8,
+                (extract(epoch FROM coalesce(ended_at, started_at, updated_at)) * 1e9)::int8,
+                stage, progress_percent
+             FROM agent_execution_logs WHERE correlation_id = ANY($1)",
+            &[&runs],
+        )?
+        .iter()
+        .map(|r| AgentRunRow {
+            correlation_id: r.get(0),
+            agent_name: r.get(1),
+            status: r.get(2),
+            service_name: "kafka".into(),
+            trace_id: String::new(),
+            start_time_unix_nano: r.get::<_, i64>(6).max(0) as u64,
+            end_time_unix_nano: r.get::<_, i64>(7).max(0) as u64,
+            quality_score: r.get(4),
+            error: r.get(5),
+            attributes: json!({
+                "agent.prompt": r.get::<_, Option<String>>(3),
+                "agent.stage": r.get::<_, Option<String>>(8),
+                "agent.percent": r.get::<_, Option<f64>>(9),
+            })
+            .to_string(),
+        })
+        .collect();
+    let agent_actions = valid
+        .iter()
+        .filter(|(_, _, e)| e.event_type.is_action())
+        .map(|(_, _, e)| {
+            let r = ActionRow::of(e);
+            AgentActionRow {
+                action_id: r.action_id.to_string(),
+                correlation_id: r.run.to_string(),
+                agent_name: r.agent.to_string(),
+                action_type: r.action_type.to_string(),
+                name: r.name,
+                is_error: r.is_error,
+                time_unix_nano: e.timestamp_unix_nano,
+                duration_ns: r.duration_ms.map_or(0, |ms| (ms.max(0.0) * 1e6) as u64),
+                attributes: r.payload,
+            }
+        })
+        .collect();
+    Ok(Batch {
+        agent_runs,
+        agent_actions,
+        ..Default::default()
+    })
 }
 
 /// Creates `topics` that do not exist yet (an existing topic is left as it is).
@@ -639,6 +713,12 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         })
         .collect();
     create_topics(&args.brokers, &with_dlq, args.partitions)?;
+    let store = match &args.store {
+        Some(storage) => Some(crate::serve::open_configured_store(
+            crate::serve::StoreArgs::new(storage.clone(), args.store_data_dir.clone()),
+        )?),
+        None => None,
+    };
     let mut db = connect_with_retry(&args.postgres, &stop)?;
     migrate(&mut db).context("applying the agent table migrations")?;
     let consumer: AgentConsumer = client_config(
@@ -752,6 +832,37 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         };
         pause(&consumer, false);
         dead.extend(written.refused.iter().cloned());
+
+        // The server's store, when asked: after PostgreSQL, before the offsets.
+        if let Some(store) = &store {
+            let refused: std::collections::HashSet<usize> =
+                written.refused.iter().map(|(i, _)| *i).collect();
+            let kept: Vec<(usize, &Incoming, Envelope)> = valid
+                .iter()
+                .filter(|(i, _, _)| !refused.contains(i))
+                .map(|(i, m, e)| (*i, *m, e.clone()))
+                .collect();
+            let mut backoff = Duration::from_millis(200);
+            loop {
+                let result = store_rows(&mut db, &kept)
+                    .map_err(|e| pg_reason(&e))
+                    .and_then(|rows| store.insert(rows).map_err(|e| e.to_string()));
+                match result {
+                    Ok(()) => break,
+                    Err(e) => {
+                        eprintln!("writing to the server's store failed ({e}); retrying");
+                        sleep_polling(&consumer, backoff, &stop);
+                        if stop.load(Ordering::SeqCst) {
+                            return Ok(());
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        if let Ok(c) = Client::connect(&args.postgres, NoTls) {
+                            db = c;
+                        }
+                    }
+                }
+            }
+        }
 
         // Dead letters, then offsets.
         for (i, reason) in &dead {

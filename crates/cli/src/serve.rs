@@ -38,6 +38,17 @@ pub struct StoreArgs {
     storage: Option<String>,
 }
 
+impl StoreArgs {
+    /// The store `storage` names (`sqlite` in `data_dir`, or a URL).
+    pub(crate) fn new(storage: String, data_dir: Option<PathBuf>) -> Self {
+        StoreArgs {
+            config: None,
+            data_dir,
+            storage: Some(storage),
+        }
+    }
+}
+
 /// Flags of `serve`. Each may also come from `AUTOMAGIK_TELEMETRY_<FLAG>` or a key of
 /// the TOML file given by `--config`.
 #[derive(clap::Args, Debug, Default)]

@@ -4,7 +4,7 @@
 //! dead letters; a broker restart and a PostgreSQL outage lose and duplicate nothing.
 
 use automagik_telemetry::Telemetry;
-use automagik_telemetry_core::agent_event::{TOPIC_ACTIONS, TOPIC_EXECUTION};
+use automagik_telemetry_core::agent_event::{TOPIC_ACTIONS, TOPIC_EXECUTION, TOPIC_ROUTING};
 use automagik_telemetry_testkit::kafka::Broker;
 use automagik_telemetry_testkit::pg::{Instance, TestDatabase};
 use common::{Running, command, free_port};
@@ -69,6 +69,17 @@ fn full_run(t: &Telemetry, agent: &str, quality: f64) -> String {
 
 /// `consume` into `postgres`, its `/metrics` on a port of its own.
 fn consumer(broker: &Broker, postgres: &str, group: &str, metrics_port: u16) -> Running {
+    consumer_with(broker, postgres, group, metrics_port, &[])
+}
+
+/// As [`consumer`], with more flags.
+fn consumer_with(
+    broker: &Broker,
+    postgres: &str,
+    group: &str,
+    metrics_port: u16,
+    extra: &[&str],
+) -> Running {
     Running(
         command()
             .args([
@@ -84,6 +95,7 @@ fn consumer(broker: &Broker, postgres: &str, group: &str, metrics_port: u16) -> 
                 "--metrics-addr",
                 &format!("127.0.0.1:{metrics_port}"),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -124,6 +136,8 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
     let failed = {
         let run = t.agent_run("coder", "Fix the failing build");
         let id = run.correlation_id().to_string();
+        run.routing_decision("coder", ["coder", "reviewer"], 0.9, "a build failure");
+        run.manifest_injection("repo-manifest-7", ["build", "tests"], 2048);
         run.tool_call("cargo_build", "--release")
             .err("linker error");
         run.fail("gave up after the build failed");
@@ -136,14 +150,15 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
     // An independent client reads the envelopes back: keyed by correlation id.
     let records = broker
         .consume(
-            &[TOPIC_ACTIONS, TOPIC_EXECUTION],
-            10,
+            &[TOPIC_ACTIONS, TOPIC_EXECUTION, TOPIC_ROUTING],
+            12,
             Duration::from_secs(30),
         )
         .expect("read back");
     // 7 envelopes of the completed run (started, progress, completed, four actions),
-    // 3 of the failed one (started, its tool call, failed).
-    assert_eq!(records.len(), 10, "{records:#?}");
+    // 5 of the failed one (started, a routing decision, a manifest injection, its tool
+    // call, failed).
+    assert_eq!(records.len(), 12, "{records:#?}");
     let mut types: Vec<(String, String)> = Vec::new();
     for r in &records {
         let v: Value = serde_json::from_str(r["value"].as_str().expect("value")).expect("json");
@@ -161,6 +176,8 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
         (TOPIC_ACTIONS, "decision"),
         (TOPIC_ACTIONS, "error"),
         (TOPIC_ACTIONS, "success"),
+        (TOPIC_ROUTING, "routing_decision"),
+        (TOPIC_ROUTING, "manifest_injection"),
     ] {
         assert!(
             types.contains(&(topic.to_string(), event.to_string())),
@@ -169,14 +186,26 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
     }
 
     let metrics_port = free_port();
-    let _consumer = consumer(&broker, &db.url, "agents-it", metrics_port);
+    let store_dir = tempfile::tempdir().expect("tempdir");
+    let _consumer = consumer_with(
+        &broker,
+        &db.url,
+        "agents-it",
+        metrics_port,
+        &[
+            "--store",
+            "sqlite",
+            "--store-data-dir",
+            store_dir.path().to_str().expect("utf-8"),
+        ],
+    );
     let stored = wait_count(
         &db.url,
         "SELECT count(*) FROM agent_consumed_events",
-        10,
+        12,
         Duration::from_secs(60),
     );
-    assert_eq!(stored, 10);
+    assert_eq!(stored, 12);
 
     let mut c = pg(&db.url);
     // UUIDs are stored as uuid.
@@ -268,6 +297,38 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
         .expect("failed tool call")
         .get(0);
     assert!(tool_error);
+    // Routing decisions and manifest injections join to their run too.
+    let (selected, sections, size): (String, String, i64) = {
+        let r = c
+            .query_one(
+                "SELECT d.selected_agent, m.sections::text, m.size_bytes
+                 FROM agent_execution_logs r
+                 JOIN agent_routing_decisions d ON d.correlation_id = r.correlation_id
+                 JOIN agent_manifest_injections m ON m.correlation_id = r.correlation_id
+                 WHERE r.correlation_id = $1",
+                &[&failed_id],
+            )
+            .expect("routing and manifest");
+        (r.get(0), r.get(1), r.get(2))
+    };
+    assert_eq!(selected, "coder");
+    assert_eq!(sections, r#"["build", "tests"]"#);
+    assert_eq!(size, 2048);
+    // The server's store got the runs and actions too.
+    let store =
+        automagik_telemetry_server::SqliteStore::open(store_dir.path()).expect("the server store");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        use automagik_telemetry_server::Store;
+        let run = store.run(&completed).expect("read the run");
+        let actions = store.actions(&completed).expect("read the actions");
+        if run.as_ref().is_some_and(|r| r.row.status == "completed") && actions.len() == 4 {
+            assert_eq!(run.map(|r| r.row.quality_score), Some(Some(0.87)));
+            break;
+        }
+        assert!(Instant::now() < deadline, "{run:?} {actions:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Actions can only be of the four types.
     let refused = c.execute(
         "INSERT INTO agent_actions (action_id, event_id, correlation_id, agent_name, action_type,

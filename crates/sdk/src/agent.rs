@@ -10,7 +10,8 @@
 //!   (or an error status).
 //! - Progress, decisions, errors and successes are events `agent.progress`,
 //!   `agent.decision`, `agent.error`, `agent.success` in the run's trace, each with the
-//!   `correlation_id` and an `agent.action_id`.
+//!   `correlation_id` and an `agent.action_id`; so are routing decisions and manifest
+//!   injections (`agent.routing_decision`, `agent.manifest_injection`).
 //!
 //! Every string passes the redactor like any other attribute. The server turns these into
 //! `/api/v1/agents/runs`.
@@ -201,6 +202,60 @@ impl AgentRun {
                 KeyValue::new("agent.alternatives", alternatives),
                 KeyValue::new("agent.confidence", confidence.clamp(0.0, 1.0)),
                 KeyValue::new("agent.reasoning", reasoning.into()),
+            ],
+        );
+    }
+
+    /// Records a routing decision: the agent chosen among the candidates, with a
+    /// confidence (0–1) and the reason.
+    pub fn routing_decision<I, S>(
+        &self,
+        selected_agent: impl Into<String>,
+        candidates: I,
+        confidence: f64,
+        reason: impl Into<String>,
+    ) where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let candidates: Vec<Value> = candidates
+            .into_iter()
+            .map(|c| Value::from(c.into()))
+            .collect();
+        self.event(
+            "agent.routing_decision",
+            Severity::Info,
+            vec![
+                KeyValue::new("agent.selected_agent", selected_agent.into()),
+                KeyValue::new("agent.candidates", candidates),
+                KeyValue::new("agent.confidence", confidence.clamp(0.0, 1.0)),
+                KeyValue::new("agent.reason", reason.into()),
+            ],
+        );
+    }
+
+    /// Records a manifest injected into the agent's context: its id, the sections
+    /// included and its size.
+    pub fn manifest_injection<I, S>(
+        &self,
+        manifest_id: impl Into<String>,
+        sections: I,
+        size_bytes: u64,
+    ) where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let sections: Vec<Value> = sections
+            .into_iter()
+            .map(|c| Value::from(c.into()))
+            .collect();
+        self.event(
+            "agent.manifest_injection",
+            Severity::Info,
+            vec![
+                KeyValue::new("agent.manifest_id", manifest_id.into()),
+                KeyValue::new("agent.sections", sections),
+                KeyValue::new("agent.size_bytes", size_bytes as i64),
             ],
         );
     }

@@ -204,7 +204,7 @@ impl Batch {
 
     /// Whether there is nothing to store.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == 0 && self.agent_runs.is_empty() && self.agent_actions.is_empty()
     }
 
     fn reject(&mut self, why: String) {
