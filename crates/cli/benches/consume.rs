@@ -127,7 +127,15 @@ fn main() {
     }
     let secs = started.elapsed().as_secs_f64();
     let (first_at, first_count) = first.unwrap_or((started, 0));
-    let steady = (actions as f64 - first_count as f64) / first_at.elapsed().as_secs_f64();
+    // After the first batch; not measurable when the first batch held everything.
+    let steady = if (first_count as usize) < actions {
+        format!(
+            "{:.0}",
+            (actions as f64 - first_count as f64) / first_at.elapsed().as_secs_f64()
+        )
+    } else {
+        "(one batch: n/a)".to_string()
+    };
     // CPU seconds the consumer process used (user + system), from /proc.
     let cpu_secs = std::fs::read_to_string(format!("/proc/{}/stat", consumer.id()))
         .ok()
@@ -141,7 +149,7 @@ fn main() {
     let _ = consumer.wait();
     println!(
         "consume: {actions} actions ({:.0} bytes each) Kafka -> PostgreSQL in {secs:.2} s \
-         = {:.0} actions/s with the consumer's start-up and group join, {steady:.0} actions/s \
+         = {:.0} actions/s with the consumer's start-up and group join, {steady} actions/s \
          after its first batch (batch size {batch}); publishing them took {publish_secs:.2} s \
          = {:.0}/s; the consumer used {} CPU seconds",
         bytes as f64 / actions as f64,
