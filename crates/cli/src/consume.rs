@@ -816,7 +816,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                     metrics.database_retries.inc();
                     eprintln!(
                         "PostgreSQL unavailable ({}); retrying the batch in {backoff:?}",
-                        pg_reason(&e)
+                        crate::health::postgres_reason(&e)
                     );
                     pause(&consumer, true);
                     sleep_polling(&consumer, backoff, &stop);
@@ -845,7 +845,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
             let mut backoff = Duration::from_millis(200);
             loop {
                 let result = store_rows(&mut db, &kept)
-                    .map_err(|e| pg_reason(&e))
+                    .map_err(|e| crate::health::postgres_reason(&e))
                     .and_then(|rows| store.insert(rows).map_err(|e| e.to_string()));
                 match result {
                     Ok(()) => break,
@@ -970,32 +970,22 @@ fn watch_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pg_reason(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => db.message().to_string(),
-        None => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
-    }
-}
-
 fn connect_with_retry(url: &str, stop: &AtomicBool) -> anyhow::Result<Client> {
     let mut backoff = Duration::from_millis(200);
     loop {
         match Client::connect(url, NoTls) {
             Ok(c) => return Ok(c),
             Err(e) if e.as_db_error().is_some() => {
-                bail!("PostgreSQL refused the connection: {}", pg_reason(&e))
+                bail!(
+                    "PostgreSQL refused the connection: {}",
+                    crate::health::postgres_reason(&e)
+                )
             }
             Err(e) => {
-                eprintln!("PostgreSQL unavailable ({}); retrying", pg_reason(&e));
+                eprintln!(
+                    "PostgreSQL unavailable ({}); retrying",
+                    crate::health::postgres_reason(&e)
+                );
                 std::thread::sleep(backoff);
                 if stop.load(Ordering::SeqCst) {
                     bail!("stopped before PostgreSQL was reachable");

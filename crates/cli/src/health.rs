@@ -423,7 +423,7 @@ fn client_reason(e: impl std::fmt::Display) -> String {
 }
 
 /// PostgreSQL's own message (never the URL, which may hold a password).
-fn postgres_reason(e: &postgres::Error) -> String {
+pub(crate) fn postgres_reason(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => db.message().to_string(),
         // "error connecting to server: Connection refused (os error 111)": the

@@ -832,6 +832,29 @@ pub(crate) fn time_range(
     Ok((from, to))
 }
 
+/// The `step` parameter in ns; without one, about 120 steps over `range_ns` in whole
+/// `unit_ns`.
+pub(crate) fn step_param(
+    params: &HashMap<String, String>,
+    range_ns: u64,
+    unit_ns: u64,
+) -> Result<u64, ApiError> {
+    Ok(
+        match params
+            .get("step")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            Some(v) => automagik_telemetry_core::parse::parse_duration("step", v)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?
+                .as_nanos()
+                .try_into()
+                .unwrap_or(u64::MAX),
+            None => (range_ns / 120).div_ceil(unit_ns).max(1) * unit_ns,
+        },
+    )
+}
+
 pub(crate) const HOUR_NS: u64 = 3_600_000_000_000;
 const MINUTE_NS: u64 = 60_000_000_000;
 /// Raw points a grouped series reads at most.
@@ -928,19 +951,8 @@ async fn metric_series(
         .get("group_by")
         .map(|g| g.trim().to_string())
         .filter(|g| !g.is_empty());
-    let step_ns = match params
-        .get("step")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    {
-        Some(v) => automagik_telemetry_core::parse::parse_duration("step", v)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?
-            .as_nanos()
-            .try_into()
-            .unwrap_or(u64::MAX),
-        // About 120 points, in whole minutes.
-        None => ((to - from) / 120).div_ceil(MINUTE_NS).max(1) * MINUTE_NS,
-    };
+    // By default about 120 points, in whole minutes.
+    let step_ns = step_param(&params, to - from, MINUTE_NS)?;
     let min_step = if group_by.is_some() {
         1_000_000_000
     } else {

@@ -11,7 +11,8 @@
 //! - `POST /telemetry/collect` (admin token): runs a round now and returns its id.
 
 use crate::api::{
-    ApiError, AppState, HOUR_NS, MAX_SERIES_POINTS, blocking, check_parameters, time_range,
+    ApiError, AppState, HOUR_NS, MAX_SERIES_POINTS, blocking, check_parameters, step_param,
+    time_range,
 };
 use crate::fleet::{self, Collector, chain::Link};
 use crate::rows::{Batch, MetricPointRow};
@@ -442,19 +443,8 @@ pub(crate) async fn history(
         .unwrap_or(metric)
         .to_string();
     let (from, to) = time_range(&params, HOUR_NS)?;
-    let step_ns: u64 = match params
-        .get("step")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    {
-        Some(v) => automagik_telemetry_core::parse::parse_duration("step", v)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?
-            .as_nanos()
-            .try_into()
-            .unwrap_or(u64::MAX),
-        // About 120 buckets, in whole seconds.
-        None => ((to - from) / 120).div_ceil(1_000_000_000).max(1) * 1_000_000_000,
-    };
+    // By default about 120 buckets, in whole seconds.
+    let step_ns = step_param(&params, to - from, 1_000_000_000)?;
     if step_ns < 1_000_000_000 {
         return Err(ApiError::BadRequest("step: at least 1s".into()));
     }

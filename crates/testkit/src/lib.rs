@@ -757,6 +757,31 @@ pub mod kafka {
         std::env::var("AUTOMAGIK_TELEMETRY_TEST_TANSU").unwrap_or_else(|_| "tansu".into())
     }
 
+    /// Starts tansu on `port` with in-memory storage.
+    fn spawn(port: u16) -> std::io::Result<Child> {
+        let listener = format!("tcp://127.0.0.1:{port}");
+        Command::new(binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &listener,
+                "--advertised-listener-url",
+                &listener,
+                "--storage-engine",
+                "memory://tansu/",
+                "--silent",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                std::io::Error::other(format!(
+                    "cannot start {} (run scripts/setup-kafka): {e}",
+                    binary()
+                ))
+            })
+    }
+
     impl Broker {
         /// Starts a broker and waits until its port accepts connections.
         pub fn start() -> std::io::Result<Self> {
@@ -765,27 +790,7 @@ pub mod kafka {
             // in between, so a broker that exits at once is started again elsewhere.
             for _ in 0..5 {
                 let port = super::free_port();
-                let listener = format!("tcp://127.0.0.1:{port}");
-                let mut child = Command::new(binary())
-                    .args([
-                        "broker",
-                        "--listener-url",
-                        &listener,
-                        "--advertised-listener-url",
-                        &listener,
-                        "--storage-engine",
-                        "memory://tansu/",
-                        "--silent",
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .map_err(|e| {
-                        std::io::Error::other(format!(
-                            "cannot start {} (run scripts/setup-kafka): {e}",
-                            binary()
-                        ))
-                    })?;
+                let mut child = spawn(port)?;
                 let deadline = Instant::now() + Duration::from_secs(20);
                 loop {
                     if let Ok(Some(status)) = child.try_wait() {
@@ -828,21 +833,7 @@ pub mod kafka {
             self.stop();
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
-                let listener = format!("tcp://127.0.0.1:{}", self.port);
-                self.child = Command::new(binary())
-                    .args([
-                        "broker",
-                        "--listener-url",
-                        &listener,
-                        "--advertised-listener-url",
-                        &listener,
-                        "--storage-engine",
-                        "memory://tansu/",
-                        "--silent",
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()?;
+                self.child = spawn(self.port)?;
                 let started = Instant::now();
                 while started.elapsed() < Duration::from_secs(5) {
                     if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
