@@ -95,13 +95,10 @@ pub struct ConsumeArgs {
 
 /// The server-store rows of a committed batch: its actions, and the current state of
 /// the runs they touch (read back from PostgreSQL, where the run's events meet).
-fn store_rows(
-    db: &mut Client,
-    valid: &[(usize, &Incoming, Envelope)],
-) -> Result<Batch, postgres::Error> {
-    let mut runs: Vec<uuid::Uuid> = valid
+fn store_rows(db: &mut Client, envelopes: &[&Envelope]) -> Result<Batch, postgres::Error> {
+    let mut runs: Vec<uuid::Uuid> = envelopes
         .iter()
-        .map(|(_, _, e)| parse_uuid(&e.correlation_id))
+        .map(|e| parse_uuid(&e.correlation_id))
         .collect();
     runs.sort();
     runs.dedup();
@@ -133,10 +130,10 @@ fn store_rows(
             .to_string(),
         })
         .collect();
-    let agent_actions = valid
+    let agent_actions = envelopes
         .iter()
-        .filter(|(_, _, e)| e.event_type.is_action())
-        .map(|(_, _, e)| {
+        .filter(|e| e.event_type.is_action())
+        .map(|e| {
             let r = ActionRow::of(e);
             AgentActionRow {
                 action_id: r.action_id.to_string(),
@@ -323,31 +320,6 @@ fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Applies pending migrations under an advisory lock.
-fn migrate(client: &mut Client) -> Result<(), postgres::Error> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock(7243101)", &[])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS automagik_agent_migrations (
-            version integer PRIMARY KEY,
-            applied_at timestamptz NOT NULL DEFAULT now())",
-    )?;
-    let applied: i32 = tx
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM automagik_agent_migrations",
-            &[],
-        )?
-        .get(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        tx.batch_execute(sql)?;
-        tx.execute(
-            "INSERT INTO automagik_agent_migrations (version) VALUES ($1)",
-            &[&(i as i32 + 1)],
-        )?;
-    }
-    tx.commit()
-}
-
 /// One message of a batch.
 struct Incoming {
     topic: String,
@@ -441,9 +413,7 @@ fn apply_all(
     }
     let mut stored: HashMap<&'static str, u64> = HashMap::new();
     for e in new {
-        if !e.event_type.is_action() {
-            apply_effect(tx, e)?;
-        }
+        apply_effect(tx, e)?;
         *stored.entry(e.event_type.as_str()).or_default() += 1;
     }
     Ok((stored, duplicates))
@@ -488,7 +458,7 @@ impl<'a> ActionRow<'a> {
     }
 }
 
-/// Applies one event whose id is recorded and whose run row exists.
+/// Applies one event whose id is recorded and whose run row exists (actions excepted).
 fn apply_effect(tx: &mut Transaction<'_>, e: &Envelope) -> Result<(), postgres::Error> {
     let run = parse_uuid(&e.correlation_id);
     let event_id = parse_uuid(&e.event_id);
@@ -549,26 +519,8 @@ fn apply_effect(tx: &mut Transaction<'_>, e: &Envelope) -> Result<(), postgres::
                 ],
             )?;
         }
-        EventType::ToolCall | EventType::Decision | EventType::Error | EventType::Success => {
-            let r = ActionRow::of(e);
-            tx.execute(
-                "INSERT INTO agent_actions (action_id, event_id, correlation_id, agent_name,
-                    action_type, name, is_error, payload, duration_ms, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9, $10::text::timestamptz)",
-                &[
-                    &r.action_id,
-                    &r.event_id,
-                    &r.run,
-                    &r.agent,
-                    &r.action_type,
-                    &r.name,
-                    &r.is_error,
-                    &r.payload,
-                    &r.duration_ms,
-                    &r.at,
-                ],
-            )?;
-        }
+        // Inserted together, one statement per batch, by `apply_all`.
+        EventType::ToolCall | EventType::Decision | EventType::Error | EventType::Success => {}
         EventType::RoutingDecision => {
             tx.execute(
                 "INSERT INTO agent_routing_decisions (event_id, correlation_id, agent_name,
@@ -720,7 +672,13 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let mut db = connect_with_retry(&args.postgres, &stop)?;
-    migrate(&mut db).context("applying the agent table migrations")?;
+    automagik_telemetry_server::store::postgres::apply_migrations(
+        &mut db,
+        "automagik_agent_migrations",
+        7243101,
+        MIGRATIONS,
+    )
+    .context("applying the agent table migrations")?;
     let consumer: AgentConsumer = client_config(
         &args.brokers,
         &[
@@ -808,59 +766,44 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
         }
 
         // Write, retrying while the database is unavailable (offsets stay put).
-        let mut backoff = Duration::from_millis(200);
-        let written = loop {
-            match write_batch(&mut db, &valid) {
-                Ok(w) => break w,
-                Err(e) => {
-                    metrics.database_retries.inc();
-                    eprintln!(
-                        "PostgreSQL unavailable ({}); retrying the batch in {backoff:?}",
-                        crate::health::postgres_reason(&e)
-                    );
+        let mut paused = false;
+        let written = until_done(&consumer, &stop, "writing the batch to PostgreSQL", || {
+            let written = reconnected(&mut db, &args.postgres)
+                .and_then(|db| write_batch(db, &valid))
+                .map_err(|e| crate::health::postgres_reason(&e));
+            if written.is_err() {
+                metrics.database_retries.inc();
+                // Keep polling to stay in the group, without taking more messages.
+                if !paused {
                     pause(&consumer, true);
-                    sleep_polling(&consumer, backoff, &stop);
-                    if stop.load(Ordering::SeqCst) {
-                        return Ok(());
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    if let Ok(c) = Client::connect(&args.postgres, NoTls) {
-                        db = c;
-                    }
+                    paused = true;
                 }
             }
+            written
+        });
+        if paused {
+            pause(&consumer, false);
+        }
+        let Some(written) = written else {
+            return Ok(());
         };
-        pause(&consumer, false);
         dead.extend(written.refused.iter().cloned());
 
         // The server's store, when asked: after PostgreSQL, before the offsets.
         if let Some(store) = &store {
-            let refused: std::collections::HashSet<usize> =
-                written.refused.iter().map(|(i, _)| *i).collect();
-            let kept: Vec<(usize, &Incoming, Envelope)> = valid
+            let kept: Vec<&Envelope> = valid
                 .iter()
-                .filter(|(i, _, _)| !refused.contains(i))
-                .map(|(i, m, e)| (*i, *m, e.clone()))
+                .filter(|(i, _, _)| !written.refused.iter().any(|(r, _)| r == i))
+                .map(|(_, _, e)| e)
                 .collect();
-            let mut backoff = Duration::from_millis(200);
-            loop {
-                let result = store_rows(&mut db, &kept)
+            let stored = until_done(&consumer, &stop, "writing to the server's store", || {
+                reconnected(&mut db, &args.postgres)
+                    .and_then(|db| store_rows(db, &kept))
                     .map_err(|e| crate::health::postgres_reason(&e))
-                    .and_then(|rows| store.insert(rows).map_err(|e| e.to_string()));
-                match result {
-                    Ok(()) => break,
-                    Err(e) => {
-                        eprintln!("writing to the server's store failed ({e}); retrying");
-                        sleep_polling(&consumer, backoff, &stop);
-                        if stop.load(Ordering::SeqCst) {
-                            return Ok(());
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                        if let Ok(c) = Client::connect(&args.postgres, NoTls) {
-                            db = c;
-                        }
-                    }
-                }
+                    .and_then(|rows| store.insert(rows).map_err(|e| e.to_string()))
+            });
+            if stored.is_none() {
+                return Ok(());
             }
         }
 
@@ -872,16 +815,14 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                 key: m.key.clone(),
                 payload: m.payload.clone(),
             };
-            let mut backoff = Duration::from_millis(200);
-            while let Err(e) =
-                dlq.dead_letter(&record, reason, Instant::now() + Duration::from_secs(10))
-            {
-                eprintln!("cannot publish to the dead-letter topic ({e}); retrying");
-                sleep_polling(&consumer, backoff, &stop);
-                if stop.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+            let sent = until_done(
+                &consumer,
+                &stop,
+                "publishing to the dead-letter topic",
+                || dlq.dead_letter(&record, reason, Instant::now() + Duration::from_secs(10)),
+            );
+            if sent.is_none() {
+                return Ok(());
             }
             let class = reason.split(':').next().unwrap_or("invalid").to_string();
             metrics
@@ -900,15 +841,13 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
                 .add_partition_offset(topic, *partition, Offset::Offset(*offset))
                 .context("building the offsets to commit")?;
         }
-        let mut backoff = Duration::from_millis(200);
-        while let Err(e) = consumer.commit(&offsets, CommitMode::Sync) {
-            // Stored rows are safe: a replay skips them by event id.
-            eprintln!("committing offsets failed ({e}); retrying");
-            sleep_polling(&consumer, backoff, &stop);
-            if stop.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+        // Stored rows are safe meanwhile: a replay skips them by event id.
+        if until_done(&consumer, &stop, "committing offsets", || {
+            consumer.commit(&offsets, CommitMode::Sync)
+        })
+        .is_none()
+        {
+            return Ok(());
         }
         metrics.batches.inc();
         metrics.duplicates.inc_by(written.duplicates);
@@ -934,8 +873,8 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sets `stop` on SIGINT or SIGTERM; the loop then finishes its batch and leaves the
-/// group.
+/// Sets `stop` on SIGINT or SIGTERM (as `serve` stops); the loop then finishes its batch
+/// and leaves the group.
 fn watch_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -944,27 +883,7 @@ fn watch_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("consumer-signals".into())
         .spawn(move || {
-            rt.block_on(async {
-                let ctrl_c = tokio::signal::ctrl_c();
-                #[cfg(unix)]
-                {
-                    let mut term = match tokio::signal::unix::signal(
-                        tokio::signal::unix::SignalKind::terminate(),
-                    ) {
-                        Ok(t) => t,
-                        Err(_) => {
-                            let _ = ctrl_c.await;
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        _ = ctrl_c => {},
-                        _ = term.recv() => {},
-                    }
-                }
-                #[cfg(not(unix))]
-                let _ = ctrl_c.await;
-            });
+            rt.block_on(crate::serve::shutdown_signal());
             stop.store(true, Ordering::SeqCst);
         })?;
     Ok(())
@@ -994,6 +913,37 @@ fn connect_with_retry(url: &str, stop: &AtomicBool) -> anyhow::Result<Client> {
             }
         }
     }
+}
+
+/// Runs `attempt` until it succeeds, waiting between attempts (200 ms doubling up to 5 s)
+/// while polling the consumer so that it keeps its place in the group; `None` when asked
+/// to stop first.
+fn until_done<T, E: std::fmt::Display>(
+    consumer: &AgentConsumer,
+    stop: &AtomicBool,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Option<T> {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match attempt() {
+            Ok(v) => return Some(v),
+            Err(e) => eprintln!("{what} failed ({e}); retrying in {backoff:?}"),
+        }
+        sleep_polling(consumer, backoff, stop);
+        if stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The connection, opened again first if it was lost.
+fn reconnected<'a>(db: &'a mut Client, url: &str) -> Result<&'a mut Client, postgres::Error> {
+    if db.is_closed() {
+        *db = Client::connect(url, NoTls)?;
+    }
+    Ok(db)
 }
 
 /// Pauses (or resumes) every assigned partition: while the database is down the

@@ -185,6 +185,17 @@ pub(crate) enum State {
     Blocked,
 }
 
+impl State {
+    /// Its name, as serialized: `up`, `down` or `blocked`.
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            State::Up => "up",
+            State::Down => "down",
+            State::Blocked => "blocked",
+        }
+    }
+}
+
 /// The outcome of one target's probe.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Report {
@@ -315,57 +326,22 @@ fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// Keeps the client's errors (a refused connection, a failed SASL login) as the reason,
-/// instead of librdkafka's generic one.
-#[derive(Default)]
-struct KafkaErrors(std::sync::Mutex<Option<String>>);
-
-impl rdkafka::ClientContext for KafkaErrors {
-    fn log(&self, _: rdkafka::config::RDKafkaLogLevel, _: &str, _: &str) {}
-
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        let reason = if reason.is_empty() {
-            error.to_string()
-        } else {
-            reason.to_string()
-        };
-        // The first error is the cause ("Connect to ... failed: Connection refused");
-        // later ones are its consequences ("1/1 brokers are down") or repeats.
-        if let Ok(mut first) = self.0.lock()
-            && first.is_none()
-        {
-            *first = Some(reason);
-        }
-    }
-}
-
-impl rdkafka::consumer::ConsumerContext for KafkaErrors {}
-
 /// Asks the brokers for the cluster's metadata: up when a broker answers and lists at
 /// least one broker.
 fn kafka_probe(url: &str, timeout: Duration) -> Result<(), String> {
+    use automagik_telemetry::kafka::{FirstError, client_config};
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let parsed = automagik_telemetry_core::kafka::KafkaUrl::parse(url)?;
-    let mut config = rdkafka::ClientConfig::new();
-    for (k, v) in parsed.client_properties() {
-        config.set(k, v);
-    }
-    config.set("socket.timeout.ms", timeout.as_millis().max(10).to_string());
-    let consumer: BaseConsumer<KafkaErrors> = config
-        .create_with_context(KafkaErrors::default())
-        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
+    let socket_timeout = timeout.as_millis().max(10).to_string();
+    let consumer: BaseConsumer<FirstError> =
+        client_config(url, &[("socket.timeout.ms", socket_timeout.as_str())])?
+            .create_with_context(FirstError::default())
+            .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
     let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| {
         // The client's own errors arrive as events: serve them.
         for _ in 0..5 {
             let _ = consumer.poll(Duration::from_millis(20));
         }
-        consumer
-            .context()
-            .0
-            .lock()
-            .ok()
-            .and_then(|last| last.clone())
-            .unwrap_or_else(|| e.to_string())
+        consumer.context().get().unwrap_or_else(|| e.to_string())
     })?;
     if metadata.brokers().is_empty() {
         return Err("the cluster lists no brokers".into());

@@ -446,12 +446,7 @@ async fn probes(
         if let Ok(mut states) = board.states.lock() {
             states.clear();
             for r in &reports {
-                let state = match r.state {
-                    health::State::Up => "up",
-                    health::State::Down => "down",
-                    health::State::Blocked => "blocked",
-                };
-                states.insert(r.name.clone(), (state.to_string(), r.latency_ms));
+                states.insert(r.name.clone(), (r.state.as_str().to_string(), r.latency_ms));
             }
         }
         let store = state.store.clone();
@@ -582,7 +577,8 @@ async fn retention(state: AppState, raw: Duration, rollups: Duration, every: Dur
     }
 }
 
-async fn shutdown_signal() {
+/// Returns on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -631,14 +627,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     ];
     if !s.agents.is_empty() {
         let timeout = Duration::from_secs(5);
-        collectors.push(Arc::new(fleet::AgentsCollector {
-            targets: s.agents.clone(),
-            request_timeout: timeout,
-        }));
-        collectors.push(Arc::new(fleet::DeploymentsCollector {
-            targets: s.agents.clone(),
-            request_timeout: timeout,
-        }));
+        let poller = Arc::new(fleet::AgentPoller::new(s.agents.clone(), timeout));
+        collectors.push(Arc::new(fleet::AgentsCollector(poller.clone())));
+        collectors.push(Arc::new(fleet::DeploymentsCollector(poller)));
     }
     if !s.probes.is_empty() {
         collectors.push(Arc::new(board.clone()));

@@ -14,7 +14,7 @@
 //! event type), so a record sent twice carries the same id and a consumer stores it
 //! once.
 
-use crate::agent::{number_attr, string_attr};
+use crate::agent::{SpanRole, number_attr, string_attr};
 use crate::otlp::{SignalRequest, any_to_json};
 use crate::time::{parse_rfc3339, rfc3339};
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -247,6 +247,16 @@ impl Envelope {
         self.to_json().to_string().into_bytes()
     }
 
+    /// The rules [`Envelope::parse`] applies, on an envelope built in memory: what a
+    /// consumer would refuse, without serializing and parsing it again.
+    pub fn check(&self) -> Result<(), Invalid> {
+        if self.agent_name.is_empty() {
+            return Err(Invalid("agent_name must be a non-empty string".into()));
+        }
+        check_ids(&self.event_id, &self.correlation_id)?;
+        check_payload(self.event_type, &self.payload).map_err(Invalid)
+    }
+
     /// Validates a message; the reason names the first problem found.
     pub fn parse(message: &[u8]) -> Result<Envelope, Invalid> {
         let bad = |m: String| Err(Invalid(m));
@@ -272,11 +282,7 @@ impl Envelope {
         let correlation_id = text("correlation_id")?;
         let timestamp = text("timestamp")?;
         let agent_name = text("agent_name")?;
-        for (key, v) in [("event_id", &event_id), ("correlation_id", &correlation_id)] {
-            if !is_uuid(v) {
-                return bad(format!("{key} is not a UUID"));
-            }
-        }
+        check_ids(&event_id, &correlation_id)?;
         let Some(event_type) = EventType::parse(&event_type) else {
             return bad(format!("unknown event_type {event_type:?}"));
         };
@@ -299,6 +305,18 @@ impl Envelope {
             extra: obj,
         })
     }
+}
+
+fn check_ids(event_id: &str, correlation_id: &str) -> Result<(), Invalid> {
+    for (key, v) in [("event_id", event_id), ("correlation_id", correlation_id)] {
+        if v.is_empty() {
+            return Err(Invalid(format!("{key} must be a non-empty string")));
+        }
+        if !is_uuid(v) {
+            return Err(Invalid(format!("{key} is not a UUID")));
+        }
+    }
+    Ok(())
 }
 
 fn check_payload(t: EventType, payload: &Map<String, Json>) -> Result<(), String> {
@@ -413,25 +431,17 @@ fn envelope(
 fn from_span(span: &opentelemetry_proto::tonic::trace::v1::Span, out: &mut Vec<Envelope>) {
     let attrs = &span.attributes;
     let attr = |k| string_attr(attrs, k);
-    let (Some(op), Some(correlation_id)) = (attr("gen_ai.operation.name"), attr("correlation_id"))
-    else {
+    // Envelopes need the run's own id: no falling back to the trace id here.
+    let Some(correlation_id) = attr("correlation_id") else {
         return;
     };
     let agent = attr("gen_ai.agent.name").unwrap_or_default();
-    let duration_ms = span
+    let span_ms = span
         .end_time_unix_nano
         .saturating_sub(span.start_time_unix_nano) as f64
         / 1e6;
-    let duration_ms = number_attr(attrs, "agent.duration_ms").unwrap_or(duration_ms);
-    let status_error = span.status.as_ref().is_some_and(|s| s.code == 2);
-    let error = || {
-        attr("error.message")
-            .or(span.status.as_ref().map(|s| s.message.as_str()))
-            .unwrap_or_default()
-            .to_string()
-    };
-    match op {
-        "invoke_agent" => {
+    match crate::agent::from_span(span, "", "") {
+        Some(SpanRole::Run(run)) => {
             let mut started = Map::new();
             started.insert(
                 "user_prompt".into(),
@@ -448,20 +458,17 @@ fn from_span(span: &opentelemetry_proto::tonic::trace::v1::Span, out: &mut Vec<E
                 agent,
                 started,
             ));
-            let failed = match attr("agent.status") {
-                Some(s) => s == "failed",
-                None => status_error,
-            };
-            let (event_type, payload) = if failed {
+            let duration_ms = number_attr(attrs, "agent.duration_ms").unwrap_or(span_ms);
+            let (event_type, payload) = if run.failed {
                 (
                     EventType::ExecutionFailed,
-                    json!({"error": error(), "duration_ms": duration_ms}),
+                    json!({"error": run.error.unwrap_or_default(), "duration_ms": duration_ms}),
                 )
             } else {
                 (
                     EventType::ExecutionCompleted,
                     json!({
-                        "quality_score": number_attr(attrs, "agent.quality_score").unwrap_or(0.0),
+                        "quality_score": run.quality_score.unwrap_or(0.0),
                         "duration_ms": duration_ms,
                     }),
                 )
@@ -477,44 +484,36 @@ fn from_span(span: &opentelemetry_proto::tonic::trace::v1::Span, out: &mut Vec<E
                 ));
             }
         }
-        "execute_tool" => {
-            let action_id = attr("agent.action_id").unwrap_or_default();
+        Some(SpanRole::Action(call)) => {
             let mut payload = Map::new();
-            payload.insert("action_id".into(), json!(action_id));
-            payload.insert(
-                "tool_name".into(),
-                json!(attr("gen_ai.tool.name").unwrap_or(&span.name)),
-            );
+            payload.insert("action_id".into(), json!(call.action_id));
+            payload.insert("tool_name".into(), json!(call.name));
             payload.insert(
                 "params".into(),
                 attr_json(attrs, "gen_ai.tool.call.arguments").unwrap_or(Json::Null),
             );
-            if status_error {
-                payload.insert("error".into(), json!(error()));
+            if call.is_error {
+                let error = attr("error.message")
+                    .or(span.status.as_ref().map(|s| s.message.as_str()))
+                    .unwrap_or_default();
+                payload.insert("error".into(), json!(error));
             } else {
                 payload.insert(
                     "result".into(),
                     attr_json(attrs, "gen_ai.tool.call.result").unwrap_or(Json::Null),
                 );
             }
-            payload.insert(
-                "duration_ms".into(),
-                json!(
-                    span.end_time_unix_nano
-                        .saturating_sub(span.start_time_unix_nano) as f64
-                        / 1e6
-                ),
-            );
+            payload.insert("duration_ms".into(), json!(span_ms));
             out.push(envelope(
                 EventType::ToolCall,
-                action_id,
+                &call.action_id,
                 correlation_id,
                 span.start_time_unix_nano,
                 agent,
                 payload,
             ));
         }
-        _ => {}
+        None => {}
     }
 }
 
@@ -714,6 +713,19 @@ mod tests {
             assert!(err.0.contains(want), "{want}: {err}");
         }
         assert!(Envelope::parse(b"{not json").is_err());
+        // `check` on an envelope in memory says what `parse` says of its bytes.
+        let mut built = parse(&good()).expect("valid");
+        assert_eq!(built.check(), Ok(()));
+        built.payload.insert("confidence".into(), json!(2));
+        assert_eq!(
+            built.check(),
+            Envelope::parse(&built.to_bytes()).map(|_| ())
+        );
+        built.correlation_id = "run-7".into();
+        assert_eq!(
+            built.check().expect_err("not a UUID").0,
+            "correlation_id is not a UUID"
+        );
         let no_outcome = message(
             "tool_call",
             json!({"action_id": ACTION, "tool_name": "t", "params": null, "duration_ms": 1}),

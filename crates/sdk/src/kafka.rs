@@ -59,18 +59,28 @@ pub fn is_permanent(code: RDKafkaErrorCode) -> bool {
     )
 }
 
-/// Delivery reports by record number, and the client's first error.
-#[derive(Default)]
-struct Reports {
-    outcomes: Mutex<HashMap<usize, Result<(), RDKafkaErrorCode>>>,
-    client_error: Mutex<Option<String>>,
-}
+/// A client context that keeps the client's first error since the last
+/// [`FirstError::clear`]: the cause ("Connect to ... failed: Connection refused", a failed
+/// SASL login), where later ones are its consequences ("1/1 brokers are down") or
+/// repeats. librdkafka's own log lines are dropped.
+#[derive(Debug, Default)]
+pub struct FirstError(Mutex<Option<String>>);
 
-impl ClientContext for Reports {
-    fn log(&self, _: RDKafkaLogLevel, _: &str, _: &str) {}
+impl FirstError {
+    /// The first error, if there was one.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|e| e.clone())
+    }
 
-    fn error(&self, error: KafkaError, reason: &str) {
-        if let Ok(mut first) = self.client_error.lock()
+    /// Forgets it.
+    pub fn clear(&self) {
+        if let Ok(mut e) = self.0.lock() {
+            *e = None;
+        }
+    }
+
+    fn record(&self, error: KafkaError, reason: &str) {
+        if let Ok(mut first) = self.0.lock()
             && first.is_none()
         {
             *first = Some(if reason.is_empty() {
@@ -79,6 +89,31 @@ impl ClientContext for Reports {
                 reason.to_string()
             });
         }
+    }
+}
+
+impl ClientContext for FirstError {
+    fn log(&self, _: RDKafkaLogLevel, _: &str, _: &str) {}
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.record(error, reason);
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for FirstError {}
+
+/// Delivery reports by record number, and the client's first error.
+#[derive(Default)]
+struct Reports {
+    outcomes: Mutex<HashMap<usize, Result<(), RDKafkaErrorCode>>>,
+    client_error: FirstError,
+}
+
+impl ClientContext for Reports {
+    fn log(&self, _: RDKafkaLogLevel, _: &str, _: &str) {}
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.client_error.record(error, reason);
     }
 }
 
@@ -177,21 +212,12 @@ impl Publisher {
                 .create_with_context(Reports::default())
                 .map_err(|e| Unfinished(format!("cannot create the Kafka producer: {e}")))?;
         }
-        if let Ok(mut e) = self.producer.context().client_error.lock() {
-            *e = None;
-        }
+        self.producer.context().client_error.clear();
         Ok(())
     }
 
     fn unfinished(&self, what: String) -> Unfinished {
-        let cause = self
-            .producer
-            .context()
-            .client_error
-            .lock()
-            .ok()
-            .and_then(|e| e.clone());
-        Unfinished(match cause {
+        Unfinished(match self.producer.context().client_error.get() {
             Some(c) => format!("{what}: {c}"),
             None => what,
         })
@@ -435,68 +461,43 @@ fn header<'a>(m: &'a rdkafka::message::BorrowedMessage<'_>, name: &str) -> Optio
 }
 
 impl RequestReply {
-    /// Sends requests to `request_topic` and listens on `reply_topic` (with a consumer
-    /// group of its own, from the end of the topic). Returns once the listener is
-    /// assigned its partitions, so no reply to a later request can be missed.
+    /// Sends requests to `request_topic` and listens on `reply_topic`: on every one of
+    /// its partitions, from their current end, assigned directly rather than through a
+    /// consumer group (each requester sees every reply and keeps its own). The ends are read before this returns, so no
+    /// reply to a later request can be missed.
     pub fn new(brokers: &str, request_topic: &str, reply_topic: &str) -> Result<Self, String> {
         use rdkafka::consumer::{BaseConsumer, Consumer};
+        // librdkafka assigns partitions only to a consumer with a group id; this one
+        // never joins it (no subscription, no commits).
         let group = format!("automagik-reply-{}", uuid::Uuid::new_v4());
         let consumer: BaseConsumer = client_config(
             brokers,
             &[
                 ("group.id", group.as_str()),
-                ("auto.offset.reset", "latest"),
                 ("enable.auto.commit", "false"),
             ],
         )?
         .create()
         .map_err(|e| format!("cannot create the reply consumer: {e}"))?;
-        consumer
-            .subscribe(&[reply_topic])
-            .map_err(|e| format!("cannot subscribe to {reply_topic}: {e}"))?;
-        // Wait for the assignment and its starting positions.
-        let ready_by = Instant::now() + Duration::from_secs(30);
-        loop {
-            let _ = consumer.poll(Duration::from_millis(50));
-            let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-            if assigned > 0
-                && consumer.position().is_ok_and(|p| {
-                    p.elements()
-                        .iter()
-                        .all(|e| matches!(e.offset(), rdkafka::Offset::Offset(_)))
-                })
-            {
-                break;
-            }
-            if assigned > 0 {
-                // Positions are known once the first fetch starts; the end is where
-                // replies to new requests will be.
-                if let Ok(a) = consumer.assignment() {
-                    let mut at_end = rdkafka::TopicPartitionList::new();
-                    for e in a.elements() {
-                        if let Ok((_, high)) = consumer.fetch_watermarks(
-                            e.topic(),
-                            e.partition(),
-                            Duration::from_secs(5),
-                        ) {
-                            let _ = at_end.add_partition_offset(
-                                e.topic(),
-                                e.partition(),
-                                rdkafka::Offset::Offset(high),
-                            );
-                        }
-                    }
-                    if at_end.count() == a.count() && consumer.assign(&at_end).is_ok() {
-                        break;
-                    }
-                }
-            }
-            if Instant::now() >= ready_by {
-                return Err(format!(
-                    "no partitions of {reply_topic} were assigned in time"
-                ));
-            }
+        let timeout = Duration::from_secs(10);
+        let metadata = consumer
+            .fetch_metadata(Some(reply_topic), timeout)
+            .map_err(|e| format!("cannot read the partitions of {reply_topic}: {e}"))?;
+        let mut at_end = rdkafka::TopicPartitionList::new();
+        for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            let (_, high) = consumer
+                .fetch_watermarks(reply_topic, p.id(), timeout)
+                .map_err(|e| format!("cannot read the end of {reply_topic}: {e}"))?;
+            at_end
+                .add_partition_offset(reply_topic, p.id(), rdkafka::Offset::Offset(high))
+                .map_err(|e| e.to_string())?;
         }
+        if at_end.count() == 0 {
+            return Err(format!("{reply_topic} has no partitions"));
+        }
+        consumer
+            .assign(&at_end)
+            .map_err(|e| format!("cannot listen on {reply_topic}: {e}"))?;
         let waiting: Waiters = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let listener = {

@@ -241,14 +241,48 @@ fn poll_all(targets: &[AgentTarget], timeout: Duration) -> Vec<Value> {
     })
 }
 
+/// Polls the agents' health URLs, in parallel, for the agents and deployments collectors
+/// of one round: whichever asks first polls, and the other, started at the same moment,
+/// gets the same answers, so each agent is asked once a round.
+#[derive(Debug)]
+pub struct AgentPoller {
+    targets: Vec<AgentTarget>,
+    request_timeout: Duration,
+    last: std::sync::Mutex<Option<(Instant, Vec<Value>)>>,
+}
+
+impl AgentPoller {
+    /// A poller of `targets`, each request cut at `request_timeout`.
+    pub fn new(targets: Vec<AgentTarget>, request_timeout: Duration) -> Self {
+        AgentPoller {
+            targets,
+            request_timeout,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// What each agent answered this round.
+    pub fn poll(&self) -> Vec<Value> {
+        // The collectors of one round start within microseconds; rounds are at least
+        // 100 ms apart.
+        const SAME_ROUND: Duration = Duration::from_millis(50);
+        let asked = Instant::now();
+        // Held while polling: a concurrent caller waits for these answers.
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((started, answers)) = last.as_ref()
+            && asked.saturating_duration_since(*started) < SAME_ROUND
+        {
+            return answers.clone();
+        }
+        let answers = poll_all(&self.targets, self.request_timeout);
+        *last = Some((asked, answers.clone()));
+        answers
+    }
+}
+
 /// Polls every agent's health URL in parallel.
 #[derive(Clone, Debug)]
-pub struct AgentsCollector {
-    /// The agents.
-    pub targets: Vec<AgentTarget>,
-    /// Per request.
-    pub request_timeout: Duration,
-}
+pub struct AgentsCollector(pub Arc<AgentPoller>);
 
 impl Collector for AgentsCollector {
     fn name(&self) -> &str {
@@ -256,7 +290,7 @@ impl Collector for AgentsCollector {
     }
 
     fn collect(&self) -> Result<Value, String> {
-        let agents = poll_all(&self.targets, self.request_timeout);
+        let agents = self.0.poll();
         let healthy = agents.iter().filter(|a| a["healthy"] == true).count();
         Ok(json!({
             "total": agents.len(),
@@ -270,12 +304,7 @@ impl Collector for AgentsCollector {
 /// Version adoption per service across the agents: which versions run, on how many
 /// agents, and the share of the newest one (the rollout).
 #[derive(Clone, Debug)]
-pub struct DeploymentsCollector {
-    /// The agents.
-    pub targets: Vec<AgentTarget>,
-    /// Per request.
-    pub request_timeout: Duration,
-}
+pub struct DeploymentsCollector(pub Arc<AgentPoller>);
 
 /// Orders versions numerically by their dotted parts (`1.10.0` after `1.9.3`), text
 /// after numbers.
@@ -341,7 +370,7 @@ impl Collector for DeploymentsCollector {
     }
 
     fn collect(&self) -> Result<Value, String> {
-        Ok(deployments(&poll_all(&self.targets, self.request_timeout)))
+        Ok(deployments(&self.0.poll()))
     }
 }
 

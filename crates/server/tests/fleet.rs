@@ -3,8 +3,8 @@
 //! hanging or failing collector that costs the snapshot nothing else.
 
 use automagik_telemetry_server::fleet::{
-    AgentTarget, AgentsCollector, Collector, DeploymentsCollector, DockerCollector, HostCollector,
-    collect,
+    AgentPoller, AgentTarget, AgentsCollector, Collector, DeploymentsCollector, DockerCollector,
+    HostCollector, collect,
 };
 use automagik_telemetry_testkit::http::StaticServer;
 use serde_json::{Value, json};
@@ -100,16 +100,10 @@ fn agents_are_polled_and_deployments_computed_across_them() {
         target("a3", format!("{base}/a3/health")),
         target("a4", format!("http://127.0.0.1:{closed}/health")),
     ];
-    let timeout = Duration::from_secs(5);
+    let poller = Arc::new(AgentPoller::new(targets, Duration::from_secs(5)));
     let snapshot = collect(&[
-        Arc::new(AgentsCollector {
-            targets: targets.clone(),
-            request_timeout: timeout,
-        }),
-        Arc::new(DeploymentsCollector {
-            targets,
-            request_timeout: timeout,
-        }),
+        Arc::new(AgentsCollector(poller.clone())),
+        Arc::new(DeploymentsCollector(poller)),
     ]);
     assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
     let agents = &snapshot.results["agents"];

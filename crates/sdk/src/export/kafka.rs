@@ -16,7 +16,7 @@
 use super::{ExportError, ExportOutcome, Exporter};
 use crate::kafka::{Publisher, Record};
 use automagik_telemetry_core::SignalRequest;
-use automagik_telemetry_core::agent_event::{Envelope, from_request};
+use automagik_telemetry_core::agent_event::from_request;
 use std::time::{Duration, Instant};
 
 /// See the module docs.
@@ -57,8 +57,8 @@ impl Exporter for KafkaExporter {
                 payload: envelope.to_bytes(),
             };
             // What a consumer would refuse is dead-lettered here, with the same reason.
-            match Envelope::parse(&record.payload) {
-                Ok(_) => records.push(record),
+            match envelope.check() {
+                Ok(()) => records.push(record),
                 Err(why) => invalid.push((record, why.0)),
             }
         }

@@ -88,28 +88,12 @@ impl PostgresStore {
 
     fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.get()?;
-        let mut tx = conn.transaction()?;
-        // One server at a time applies migrations.
-        tx.execute("SELECT pg_advisory_xact_lock(7243100)", &[])?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS automagik_schema_migrations (
-                version integer PRIMARY KEY,
-                applied_at timestamptz NOT NULL DEFAULT now())",
+        apply_migrations(
+            &mut conn,
+            "automagik_schema_migrations",
+            7243100,
+            MIGRATIONS,
         )?;
-        let applied: i32 = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM automagik_schema_migrations",
-                &[],
-            )?
-            .get(0);
-        for (i, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            tx.batch_execute(migration)?;
-            tx.execute(
-                "INSERT INTO automagik_schema_migrations (version) VALUES ($1)",
-                &[&(i as i32 + 1)],
-            )?;
-        }
-        tx.commit()?;
         Ok(())
     }
 
@@ -122,6 +106,38 @@ impl PostgresStore {
         let rows = conn.query(l.sql.as_str(), &pg_params(&l.args))?;
         Ok(rows.iter().map(map).collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// Applies the `migrations` not yet recorded in the table `ledger` (created if
+/// missing), in one transaction under the advisory lock `lock`, so that one process at
+/// a time migrates.
+pub fn apply_migrations(
+    client: &mut postgres::Client,
+    ledger: &str,
+    lock: i64,
+    migrations: &[&str],
+) -> Result<(), postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {ledger} (
+            version integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now())"
+    ))?;
+    let applied: i32 = tx
+        .query_one(
+            &format!("SELECT coalesce(max(version), 0) FROM {ledger}"),
+            &[],
+        )?
+        .get(0);
+    for (i, migration) in migrations.iter().enumerate().skip(applied as usize) {
+        tx.batch_execute(migration)?;
+        tx.execute(
+            &format!("INSERT INTO {ledger} (version) VALUES ($1)"),
+            &[&(i as i32 + 1)],
+        )?;
+    }
+    tx.commit()
 }
 
 fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(), StoreError> {
