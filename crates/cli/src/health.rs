@@ -206,6 +206,8 @@ pub(crate) struct Report {
     pub(crate) latency_ms: Option<f64>,
     /// Why it is down, or which dependency blocks it.
     pub(crate) reason: Option<String>,
+    /// The targets it depends on.
+    pub(crate) depends_on: Vec<String>,
 }
 
 /// The target's URL without its password, for reports.
@@ -501,6 +503,7 @@ pub(crate) fn check(mut targets: Vec<Target>, default_timeout: Duration) -> Vec<
                 state: st,
                 critical: t.critical,
                 reason,
+                depends_on: t.depends_on.clone(),
             }
         })
         .collect();

@@ -1,7 +1,7 @@
 //! `send-test`: a realistic sample of every signal, sent with the SDK like any program
 //! would: an HTTP request trace with a database call, a failing payment, logs at three
 //! severities, product events, an error, counters, a gauge, a histogram, and an agent
-//! run with tool calls, a decision and a success.
+//! run with tool calls (one failing), an error, a decision and a success.
 
 use anyhow::{Context, bail};
 use automagik_telemetry::{MetricKind, Severity, SpanKind, SpanStatus, Telemetry, attrs};
@@ -136,7 +136,7 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
     }
     telemetry.track_metric("queue.depth", 7.0, MetricKind::Gauge, [("queue", "emails")]);
 
-    // An agent run: progress, two tool calls, a decision and a success.
+    // An agent run: progress, tool calls (one failing), an error, a decision and a success.
     {
         let run = telemetry.agent_run("planner", "Which orders shipped late last week?");
         correlation_id = run.correlation_id().to_string();
@@ -145,6 +145,13 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
         let call = run.tool_call("search_docs", "late shipment policy");
         std::thread::sleep(Duration::from_millis(30));
         call.ok("2 documents");
+        let call = run.tool_call("run_sql", "SELECT id FROM order WHERE shipped_late");
+        std::thread::sleep(Duration::from_millis(9));
+        call.err("relation \"order\" does not exist");
+        run.error(
+            "the first query named a missing table; retrying",
+            "sql_error",
+        );
         let call = run.tool_call("run_sql", "SELECT id FROM orders WHERE shipped_late");
         std::thread::sleep(Duration::from_millis(18));
         call.ok("14 rows");

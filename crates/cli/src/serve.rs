@@ -4,8 +4,9 @@
 
 use anyhow::{Context, bail};
 use automagik_telemetry_core::parse::parse_duration;
+use automagik_telemetry_core::ports;
 use automagik_telemetry_server::rows::{Batch, MetricPointRow};
-use automagik_telemetry_server::telemetry::{Fleet, ProbesCollector};
+use automagik_telemetry_server::telemetry::{Fleet, ProbeState, ProbesCollector};
 use automagik_telemetry_server::{
     AppState, Auth, ClickHouseStore, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app,
     grpc,
@@ -266,7 +267,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
     let grpc = args
         .grpc_addr
         .or(file.grpc_addr)
-        .unwrap_or_else(|| "127.0.0.1:4317".into());
+        .unwrap_or_else(|| format!("127.0.0.1:{}", ports::OTLP_GRPC));
     let grpc_addr =
         match grpc.trim() {
             "off" | "none" | "" => None,
@@ -309,7 +310,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         http_addr: args
             .http_addr
             .or(file.http_addr)
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4318))),
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], ports::OTLP_HTTP))),
         grpc_addr,
         tokens,
         insecure: args.insecure || file.insecure.unwrap_or(false),
@@ -443,12 +444,15 @@ async fn probes(
                 ));
             }
         }
-        if let Ok(mut states) = board.states.lock() {
-            states.clear();
-            for r in &reports {
-                states.insert(r.name.clone(), (r.state.as_str().to_string(), r.latency_ms));
-            }
-        }
+        board.replace(reports.iter().map(|r| ProbeState {
+            name: r.name.clone(),
+            url: r.url.clone(),
+            state: r.state.as_str().to_string(),
+            latency_ms: r.latency_ms,
+            reason: r.reason.clone(),
+            depends_on: r.depends_on.clone(),
+            critical: r.critical,
+        }));
         let store = state.store.clone();
         let batch = Batch {
             metric_points: points,
@@ -620,7 +624,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let store = open_store(&s)?;
     let mut state = AppState::new(store);
-    let board = ProbesCollector::default();
+    let board = state.probes.clone();
     let mut collectors: Vec<Arc<dyn fleet::Collector>> = vec![
         Arc::new(fleet::HostCollector),
         Arc::new(fleet::DockerCollector::default()),

@@ -4,28 +4,13 @@
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use automagik_telemetry_testkit::http::StaticServer;
 use automagik_telemetry_testkit::kafka::Broker;
-use common::{Running, command, free_port, serve};
+use common::{Running, command, free_port, ok, run, serve};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use serde_json::Value;
 use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 mod common;
-
-fn run(args: &[&str]) -> Output {
-    command().args(args).output().expect("run the binary")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 fn query_json(base: &str, args: &[&str]) -> Value {
     let mut all = vec!["query"];
@@ -123,6 +108,7 @@ fn send_test_then_query_every_signal(base: &str) {
         "user.signup",
         "feature.used",
         "agent.decision",
+        "agent.error",
         "agent.success",
     ] {
         assert!(events.iter().any(|n| n == e), "{e} in {events:?}");
@@ -165,7 +151,17 @@ fn send_test_then_query_every_signal(base: &str) {
         .iter()
         .map(|a| a["action_type"].as_str().expect("type"))
         .collect();
-    assert_eq!(kinds, ["tool_call", "tool_call", "decision", "success"]);
+    assert_eq!(
+        kinds,
+        [
+            "tool_call",
+            "tool_call",
+            "error",
+            "tool_call",
+            "decision",
+            "success"
+        ]
+    );
 
     let ops = query_json(&base, &["operations"]);
     assert!(names(&ops, "operation").contains(&"charge-card".to_string()));

@@ -11,6 +11,7 @@ pub mod kafka;
 pub mod latency;
 pub mod otlp;
 pub mod parse;
+pub mod ports;
 pub mod record;
 pub mod redact;
 pub mod time;

@@ -11,6 +11,7 @@ use crate::store::{
     LogQuery, RollupQuery, RunQuery, Store, StoreError, StoredLog, StoredRun, TraceQuery, rfc3339,
 };
 use crate::telemetry;
+use crate::ui;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub alerts: Arc<crate::alerts::Alerts>,
     /// Fleet collection and its newest snapshot.
     pub fleet: Arc<crate::telemetry::Fleet>,
+    /// The probed targets' last states (empty without probes).
+    pub probes: crate::telemetry::ProbesCollector,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             metrics: Arc::new(ServerMetrics::default()),
             alerts: Arc::new(crate::alerts::Alerts::default()),
             fleet: Arc::new(crate::telemetry::Fleet::default()),
+            probes: crate::telemetry::ProbesCollector::default(),
         }
     }
 }
@@ -110,7 +114,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/alerts", get(alerts))
         .route("/telemetry/status", get(telemetry::status))
-        .route("/telemetry/history", get(telemetry::history));
+        .route("/telemetry/history", get(telemetry::history))
+        .route("/api/v1/overview", get(ui::overview))
+        .route("/api/v1/overview/chart.svg", get(ui::overview_chart))
+        .route("/api/v1/metrics/{name}/chart.svg", get(ui::metric_chart))
+        .route("/api/v1/probes", get(ui::probes))
+        .route("/api/v1/probes/graph.svg", get(ui::probe_graph));
     let admin = Router::new()
         .route("/metrics", get(prometheus))
         .route("/telemetry/collect", post(telemetry::collect));
@@ -121,6 +130,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/telemetry/public", get(telemetry::public))
+        .merge(ui::pages())
         .with_state(state)
 }
 
@@ -856,7 +866,7 @@ pub(crate) fn step_param(
 }
 
 pub(crate) const HOUR_NS: u64 = 3_600_000_000_000;
-const MINUTE_NS: u64 = 60_000_000_000;
+pub(crate) const MINUTE_NS: u64 = 60_000_000_000;
 /// Raw points a grouped series reads at most.
 pub(crate) const MAX_SERIES_POINTS: usize = 200_000;
 
@@ -906,7 +916,7 @@ async fn metric_names(
     Ok(axum::Json(json!({ "items": items, "next_cursor": null })).into_response())
 }
 
-fn series_points(points: Vec<series::Point>) -> Vec<serde_json::Value> {
+pub(crate) fn series_points(points: Vec<series::Point>) -> Vec<serde_json::Value> {
     points
         .into_iter()
         .map(|p| {
@@ -919,16 +929,29 @@ fn series_points(points: Vec<series::Point>) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// `GET /api/v1/metrics/{name}/series?from=&to=&step=&agg=&group_by=`: from the minute
-/// or hourly rollups, or, with `group_by` (an attribute key, or `service.name`), from
-/// the raw points of the range.
-async fn metric_series(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    check_parameters(&params, &["from", "to", "step", "agg", "group_by"])?;
-    let (from, to) = time_range(&params, HOUR_NS)?;
+/// A metric series as read for the JSON answer and the chart.
+pub(crate) struct SeriesData {
+    pub(crate) agg: Agg,
+    pub(crate) step_ns: u64,
+    pub(crate) from: u64,
+    pub(crate) to: u64,
+    pub(crate) source: &'static str,
+    /// The `group_by` key, if any.
+    pub(crate) key: Option<String>,
+    /// (group value, points); one series with a null group without `group_by`.
+    pub(crate) series: Vec<(serde_json::Value, Vec<series::Point>)>,
+}
+
+/// Reads `from=&to=&step=&agg=&group_by=` of `name` from the minute or hourly
+/// rollups, or, with `group_by` (an attribute key, or `service.name`), from the raw
+/// points of the range.
+pub(crate) async fn series_of(
+    state: &AppState,
+    name: &str,
+    params: &HashMap<String, String>,
+) -> Result<SeriesData, ApiError> {
+    check_parameters(params, &["from", "to", "step", "agg", "group_by"])?;
+    let (from, to) = time_range(params, HOUR_NS)?;
     let agg: Agg = match params
         .get("agg")
         .map(|a| a.trim())
@@ -937,9 +960,8 @@ async fn metric_series(
         Some(a) => a.parse().map_err(ApiError::BadRequest)?,
         // Counters add up; gauges and histograms average.
         None => {
-            let n = name.clone();
-            let sample =
-                blocking(&state, move |s| s.metric_points(&n, 0, u64::MAX >> 1, 0)).await?;
+            let n = name.to_string();
+            let sample = blocking(state, move |s| s.metric_points(&n, 0, u64::MAX >> 1, 0)).await?;
             if sample.first().is_some_and(|p| p.kind == "sum") {
                 Agg::Sum
             } else {
@@ -952,7 +974,7 @@ async fn metric_series(
         .map(|g| g.trim().to_string())
         .filter(|g| !g.is_empty());
     // By default about 120 points, in whole minutes.
-    let step_ns = step_param(&params, to - from, MINUTE_NS)?;
+    let step_ns = step_param(params, to - from, MINUTE_NS)?;
     let min_step = if group_by.is_some() {
         1_000_000_000
     } else {
@@ -970,10 +992,10 @@ async fn metric_series(
             "step: too small for the range (more than 10000 points)".into(),
         ));
     }
-    let (source, series) = match group_by {
+    let (source, series) = match &group_by {
         Some(key) => {
-            let n = name.clone();
-            let points = blocking(&state, move |s| {
+            let n = name.to_string();
+            let points = blocking(state, move |s| {
                 s.metric_points(&n, from, to, MAX_SERIES_POINTS)
             })
             .await?;
@@ -982,14 +1004,7 @@ async fn metric_series(
                     "the range holds more than {MAX_SERIES_POINTS} points; narrow it or drop group_by"
                 )));
             }
-            let groups = series::from_points(&points, from, step_ns, agg, &key);
-            let series: Vec<serde_json::Value> = groups
-                .into_iter()
-                .map(|(value, points)| {
-                    json!({ "group": { key.clone(): value }, "points": series_points(points) })
-                })
-                .collect();
-            ("raw", series)
+            ("raw", series::from_points(&points, from, step_ns, agg, key))
         }
         None => {
             let resolution: u32 = if step_ns % HOUR_NS == 0 { 3600 } else { 60 };
@@ -999,9 +1014,9 @@ async fn metric_series(
                 from: from - from % res_ns,
                 to,
                 service: None,
-                name: Some(name.clone()),
+                name: Some(name.to_string()),
             };
-            let rows = blocking(&state, move |s| s.metric_rollups(&q)).await?;
+            let rows = blocking(state, move |s| s.metric_rollups(&q)).await?;
             let points = series::from_rollups(&rows, from - from % res_ns, step_ns, agg);
             let source = if resolution == 60 {
                 "rollup_1m"
@@ -1011,18 +1026,48 @@ async fn metric_series(
             let series = if points.is_empty() {
                 Vec::new()
             } else {
-                vec![json!({ "group": {}, "points": series_points(points) })]
+                vec![(serde_json::Value::Null, points)]
             };
             (source, series)
         }
     };
+    Ok(SeriesData {
+        agg,
+        step_ns,
+        from,
+        to,
+        source,
+        key: group_by,
+        series,
+    })
+}
+
+/// `GET /api/v1/metrics/{name}/series?from=&to=&step=&agg=&group_by=` (see
+/// [`series_of`]).
+async fn metric_series(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let data = series_of(&state, &name, &params).await?;
+    let series: Vec<serde_json::Value> = data
+        .series
+        .into_iter()
+        .map(|(value, points)| {
+            let group = match &data.key {
+                Some(key) => json!({ key.clone(): value }),
+                None => json!({}),
+            };
+            json!({ "group": group, "points": series_points(points) })
+        })
+        .collect();
     Ok(axum::Json(json!({
         "name": name,
-        "agg": format!("{agg:?}").to_ascii_lowercase(),
-        "step_seconds": step_ns as f64 / 1e9,
-        "from": rfc3339(from),
-        "to": rfc3339(to),
-        "source": source,
+        "agg": format!("{:?}", data.agg).to_ascii_lowercase(),
+        "step_seconds": data.step_ns as f64 / 1e9,
+        "from": rfc3339(data.from),
+        "to": rfc3339(data.to),
+        "source": data.source,
         "series": series,
     }))
     .into_response())

@@ -14,6 +14,7 @@ pub mod series;
 pub mod server_metrics;
 pub mod store;
 pub mod telemetry;
+pub mod ui;
 
 pub use api::{AppState, Limits, app};
 pub use auth::{Auth, Scope, Token};

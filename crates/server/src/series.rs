@@ -165,6 +165,29 @@ pub fn from_points(
         .collect()
 }
 
+/// Spans and error spans per step (every service and operation together), from span
+/// rollup rows; steps without spans are absent.
+pub fn span_throughput(
+    rows: &[(SpanKey, SpanAgg)],
+    from: u64,
+    step_ns: u64,
+) -> (Vec<Point>, Vec<Point>) {
+    let mut steps: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for (k, a) in rows {
+        let step = steps.entry(step_of(k.bucket, from, step_ns)).or_default();
+        step.0 += a.count;
+        step.1 += a.errors;
+    }
+    let point = |time: u64, n: u64| Point {
+        time,
+        value: n as f64,
+    };
+    steps
+        .into_iter()
+        .map(|(t, (spans, errors))| (point(t, spans), point(t, errors)))
+        .unzip()
+}
+
 /// One step of a raw series with every figure of its values.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Bucket {
@@ -258,6 +281,30 @@ pub fn operations(rows: Vec<(SpanKey, SpanAgg)>) -> Vec<OperationStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn span_throughput_sums_operations_per_step() {
+        let key = |bucket: u64, operation: &str| SpanKey {
+            resolution: 60,
+            bucket,
+            service_name: "s".into(),
+            operation: operation.into(),
+        };
+        let agg = |count: u64, errors: u64| SpanAgg {
+            count,
+            errors,
+            ..Default::default()
+        };
+        let rows = vec![
+            (key(0, "a"), agg(3, 1)),
+            (key(60, "b"), agg(2, 0)),
+            (key(120, "a"), agg(5, 2)),
+        ];
+        let (spans, errors) = span_throughput(&rows, 0, 120);
+        let values = |p: &[Point]| p.iter().map(|p| (p.time, p.value)).collect::<Vec<_>>();
+        assert_eq!(values(&spans), [(0, 5.0), (120, 5.0)]);
+        assert_eq!(values(&errors), [(0, 1.0), (120, 2.0)]);
+    }
 
     fn row(bucket: u64, count: u64, sum: f64, min: f64, max: f64) -> (MetricKey, MetricAgg) {
         (

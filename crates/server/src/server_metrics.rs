@@ -8,6 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
 
 /// Labels of the per-signal ingest counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -43,6 +44,9 @@ pub struct ServerMetrics {
     in_flight: Gauge,
     write_seconds: Histogram,
     purged: Family<KindLabels, Counter>,
+    /// The ingest counters again, readable by key for the dashboard's overview:
+    /// (`accepted` | `rejected_records` | `rejected_requests`, signal, reason).
+    totals: std::sync::Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
 }
 
 impl Default for ServerMetrics {
@@ -92,6 +96,7 @@ impl Default for ServerMetrics {
             in_flight,
             write_seconds,
             purged,
+            totals: Default::default(),
         }
     }
 }
@@ -102,6 +107,31 @@ impl ServerMetrics {
         self.accepted
             .get_or_create(&SignalLabels { signal })
             .inc_by(n);
+        self.total("accepted", signal, "", n);
+    }
+
+    fn total(&self, kind: &'static str, signal: &'static str, reason: &'static str, n: u64) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        *totals.entry((kind, signal, reason)).or_default() += n;
+    }
+
+    /// Records accepted by signal, and records and requests refused by signal and
+    /// reason, since the server started:
+    /// `{"accepted": {"traces": 3}, "rejected_records": {"logs": {"invalid_item": 2}},
+    /// "rejected_requests": {...}}`.
+    pub fn ingest_totals(&self) -> serde_json::Value {
+        let totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = serde_json::json!({
+            "accepted": {}, "rejected_records": {}, "rejected_requests": {}
+        });
+        for (&(kind, signal, reason), &n) in totals.iter() {
+            if kind == "accepted" {
+                out[kind][signal] = n.into();
+            } else {
+                out[kind][signal][reason] = n.into();
+            }
+        }
+        out
     }
 
     /// Counts records refused inside an accepted request.
@@ -110,6 +140,7 @@ impl ServerMetrics {
             self.rejected_records
                 .get_or_create(&ReasonLabels { signal, reason })
                 .inc_by(n);
+            self.total("rejected_records", signal, reason, n);
         }
     }
 
@@ -118,6 +149,7 @@ impl ServerMetrics {
         self.rejected_requests
             .get_or_create(&ReasonLabels { signal, reason })
             .inc();
+        self.total("rejected_requests", signal, reason, 1);
     }
 
     /// A store write started; the guard ends it and records its duration.
@@ -183,5 +215,13 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
+        assert_eq!(
+            m.ingest_totals(),
+            serde_json::json!({
+                "accepted": {"traces": 3},
+                "rejected_records": {"logs": {"invalid_item": 2}},
+                "rejected_requests": {"metrics": {"malformed": 1}},
+            })
+        );
     }
 }

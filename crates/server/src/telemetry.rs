@@ -336,14 +336,46 @@ pub fn gauges(public: &Value, at: u64) -> Vec<MetricPointRow> {
     out
 }
 
-/// A probed target's last state (`up`, `down` or `blocked`) and latency, if measured.
-pub type ProbeState = (String, Option<f64>);
+/// A probed target's last result.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ProbeState {
+    /// The target's name.
+    pub name: String,
+    /// Its URL without a password.
+    pub url: String,
+    /// `up`, `down` or `blocked`.
+    pub state: String,
+    /// Round-trip time of the probe, when it answered.
+    pub latency_ms: Option<f64>,
+    /// Why it is down, or which dependency blocks it.
+    pub reason: Option<String>,
+    /// The targets it depends on.
+    pub depends_on: Vec<String>,
+    /// Whether its failure is critical.
+    pub critical: bool,
+}
 
-/// Probe states shared with the server's probe task, collected as `probes`.
+/// Probe states shared with the server's probe task: collected as `probes` into fleet
+/// snapshots and listed by `GET /api/v1/probes`.
 #[derive(Clone, Debug, Default)]
 pub struct ProbesCollector {
     /// By target name.
     pub states: Arc<Mutex<BTreeMap<String, ProbeState>>>,
+}
+
+impl ProbesCollector {
+    /// Replaces the states with one round's results.
+    pub fn replace(&self, round: impl IntoIterator<Item = ProbeState>) {
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.clear();
+        states.extend(round.into_iter().map(|p| (p.name.clone(), p)));
+    }
+
+    /// The last round's results, by name.
+    pub fn list(&self) -> Vec<ProbeState> {
+        let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        states.values().cloned().collect()
+    }
 }
 
 impl Collector for ProbesCollector {
@@ -352,11 +384,11 @@ impl Collector for ProbesCollector {
     }
 
     fn collect(&self) -> Result<Value, String> {
-        let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        let up = states.values().filter(|(s, _)| s == "up").count();
+        let states = self.list();
+        let up = states.iter().filter(|p| p.state == "up").count();
         let targets: Vec<Value> = states
             .iter()
-            .map(|(name, (state, latency))| json!({"name": name, "state": state, "latency_ms": latency}))
+            .map(|p| json!({"name": p.name, "state": p.state, "latency_ms": p.latency_ms}))
             .collect();
         Ok(json!({
             "total": states.len(),

@@ -974,3 +974,165 @@ fn sdk_agent_run_shows_in_the_runs_api_with_its_four_action_types() {
         assert_eq!(progress["items"][0]["trace_id"], run["trace_id"]);
     });
 }
+
+/// What a header of a response is, as text.
+async fn head(state: &AppState, req: Request<Body>) -> (StatusCode, String, String, String) {
+    let resp = app(state.clone()).oneshot(req).await.expect("response");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (status, content_type, csp) = (
+        resp.status(),
+        header("content-type"),
+        header("content-security-policy"),
+    );
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (
+        status,
+        content_type,
+        csp,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+#[test]
+fn dashboard_pages_are_open_and_their_data_follow_the_read_token() {
+    use automagik_telemetry_server::telemetry::ProbeState;
+    use automagik_telemetry_server::{Auth, Scope, Token};
+    use opentelemetry_proto::tonic::trace::v1::Status;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut state = state(dir.path());
+    state.auth = Arc::new(Auth::new(vec![
+        Token::new("ingest-token-0123456789", &[Scope::Ingest]),
+        Token::new("read-token-0123456789", &[Scope::Read]),
+    ]));
+    let read = |path: &str| with_auth(get(path), Some("read-token-0123456789"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64;
+    let spans: Vec<Span> = (1..=3u8)
+        .map(|i| Span {
+            start_time_unix_nano: now - 2_000_000_000,
+            end_time_unix_nano: now - 1_000_000_000,
+            status: (i == 3).then(|| Status {
+                code: 2,
+                message: "failed".into(),
+            }),
+            ..span("op", vec![i; 16], vec![i; 8])
+        })
+        .collect();
+    let rt = runtime();
+    rt.block_on(async {
+        // The pages and assets hold no data: open, under a strict content policy.
+        for (path, kind) in [
+            ("/", "text/html"),
+            ("/status", "text/html"),
+            ("/assets/app.js", "text/javascript"),
+            ("/assets/status.js", "text/javascript"),
+            ("/assets/app.css", "text/css"),
+        ] {
+            let (status, content_type, csp, body) = head(&state, get(path)).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert!(content_type.starts_with(kind), "{path}: {content_type}");
+            assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+            assert!(!body.is_empty());
+        }
+        let (_, _, _, index) = head(&state, get("/")).await;
+        assert!(
+            index.contains("/assets/app.js") && !index.contains("http"),
+            "no other origin"
+        );
+        assert_eq!(
+            call(&state, get("/assets/missing.js")).await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        // Their data: the read scope.
+        let ingest = with_auth(
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                None,
+                traces(spans).encode_to_vec(),
+            ),
+            Some("ingest-token-0123456789"),
+        );
+        assert_eq!(call(&state, ingest).await.0, StatusCode::OK);
+        for path in [
+            "/api/v1/overview",
+            "/api/v1/overview/chart.svg",
+            "/api/v1/metrics/up/chart.svg",
+            "/api/v1/probes",
+            "/api/v1/probes/graph.svg",
+        ] {
+            assert_eq!(
+                call(&state, get(path)).await.0,
+                StatusCode::UNAUTHORIZED,
+                "{path}"
+            );
+        }
+        let (status, body) = call(&state, read("/api/v1/overview?from=-1h")).await;
+        assert_eq!(status, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["totals"]["spans"], 3.0);
+        assert_eq!(v["totals"]["errors"], 1.0);
+        assert!((v["totals"]["error_rate"].as_f64().expect("rate") - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(v["services"][0]["service_name"], "svc");
+        assert_eq!(v["services"][0]["error_count"], 1);
+        assert_eq!(v["ingest"]["accepted"]["traces"], 3);
+        assert_eq!(v["ingest"]["rejected_requests"], serde_json::json!({}));
+        assert_eq!(
+            call(&state, read("/api/v1/overview?step=90s")).await.0,
+            StatusCode::BAD_REQUEST,
+            "rollups are per minute"
+        );
+
+        let (status, content_type, _, svg) = head(&state, read("/api/v1/overview/chart.svg")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "image/svg+xml");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("spans / 1m"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<circle") || svg.contains("<polyline"),
+            "{svg}"
+        );
+        let (_, _, _, empty) = head(&state, read("/api/v1/metrics/none/chart.svg?agg=max")).await;
+        assert!(empty.contains("no data in this range"), "{empty}");
+
+        state.probes.replace([
+            ProbeState {
+                name: "db".into(),
+                url: "tcp://127.0.0.1:1".into(),
+                state: "down".into(),
+                reason: Some("connection refused".into()),
+                critical: true,
+                ..Default::default()
+            },
+            ProbeState {
+                name: "api".into(),
+                url: "http://127.0.0.1:2/".into(),
+                state: "blocked".into(),
+                reason: Some("blocked by db".into()),
+                depends_on: vec!["db".into()],
+                critical: true,
+                ..Default::default()
+            },
+        ]);
+        let (_, body) = call(&state, read("/api/v1/probes")).await;
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!((v["total"].as_u64(), v["up"].as_u64()), (Some(2), Some(0)));
+        assert_eq!(v["items"][0]["name"], "db", "root causes first");
+        assert_eq!(v["items"][1]["depends_on"], serde_json::json!(["db"]));
+        let (_, _, _, graph) = head(&state, read("/api/v1/probes/graph.svg")).await;
+        assert!(graph.contains(r#"data-from="api" data-to="db""#), "{graph}");
+    });
+}

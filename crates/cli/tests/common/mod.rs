@@ -28,6 +28,23 @@ pub fn command() -> Command {
     cmd
 }
 
+/// Runs the binary with `args` to its end.
+pub fn run(args: &[&str]) -> std::process::Output {
+    command().args(args).output().expect("run the binary")
+}
+
+/// Runs the binary with `args`, which must succeed, and returns what it printed.
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
 /// `serve` on `127.0.0.1:<http_port>` (gRPC on `grpc`, which may be `off`) with `data_dir`
 /// and `extra` flags, once `/healthz` answers.
 pub fn serve(data_dir: &Path, http_port: u16, grpc: &str, extra: &[&str]) -> Child {

@@ -1,0 +1,206 @@
+//! The dashboard in a real headless browser: Debian's Chromium driven by Playwright's
+//! `playwright-core` (`tests/node/dashboard.cjs`) against a running `serve` with a
+//! token, probes (one target down, one blocked by it, one up) and fleet snapshots,
+//! filled by `send-test`. Every page must load without a console error; the checks of
+//! each page are in the script. Screenshots go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
+//! (the README's come from `scripts/screenshots`) or a temporary folder.
+//!
+//! `scripts/test` installs the browser (`scripts/setup-browser`) and the Node packages
+//! (`scripts/setup-node`).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{Running, free_port, ok, serve};
+
+fn get_json(url: &str, token: &str) -> serde_json::Value {
+    let mut resp = ureq::get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body")).expect("json")
+}
+
+fn node_modules() -> String {
+    let modules = std::env::var("AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/automagik-telemetry/node-client/node_modules")
+    });
+    assert!(
+        std::path::Path::new(&modules)
+            .join("playwright-core")
+            .is_dir(),
+        "{modules}/playwright-core is missing: run scripts/setup-node"
+    );
+    modules
+}
+
+fn chromium() -> String {
+    let path = std::env::var("AUTOMAGIK_TELEMETRY_TEST_CHROMIUM")
+        .unwrap_or_else(|_| "/usr/bin/chromium".to_string());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} is missing: run scripts/setup-browser"
+    );
+    path
+}
+
+#[test]
+fn every_page_in_headless_chromium() {
+    let (modules, browser) = (node_modules(), chromium());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let closed = free_port();
+    let token = "dashboard-token-5f1c2a9e7b";
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+probe_interval = "300ms"
+fleet_interval = "1s"
+
+[[probe]]
+name = "orders-db"
+url = "tcp://127.0.0.1:{closed}"
+
+[[probe]]
+name = "orders-api"
+url = "http://127.0.0.1:{port}/healthz"
+depends_on = ["orders-db"]
+
+[[probe]]
+name = "telemetry-self"
+url = "http://127.0.0.1:{port}/healthz"
+"#
+        ),
+    )
+    .expect("write");
+    let _server = Running(serve(
+        dir.path(),
+        port,
+        "off",
+        &[
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--token",
+            token,
+        ],
+    ));
+    let base = format!("http://127.0.0.1:{port}");
+    ok(&["send-test", "--endpoint", &base, "--token", token]);
+
+    // The probes have run and a snapshot holds their states.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let probes = get_json(&format!("{base}/api/v1/probes"), token);
+        let public: serde_json::Value = ureq::get(format!("{base}/telemetry/public"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_vec().ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if probes["total"] == 3 && public["probes"]["total"] == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "probes: {probes}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // What the public page must never show: names, addresses, ids, the token.
+    let mut secrets: Vec<String> = vec![
+        "orders-db".into(),
+        "orders-api".into(),
+        "telemetry-self".into(),
+        "127.0.0.1".into(),
+        token.into(),
+    ];
+    let services = get_json(&format!("{base}/api/v1/services"), token);
+    secrets.extend(
+        services["items"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string)),
+    );
+    let traces = get_json(&format!("{base}/api/v1/traces"), token);
+    secrets.extend(
+        traces["items"]
+            .as_array()
+            .expect("traces")
+            .iter()
+            .filter_map(|t| t["trace_id"].as_str().map(str::to_string)),
+    );
+    let runs = get_json(&format!("{base}/api/v1/agents/runs"), token);
+    secrets.extend(
+        runs["items"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .filter_map(|r| r["correlation_id"].as_str().map(str::to_string)),
+    );
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        secrets.push(host.trim().to_string());
+    }
+    assert!(secrets.len() >= 8, "{secrets:?}");
+
+    let kept = std::env::var_os("AUTOMAGIK_TELEMETRY_SCREENSHOTS");
+    let shots_dir = tempfile::tempdir().expect("tempdir");
+    let shots = kept
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| shots_dir.path().to_path_buf());
+    let out = Command::new("node")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/node/dashboard.cjs"
+        ))
+        .args([&base, token])
+        .arg(&shots)
+        .env("NODE_PATH", &modules)
+        .env("AUTOMAGIK_TELEMETRY_TEST_CHROMIUM", &browser)
+        .env(
+            "DASHBOARD_SECRETS",
+            serde_json::to_string(&secrets).expect("json"),
+        )
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no report from the browser run:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    println!("performance: {}", report["performance"]);
+    assert_eq!(
+        report["failures"],
+        serde_json::json!([]),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    // The screenshots are there, one per page.
+    for name in [
+        "overview",
+        "traces",
+        "trace-waterfall",
+        "logs",
+        "events",
+        "metrics",
+        "runs",
+        "run",
+        "health",
+        "fleet",
+        "status",
+        "narrow-overview",
+    ] {
+        let file = shots.join(format!("{name}.png"));
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 5_000, "{} missing or empty", file.display());
+    }
+}

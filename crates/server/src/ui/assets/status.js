@@ -1,0 +1,73 @@
+// The public status page: built only from /telemetry/public, the aggregates anyone may
+// see (counts and ratios; no names, addresses or identifiers).
+"use strict";
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, String(v));
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const pct = (x) => (x === null || x === undefined ? "–" : (x * 100).toFixed(1) + " %");
+
+function meter(label, value, ratio) {
+  const fill = h("div", {});
+  fill.style.width = Math.max(0, Math.min(1, ratio || 0)) * 100 + "%";
+  return h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value),
+    ratio === null || ratio === undefined ? null : h("div", { class: "bar" }, fill));
+}
+
+function render(root, p) {
+  root.replaceChildren(h("h1", {}, "Status"));
+  if (!p.collected_at) {
+    root.append(h("div", { class: "status-banner unknown" }, "No status collected yet"));
+    return;
+  }
+  const ratios = [p.agents && p.agents.total ? p.agents.health_ratio : null, p.probes && p.probes.total ? p.probes.health_ratio : null].filter((r) => r !== null);
+  const healthy = ratios.every((r) => r >= 1);
+  root.append(h("div", { class: "status-banner " + (ratios.length === 0 ? "unknown" : healthy ? "ok" : "degraded"), id: "overall" },
+    ratios.length === 0 ? "No services monitored" : healthy ? "All systems operational" : "Some systems are degraded"));
+  const cards = h("div", { class: "cards" });
+  if (p.agents) cards.append(meter("Agents healthy", p.agents.healthy + " / " + p.agents.total, p.agents.health_ratio));
+  if (p.probes) cards.append(meter("Dependencies up", p.probes.up + " / " + p.probes.total, p.probes.health_ratio));
+  if (p.host) {
+    cards.append(meter("CPU", p.host.cpu.usage_percent === null ? "–" : p.host.cpu.usage_percent.toFixed(0) + " %", (p.host.cpu.usage_percent || 0) / 100));
+    cards.append(meter("Memory used", pct(p.host.memory.used_ratio), p.host.memory.used_ratio));
+    cards.append(meter("Disk used", pct(p.host.disk.used_ratio), p.host.disk.used_ratio));
+  }
+  if (p.containers && p.containers.available) cards.append(meter("Containers running", p.containers.running + " / " + p.containers.total, p.containers.total ? p.containers.running / p.containers.total : null));
+  root.append(cards);
+  if (p.deployments) {
+    const d = p.deployments;
+    root.append(h("h2", {}, "Deployments"),
+      h("p", {}, d.rollouts_complete + " of " + d.services + " rollouts complete"),
+      h("div", { class: "cards" }, Object.entries(d.versions).map(([v, s]) => meter("Version " + v, s.agents + " agents", s.share))));
+  }
+  root.append(h("p", { class: "muted" }, "Updated " + new Date(p.collected_at).toLocaleString()));
+}
+
+async function load() {
+  const root = document.getElementById("status");
+  try {
+    const resp = await fetch("/telemetry/public");
+    if (resp.status === 429) {
+      root.append(h("p", { class: "muted" }, "Refreshing too often; the next update comes shortly."));
+      return;
+    }
+    if (!resp.ok) throw new Error(resp.status + " " + resp.statusText);
+    render(root, await resp.json());
+  } catch (e) {
+    root.replaceChildren(h("h1", {}, "Status"), h("div", { class: "status-banner unknown" }, "Status unavailable"), h("p", { class: "muted" }, String(e.message || e)));
+  } finally {
+    root.dataset.ready = "true";
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  load();
+  setInterval(load, 60000);
+});

@@ -1,0 +1,375 @@
+//! The dashboard: a single page application at `/` and the public status page at
+//! `/status`, their assets compiled into the binary (no CDN), and the read-scoped
+//! endpoints only the dashboard needs: the overview figures, the probed targets, and
+//! charts rendered on the server as SVG from the same readers as the query API.
+//!
+//! The pages themselves hold no data and are open; every figure they show comes from
+//! the API with the token the user gives them, so access follows the read token.
+//! `/status` reads only `/telemetry/public`.
+
+pub mod svg;
+
+use crate::api::{
+    ApiError, AppState, HOUR_NS, MINUTE_NS, blocking, check_parameters, series_of, series_points,
+    step_param, time_range,
+};
+use crate::rollup::SpanKey;
+use crate::series;
+use crate::store::{RollupQuery, rfc3339};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// A file of the dashboard: its path under `/assets/`, content type and bytes.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/app.js"),
+    },
+    Asset {
+        name: "status.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/status.js"),
+    },
+    Asset {
+        name: "app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("assets/app.css"),
+    },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_str!("assets/favicon.svg"),
+    },
+];
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const STATUS_HTML: &str = include_str!("assets/status.html");
+
+/// Scripts and styles only from this server; no inline script, no other origin.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+fn page(content_type: &'static str, body: &'static str) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // Assets change with the binary; revalidation is cheap on loopback and LANs.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// The open routes: `/`, `/status` and `/assets/{file}`.
+pub fn pages() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/status",
+            get(|| async { page("text/html; charset=utf-8", STATUS_HTML) }),
+        )
+        .route("/assets/{file}", get(asset))
+}
+
+async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    ASSETS
+        .iter()
+        .find(|a| a.name == file)
+        .map(|a| page(a.content_type, a.body))
+        .ok_or(ApiError::NotFound("asset"))
+}
+
+fn svg_response(body: String) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// Span rollups of the range: spans and errors per step, and per-service figures.
+struct Throughput {
+    from: u64,
+    to: u64,
+    step_ns: u64,
+    spans: Vec<series::Point>,
+    errors: Vec<series::Point>,
+    services: Vec<series::OperationStats>,
+}
+
+async fn throughput(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<Throughput, ApiError> {
+    check_parameters(params, &["from", "to", "step"])?;
+    let (from, to) = time_range(params, HOUR_NS)?;
+    // Minute rows up to two days, hourly rows beyond.
+    let resolution: u32 = if to - from <= 48 * HOUR_NS { 60 } else { 3600 };
+    let res_ns = u64::from(resolution) * 1_000_000_000;
+    let step_ns = step_param(params, to - from, MINUTE_NS)?;
+    if step_ns % res_ns != 0 {
+        return Err(ApiError::BadRequest(format!(
+            "step: a whole number of {} for this range",
+            if resolution == 60 { "minutes" } else { "hours" }
+        )));
+    }
+    if (to - from) / step_ns > 10_000 {
+        return Err(ApiError::BadRequest(
+            "step: too small for the range (more than 10000 points)".into(),
+        ));
+    }
+    let aligned = from - from % res_ns;
+    let q = RollupQuery {
+        resolution,
+        from: aligned,
+        to,
+        service: None,
+        name: None,
+    };
+    let rows = blocking(state, move |s| s.span_rollups(&q)).await?;
+    let (spans, errors) = series::span_throughput(&rows, aligned, step_ns);
+    // Per service: the operations merged.
+    let services = series::operations(
+        rows.into_iter()
+            .map(|(k, a)| {
+                (
+                    SpanKey {
+                        operation: String::new(),
+                        ..k
+                    },
+                    a,
+                )
+            })
+            .collect(),
+    );
+    Ok(Throughput {
+        from,
+        to,
+        step_ns,
+        spans,
+        errors,
+        services,
+    })
+}
+
+/// `GET /api/v1/overview?from=&to=&step=`: spans and error spans per step, their
+/// totals and rate, per-service figures, and the records the server accepted and
+/// refused since it started (by signal and reason).
+pub(crate) async fn overview(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let t = throughput(&state, &params).await?;
+    let spans: f64 = t.spans.iter().map(|p| p.value).sum();
+    let errors: f64 = t.errors.iter().map(|p| p.value).sum();
+    let minutes = (t.to - t.from) as f64 / MINUTE_NS as f64;
+    let services: Vec<serde_json::Value> = t
+        .services
+        .iter()
+        .map(|s| {
+            json!({
+                "service_name": s.service_name,
+                "span_count": s.span_count,
+                "error_count": s.error_count,
+                "error_rate": if s.span_count > 0 { s.error_count as f64 / s.span_count as f64 } else { 0.0 },
+                "p95_ms": s.p95_ms,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "from": rfc3339(t.from),
+        "to": rfc3339(t.to),
+        "step_seconds": t.step_ns as f64 / 1e9,
+        "totals": {
+            "spans": spans,
+            "errors": errors,
+            "error_rate": if spans > 0.0 { errors / spans } else { 0.0 },
+            "spans_per_minute": if minutes > 0.0 { spans / minutes } else { 0.0 },
+        },
+        "spans": series_points(t.spans),
+        "errors": series_points(t.errors),
+        "services": services,
+        "ingest": state.metrics.ingest_totals(),
+    }))
+    .into_response())
+}
+
+/// Takes a chart's `width` and `height` in pixels out of `params` (defaults: 720 x 240).
+fn chart_size(params: &mut HashMap<String, String>) -> Result<(u32, u32), ApiError> {
+    let mut take = |key: &str, default: u32, min: u32, max: u32| match params.remove(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{key}: expected a whole number of pixels from {min} to {max}"
+                ))
+            }),
+    };
+    Ok((
+        take("width", svg::DEFAULT_SIZE.0, 200, 4000)?,
+        take("height", svg::DEFAULT_SIZE.1, 120, 2000)?,
+    ))
+}
+
+fn line(label: &str, points: &[series::Point]) -> svg::Line {
+    svg::Line {
+        label: label.to_string(),
+        points: points.iter().map(|p| (p.time, p.value)).collect(),
+    }
+}
+
+/// `GET /api/v1/overview/chart.svg?from=&to=&step=&width=&height=`: spans and error
+/// spans per step.
+pub(crate) async fn overview_chart(
+    State(state): State<AppState>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let size = chart_size(&mut params)?;
+    let t = throughput(&state, &params).await?;
+    let per = short_step(t.step_ns);
+    Ok(svg_response(svg::line_chart(&svg::Chart {
+        title: format!("Spans and errors per {per}"),
+        from: t.from,
+        to: t.to,
+        lines: vec![
+            line(&format!("spans / {per}"), &t.spans),
+            line(&format!("errors / {per}"), &t.errors),
+        ],
+        size,
+    })))
+}
+
+fn short_step(step_ns: u64) -> String {
+    let s = step_ns / 1_000_000_000;
+    match s {
+        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `GET /api/v1/metrics/{name}/chart.svg?from=&to=&step=&agg=&group_by=&width=&height=`:
+/// the series of `/api/v1/metrics/{name}/series` drawn, one line per group.
+pub(crate) async fn metric_chart(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let size = chart_size(&mut params)?;
+    let data = series_of(&state, &name, &params).await?;
+    let lines = data
+        .series
+        .iter()
+        .map(|(group, points)| {
+            let label = match (&data.key, group) {
+                (None, _) => name.clone(),
+                (Some(_), serde_json::Value::String(v)) => v.clone(),
+                (Some(_), serde_json::Value::Null) => "(none)".to_string(),
+                (Some(_), other) => other.to_string(),
+            };
+            line(&label, points)
+        })
+        .collect();
+    Ok(svg_response(svg::line_chart(&svg::Chart {
+        title: format!(
+            "{name}: {} per {}",
+            format!("{:?}", data.agg).to_ascii_lowercase(),
+            short_step(data.step_ns)
+        ),
+        from: data.from,
+        to: data.to,
+        lines,
+        size,
+    })))
+}
+
+/// `GET /api/v1/probes`: each probed target's last state, latency, reason and
+/// dependencies (`serve --probe`), root causes first.
+pub(crate) async fn probes(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &[])?;
+    let mut items = state.probes.list();
+    items.sort_by_key(|p| match p.state.as_str() {
+        "down" => 0,
+        "blocked" => 1,
+        _ => 2,
+    });
+    let up = items.iter().filter(|p| p.state == "up").count();
+    Ok(axum::Json(json!({
+        "items": items,
+        "total": items.len(),
+        "up": up,
+        "next_cursor": null,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/probes/graph.svg`: the probed targets and their dependencies.
+pub(crate) async fn probe_graph(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &[])?;
+    let nodes: Vec<svg::Node> = state
+        .probes
+        .list()
+        .into_iter()
+        .map(|p| svg::Node {
+            name: p.name,
+            state: p.state,
+            depends_on: p.depends_on,
+        })
+        .collect();
+    Ok(svg_response(svg::dependency_graph(&nodes)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_steps() {
+        assert_eq!(super::short_step(60_000_000_000), "1m");
+        assert_eq!(super::short_step(7_200_000_000_000), "2h");
+        assert_eq!(super::short_step(30_000_000_000), "30s");
+    }
+}
