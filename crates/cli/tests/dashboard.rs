@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
+use automagik_telemetry_testkit::http::StaticServer;
 use common::{Running, free_port, ok, serve};
 
 fn get_json(url: &str, token: &str) -> serde_json::Value {
@@ -53,6 +54,31 @@ fn every_page_in_headless_chromium() {
     let port = free_port();
     let closed = free_port();
     let token = "dashboard-token-5f1c2a9e7b";
+    // Agents answering their health checks (one of them on an older version), and one
+    // that does not answer.
+    let health = |version: &str| {
+        serde_json::json!({"status": "ok", "version": version, "uptime_seconds": 5400}).to_string()
+    };
+    let agents = StaticServer::start(&[
+        ("research.json", health("2.4.0")),
+        ("triage.json", health("2.4.0")),
+        ("billing.json", health("2.3.1")),
+    ])
+    .expect("agents' health server");
+    let agent_flags: Vec<String> = [
+        (
+            "research-agent-eu1@support-desk",
+            "research.json".to_string(),
+        ),
+        ("triage-agent-us2@support-desk", "triage.json".to_string()),
+        ("billing-agent-old@ledger-svc", "billing.json".to_string()),
+    ]
+    .into_iter()
+    .map(|(agent, path)| format!("{agent}=http://127.0.0.1:{}/{path}", agents.port))
+    .chain([format!(
+        "night-batch-agent@ledger-svc=http://127.0.0.1:{closed}/health"
+    )])
+    .collect();
     let config = dir.path().join("serve.toml");
     std::fs::write(
         &config,
@@ -77,17 +103,16 @@ url = "http://127.0.0.1:{port}/healthz"
         ),
     )
     .expect("write");
-    let _server = Running(serve(
-        dir.path(),
-        port,
-        "off",
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--token",
-            token,
-        ],
-    ));
+    let mut args = vec![
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--token",
+        token,
+    ];
+    for a in &agent_flags {
+        args.extend_from_slice(&["--agent", a]);
+    }
+    let _server = Running(serve(dir.path(), port, "off", &args));
     let base = format!("http://127.0.0.1:{port}");
     ok(&["send-test", "--endpoint", &base, "--token", token]);
 
@@ -101,7 +126,8 @@ url = "http://127.0.0.1:{port}/healthz"
             .and_then(|mut r| r.body_mut().read_to_vec().ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        if probes["total"] == 3 && public["probes"]["total"] == 3 {
+        if probes["total"] == 3 && public["probes"]["total"] == 3 && public["agents"]["total"] == 4
+        {
             break;
         }
         assert!(Instant::now() < deadline, "probes: {probes}");
@@ -115,6 +141,13 @@ url = "http://127.0.0.1:{port}/healthz"
         "telemetry-self".into(),
         "127.0.0.1".into(),
         token.into(),
+        "research-agent-eu1".into(),
+        "triage-agent-us2".into(),
+        "billing-agent-old".into(),
+        "night-batch-agent".into(),
+        "support-desk".into(),
+        "ledger-svc".into(),
+        format!(":{}", agents.port),
     ];
     let services = get_json(&format!("{base}/api/v1/services"), token);
     secrets.extend(
@@ -140,7 +173,10 @@ url = "http://127.0.0.1:{port}/healthz"
             .iter()
             .filter_map(|r| r["correlation_id"].as_str().map(str::to_string)),
     );
-    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+    // The host's name, unless too short to tell apart from other text.
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        && host.trim().len() >= 4
+    {
         secrets.push(host.trim().to_string());
     }
     assert!(secrets.len() >= 8, "{secrets:?}");

@@ -67,7 +67,14 @@ fn schema_runs_on_the_real_engine_and_views_aggregate_correctly() {
     }
 
     // 60 spans over two minutes, every 7th failing, durations 1..=60 ms.
-    let base = 1_795_324_560u64; // a whole minute
+    // A whole minute an hour ago: inside the raw retention, which drops older parts.
+    let base = {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        now - now % 60 - 3600
+    };
     let spans: Vec<String> = (0..60u64)
         .map(|i| {
             serde_json::json!({
@@ -141,9 +148,11 @@ fn schema_runs_on_the_real_engine_and_views_aggregate_correctly() {
     // A log with an event name lands in the events table too.
     run(
         &ch,
-        "INSERT INTO automagik.otel_logs FORMAT JSONEachRow\n\
-         {\"Timestamp\":\"1795324560.000000001\",\"ServiceName\":\"api\",\"Body\":\"\",\"EventName\":\"user.signup\",\"LogAttributes\":{\"plan\":\"pro\"}}\n\
-         {\"Timestamp\":\"1795324560.000000002\",\"ServiceName\":\"api\",\"Body\":\"plain log\",\"SeverityNumber\":9}",
+        &format!(
+            "INSERT INTO automagik.otel_logs FORMAT JSONEachRow\n\
+             {{\"Timestamp\":\"{base}.000000001\",\"ServiceName\":\"api\",\"Body\":\"\",\"EventName\":\"user.signup\",\"LogAttributes\":{{\"plan\":\"pro\"}}}}\n\
+             {{\"Timestamp\":\"{base}.000000002\",\"ServiceName\":\"api\",\"Body\":\"plain log\",\"SeverityNumber\":9}}"
+        ),
     );
     let events = rows(
         &ch,
@@ -154,7 +163,7 @@ fn schema_runs_on_the_real_engine_and_views_aggregate_correctly() {
     assert_eq!(events[0]["Attributes"]["plan"], "pro");
     assert_eq!(
         events[0]["t"].to_string().trim_matches('"'),
-        "1795324560000000001",
+        format!("{base}000000001"),
         "ns kept"
     );
 

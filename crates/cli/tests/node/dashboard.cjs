@@ -171,7 +171,9 @@ async function dashboard(browser) {
 
   // Fleet.
   await open(page, "#/fleet");
-  check((await page.textContent("#main")).includes("Chain position"), "fleet: the newest snapshot is shown");
+  const fleetText = await page.textContent("#main");
+  check(fleetText.includes("Chain position"), "fleet: the newest snapshot is shown");
+  check(fleetText.includes("research-agent-eu1") && fleetText.includes("night-batch-agent"), "fleet: the agents are listed");
   await shot(page, "fleet");
 
   check(page.problems.length === 0, "dashboard: " + JSON.stringify(page.problems));
@@ -210,6 +212,8 @@ async function status(browser) {
   check(requested.every(allowed), "status: reads more than public data: " + JSON.stringify(requested));
   check(requested.includes("/telemetry/public"), "status: reads /telemetry/public");
   check(text.includes("Dependencies up"), "status: shows the probes' public counts");
+  check(text.includes("3 / 4"), "status: shows three of four agents healthy");
+  check(text.includes("Version 2.4.0"), "status: shows the version shares");
   check(page.problems.length === 0, "status: " + JSON.stringify(page.problems));
   await shot(page, "status");
   await context.close();

@@ -20,7 +20,18 @@ use opentelemetry_proto::tonic::trace::v1::{Span, Status, span};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-const T: u64 = 1_795_324_560_123_456_789;
+/// A nanosecond time an hour ago (inside the raw retention, which drops older parts),
+/// with every digit significant.
+fn t() -> u64 {
+    static T: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        (now - now % 60 - 3600) * 1_000_000_000 + 123_456_789
+    });
+    *T
+}
 const UUID: &str = "7f1c2a9e-3b4d-4e5f-8a6b-9c0d1e2f3a4b";
 
 fn select(ch: &ClickHouse, sql: &str) -> Vec<Value> {
@@ -60,8 +71,8 @@ fn every_signal_round_trips_field_by_field() {
         span_id: vec![0x01; 8],
         name: "GET /ünïcødé".into(),
         kind: 2,
-        start_time_unix_nano: T,
-        end_time_unix_nano: T + 42_000_001,
+        start_time_unix_nano: t(),
+        end_time_unix_nano: t() + 42_000_001,
         attributes: vec![
             string_kv("request.id", UUID),
             any_kv("ratio", V::DoubleValue(f64::NAN)),
@@ -80,7 +91,7 @@ fn every_signal_round_trips_field_by_field() {
             message: "boom".into(),
         }),
         events: vec![span::Event {
-            time_unix_nano: T + 5,
+            time_unix_nano: t() + 5,
             name: "exception".into(),
             attributes: vec![string_kv("exception.type", "Timeout")],
             ..Default::default()
@@ -93,8 +104,8 @@ fn every_signal_round_trips_field_by_field() {
         parent_span_id: vec![0x01; 8],
         name: "execute_tool search".into(),
         kind: 1,
-        start_time_unix_nano: T + 1,
-        end_time_unix_nano: T + 1_000_001,
+        start_time_unix_nano: t() + 1,
+        end_time_unix_nano: t() + 1_000_001,
         attributes: vec![
             string_kv("gen_ai.operation.name", "execute_tool"),
             string_kv("gen_ai.tool.name", "search"),
@@ -121,7 +132,7 @@ fn every_signal_round_trips_field_by_field() {
     assert_eq!(r["SpanName"], "GET /ünïcødé");
     assert_eq!(r["SpanKind"], "Server");
     assert_eq!(r["ServiceName"], "svc-ch");
-    assert_eq!(r["ts"], T.to_string(), "nanosecond timestamp");
+    assert_eq!(r["ts"], t().to_string(), "nanosecond timestamp");
     assert_eq!(r["Duration"].to_string().trim_matches('"'), "42000001");
     assert_eq!(
         (r["StatusCode"].as_str(), r["StatusMessage"].as_str()),
@@ -136,7 +147,7 @@ fn every_signal_round_trips_field_by_field() {
     assert_eq!(attrs["greeting"], "こんにちは ✓");
     assert_eq!(r["ResourceAttributes"]["service.name"], "svc-ch");
     assert_eq!(r["en"][0], "exception");
-    assert_eq!(r["et"], (T + 5).to_string());
+    assert_eq!(r["et"], (t() + 5).to_string());
     assert_eq!(r["ea"][0]["exception.type"], "Timeout");
     assert_eq!(spans[1]["ParentSpanId"], "01".repeat(8));
     let actions = select(
@@ -158,13 +169,13 @@ fn every_signal_round_trips_field_by_field() {
         "svc-ch",
         vec![
             LogRecord {
-                time_unix_nano: T,
+                time_unix_nano: t(),
                 event_name: "user.signup".into(),
                 severity_number: 9,
                 ..Default::default()
             },
             LogRecord {
-                time_unix_nano: T + 7,
+                time_unix_nano: t() + 7,
                 severity_number: 17,
                 severity_text: "ERROR".into(),
                 body: Some(AnyValue {
@@ -190,7 +201,7 @@ fn every_signal_round_trips_field_by_field() {
         serde_json::json!({}),
         "empty attribute set"
     );
-    assert_eq!(rows[1]["ts"], (T + 7).to_string());
+    assert_eq!(rows[1]["ts"], (t() + 7).to_string());
     assert_eq!(rows[1]["Body"], "disk fülL");
     assert_eq!(
         (
@@ -206,8 +217,8 @@ fn every_signal_round_trips_field_by_field() {
 
     // Metrics: a NaN gauge, a counter, a histogram.
     let point = |v: f64| NumberDataPoint {
-        time_unix_nano: T,
-        start_time_unix_nano: T - 1_000,
+        time_unix_nano: t(),
+        start_time_unix_nano: t() - 1_000,
         attributes: vec![string_kv("queue", "emails")],
         value: Some(number_data_point::Value::AsDouble(v)),
         ..Default::default()
@@ -234,7 +245,7 @@ fn every_signal_round_trips_field_by_field() {
                         data: Some(Data::Histogram(Histogram {
                             aggregation_temporality: 1,
                             data_points: vec![HistogramDataPoint {
-                                time_unix_nano: T,
+                                time_unix_nano: t(),
                                 count: 3,
                                 sum: Some(12.0),
                                 min: Some(1.0),
@@ -265,7 +276,7 @@ fn every_signal_round_trips_field_by_field() {
     assert_eq!(gauges[1]["Value"], 3.5);
     assert_eq!(gauges[1]["MetricUnit"], "{item}");
     assert_eq!(gauges[1]["Attributes"]["queue"], "emails");
-    assert_eq!(gauges[1]["t"], T.to_string());
+    assert_eq!(gauges[1]["t"], t().to_string());
     let hist = select(
         &ch,
         "SELECT Count, Sum, Min, Max, BucketCounts, ExplicitBounds FROM automagik.otel_metrics_histogram",

@@ -18,53 +18,132 @@ use crate::series;
 use crate::store::{RollupQuery, rfc3339};
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::io::Write;
+use std::sync::OnceLock;
 
-/// A file of the dashboard: its path under `/assets/`, content type and bytes.
+/// A file of the dashboard: its name, content type and text, with its gzip form and
+/// entity tag made once, on first use.
 struct Asset {
     name: &'static str,
     content_type: &'static str,
     body: &'static str,
+    gzip: OnceLock<Vec<u8>>,
+    etag: OnceLock<String>,
 }
 
-const ASSETS: &[Asset] = &[
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/app.js"),
-    },
-    Asset {
-        name: "status.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/status.js"),
-    },
-    Asset {
-        name: "app.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("assets/app.css"),
-    },
-    Asset {
-        name: "favicon.svg",
-        content_type: "image/svg+xml",
-        body: include_str!("assets/favicon.svg"),
-    },
-];
+impl Asset {
+    const fn new(name: &'static str, content_type: &'static str, body: &'static str) -> Self {
+        Asset {
+            name,
+            content_type,
+            body,
+            gzip: OnceLock::new(),
+            etag: OnceLock::new(),
+        }
+    }
 
-const INDEX_HTML: &str = include_str!("assets/index.html");
-const STATUS_HTML: &str = include_str!("assets/status.html");
+    fn etag(&self) -> &str {
+        self.etag.get_or_init(|| {
+            let digest = Sha256::digest(self.body.as_bytes());
+            format!("\"{}\"", hex::encode(&digest[..12]))
+        })
+    }
+
+    fn gzip(&self) -> &[u8] {
+        self.gzip.get_or_init(|| {
+            let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+            // Writing into a Vec cannot fail.
+            let _ = enc.write_all(self.body.as_bytes());
+            enc.finish().unwrap_or_default()
+        })
+    }
+}
+
+/// `index.html` and `status.html` are served at `/` and `/status`, the rest under
+/// `/assets/`.
+static ASSETS: [Asset; 6] = [
+    Asset::new(
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/index.html"),
+    ),
+    Asset::new(
+        "status.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/status.html"),
+    ),
+    Asset::new(
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/app.js"),
+    ),
+    Asset::new(
+        "status.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/status.js"),
+    ),
+    Asset::new(
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
+    Asset::new(
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("assets/favicon.svg"),
+    ),
+];
 
 /// Scripts and styles only from this server; no inline script, no other origin.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-fn page(content_type: &'static str, body: &'static str) -> Response {
-    let mut resp = body.into_response();
+/// One asset as the request accepts it: 304 when the browser's copy is current, gzip
+/// when accepted.
+fn page(name: &str, request: &HeaderMap) -> Result<Response, ApiError> {
+    let asset = ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or(ApiError::NotFound("asset"))?;
+    let etag = asset.etag();
+    let header = |name| {
+        request
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let fresh = header(header::IF_NONE_MATCH)
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let gzip = header(header::ACCEPT_ENCODING).is_some_and(|a| {
+        a.split(',')
+            .any(|e| e.split(';').next().map(str::trim) == Some("gzip"))
+    });
+    let mut resp = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if gzip {
+        let mut resp = asset.gzip().to_vec().into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        resp
+    } else {
+        asset.body.into_response()
+    };
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -77,9 +156,9 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    // Assets change with the binary; revalidation is cheap on loopback and LANs.
+    // Assets change with the binary: the browser revalidates (a 304 when unchanged).
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
+    Ok(resp)
 }
 
 /// The open routes: `/`, `/status` and `/assets/{file}`.
@@ -87,21 +166,21 @@ pub fn pages() -> Router<AppState> {
     Router::new()
         .route(
             "/",
-            get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }),
+            get(|h: HeaderMap| async move { page("index.html", &h) }),
         )
         .route(
             "/status",
-            get(|| async { page("text/html; charset=utf-8", STATUS_HTML) }),
+            get(|h: HeaderMap| async move { page("status.html", &h) }),
         )
-        .route("/assets/{file}", get(asset))
-}
-
-async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
-    ASSETS
-        .iter()
-        .find(|a| a.name == file)
-        .map(|a| page(a.content_type, a.body))
-        .ok_or(ApiError::NotFound("asset"))
+        .route(
+            "/assets/{file}",
+            get(|Path(file): Path<String>, h: HeaderMap| async move {
+                if file.ends_with(".html") {
+                    return Err(ApiError::NotFound("asset"));
+                }
+                page(&file, &h)
+            }),
+        )
 }
 
 fn svg_response(body: String) -> Response {
@@ -371,5 +450,44 @@ mod tests {
         assert_eq!(super::short_step(60_000_000_000), "1m");
         assert_eq!(super::short_step(7_200_000_000_000), "2h");
         assert_eq!(super::short_step(30_000_000_000), "30s");
+    }
+
+    #[test]
+    fn assets_are_gzipped_when_accepted_and_revalidated_by_etag() {
+        use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+        use std::io::Read;
+        let mut headers = HeaderMap::new();
+        let plain = super::page("app.js", &headers).expect("app.js");
+        let etag = plain.headers()[header::ETAG].clone();
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br, gzip;q=0.9"),
+        );
+        let zipped = super::page("app.js", &headers).expect("app.js");
+        assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        let body = rt
+            .block_on(axum::body::to_bytes(zipped.into_body(), usize::MAX))
+            .expect("body");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .expect("gunzip");
+        assert_eq!(text, include_str!("assets/app.js"));
+        assert!(
+            body.len() * 3 < text.len(),
+            "{} -> {}",
+            text.len(),
+            body.len()
+        );
+        headers.insert(header::IF_NONE_MATCH, etag);
+        assert_eq!(
+            super::page("app.js", &headers).expect("app.js").status(),
+            StatusCode::NOT_MODIFIED
+        );
+        assert!(super::page("missing.js", &headers).is_err());
     }
 }

@@ -307,7 +307,8 @@ function logTable(items, events) {
     events
       ? { title: "Event", value: (l) => l.event_name }
       : { title: "Severity", value: (l) => h("span", { class: "sev-" + (Math.floor((l.severity_number - 1) / 4) * 4 + 1) }, l.severity_text || String(l.severity_number)) },
-    { title: events ? "Attributes" : "Message", value: (l) => events ? JSON.stringify(l.attributes) : l.body },
+    { title: events ? "Attributes" : "Message", value: (l) => events ? JSON.stringify(l.attributes)
+      : l.body || (l.event_name ? [h("span", { class: "badge" }, l.event_name), " ", JSON.stringify(l.attributes)] : JSON.stringify(l.attributes)) },
     { title: "Trace", narrow: true, value: (l) => l.trace_id ? h("a", { href: "#/traces/" + l.trace_id }, l.trace_id.slice(0, 8)) : "" },
   ], items.map((l) => ({ ...l, __attrs: { class: "log-row" } })));
 }
@@ -481,17 +482,28 @@ async function fleet(main) {
   if (r.agents && r.agents.agents) {
     add(main, ...section("Agents", table([
       { title: "Agent", value: (a) => a.name },
-      { title: "Status", value: (a) => badge(a.status || (a.healthy ? "up" : "down")) },
+      { title: "Status", value: (a) => badge(a.healthy ? (a.status || "up") : (a.reachable ? a.status || "unhealthy" : "unreachable"), a.healthy ? "up" : "down") },
       { title: "Version", value: (a) => a.version || "" },
       { title: "Service", value: (a) => a.service || "" },
+      { title: "Uptime", num: true, value: (a) => a.uptime_seconds ? fmtNum(a.uptime_seconds / 3600) + " h" : "" },
+      { title: "Latency", num: true, value: (a) => fmtMs(a.latency_ms) },
+      { title: "Error", narrow: true, value: (a) => a.error || "" },
     ], r.agents.agents)));
   }
-  if (r.deployments) add(main, ...section("Deployments", json(r.deployments)));
+  if (r.deployments && r.deployments.services) {
+    add(main, ...section("Deployments", table([
+      { title: "Service", value: (d) => d.service },
+      { title: "Agents", num: true, value: (d) => d.agents },
+      { title: "Versions", value: (d) => Object.entries(d.versions).map(([v, n]) => v + " × " + n).join(", ") },
+      { title: "Newest", value: (d) => d.newest_version || "" },
+      { title: "Rollout", value: (d) => badge(pct(d.rollout_share), d.complete ? "ok" : "warn") },
+    ], Object.entries(r.deployments.services).map(([service, d]) => ({ service, ...d })))));
+  }
   add(main, h("div", { class: "grid2" },
     h("div", {}, h("h2", {}, "Host CPU"), chartBox("/api/v1/metrics/fleet.host.cpu.usage_percent/chart.svg" + query({ ...rangeParams(), agg: "avg" }))),
     h("div", {}, h("h2", {}, "Memory used (ratio)"), chartBox("/api/v1/metrics/fleet.host.memory.used_ratio/chart.svg" + query({ ...rangeParams(), agg: "avg" })))));
   if (snap.errors && Object.keys(snap.errors).length) add(main, ...section("Collectors that failed", json(snap.errors)));
-  add(main, ...section("Snapshot", json(snap)));
+  add(main, h("details", { class: "panel" }, h("summary", {}, "The whole snapshot (" + snap.snapshot_id + ")"), json(snap)));
 }
 
 function login(main, message) {
