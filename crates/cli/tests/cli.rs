@@ -240,7 +240,7 @@ fn otlp_grpc_with_gzip_and_tokens() {
         &format!("127.0.0.1:{grpc}"),
         &["--token", token],
     ));
-    let start = common::now_ns();
+    let start = automagik_telemetry_testkit::now_ns();
     let request = || {
         trace_request(
             "grpc-client",

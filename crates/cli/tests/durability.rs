@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 const SPANS_PER_BATCH: usize = 50;
-static T0: std::sync::LazyLock<u64> = std::sync::LazyLock::new(common::now_ns);
+static T0: std::sync::LazyLock<u64> = std::sync::LazyLock::new(automagik_telemetry_testkit::now_ns);
 
 fn start(data_dir: &std::path::Path, port: u16) -> Child {
     common::serve(data_dir, port, "off", &[])

@@ -68,13 +68,7 @@ fn schema_runs_on_the_real_engine_and_views_aggregate_correctly() {
 
     // 60 spans over two minutes, every 7th failing, durations 1..=60 ms.
     // A whole minute an hour ago: inside the raw retention, which drops older parts.
-    let base = {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        now - now % 60 - 3600
-    };
+    let base = automagik_telemetry_testkit::minute_an_hour_ago();
     let spans: Vec<String> = (0..60u64)
         .map(|i| {
             serde_json::json!({
@@ -352,10 +346,7 @@ fn async_inserts_are_readable_when_the_insert_returns() {
     let ch = ClickHouse::start().expect("start the ClickHouse engine");
     let store = ClickHouseStore::open(&format!("{}/asynchronous?async_insert=1", ch.url), 7, 30)
         .expect("open");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos() as u64;
+    let now = automagik_telemetry_testkit::now_ns();
     let spans: Vec<Span> = (1..=3u8)
         .map(|i| Span {
             trace_id: vec![7; 16],

@@ -1013,10 +1013,7 @@ fn dashboard_pages_are_open_and_their_data_follow_the_read_token() {
         Token::new("read-token-0123456789", &[Scope::Read]),
     ]));
     let read = |path: &str| with_auth(get(path), Some("read-token-0123456789"));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos() as u64;
+    let now = automagik_telemetry_testkit::now_ns();
     let spans: Vec<Span> = (1..=3u8)
         .map(|i| Span {
             start_time_unix_nano: now - 2_000_000_000,

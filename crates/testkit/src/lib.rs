@@ -91,6 +91,22 @@ pub struct OtlpReceiver {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Now, in nanoseconds since the Unix epoch.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
+
+/// The start of the whole minute an hour ago, in seconds since the Unix epoch: a time
+/// that is recent (inside every retention, including ClickHouse's TTLs, which drop
+/// older parts) and falls on bucket boundaries.
+pub fn minute_an_hour_ago() -> u64 {
+    let now = now_ns() / 1_000_000_000;
+    now - now % 60 - 3600
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

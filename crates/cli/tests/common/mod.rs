@@ -91,12 +91,3 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
-
-/// Now, ns since the epoch: data sent in tests is recent, so retention (7 days by
-/// default, by event time) keeps it.
-pub fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}

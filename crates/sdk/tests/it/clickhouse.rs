@@ -24,11 +24,7 @@ use std::time::{Duration, Instant};
 /// with every digit significant.
 fn t() -> u64 {
     static T: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
-        (now - now % 60 - 3600) * 1_000_000_000 + 123_456_789
+        automagik_telemetry_testkit::minute_an_hour_ago() * 1_000_000_000 + 123_456_789
     });
     *T
 }
