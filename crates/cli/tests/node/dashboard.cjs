@@ -90,6 +90,16 @@ async function dashboard(browser) {
   const rows = await page.$$("#main tbody tr");
   check(rows.length === traces.length && rows.length > 0, "traces: " + rows.length + " rows for " + traces.length + " traces");
   await shot(page, "traces");
+  // Page by page: two at a time, then "Load more" until the cursor runs out.
+  await open(page, "#/traces?limit=2");
+  check((await page.$$("#main tbody tr")).length === 2, "traces: a first page of two");
+  for (let i = 0; i < 10 && await page.isVisible("#load-more"); i++) {
+    const before = (await page.$$("#main tbody tr")).length;
+    await page.click("#load-more");
+    await page.waitForFunction((n) => document.querySelectorAll("#main tbody tr").length > n, before, { timeout: 15000 });
+  }
+  const paged = await page.$$eval("#main tbody tr a", (els) => els.map((e) => e.getAttribute("href")));
+  check(paged.length === traces.length && new Set(paged).size === traces.length, "traces: load more reaches every trace once, got " + paged.length + " of " + traces.length);
   const deep = traces.slice().sort((a, b) => b.span_count - a.span_count)[0];
   await page.click("text=" + deep.name);
   await page.waitForSelector("#waterfall .wf-row", { timeout: 15000 });

@@ -142,6 +142,27 @@ function table(columns, rows, onClick) {
   return h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
 }
 
+/**
+ * A list read page by page: the first page, then "Load more" while the API gives a
+ * cursor. `render(items)` draws everything read so far.
+ */
+async function paged(main, path, params, render, empty) {
+  const holder = h("div", {});
+  const more = h("button", { type: "button", class: "secondary", id: "load-more" }, "Load more");
+  let items = [];
+  let cursor = null;
+  const load = async () => {
+    const page = await api(path + query({ ...params, cursor }));
+    items = items.concat(page.items);
+    cursor = page.next_cursor;
+    holder.replaceChildren(items.length ? render(items) : h("p", { class: "muted" }, empty));
+    more.hidden = !cursor;
+  };
+  more.addEventListener("click", () => load().catch((e) => holder.append(errorText(e))));
+  await load();
+  add(main, holder, more);
+}
+
 function json(v) {
   return h("pre", {}, JSON.stringify(v, null, 2));
 }
@@ -222,16 +243,14 @@ async function traces(main) {
     { name: "status", label: "Status", options: ["", "ok", "error", "unset"] },
     { name: "min_duration_ms", label: "Min duration (ms)", size: 8 },
   ], values, (v) => setHash("#/traces", v)));
-  const list = await api("/api/v1/traces" + query({ ...rangeParams(), ...values, limit: 100 }));
-  if (!list.items.length) return add(main, h("p", { class: "muted" }, "No traces in this range."));
-  add(main, table([
+  await paged(main, "/api/v1/traces", { ...rangeParams(), limit: 50, ...values }, (items) => table([
     { title: "Start", value: (t) => fmtTime(t.start_time) },
     { title: "Root span", value: (t) => h("a", { href: "#/traces/" + t.trace_id }, t.name) },
     { title: "Service", value: (t) => t.service_name },
     { title: "Duration", num: true, value: (t) => fmtMs(t.duration_ms) },
     { title: "Spans", num: true, value: (t) => t.span_count },
     { title: "Status", value: (t) => badge(["unset", "ok", "error"][t.status_code] || "unset") },
-  ], list.items, (t) => { location.hash = "#/traces/" + t.trace_id; }));
+  ], items, (t) => { location.hash = "#/traces/" + t.trace_id; }), "No traces in this range.");
 }
 
 const SPAN_KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
@@ -384,9 +403,7 @@ async function runs(main) {
     { name: "agent", label: "Agent" },
     { name: "status", label: "Status", options: ["", "completed", "failed"] },
   ], values, (v) => setHash("#/runs", v)));
-  const list = await api("/api/v1/agents/runs" + query({ ...rangeParams(), ...values, limit: 100 }));
-  if (!list.items.length) return add(main, h("p", { class: "muted" }, "No agent runs in this range."));
-  add(main, table([
+  await paged(main, "/api/v1/agents/runs", { ...rangeParams(), limit: 50, ...values }, (items) => table([
     { title: "Start", value: (r) => fmtTime(r.start_time) },
     { title: "Agent", value: (r) => h("a", { href: "#/runs/" + encodeURIComponent(r.correlation_id) }, r.agent_name) },
     { title: "Status", value: (r) => badge(r.status) },
@@ -394,7 +411,7 @@ async function runs(main) {
     { title: "Actions", num: true, value: (r) => r.action_count },
     { title: "Duration", num: true, value: (r) => fmtMs(r.duration_ms) },
     { title: "Error", narrow: true, value: (r) => r.error || "" },
-  ], list.items, (r) => { location.hash = "#/runs/" + encodeURIComponent(r.correlation_id); }));
+  ], items, (r) => { location.hash = "#/runs/" + encodeURIComponent(r.correlation_id); }), "No agent runs in this range.");
 }
 
 async function run(main, id) {
