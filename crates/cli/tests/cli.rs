@@ -39,7 +39,7 @@ fn serve_then_send_test_then_query_every_signal() {
 #[test]
 fn the_same_on_the_clickhouse_store() {
     let engine = ClickHouse::start().expect("start the ClickHouse engine");
-    let storage = format!("{}/e2e", engine.url.replacen("http://", "clickhouse://", 1));
+    let storage = engine.storage_url("e2e");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _server = Running(serve(dir.path(), port, "off", &["--storage", &storage]));

@@ -13,21 +13,11 @@ use std::time::{Duration, Instant};
 
 mod common;
 use automagik_telemetry_testkit::http::StaticServer;
-use common::{Running, free_port, ok, serve};
+use common::{Running, free_port, get_json, ok, serve};
 
-fn get_json(url: &str, token: &str) -> serde_json::Value {
-    let mut resp = ureq::get(url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body")).expect("json")
-}
-
+/// The Node packages, with playwright-core among them.
 fn node_modules() -> String {
-    let modules = std::env::var("AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        format!("{home}/.cache/automagik-telemetry/node-client/node_modules")
-    });
+    let modules = common::node_modules();
     assert!(
         std::path::Path::new(&modules)
             .join("playwright-core")
@@ -119,7 +109,7 @@ url = "http://127.0.0.1:{port}/healthz"
     // The probes have run and a snapshot holds their states.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let probes = get_json(&format!("{base}/api/v1/probes"), token);
+        let probes = get_json(&format!("{base}/api/v1/probes"), Some(token));
         let public: serde_json::Value = ureq::get(format!("{base}/telemetry/public"))
             .call()
             .ok()
@@ -149,7 +139,7 @@ url = "http://127.0.0.1:{port}/healthz"
         "ledger-svc".into(),
         format!(":{}", agents.port),
     ];
-    let services = get_json(&format!("{base}/api/v1/services"), token);
+    let services = get_json(&format!("{base}/api/v1/services"), Some(token));
     secrets.extend(
         services["items"]
             .as_array()
@@ -157,7 +147,7 @@ url = "http://127.0.0.1:{port}/healthz"
             .iter()
             .filter_map(|s| s.as_str().map(str::to_string)),
     );
-    let traces = get_json(&format!("{base}/api/v1/traces"), token);
+    let traces = get_json(&format!("{base}/api/v1/traces"), Some(token));
     secrets.extend(
         traces["items"]
             .as_array()
@@ -165,7 +155,7 @@ url = "http://127.0.0.1:{port}/healthz"
             .iter()
             .filter_map(|t| t["trace_id"].as_str().map(str::to_string)),
     );
-    let runs = get_json(&format!("{base}/api/v1/agents/runs"), token);
+    let runs = get_json(&format!("{base}/api/v1/agents/runs"), Some(token));
     secrets.extend(
         runs["items"]
             .as_array()

@@ -206,10 +206,7 @@ fn grafana_dashboards_query_the_servers_clickhouse_tables() {
 
     // Data: the server on the real engine, filled by send-test.
     let engine = ClickHouse::start().expect("start the ClickHouse engine");
-    let url = format!(
-        "{}/{database}",
-        engine.url.replacen("http://", "clickhouse://", 1)
-    );
+    let url = engine.storage_url(database);
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _server = Running(serve(

@@ -7,13 +7,7 @@
 use std::process::Command;
 
 mod common;
-
-fn get_json(url: &str) -> serde_json::Value {
-    let mut resp = ureq::get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body")).expect("json")
-}
+use common::get_json;
 
 /// Runs an official client (`cmd BASE_URL`) against a fresh `serve`, and returns the
 /// base URL, the ids and times the client printed, and the stored spans named `parent`
@@ -47,7 +41,7 @@ fn round_trip(
     );
     let ids: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ids");
     let trace_id = ids["trace_id"].as_str().expect("trace id");
-    let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"));
+    let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"), None);
     let spans = trace["spans"].as_array().expect("spans");
     assert_eq!(spans.len(), 2);
     let find = |name: &str| {
@@ -91,25 +85,18 @@ fn official_python_sdk_round_trip() {
         .expect("end");
     assert_eq!(end, ids["child_end"].as_u64().expect("python end"));
 
-    let stats = get_json(&format!("{base}/api/v1/stats"));
+    let stats = get_json(&format!("{base}/api/v1/stats"), None);
     assert_eq!(stats["spans"], 2);
     assert_eq!(stats["logs"], 1);
     assert_eq!(stats["metric_points"], 1);
-    let services = get_json(&format!("{base}/api/v1/services"));
+    let services = get_json(&format!("{base}/api/v1/services"), None);
     assert_eq!(services["items"], serde_json::json!(["python-client"]));
 }
 
 #[test]
 fn official_node_sdk_round_trip_over_otlp_json() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let modules = std::env::var("AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap_or_default();
-        format!("{home}/.cache/automagik-telemetry/node-client/node_modules")
-    });
-    assert!(
-        std::path::Path::new(&modules).is_dir(),
-        "{modules} is missing: run scripts/setup-node"
-    );
+    let modules = common::node_modules();
     let mut cmd = Command::new("node");
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -137,7 +124,7 @@ fn official_node_sdk_round_trip_over_otlp_json() {
     assert_eq!(parent["start_time_unix_nano"], ids["parent_start"]);
     assert_eq!(child["end_time_unix_nano"], ids["child_end"]);
 
-    let logs = get_json(&format!("{base}/api/v1/logs?trace_id={trace_id}"));
+    let logs = get_json(&format!("{base}/api/v1/logs?trace_id={trace_id}"), None);
     let log = &logs["items"][0];
     assert_eq!(log["body"], "node says hello");
     assert_eq!(log["severity_number"], 13);
@@ -145,7 +132,7 @@ fn official_node_sdk_round_trip_over_otlp_json() {
     assert_eq!(log["attributes"]["order.id"], "o-17");
     assert_eq!(log["service_name"], "node-client");
 
-    let metrics = get_json(&format!("{base}/api/v1/metrics"));
+    let metrics = get_json(&format!("{base}/api/v1/metrics"), None);
     let names: Vec<(&str, &str)> = metrics["items"]
         .as_array()
         .expect("items")
@@ -161,10 +148,11 @@ fn official_node_sdk_round_trip_over_otlp_json() {
         names,
         [("node.latency_ms", "histogram"), ("node.requests", "sum")]
     );
-    let series = get_json(&format!(
-        "{base}/api/v1/metrics/node.requests/series?from=-1h&agg=sum"
-    ));
+    let series = get_json(
+        &format!("{base}/api/v1/metrics/node.requests/series?from=-1h&agg=sum"),
+        None,
+    );
     assert_eq!(series["series"][0]["points"][0]["value"], 7.0);
-    let services = get_json(&format!("{base}/api/v1/services"));
+    let services = get_json(&format!("{base}/api/v1/services"), None);
     assert_eq!(services["items"], serde_json::json!(["node-client"]));
 }

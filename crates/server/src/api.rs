@@ -4,6 +4,7 @@
 
 use crate::auth::{Auth, Denied, Scope};
 use crate::query::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, now_ns, parse_time};
+use crate::rollup::{SpanAgg, SpanKey};
 use crate::rows::{self, Batch};
 use crate::series::{self, Agg};
 use crate::server_metrics::ServerMetrics;
@@ -865,10 +866,49 @@ pub(crate) fn step_param(
     )
 }
 
+/// Refuses a step that would cut `range_ns` into more than 10,000 points.
+pub(crate) fn check_point_count(range_ns: u64, step_ns: u64) -> Result<(), ApiError> {
+    if range_ns / step_ns > 10_000 {
+        return Err(ApiError::BadRequest(
+            "step: too small for the range (more than 10000 points)".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) const HOUR_NS: u64 = 3_600_000_000_000;
 pub(crate) const MINUTE_NS: u64 = 60_000_000_000;
 /// Raw points a grouped series reads at most.
 pub(crate) const MAX_SERIES_POINTS: usize = 200_000;
+
+/// The span rollups that serve `from..to`, in seconds: minute rows up to two days,
+/// hourly rows beyond.
+pub(crate) fn span_resolution(from: u64, to: u64) -> u32 {
+    if to - from <= 48 * HOUR_NS { 60 } else { 3600 }
+}
+
+/// The span rollup rows covering `from..to` (of `service`, if given) at
+/// [`span_resolution`]. Returns the resolution in seconds, the start of the first
+/// bucket, and the rows.
+pub(crate) async fn span_rollups(
+    state: &AppState,
+    from: u64,
+    to: u64,
+    service: Option<String>,
+) -> Result<(u32, u64, Vec<(SpanKey, SpanAgg)>), ApiError> {
+    let resolution = span_resolution(from, to);
+    let res_ns = u64::from(resolution) * 1_000_000_000;
+    let q = RollupQuery {
+        resolution,
+        from: from - from % res_ns,
+        to,
+        service,
+        name: None,
+    };
+    let aligned = q.from;
+    let rows = blocking(state, move |s| s.span_rollups(&q)).await?;
+    Ok((resolution, aligned, rows))
+}
 
 /// Per-operation span counts, errors and latency percentiles from the rollups.
 async fn operations(
@@ -877,17 +917,8 @@ async fn operations(
 ) -> Result<Response, ApiError> {
     check_parameters(&params, &["service", "from", "to"])?;
     let (from, to) = time_range(&params, HOUR_NS)?;
-    // Minute rows up to two days, hourly rows beyond.
-    let resolution = if to - from <= 48 * HOUR_NS { 60 } else { 3600 };
-    let step = u64::from(resolution) * 1_000_000_000;
-    let q = RollupQuery {
-        resolution,
-        from: from - from % step,
-        to,
-        service: params.get("service").filter(|v| !v.is_empty()).cloned(),
-        name: None,
-    };
-    let rows = blocking(&state, move |s| s.span_rollups(&q)).await?;
+    let service = params.get("service").filter(|v| !v.is_empty()).cloned();
+    let (resolution, _, rows) = span_rollups(&state, from, to, service).await?;
     Ok(axum::Json(json!({
         "items": series::operations(rows),
         "next_cursor": null,
@@ -987,11 +1018,7 @@ pub(crate) async fn series_of(
             "step: a whole number of minutes (rollups are per minute and per hour)".into()
         }));
     }
-    if (to - from) / step_ns > 10_000 {
-        return Err(ApiError::BadRequest(
-            "step: too small for the range (more than 10000 points)".into(),
-        ));
-    }
+    check_point_count(to - from, step_ns)?;
     let (source, series) = match &group_by {
         Some(key) => {
             let n = name.to_string();

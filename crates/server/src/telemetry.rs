@@ -359,22 +359,23 @@ pub struct ProbeState {
 /// snapshots and listed by `GET /api/v1/probes`.
 #[derive(Clone, Debug, Default)]
 pub struct ProbesCollector {
-    /// By target name.
-    pub states: Arc<Mutex<BTreeMap<String, ProbeState>>>,
+    /// The last round's results, in the order the round gave them.
+    states: Arc<Mutex<Vec<ProbeState>>>,
 }
 
 impl ProbesCollector {
-    /// Replaces the states with one round's results.
+    /// Replaces the states with one round's results (`health` orders them root
+    /// causes first: down, then blocked, then up).
     pub fn replace(&self, round: impl IntoIterator<Item = ProbeState>) {
-        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states.clear();
-        states.extend(round.into_iter().map(|p| (p.name.clone(), p)));
+        *self.states.lock().unwrap_or_else(|e| e.into_inner()) = round.into_iter().collect();
     }
 
-    /// The last round's results, by name.
+    /// The last round's results.
     pub fn list(&self) -> Vec<ProbeState> {
-        let states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states.values().cloned().collect()
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

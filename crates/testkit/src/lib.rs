@@ -636,6 +636,14 @@ pub mod clickhouse {
     }
 
     impl ClickHouse {
+        /// The server's `--storage` URL for `database` of this engine.
+        pub fn storage_url(&self, database: &str) -> String {
+            format!(
+                "{}/{database}",
+                self.url.replacen("http://", "clickhouse://", 1)
+            )
+        }
+
         /// Starts the engine with user `default` and an empty password.
         pub fn start() -> std::io::Result<Self> {
             Self::start_with_password("")

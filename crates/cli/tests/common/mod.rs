@@ -91,3 +91,27 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// GET `url` (with a bearer `token`, if given); its body as JSON.
+pub fn get_json(url: &str, token: Option<&str>) -> serde_json::Value {
+    let mut req = ureq::get(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body")).expect("json")
+}
+
+/// The Node packages `scripts/setup-node` installs (`AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES`,
+/// else the cache's).
+pub fn node_modules() -> String {
+    let modules = std::env::var("AUTOMAGIK_TELEMETRY_TEST_NODE_MODULES").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/automagik-telemetry/node-client/node_modules")
+    });
+    assert!(
+        Path::new(&modules).is_dir(),
+        "{modules} is missing: run scripts/setup-node"
+    );
+    modules
+}

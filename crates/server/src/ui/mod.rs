@@ -10,15 +10,15 @@
 pub mod svg;
 
 use crate::api::{
-    ApiError, AppState, HOUR_NS, MINUTE_NS, blocking, check_parameters, series_of, series_points,
-    step_param, time_range,
+    ApiError, AppState, HOUR_NS, MINUTE_NS, check_parameters, check_point_count, series_of,
+    series_points, span_resolution, span_rollups, step_param, time_range,
 };
-use crate::rollup::SpanKey;
+use crate::rollup::{SpanAgg, SpanKey};
 use crate::series;
-use crate::store::{RollupQuery, rfc3339};
+use crate::store::rfc3339;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use flate2::Compression;
@@ -29,10 +29,10 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::OnceLock;
 
-/// A file of the dashboard: its name, content type and text, with its gzip form and
-/// entity tag made once, on first use.
+/// A file of the dashboard: the path it is served at, its content type and text, with
+/// its gzip form and entity tag made once, on first use.
 struct Asset {
-    name: &'static str,
+    path: &'static str,
     content_type: &'static str,
     body: &'static str,
     gzip: OnceLock<Vec<u8>>,
@@ -40,9 +40,9 @@ struct Asset {
 }
 
 impl Asset {
-    const fn new(name: &'static str, content_type: &'static str, body: &'static str) -> Self {
+    const fn new(path: &'static str, content_type: &'static str, body: &'static str) -> Self {
         Asset {
-            name,
+            path,
             content_type,
             body,
             gzip: OnceLock::new(),
@@ -67,36 +67,39 @@ impl Asset {
     }
 }
 
-/// `index.html` and `status.html` are served at `/` and `/status`, the rest under
-/// `/assets/`.
-static ASSETS: [Asset; 6] = [
+static ASSETS: [Asset; 7] = [
     Asset::new(
-        "index.html",
+        "/",
         "text/html; charset=utf-8",
         include_str!("assets/index.html"),
     ),
     Asset::new(
-        "status.html",
+        "/status",
         "text/html; charset=utf-8",
         include_str!("assets/status.html"),
     ),
     Asset::new(
-        "app.js",
+        "/assets/dom.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/dom.js"),
+    ),
+    Asset::new(
+        "/assets/app.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/app.js"),
     ),
     Asset::new(
-        "status.js",
+        "/assets/status.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/status.js"),
     ),
     Asset::new(
-        "app.css",
+        "/assets/app.css",
         "text/css; charset=utf-8",
         include_str!("assets/app.css"),
     ),
     Asset::new(
-        "favicon.svg",
+        "/assets/favicon.svg",
         "image/svg+xml",
         include_str!("assets/favicon.svg"),
     ),
@@ -106,12 +109,12 @@ static ASSETS: [Asset; 6] = [
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/// One asset as the request accepts it: 304 when the browser's copy is current, gzip
-/// when accepted.
-fn page(name: &str, request: &HeaderMap) -> Result<Response, ApiError> {
+/// The asset at `path` as the request accepts it: 304 when the browser's copy is
+/// current, gzip when accepted.
+fn page(path: &str, request: &HeaderMap) -> Result<Response, ApiError> {
     let asset = ASSETS
         .iter()
-        .find(|a| a.name == name)
+        .find(|a| a.path == path)
         .ok_or(ApiError::NotFound("asset"))?;
     let etag = asset.etag();
     let header = |name| {
@@ -163,24 +166,11 @@ fn page(name: &str, request: &HeaderMap) -> Result<Response, ApiError> {
 
 /// The open routes: `/`, `/status` and `/assets/{file}`.
 pub fn pages() -> Router<AppState> {
+    let serve = get(|uri: Uri, headers: HeaderMap| async move { page(uri.path(), &headers) });
     Router::new()
-        .route(
-            "/",
-            get(|h: HeaderMap| async move { page("index.html", &h) }),
-        )
-        .route(
-            "/status",
-            get(|h: HeaderMap| async move { page("status.html", &h) }),
-        )
-        .route(
-            "/assets/{file}",
-            get(|Path(file): Path<String>, h: HeaderMap| async move {
-                if file.ends_with(".html") {
-                    return Err(ApiError::NotFound("asset"));
-                }
-                page(&file, &h)
-            }),
-        )
+        .route("/", serve.clone())
+        .route("/status", serve.clone())
+        .route("/assets/{file}", serve)
 }
 
 fn svg_response(body: String) -> Response {
@@ -201,14 +191,14 @@ fn svg_response(body: String) -> Response {
     resp
 }
 
-/// Span rollups of the range: spans and errors per step, and per-service figures.
+/// Span rollups of the range, and the spans and errors per step.
 struct Throughput {
     from: u64,
     to: u64,
     step_ns: u64,
     spans: Vec<series::Point>,
     errors: Vec<series::Point>,
-    services: Vec<series::OperationStats>,
+    rows: Vec<(SpanKey, SpanAgg)>,
 }
 
 async fn throughput(
@@ -217,52 +207,24 @@ async fn throughput(
 ) -> Result<Throughput, ApiError> {
     check_parameters(params, &["from", "to", "step"])?;
     let (from, to) = time_range(params, HOUR_NS)?;
-    // Minute rows up to two days, hourly rows beyond.
-    let resolution: u32 = if to - from <= 48 * HOUR_NS { 60 } else { 3600 };
-    let res_ns = u64::from(resolution) * 1_000_000_000;
     let step_ns = step_param(params, to - from, MINUTE_NS)?;
-    if step_ns % res_ns != 0 {
+    let resolution = span_resolution(from, to);
+    if step_ns % (u64::from(resolution) * 1_000_000_000) != 0 {
         return Err(ApiError::BadRequest(format!(
             "step: a whole number of {} for this range",
             if resolution == 60 { "minutes" } else { "hours" }
         )));
     }
-    if (to - from) / step_ns > 10_000 {
-        return Err(ApiError::BadRequest(
-            "step: too small for the range (more than 10000 points)".into(),
-        ));
-    }
-    let aligned = from - from % res_ns;
-    let q = RollupQuery {
-        resolution,
-        from: aligned,
-        to,
-        service: None,
-        name: None,
-    };
-    let rows = blocking(state, move |s| s.span_rollups(&q)).await?;
+    check_point_count(to - from, step_ns)?;
+    let (_, aligned, rows) = span_rollups(state, from, to, None).await?;
     let (spans, errors) = series::span_throughput(&rows, aligned, step_ns);
-    // Per service: the operations merged.
-    let services = series::operations(
-        rows.into_iter()
-            .map(|(k, a)| {
-                (
-                    SpanKey {
-                        operation: String::new(),
-                        ..k
-                    },
-                    a,
-                )
-            })
-            .collect(),
-    );
     Ok(Throughput {
         from,
         to,
         step_ns,
         spans,
         errors,
-        services,
+        rows,
     })
 }
 
@@ -277,8 +239,20 @@ pub(crate) async fn overview(
     let spans: f64 = t.spans.iter().map(|p| p.value).sum();
     let errors: f64 = t.errors.iter().map(|p| p.value).sum();
     let minutes = (t.to - t.from) as f64 / MINUTE_NS as f64;
-    let services: Vec<serde_json::Value> = t
-        .services
+    // Per service: its operations merged.
+    let per_service = series::operations(
+        t.rows
+            .into_iter()
+            .map(|(k, a)| {
+                let k = SpanKey {
+                    operation: String::new(),
+                    ..k
+                };
+                (k, a)
+            })
+            .collect(),
+    );
+    let services: Vec<serde_json::Value> = per_service
         .iter()
         .map(|s| {
             json!({
@@ -402,18 +376,13 @@ pub(crate) async fn metric_chart(
 }
 
 /// `GET /api/v1/probes`: each probed target's last state, latency, reason and
-/// dependencies (`serve --probe`), root causes first.
+/// dependencies (`serve --probe`), in the probe round's order: root causes first.
 pub(crate) async fn probes(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     check_parameters(&params, &[])?;
-    let mut items = state.probes.list();
-    items.sort_by_key(|p| match p.state.as_str() {
-        "down" => 0,
-        "blocked" => 1,
-        _ => 2,
-    });
+    let items = state.probes.list();
     let up = items.iter().filter(|p| p.state == "up").count();
     Ok(axum::Json(json!({
         "items": items,
@@ -457,14 +426,14 @@ mod tests {
         use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
         use std::io::Read;
         let mut headers = HeaderMap::new();
-        let plain = super::page("app.js", &headers).expect("app.js");
+        let plain = super::page("/assets/app.js", &headers).expect("app.js");
         let etag = plain.headers()[header::ETAG].clone();
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
         headers.insert(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("br, gzip;q=0.9"),
         );
-        let zipped = super::page("app.js", &headers).expect("app.js");
+        let zipped = super::page("/assets/app.js", &headers).expect("app.js");
         assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -485,9 +454,11 @@ mod tests {
         );
         headers.insert(header::IF_NONE_MATCH, etag);
         assert_eq!(
-            super::page("app.js", &headers).expect("app.js").status(),
+            super::page("/assets/app.js", &headers)
+                .expect("app.js")
+                .status(),
             StatusCode::NOT_MODIFIED
         );
-        assert!(super::page("missing.js", &headers).is_err());
+        assert!(super::page("/assets/missing.js", &headers).is_err());
     }
 }

@@ -119,20 +119,15 @@ pub fn line_chart(chart: &Chart) -> String {
     let (from, to) = (chart.from, chart.to.max(chart.from + 1));
     let plot_w = width - LEFT - RIGHT;
     let plot_h = height - TOP - BOTTOM;
-    let max = chart
+    let (min, max) = chart
         .lines
         .iter()
         .flat_map(|l| &l.points)
         .map(|p| p.1)
         .filter(|v| v.is_finite())
-        .fold(f64::NEG_INFINITY, f64::max);
-    let min = chart
-        .lines
-        .iter()
-        .flat_map(|l| &l.points)
-        .map(|p| p.1)
-        .filter(|v| v.is_finite())
-        .fold(f64::INFINITY, f64::min);
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if !max.is_finite() {
         let _ = write!(
             out,
@@ -142,13 +137,15 @@ pub fn line_chart(chart: &Chart) -> String {
         );
         return out;
     }
-    // The axis starts at zero unless values go below it.
-    let (top, step) = nice_scale(max.max(0.0) - min.min(0.0));
-    let bottom = if min < 0.0 { -nice_scale(-min).0 } else { 0.0 };
-    let top = if min < 0.0 {
-        nice_scale(max.max(0.0)).0
-    } else {
+    // The axis includes zero; its ends are whole ticks.
+    let (_, step) = nice_scale(max.max(0.0) - min.min(0.0));
+    let bottom = (min.min(0.0) / step).floor() * step;
+    let top = (max.max(0.0) / step).ceil() * step;
+    // All zero: the default scale of four ticks.
+    let top = if top > bottom {
         top
+    } else {
+        bottom + 4.0 * step
     };
     let span = (top - bottom).max(f64::MIN_POSITIVE);
     let x = |t: u64| LEFT + (t.saturating_sub(from) as f64 / (to - from) as f64).min(1.0) * plot_w;

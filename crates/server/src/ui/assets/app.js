@@ -1,6 +1,7 @@
 // The Automagik Telemetry dashboard: one page per view, routed by the URL's hash,
 // every figure read from the server's query API with the user's read token.
-// Telemetry is untrusted input: it only ever reaches the page as text nodes.
+// Telemetry is untrusted input: it only ever reaches the page as text nodes (`h` and
+// `add` of dom.js).
 "use strict";
 
 const TOKEN_KEY = "automagik-telemetry.token";
@@ -8,31 +9,6 @@ const RANGE_KEY = "automagik-telemetry.range";
 let stopPage = () => {};
 
 class AuthError extends Error {}
-
-/** Builds an element: h("a", {href: "#"}, "text", child, ...). */
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "dataset") Object.assign(el.dataset, v);
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-/** Appends children (nested lists flattened; null, undefined and false skipped). */
-function add(el, ...children) {
-  for (const c of children.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY) || "";

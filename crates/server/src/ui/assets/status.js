@@ -2,16 +2,6 @@
 // see (counts and ratios; no names, addresses or identifiers).
 "use strict";
 
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, String(v));
-  for (const c of children.flat()) {
-    if (c === null || c === undefined) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
 const pct = (x) => (x === null || x === undefined ? "–" : (x * 100).toFixed(1) + " %");
 
 function meter(label, value, ratio) {
