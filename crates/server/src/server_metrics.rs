@@ -39,6 +39,13 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+/// Labels of the background job counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// `probes`, `fleet`, `alerts` or `retention`.
+    pub job: &'static str,
+}
+
 /// Labels of the retention counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -56,6 +63,7 @@ pub struct ServerMetrics {
     in_flight: Gauge,
     write_seconds: Histogram,
     purged: Family<KindLabels, Counter>,
+    job_failures: Family<JobLabels, Counter>,
 }
 
 impl Default for ServerMetrics {
@@ -97,7 +105,14 @@ impl Default for ServerMetrics {
             "Rows removed by retention",
             purged.clone(),
         );
+        let job_failures = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "background_job_failures",
+            "Runs of a background job (probes, fleet, alerts, retention) that failed",
+            job_failures.clone(),
+        );
         ServerMetrics {
+            job_failures,
             registry,
             accepted,
             rejected_records,
@@ -178,6 +193,11 @@ impl ServerMetrics {
         self.purged
             .get_or_create(&KindLabels { kind: "rollup" })
             .inc_by(rollups);
+    }
+
+    /// Counts a failed run of a background job.
+    pub fn job_failed(&self, job: &'static str) {
+        self.job_failures.get_or_create(&JobLabels { job }).inc();
     }
 
     /// Everything in the text exposition format.

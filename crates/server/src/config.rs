@@ -1,0 +1,406 @@
+//! The server's configuration: defaults < TOML file < environment < flags.
+//!
+//! [`FileConfig`] is the file's contract (unknown keys are refused); [`Overrides`] holds
+//! what the binary read from its flags and the environment; [`ServerConfig::load`]
+//! merges them into the values [`crate::runtime::run`] starts with.
+
+use crate::alerts;
+use crate::auth::{Scope, Token};
+use crate::fleet::AgentTarget;
+use crate::probe::{self, Target};
+use automagik_telemetry_core::parse::parse_duration;
+use automagik_telemetry_core::ports;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading the config file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key or a wrong type.
+    #[error("in the config file {path}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said (it names the key).
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of its domain; the text names the setting.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn invalid(e: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid(e.to_string())
+}
+
+/// A token of the config file: a secret with its scopes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FileToken {
+    /// `"secret"` (every scope) or `"secret:read,ingest"`.
+    Spec(String),
+    /// `{ token = "secret", scopes = ["read"] }`.
+    Table {
+        /// The secret (at least 16 characters).
+        token: String,
+        /// What it may do.
+        scopes: Vec<Scope>,
+    },
+}
+
+/// The TOML config file (`--config`, `AUTOMAGIK_TELEMETRY_CONFIG`). Every key is
+/// optional; an unknown key is an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where the embedded SQLite database lives [default: `./data`].
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite`, a `postgres://` URL or a `clickhouse://` (or `http(s)://`) URL
+    /// [default: `sqlite`].
+    pub storage: Option<String>,
+    /// OTLP/HTTP, query API and dashboard address [default: `127.0.0.1:4318`].
+    pub http_addr: Option<SocketAddr>,
+    /// OTLP/gRPC address, or `off` [default: `127.0.0.1:4317`].
+    pub grpc_addr: Option<String>,
+    /// Access tokens [default: none, so no authentication on loopback].
+    #[serde(default)]
+    pub token: Vec<FileToken>,
+    /// Allow a non-loopback address without tokens [default: false].
+    pub insecure: Option<bool>,
+    /// How long raw spans, logs and metric points are kept [default: `7d`].
+    pub retention_raw: Option<String>,
+    /// How long minute and hourly rollups are kept [default: `30d`].
+    pub retention_rollups: Option<String>,
+    /// How often retention runs [default: `60s`].
+    pub retention_interval: Option<String>,
+    /// `[[probe]]` tables, as `[[target]]` of `health` [default: none].
+    #[serde(default)]
+    pub probe: Vec<Target>,
+    /// How often the probes run [default: `30s`].
+    pub probe_interval: Option<String>,
+    /// URL that receives a JSON POST when a probed target changes state [default: none].
+    pub probe_webhook: Option<String>,
+    /// Threshold alert rules (`[[alert]]` tables) [default: none].
+    #[serde(default)]
+    pub alert: Vec<FileAlert>,
+    /// How often the rules are evaluated [default: `15s`].
+    pub alert_interval: Option<String>,
+    /// URL that receives a JSON POST when a rule fires or resolves [default: none].
+    pub alert_webhook: Option<String>,
+    /// How often a fleet snapshot is collected, or `off` [default: `60s`].
+    pub fleet_interval: Option<String>,
+    /// `[[agent]]` tables: name, service (optional), url [default: none].
+    #[serde(default)]
+    pub agent: Vec<AgentTarget>,
+    /// Requests per minute `/telemetry/public` answers each client address
+    /// [default: 60].
+    pub public_rate_limit: Option<u32>,
+}
+
+/// An `[[alert]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAlert {
+    /// The rule's name.
+    pub name: String,
+    /// The metric it reads.
+    pub metric: String,
+    /// `attribute=value`: only points whose attribute has this value [default: all].
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// `min`, `max`, `avg`, `sum` or `last` over the window [default: `avg`].
+    pub reduce: Option<alerts::Reduce>,
+    /// `> 250`, `>= 1`, `< 1`, `<= 0.5`.
+    pub condition: String,
+    /// Trailing window read at each evaluation [default: `1m`].
+    pub window: Option<String>,
+    /// How long the condition must hold [default: `0s`].
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    /// Passed on to the webhook [default: `warning`].
+    pub severity: Option<String>,
+}
+
+impl FileAlert {
+    /// The rule this table describes.
+    pub fn rule(self) -> Result<alerts::Rule, ConfigError> {
+        let (comparison, threshold) = alerts::Rule::parse_condition(&self.condition)
+            .map_err(|e| invalid(format!("alert {}: {e}", self.name)))?;
+        let filter = match &self.filter {
+            None => None,
+            Some(w) => Some(
+                w.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| {
+                        invalid(format!("alert {}: where = \"attribute=value\"", self.name))
+                    })?,
+            ),
+        };
+        let ns = |name: &str, v: Option<&str>, default: &str| {
+            parse_duration(name, v.unwrap_or(default))
+                .map(|d| d.as_nanos() as u64)
+                .map_err(invalid)
+        };
+        Ok(alerts::Rule {
+            metric: self.metric,
+            filter,
+            reduce: self.reduce.unwrap_or(alerts::Reduce::Avg),
+            comparison,
+            threshold,
+            window_ns: ns("window", self.window.as_deref(), "1m")?,
+            for_ns: ns("for", self.for_.as_deref(), "0s")?,
+            severity: self.severity.unwrap_or_else(|| "warning".into()),
+            name: self.name,
+        })
+    }
+}
+
+/// Settings given by flags or the environment; each one set wins over the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// The TOML file to read.
+    pub config: Option<PathBuf>,
+    /// See [`FileConfig::data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// See [`FileConfig::storage`].
+    pub storage: Option<String>,
+    /// See [`FileConfig::http_addr`].
+    pub http_addr: Option<SocketAddr>,
+    /// See [`FileConfig::grpc_addr`].
+    pub grpc_addr: Option<String>,
+    /// Tokens with every scope (at least 16 characters each); empty ones are ignored.
+    pub tokens: Vec<String>,
+    /// See [`FileConfig::insecure`] (only `true` overrides).
+    pub insecure: bool,
+    /// See [`FileConfig::retention_raw`].
+    pub retention_raw: Option<String>,
+    /// See [`FileConfig::retention_rollups`].
+    pub retention_rollups: Option<String>,
+    /// See [`FileConfig::retention_interval`].
+    pub retention_interval: Option<String>,
+    /// Probe URLs, added to the file's `[[probe]]` tables.
+    pub probes: Vec<String>,
+    /// See [`FileConfig::probe_interval`].
+    pub probe_interval: Option<String>,
+    /// See [`FileConfig::probe_webhook`].
+    pub probe_webhook: Option<String>,
+    /// See [`FileConfig::fleet_interval`].
+    pub fleet_interval: Option<String>,
+    /// Agents as `NAME=URL` or `NAME@SERVICE=URL`, added to the file's `[[agent]]`.
+    pub agents: Vec<String>,
+    /// See [`FileConfig::public_rate_limit`].
+    pub public_rate_limit: Option<u32>,
+}
+
+/// Everything the server runs with, merged.
+#[derive(Debug)]
+pub struct ServerConfig {
+    /// Where the SQLite database lives.
+    pub data_dir: PathBuf,
+    /// `sqlite` or a store URL.
+    pub storage: String,
+    /// OTLP/HTTP, query API and dashboard address.
+    pub http_addr: SocketAddr,
+    /// OTLP/gRPC address, `None` when off.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Access tokens.
+    pub tokens: Vec<Token>,
+    /// Whether a non-loopback address without tokens is allowed.
+    pub insecure: bool,
+    /// Raw retention.
+    pub retention_raw: Duration,
+    /// Rollup retention.
+    pub retention_rollups: Duration,
+    /// How often retention runs.
+    pub retention_interval: Duration,
+    /// Targets probed on an interval (presets resolved).
+    pub probes: Vec<Target>,
+    /// How often the probes run.
+    pub probe_interval: Duration,
+    /// Where probe state changes are posted.
+    pub probe_webhook: Option<String>,
+    /// Alert rules.
+    pub alerts: Vec<alerts::Rule>,
+    /// How often the rules are evaluated.
+    pub alert_interval: Duration,
+    /// Where alerts are posted.
+    pub alert_webhook: Option<String>,
+    /// How often fleet snapshots are collected, `None` when off.
+    pub fleet_interval: Option<Duration>,
+    /// Agents the fleet collection polls.
+    pub agents: Vec<AgentTarget>,
+    /// `/telemetry/public` requests per minute per address.
+    pub public_rate_limit: u32,
+}
+
+/// `NAME=URL` or `NAME@SERVICE=URL`.
+fn agent_flag(spec: &str) -> Result<AgentTarget, ConfigError> {
+    let (name, url) = spec
+        .split_once('=')
+        .filter(|(n, u)| !n.trim().is_empty() && !u.trim().is_empty())
+        .ok_or_else(|| invalid("--agent: expected NAME=URL or NAME@SERVICE=URL"))?;
+    let (name, service) = match name.split_once('@') {
+        Some((n, s)) => (n.trim(), Some(s.trim().to_string())),
+        None => (name.trim(), None),
+    };
+    Ok(AgentTarget {
+        name: name.to_string(),
+        service,
+        url: url.trim().to_string(),
+    })
+}
+
+impl FileConfig {
+    /// Reads and parses `path`.
+    pub fn read(path: &std::path::Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+}
+
+impl ServerConfig {
+    /// Reads the file `o.config` names (if any) and merges it under `o`.
+    pub fn load(o: Overrides) -> Result<ServerConfig, ConfigError> {
+        let file = match &o.config {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        Self::merge(o, file)
+    }
+
+    /// Merges `file` under `args` over the defaults.
+    pub fn merge(args: Overrides, file: FileConfig) -> Result<ServerConfig, ConfigError> {
+        let duration = |name: &str, v: Option<String>, default: &str| {
+            let v = v.unwrap_or_else(|| default.to_string());
+            parse_duration(name, &v).map_err(invalid)
+        };
+        let grpc = args
+            .grpc_addr
+            .or(file.grpc_addr)
+            .unwrap_or_else(|| format!("127.0.0.1:{}", ports::OTLP_GRPC));
+        let grpc_addr = match grpc.trim() {
+            "off" | "none" | "" => None,
+            a => Some(a.parse::<SocketAddr>().map_err(|e| {
+                invalid(format!(
+                    "grpc_addr: {a:?} is not an address like 127.0.0.1:4317: {e}"
+                ))
+            })?),
+        };
+        let mut tokens = Vec::new();
+        // On the command line and in the environment a token has every scope.
+        for secret in args.tokens.iter().filter(|t| !t.is_empty()) {
+            if secret.len() < 16 {
+                return Err(invalid(
+                    "--token: a token must be at least 16 characters long",
+                ));
+            }
+            tokens.push(Token::new(secret, &Scope::ALL));
+        }
+        for t in file.token {
+            tokens.push(match t {
+                FileToken::Spec(spec) => {
+                    Token::parse(&spec).map_err(|e| invalid(format!("token: {e}")))?
+                }
+                FileToken::Table { token, scopes } => {
+                    if token.len() < 16 {
+                        return Err(invalid(
+                            "token: a token must be at least 16 characters long",
+                        ));
+                    }
+                    Token::new(&token, &scopes)
+                }
+            });
+        }
+        let floor = |d: Duration| d.max(Duration::from_millis(100));
+        Ok(ServerConfig {
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./data")),
+            storage: args
+                .storage
+                .or(file.storage)
+                .unwrap_or_else(|| "sqlite".into()),
+            http_addr: args
+                .http_addr
+                .or(file.http_addr)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], ports::OTLP_HTTP))),
+            grpc_addr,
+            tokens,
+            insecure: args.insecure || file.insecure.unwrap_or(false),
+            retention_raw: duration(
+                "retention_raw",
+                args.retention_raw.or(file.retention_raw),
+                "7d",
+            )?,
+            retention_rollups: duration(
+                "retention_rollups",
+                args.retention_rollups.or(file.retention_rollups),
+                "30d",
+            )?,
+            retention_interval: floor(duration(
+                "retention_interval",
+                args.retention_interval.or(file.retention_interval),
+                "60s",
+            )?),
+            probes: file
+                .probe
+                .into_iter()
+                .chain(args.probes.iter().map(|url| Target::url(url)))
+                .map(probe::resolve_preset)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(format!("probe: {e}")))?,
+            probe_interval: floor(duration(
+                "probe_interval",
+                args.probe_interval.or(file.probe_interval),
+                "30s",
+            )?),
+            probe_webhook: args.probe_webhook.or(file.probe_webhook),
+            alerts: file
+                .alert
+                .into_iter()
+                .map(FileAlert::rule)
+                .collect::<Result<Vec<_>, _>>()?,
+            alert_interval: floor(duration("alert_interval", file.alert_interval, "15s")?),
+            alert_webhook: file.alert_webhook,
+            fleet_interval: match args.fleet_interval.or(file.fleet_interval) {
+                Some(v) if matches!(v.trim(), "off" | "none" | "0") => None,
+                v => Some(floor(duration("fleet_interval", v, "60s")?)),
+            },
+            agents: file
+                .agent
+                .into_iter()
+                .map(Ok)
+                .chain(args.agents.iter().map(|a| agent_flag(a)))
+                .collect::<Result<Vec<_>, _>>()?,
+            public_rate_limit: args
+                .public_rate_limit
+                .or(file.public_rate_limit)
+                .unwrap_or(60),
+        })
+    }
+
+    /// Whether a listening address is reachable from other machines.
+    pub fn exposed(&self) -> bool {
+        !self.http_addr.ip().is_loopback() || self.grpc_addr.is_some_and(|a| !a.ip().is_loopback())
+    }
+}

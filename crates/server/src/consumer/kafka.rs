@@ -1,0 +1,92 @@
+//! The consumer's Kafka side: topics created when missing, and waiting that keeps the
+//! consumer in its group (polling while paused or backing off).
+
+use super::metrics::LagStats;
+use super::{ConsumeError, Context};
+use automagik_telemetry::kafka::client_config;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Creates `topics` that do not exist yet (an existing topic is left as it is).
+pub(super) fn create_topics(
+    brokers: &str,
+    topics: &[String],
+    partitions: i32,
+) -> super::Outcome<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers, &[])
+        .map_err(|e| ConsumeError::msg(format!("--brokers: {e}")))?
+        .create()
+        .context("creating the Kafka admin client")?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions.max(1), TopicReplication::Fixed(1)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the admin runtime")?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = rt
+        .block_on(admin.create_topics(&new, &options))
+        .context("creating the agent topics")?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(ConsumeError::msg(format!(
+                    "cannot create the topic {topic}: {code}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) type AgentConsumer = BaseConsumer<LagStats>;
+
+/// Runs `attempt` until it succeeds, waiting between attempts (200 ms doubling up to 5 s)
+/// while polling the consumer so that it keeps its place in the group; `None` when asked
+/// to stop first.
+pub(super) fn until_done<T, E: std::fmt::Display>(
+    consumer: &AgentConsumer,
+    stop: &AtomicBool,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Option<T> {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match attempt() {
+            Ok(v) => return Some(v),
+            Err(e) => eprintln!("{what} failed ({e}); retrying in {backoff:?}"),
+        }
+        sleep_polling(consumer, backoff, stop);
+        if stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Pauses (or resumes) every assigned partition: while the database is down the
+/// consumer keeps polling, to stay in its group, without receiving messages.
+pub(super) fn pause(consumer: &AgentConsumer, paused: bool) {
+    if let Ok(assignment) = consumer.assignment() {
+        let _ = if paused {
+            consumer.pause(&assignment)
+        } else {
+            consumer.resume(&assignment)
+        };
+    }
+}
+
+/// Waits `d`, polling the (paused) consumer so the group keeps it.
+pub(super) fn sleep_polling(consumer: &AgentConsumer, d: Duration, stop: &AtomicBool) {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !stop.load(Ordering::SeqCst) {
+        let _ = consumer.poll(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,219 @@
+//! The server's background jobs, each a [`Job`] run by [`super::periodic::run_every`]:
+//! probes (stored as the gauges `up` and `probe_latency_ms`, state changes posted to a
+//! webhook), fleet snapshots, alert rules (firing and resolving posted to a webhook) and
+//! retention.
+
+use super::periodic::Job;
+use crate::api::AppState;
+use crate::probe::{self, Target};
+use crate::query::now_ns;
+use crate::rows::{Batch, MetricPointRow};
+use crate::telemetry::{ProbeState, ProbesCollector};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Probes the targets, stores `up` (1 or 0) and `probe_latency_ms` per target, shows
+/// the round on the dashboard and posts each change of state to the webhook.
+pub struct Probes {
+    /// Where the results go.
+    pub state: AppState,
+    /// What to probe.
+    pub targets: Vec<Target>,
+    /// Each probe's timeout.
+    pub timeout: Duration,
+    /// Where changes of state are posted.
+    pub webhook: Option<String>,
+    /// The dashboard's and the fleet's view of the last round.
+    pub board: ProbesCollector,
+    /// Each target's last state. A target is taken as up until a probe says
+    /// otherwise, so one found down at start is reported.
+    pub last: HashMap<String, probe::State>,
+}
+
+impl Job for Probes {
+    fn name(&self) -> &'static str {
+        "probes"
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let reports = probe::check(self.targets.clone(), self.timeout);
+        let now = now_ns();
+        let mut points = Vec::new();
+        for r in &reports {
+            let attributes = serde_json::json!({"target": r.name, "url": r.url}).to_string();
+            let up = if r.state == probe::State::Up {
+                1.0
+            } else {
+                0.0
+            };
+            points.push(MetricPointRow::number(
+                "up",
+                "automagik-telemetry",
+                "gauge",
+                now,
+                Some(up),
+                attributes.clone(),
+            ));
+            if let Some(ms) = r.latency_ms {
+                points.push(MetricPointRow::number(
+                    "probe_latency_ms",
+                    "automagik-telemetry",
+                    "gauge",
+                    now,
+                    Some(ms),
+                    attributes,
+                ));
+            }
+        }
+        self.board.replace(reports.iter().map(|r| ProbeState {
+            name: r.name.clone(),
+            url: r.url.clone(),
+            state: r.state.as_str().to_string(),
+            latency_ms: r.latency_ms,
+            reason: r.reason.clone(),
+            depends_on: r.depends_on.clone(),
+            critical: r.critical,
+        }));
+        let batch = Batch {
+            metric_points: points,
+            ..Default::default()
+        };
+        let stored = self
+            .state
+            .store
+            .insert(batch)
+            .map_err(|e| format!("storing probe results: {e}"));
+        for r in reports {
+            let previous = self
+                .last
+                .insert(r.name.clone(), r.state.clone())
+                .unwrap_or(probe::State::Up);
+            if previous == r.state {
+                continue;
+            }
+            tracing::warn!(target = %r.name, state = ?r.state, reason = r.reason.as_deref().unwrap_or(""), "probe state changed");
+            post_json(
+                self.webhook.clone(),
+                serde_json::json!({
+                    "target": r.name,
+                    "url": r.url,
+                    "state": r.state,
+                    "previous": previous,
+                    "reason": r.reason,
+                    "latency_ms": r.latency_ms,
+                    "time": automagik_telemetry_core::time::rfc3339(now),
+                }),
+            );
+        }
+        stored
+    }
+}
+
+/// Collects and stores a fleet snapshot.
+pub struct FleetSnapshots {
+    /// The fleet and its store.
+    pub state: AppState,
+}
+
+impl Job for FleetSnapshots {
+    fn name(&self) -> &'static str {
+        "fleet"
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let s = self
+            .state
+            .fleet
+            .collect_and_store(&*self.state.store)
+            .map_err(|e| format!("storing a fleet snapshot: {e}"))?;
+        tracing::debug!(seq = s.link.seq, "fleet snapshot stored");
+        Ok(())
+    }
+}
+
+/// Evaluates the alert rules and posts what fires or resolves.
+pub struct AlertRules {
+    /// The rules and the store they read.
+    pub state: AppState,
+    /// Where notifications are posted.
+    pub webhook: Option<String>,
+}
+
+impl Job for AlertRules {
+    fn name(&self) -> &'static str {
+        "alerts"
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let notifications = self
+            .state
+            .alerts
+            .evaluate(&*self.state.store, now_ns())
+            .map_err(|e| format!("evaluating alert rules: {e}"))?;
+        for n in notifications {
+            tracing::warn!(rule = %n.rule, status = n.status, value = ?n.value, "alert");
+            post_json(
+                self.webhook.clone(),
+                serde_json::json!({
+                    "status": n.status,
+                    "rule": n.rule,
+                    "severity": n.severity,
+                    "metric": n.metric,
+                    "value": n.value,
+                    "condition": n.condition,
+                    "time": automagik_telemetry_core::time::rfc3339(n.time_unix_nano),
+                }),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Deletes expired rows in small steps until none is left.
+pub struct Retention {
+    /// The store and the counters.
+    pub state: AppState,
+    /// Raw rows older than this go.
+    pub raw: Duration,
+    /// Rollup rows older than this go.
+    pub rollups: Duration,
+}
+
+impl Job for Retention {
+    fn name(&self) -> &'static str {
+        "retention"
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let now = now_ns();
+        let raw_before = now.saturating_sub(self.raw.as_nanos() as u64);
+        let rollups_before = now.saturating_sub(self.rollups.as_nanos() as u64);
+        loop {
+            let p = self
+                .state
+                .store
+                .purge(raw_before, rollups_before)
+                .map_err(|e| format!("retention step: {e}; trying again later"))?;
+            self.state.metrics.purged(p.raw, p.rollups);
+            if p.raw + p.rollups == 0 {
+                return Ok(());
+            }
+            tracing::info!(raw = p.raw, rollups = p.rollups, "retention removed rows");
+        }
+    }
+}
+
+/// Posts `body` to `url` (when there is one) on a blocking thread of the runtime;
+/// failures are logged.
+fn post_json(url: Option<String>, body: serde_json::Value) {
+    let Some(url) = url else { return };
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        if let Err(e) = agent.post(&url).send_json(&body) {
+            tracing::warn!(error = %e, "a webhook failed");
+        }
+    });
+}

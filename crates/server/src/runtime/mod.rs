@@ -1,0 +1,253 @@
+//! The server as a process: [`run`] opens the store a [`ServerConfig`] names, serves
+//! OTLP/HTTP with the query API and dashboard and OTLP/gRPC, and runs the background
+//! jobs ([`jobs`]) on their intervals ([`periodic`]) until Ctrl-C or SIGTERM.
+
+pub mod jobs;
+pub mod periodic;
+
+use crate::api::{AppState, Limits, app};
+use crate::auth::Auth;
+use crate::config::ServerConfig;
+use crate::{ClickHouseStore, PostgresStore, SqliteStore, Store, StoreError};
+use crate::{alerts, fleet, grpc, probe};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The configuration refuses to start (the text says why and what to do).
+    #[error("{0}")]
+    Refused(String),
+    /// The store could not be opened.
+    #[error("opening {what}")]
+    Store {
+        /// Which store, without any password.
+        what: String,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// A listening address could not be bound, or serving failed.
+    #[error("{what}")]
+    Io {
+        /// What was being done (`binding 127.0.0.1:4318`).
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("serving gRPC")]
+    Grpc(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let what = what.into();
+    move |source| RunError::Io { what, source }
+}
+
+/// Opens the store `config.storage` names: `sqlite` in `config.data_dir`, or a
+/// PostgreSQL or ClickHouse URL.
+pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, RunError> {
+    let storage = config.storage.trim();
+    if storage == "sqlite" {
+        let store = SqliteStore::open(&config.data_dir).map_err(|source| RunError::Store {
+            what: format!("the data directory {}", config.data_dir.display()),
+            source,
+        })?;
+        return Ok(Arc::new(store));
+    }
+    if storage.starts_with("postgres://") || storage.starts_with("postgresql://") {
+        let store = PostgresStore::open(storage, 8).map_err(|source| RunError::Store {
+            what: "the PostgreSQL store".into(),
+            source,
+        })?;
+        return Ok(Arc::new(store));
+    }
+    if ["clickhouse://", "clickhouses://", "http://", "https://"]
+        .iter()
+        .any(|p| storage.starts_with(p))
+    {
+        // The tables' TTLs in whole days; the retention task removes the rest sooner.
+        let days = |d: Duration| d.as_secs().div_ceil(86_400).clamp(1, 36_500) as u32;
+        let store = ClickHouseStore::open(
+            storage,
+            days(config.retention_raw),
+            days(config.retention_rollups),
+        )
+        .map_err(|source| RunError::Store {
+            what: "the ClickHouse store".into(),
+            source,
+        })?;
+        return Ok(Arc::new(store));
+    }
+    Err(RunError::Refused(
+        "storage: expected sqlite, a postgres:// URL or a clickhouse:// (or http(s)://) URL".into(),
+    ))
+}
+
+/// Returns on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The handlers' state for `config` over `store`: fleet collectors, alert rules,
+/// limits and tokens.
+pub fn app_state(config: &ServerConfig, store: Arc<dyn Store>) -> AppState {
+    let mut state = AppState::new(store);
+    let board = state.probes.clone();
+    let mut collectors: Vec<Arc<dyn fleet::Collector>> = vec![
+        Arc::new(fleet::HostCollector),
+        Arc::new(fleet::DockerCollector::default()),
+    ];
+    if !config.agents.is_empty() {
+        let timeout = Duration::from_secs(5);
+        let poller = Arc::new(fleet::AgentPoller::new(config.agents.clone(), timeout));
+        collectors.push(Arc::new(fleet::AgentsCollector(poller.clone())));
+        collectors.push(Arc::new(fleet::DeploymentsCollector(poller)));
+    }
+    if !config.probes.is_empty() {
+        collectors.push(Arc::new(board));
+    }
+    state.fleet = Arc::new(crate::telemetry::Fleet::new(
+        collectors,
+        config.public_rate_limit,
+    ));
+    state.alerts = Arc::new(alerts::Alerts::new(config.alerts.clone()));
+    state.limits = Limits::default();
+    state.auth = Arc::new(Auth::new(config.tokens.clone()));
+    state
+}
+
+/// Starts the background jobs `config` asks for on the current runtime.
+fn spawn_jobs(config: &ServerConfig, state: &AppState) {
+    use periodic::run_every;
+    let metrics = state.metrics.clone();
+    tokio::spawn(run_every(
+        config.retention_interval,
+        jobs::Retention {
+            state: state.clone(),
+            raw: config.retention_raw,
+            rollups: config.retention_rollups,
+        },
+        metrics.clone(),
+    ));
+    if !config.alerts.is_empty() {
+        tokio::spawn(run_every(
+            config.alert_interval,
+            jobs::AlertRules {
+                state: state.clone(),
+                webhook: config.alert_webhook.clone(),
+            },
+            metrics.clone(),
+        ));
+    }
+    if !config.probes.is_empty() {
+        tokio::spawn(run_every(
+            config.probe_interval,
+            jobs::Probes {
+                state: state.clone(),
+                targets: config.probes.clone(),
+                timeout: config.probe_interval.min(Duration::from_secs(10)),
+                webhook: config.probe_webhook.clone(),
+                board: state.probes.clone(),
+                last: Default::default(),
+            },
+            metrics.clone(),
+        ));
+    }
+    if let Some(every) = config.fleet_interval {
+        tokio::spawn(run_every(
+            every,
+            jobs::FleetSnapshots {
+                state: state.clone(),
+            },
+            metrics,
+        ));
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub fn run(config: ServerConfig) -> Result<(), RunError> {
+    if config.exposed() && config.tokens.is_empty() && !config.insecure {
+        return Err(RunError::Refused(
+            "refusing to listen on a non-loopback address without access tokens; \
+             pass --token, bind 127.0.0.1, or pass --insecure"
+                .into(),
+        ));
+    }
+    let store = open_store(&config)?;
+    let state = app_state(&config, store);
+    let runtime = tokio::runtime::Runtime::new().map_err(io("starting the async runtime"))?;
+    runtime.block_on(async move {
+        let http = tokio::net::TcpListener::bind(config.http_addr)
+            .await
+            .map_err(io(format!("binding {}", config.http_addr)))?;
+        let http_addr = http.local_addr().map_err(io("reading the HTTP address"))?;
+        let grpc = match config.grpc_addr {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(io(format!("binding {addr}")))?,
+            ),
+            None => None,
+        };
+        tracing::info!(
+            http = %http_addr,
+            grpc = %grpc.as_ref().and_then(|l| l.local_addr().ok()).map_or("off".to_string(), |a| a.to_string()),
+            storage = %if config.storage == "sqlite" { format!("sqlite in {}", config.data_dir.display()) } else { probe::display_url(&config.storage) },
+            tokens = config.tokens.len(),
+            "serving OTLP/HTTP, the query API and OTLP/gRPC"
+        );
+        spawn_jobs(&config, &state);
+        let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+        let grpc_task = grpc.map(|listener| {
+            let mut stop = stop_tx.subscribe();
+            let state = state.clone();
+            tokio::spawn(async move {
+                grpc::serve(state, listener, async move {
+                    let _ = stop.recv().await;
+                })
+                .await
+            })
+        });
+        let served = axum::serve(
+            http,
+            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(());
+        })
+        .await
+        .map_err(io("serving HTTP"));
+        if let Some(task) = grpc_task {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(RunError::Grpc(e.into())),
+                Err(e) => return Err(RunError::Grpc(Box::new(e))),
+            }
+        }
+        served
+    })
+}
