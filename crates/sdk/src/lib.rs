@@ -27,8 +27,10 @@
 //! thread -> exporter (encode -> compress -> send, retry) -> spool on failure.
 #![deny(missing_docs)]
 
+mod active;
 pub mod agent;
 pub mod config;
+mod context;
 pub mod export;
 mod install;
 pub mod kafka;
