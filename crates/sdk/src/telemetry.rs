@@ -6,9 +6,11 @@
 use crate::active::{Active, exception_attributes, now_nanos};
 use crate::config::{Backend, Compression, Config, ConfigError};
 use crate::context::{current_context, current_trace};
-use crate::export::{
-    ClickHouseExporter, Exporter, JsonLinesExporter, KafkaExporter, OtlpEncoding, OtlpHttpExporter,
-};
+#[cfg(feature = "clickhouse")]
+use crate::export::ClickHouseExporter;
+#[cfg(feature = "kafka")]
+use crate::export::KafkaExporter;
+use crate::export::{Exporter, JsonLinesExporter, OtlpEncoding, OtlpHttpExporter};
 use crate::install::InstallState;
 use crate::pipeline::{
     DeliveryStats, DropReason, FlushError, Pipeline, PipelineSettings, RetryPolicy,
@@ -291,11 +293,17 @@ fn exporter_for(config: &Config) -> Result<Box<dyn Exporter>, ConfigError> {
             },
         )?),
         Backend::Stdout => Box::new(JsonLinesExporter::stdout()),
+        #[cfg(feature = "clickhouse")]
         Backend::ClickHouse => Box::new(ClickHouseExporter::new(config)),
+        #[cfg(not(feature = "clickhouse"))]
+        Backend::ClickHouse => return Err(ConfigError::UnsupportedBackend(Backend::ClickHouse)),
+        #[cfg(feature = "kafka")]
         Backend::Kafka => Box::new(
             KafkaExporter::new(&config.kafka_brokers, &[], config.timeout)
                 .map_err(ConfigError::Kafka)?,
         ),
+        #[cfg(not(feature = "kafka"))]
+        Backend::Kafka => return Err(ConfigError::UnsupportedBackend(Backend::Kafka)),
     })
 }
 
