@@ -147,16 +147,12 @@ pub struct MetricRecord {
 }
 
 /// A log record already encoded as the protobuf bytes of an OTLP `LogRecord`
-/// message: what the SDK queues for logs, one allocation each.
+/// message: what the SDK queues for logs, one allocation each. Made by
+/// [`EncodedLog::new`] (the encoder, with the other OTLP code, is in `otlp::wire`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EncodedLog(Box<[u8]>);
+pub struct EncodedLog(pub(crate) Box<[u8]>);
 
 impl EncodedLog {
-    /// Encodes `log`.
-    pub fn new(log: &LogRecord) -> Self {
-        EncodedLog(crate::otlp::wire::encode_log(log).into_boxed_slice())
-    }
-
     /// The protobuf bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

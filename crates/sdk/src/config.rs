@@ -16,9 +16,10 @@ pub enum Backend {
     Otlp,
     /// OTLP/HTTP with JSON bodies.
     OtlpJson,
-    /// Direct insert into ClickHouse over its HTTP interface.
+    /// Direct insert into ClickHouse over its HTTP interface (needs the SDK's
+    /// `clickhouse` feature).
     ClickHouse,
-    /// The agent-event Kafka topics.
+    /// The agent-event Kafka topics (needs the SDK's `kafka` feature).
     Kafka,
     /// One OTLP JSON export request per line, appended to a file.
     File,
@@ -236,8 +237,9 @@ pub enum ConfigError {
     /// The redaction rules given in code do not compile.
     #[error(transparent)]
     Redaction(#[from] automagik_telemetry_core::redact::RedactorError),
-    /// The chosen backend is not available in this build.
-    #[error("backend {0:?} is not available in this version of the SDK")]
+    /// The chosen backend is not compiled into this build; the message names the SDK's
+    /// Cargo feature that adds it.
+    #[error("the {0:?} backend needs the SDK's `{feature}` Cargo feature", feature = cargo_feature(.0))]
     UnsupportedBackend(Backend),
     /// The Kafka backend's brokers or client settings are not usable.
     #[error("Kafka backend: {0}")]
@@ -254,6 +256,16 @@ pub enum ConfigError {
     /// The background thread could not be started.
     #[error("could not start the telemetry thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// The SDK's Cargo feature that compiles `backend` in (`default` for the backends every
+/// build has).
+fn cargo_feature(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::ClickHouse => "clickhouse",
+        Backend::Kafka => "kafka",
+        Backend::Otlp | Backend::OtlpJson | Backend::File | Backend::Stdout => "default",
+    }
 }
 
 fn endpoint_url(name: &str, v: &str) -> Result<String, ParseError> {
@@ -566,5 +578,17 @@ mod tests {
         .expect("valid");
         assert_eq!(c.batch_size, 100);
         assert_eq!(c.endpoint, DEFAULT_ENDPOINT);
+    }
+
+    #[test]
+    fn a_backend_left_out_of_the_build_names_its_feature() {
+        assert_eq!(
+            ConfigError::UnsupportedBackend(Backend::Kafka).to_string(),
+            "the Kafka backend needs the SDK's `kafka` Cargo feature"
+        );
+        assert_eq!(
+            ConfigError::UnsupportedBackend(Backend::ClickHouse).to_string(),
+            "the ClickHouse backend needs the SDK's `clickhouse` Cargo feature"
+        );
     }
 }

@@ -14,8 +14,9 @@
 //! # Ok::<(), automagik_telemetry::ConfigError>(())
 //! ```
 
-use crate::span::{child_context, current_context, push_current, remove_current, started_record};
-use crate::telemetry::{Telemetry, now_nanos};
+use crate::active::{now_nanos, started_record};
+use crate::context::{child_context, current_context, push_current, remove_current};
+use crate::telemetry::Telemetry;
 use automagik_telemetry_core::{KeyValue, Record, Severity, SpanKind, SpanRecord, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -34,9 +35,13 @@ pub struct TelemetryLayer {
     telemetry: Telemetry,
 }
 
-impl TelemetryLayer {
-    pub(crate) fn new(telemetry: Telemetry) -> Self {
-        TelemetryLayer { telemetry }
+impl Telemetry {
+    /// A `tracing_subscriber` layer that turns `tracing` spans and events into this
+    /// client's spans and logs.
+    pub fn tracing_layer(&self) -> TelemetryLayer {
+        TelemetryLayer {
+            telemetry: self.clone(),
+        }
     }
 }
 

@@ -25,12 +25,38 @@
 //!
 //! The pipeline: call -> consent gate -> redact -> record -> bounded queue -> batcher
 //! thread -> exporter (encode -> compress -> send, retry) -> spool on failure.
+//!
+//! # Cargo features
+//!
+//! The default build sends OTLP/HTTP (protobuf and JSON bodies), writes files and
+//! standard output, and has the `tracing` layer ([`Telemetry::tracing_layer`]). The
+//! heavier backends are opt-in:
+//!
+//! | Feature | Adds |
+//! |---|---|
+//! | `kafka` | the `kafka` backend ([`Backend::Kafka`], `export::KafkaExporter`) and the `kafka` module (publisher with dead-letter topics, request/reply); builds librdkafka from source, which needs a C toolchain |
+//! | `clickhouse` | the `clickhouse` backend ([`Backend::ClickHouse`], `export::ClickHouseExporter`): direct inserts over ClickHouse's HTTP interface |
+//!
+//! ```toml
+//! [dependencies]
+//! automagik-telemetry = { version = "0.1", features = ["kafka"] }
+//! ```
+//!
+//! The configuration knows every backend whatever the build: choosing one whose feature
+//! is not compiled in (in code or with `AUTOMAGIK_TELEMETRY_BACKEND`) makes
+//! [`TelemetryBuilder::build`] return [`ConfigError::UnsupportedBackend`], whose
+//! message names the feature to enable.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+mod active;
 pub mod agent;
 pub mod config;
+mod context;
 pub mod export;
 mod install;
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
 pub mod kafka;
 pub mod layer;
 pub mod pipeline;

@@ -6,79 +6,28 @@
 //! trace on another thread or in another process, pass its [`SpanContext`] (or its
 //! W3C `traceparent`) and start a child there with [`SpanBuilder::parent`].
 
-use crate::telemetry::{Active, Telemetry, exception_attributes, now_nanos};
+use crate::active::{Active, exception_attributes, now_nanos, started_record};
+use crate::context::{child_context, push_current, remove_current};
+use crate::telemetry::Telemetry;
 use automagik_telemetry_core::{
-    KeyValue, SpanContext, SpanEvent, SpanId, SpanKind, SpanRecord, SpanStatus, TraceId,
+    KeyValue, SpanContext, SpanEvent, SpanKind, SpanRecord, SpanStatus,
 };
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-thread_local! {
-    static CURRENT: RefCell<Vec<SpanContext>> = const { RefCell::new(Vec::new()) };
-}
+pub use crate::context::current_context;
 
-/// This thread's current span, if any.
-pub fn current_context() -> Option<SpanContext> {
-    CURRENT.with(|c| c.borrow().last().copied())
-}
-
-pub(crate) fn current_trace() -> Option<(TraceId, SpanId)> {
-    current_context().map(|c| (c.trace_id, c.span_id))
-}
-
-pub(crate) fn push_current(ctx: SpanContext) {
-    CURRENT.with(|c| c.borrow_mut().push(ctx));
-}
-
-/// Removes `span_id` from this thread's stack, wherever it is (spans may end out of order).
-pub(crate) fn remove_current(span_id: SpanId) {
-    CURRENT.with(|c| {
-        let mut stack = c.borrow_mut();
-        if let Some(pos) = stack.iter().rposition(|s| s.span_id == span_id) {
-            stack.remove(pos);
-        }
-    });
-}
-
-thread_local! {
-    // Ids need uniqueness, not secrecy: a fast generator per thread, seeded from the OS.
-    static ID_RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
-}
-
-fn random_u128() -> u128 {
-    ID_RNG.with(|r| r.borrow_mut().random())
-}
-
-pub(crate) fn new_trace_id() -> TraceId {
-    loop {
-        let id = TraceId(random_u128().to_le_bytes());
-        if id.is_valid() {
-            return id;
-        }
+impl Telemetry {
+    /// Starts a span that is a child of this thread's current span (or a new trace),
+    /// and becomes the current span until it is dropped.
+    pub fn span(&self, name: impl Into<Cow<'static, str>>) -> Span {
+        self.span_builder(name).start()
     }
-}
 
-pub(crate) fn new_span_id() -> SpanId {
-    loop {
-        let id = SpanId((random_u128() as u64).to_le_bytes());
-        if id.is_valid() {
-            return id;
-        }
-    }
-}
-
-/// Creates the context of a new span under `parent` (a new trace when `None`).
-/// Children inherit the parent's sampled flag.
-pub(crate) fn child_context(parent: Option<&SpanContext>) -> SpanContext {
-    SpanContext {
-        trace_id: parent.map_or_else(new_trace_id, |p| p.trace_id),
-        span_id: new_span_id(),
-        trace_flags: parent.map_or(1, |p| p.trace_flags),
-        is_remote: false,
+    /// A span with options: kind, explicit or remote parent, attributes.
+    pub fn span_builder(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
+        SpanBuilder::new(self, name.into())
     }
 }
 
@@ -99,7 +48,7 @@ pub struct SpanBuilder<'a> {
 }
 
 impl<'a> SpanBuilder<'a> {
-    pub(crate) fn new(telemetry: &'a Telemetry, name: Cow<'static, str>) -> Self {
+    fn new(telemetry: &'a Telemetry, name: Cow<'static, str>) -> Self {
         SpanBuilder {
             telemetry,
             name,
@@ -170,29 +119,6 @@ impl<'a> SpanBuilder<'a> {
             _not_send: PhantomData,
         }
     }
-}
-
-/// A span record that starts now, under `parent`.
-pub(crate) fn started_record(
-    context: SpanContext,
-    parent: Option<&SpanContext>,
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    attributes: Vec<KeyValue>,
-    dropped_attributes_count: u32,
-) -> Box<SpanRecord> {
-    Box::new(SpanRecord {
-        context,
-        parent_span_id: parent.map(|p| p.span_id),
-        name,
-        kind,
-        start_time_unix_nano: now_nanos(),
-        end_time_unix_nano: 0,
-        attributes,
-        dropped_attributes_count,
-        events: Vec::new(),
-        status: SpanStatus::Unset,
-    })
 }
 
 struct ActiveSpan {

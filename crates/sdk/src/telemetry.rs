@@ -1,38 +1,34 @@
-//! The [`Telemetry`] handle and its builder.
+//! The [`Telemetry`] handle and its builder. The handle's span constructors
+//! (`span`, `span_builder`) are defined beside the spans in `span.rs`, and
+//! `tracing_layer` beside the layer in `layer.rs`: both build on this module, which
+//! depends on neither.
 
+use crate::active::{Active, exception_attributes, now_nanos};
 use crate::config::{Backend, Compression, Config, ConfigError};
-use crate::export::{
-    ClickHouseExporter, Exporter, JsonLinesExporter, KafkaExporter, OtlpEncoding, OtlpHttpExporter,
-};
+use crate::context::{current_context, current_trace};
+#[cfg(feature = "clickhouse")]
+use crate::export::ClickHouseExporter;
+#[cfg(feature = "kafka")]
+use crate::export::KafkaExporter;
+use crate::export::{Exporter, JsonLinesExporter, OtlpEncoding, OtlpHttpExporter};
 use crate::install::InstallState;
 use crate::pipeline::{
     DeliveryStats, DropReason, FlushError, Pipeline, PipelineSettings, RetryPolicy,
 };
-use crate::span::{self, Span, SpanBuilder};
 use automagik_telemetry_core::consent::{self, ConsentDecision, ConsentInputs, OPT_OUT_FILE};
 use automagik_telemetry_core::otlp::DEFAULT_HISTOGRAM_BOUNDS;
 use automagik_telemetry_core::redact::RedactorBuilder;
 use automagik_telemetry_core::{
-    EncodedLog, KeyValue, LogRecord, MetricKind, MetricRecord, Origin, Record, Redactor, Severity,
-    SpanContext, SpanId, TraceId, TraceparentError, Value,
+    KeyValue, MetricKind, MetricRecord, Origin, Record, Redactor, Severity, SpanContext,
+    TraceparentError,
 };
 use std::borrow::Cow;
-use std::cell::Cell;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The SDK's name, sent as `telemetry.sdk.name`.
 pub const SDK_NAME: &str = "automagik-telemetry";
-
-/// Nanoseconds since the Unix epoch.
-pub(crate) fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
 
 type Lookup = Box<dyn Fn(&str) -> Option<String> + Send>;
 type Edit = Box<dyn FnOnce(&mut Config) + Send>;
@@ -297,11 +293,17 @@ fn exporter_for(config: &Config) -> Result<Box<dyn Exporter>, ConfigError> {
             },
         )?),
         Backend::Stdout => Box::new(JsonLinesExporter::stdout()),
+        #[cfg(feature = "clickhouse")]
         Backend::ClickHouse => Box::new(ClickHouseExporter::new(config)),
+        #[cfg(not(feature = "clickhouse"))]
+        Backend::ClickHouse => return Err(ConfigError::UnsupportedBackend(Backend::ClickHouse)),
+        #[cfg(feature = "kafka")]
         Backend::Kafka => Box::new(
             KafkaExporter::new(&config.kafka_brokers, &[], config.timeout)
                 .map_err(ConfigError::Kafka)?,
         ),
+        #[cfg(not(feature = "kafka"))]
+        Backend::Kafka => return Err(ConfigError::UnsupportedBackend(Backend::Kafka)),
     })
 }
 
@@ -344,69 +346,6 @@ fn resource_attributes(config: &Config, install_id: &str) -> Vec<KeyValue> {
     );
     set("os.type", os_type().to_string());
     out
-}
-
-pub(crate) struct Active {
-    pub pipeline: Pipeline,
-    pub redactor: Redactor,
-    pub install_id: String,
-    pub config: Config,
-}
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        // The last handle is gone: deliver what is queued, within the drop deadline.
-        let _ = self.pipeline.shutdown(self.config.drop_timeout);
-    }
-}
-
-impl Active {
-    pub fn emit_log(
-        &self,
-        severity: Severity,
-        body: Option<Cow<'static, str>>,
-        event_name: Option<Cow<'static, str>>,
-        attributes: impl IntoIterator<Item = KeyValue>,
-        trace: Option<(TraceId, SpanId)>,
-    ) {
-        // The attributes only live until they are encoded: reuse this thread's buffer.
-        let mut scratch = SCRATCH.with(Cell::take);
-        scratch.extend(attributes);
-        let dropped_attributes_count = self.redactor.redact_attributes(&mut scratch);
-        let mut body = body;
-        if let Some(b) = &mut body {
-            self.redactor.redact_cow(b);
-        }
-        let mut event_name = event_name;
-        // A static event name is a constant of the program's source and cannot carry
-        // user data; names built at run time are scanned like any other string.
-        if let Some(n @ Cow::Owned(_)) = &mut event_name {
-            self.redactor.redact_cow(n);
-        }
-        let record = LogRecord {
-            time_unix_nano: now_nanos(),
-            severity,
-            body,
-            event_name,
-            attributes: scratch,
-            dropped_attributes_count,
-            trace,
-        };
-        let encoded = EncodedLog::new(&record);
-        let mut scratch = record.attributes;
-        if scratch.capacity() <= MAX_SCRATCH_ATTRIBUTES {
-            scratch.clear();
-            SCRATCH.with(|s| s.set(scratch));
-        }
-        self.pipeline.enqueue(Record::Log(encoded));
-    }
-}
-
-/// Largest attribute buffer kept for reuse per thread.
-const MAX_SCRATCH_ATTRIBUTES: usize = 256;
-
-thread_local! {
-    static SCRATCH: Cell<Vec<KeyValue>> = const { Cell::new(Vec::new()) };
 }
 
 /// The telemetry client: cheap to clone, `Send + Sync`, usable from any thread, needs
@@ -516,7 +455,7 @@ impl Telemetry {
             None,
             Some(name.into()),
             attributes,
-            span::current_trace(),
+            current_trace(),
         );
     }
 
@@ -538,7 +477,7 @@ impl Telemetry {
             Some(Cow::Owned(message)),
             None,
             attrs,
-            span::current_trace(),
+            current_trace(),
         );
     }
 
@@ -595,28 +534,17 @@ impl Telemetry {
             Some(body.into()),
             None,
             attributes,
-            span::current_trace(),
+            current_trace(),
         );
-    }
-
-    /// Starts a span that is a child of this thread's current span (or a new trace),
-    /// and becomes the current span until it is dropped.
-    pub fn span(&self, name: impl Into<Cow<'static, str>>) -> Span {
-        self.span_builder(name).start()
-    }
-
-    /// A span with options: kind, explicit or remote parent, attributes.
-    pub fn span_builder(&self, name: impl Into<Cow<'static, str>>) -> SpanBuilder<'_> {
-        SpanBuilder::new(self, name.into())
     }
 
     /// The W3C `traceparent` of this thread's current span, to send with an outgoing request.
     pub fn inject_traceparent(&self) -> Option<String> {
-        span::current_context().map(|c| c.to_traceparent())
+        current_context().map(|c| c.to_traceparent())
     }
 
     /// Parses an incoming W3C `traceparent`, to use as a parent with
-    /// [`SpanBuilder::parent`].
+    /// [`SpanBuilder::parent`](crate::SpanBuilder::parent).
     pub fn extract_traceparent(header: &str) -> Result<SpanContext, TraceparentError> {
         SpanContext::from_traceparent(header)
     }
@@ -637,32 +565,4 @@ impl Telemetry {
             None => Ok(()),
         }
     }
-
-    /// A `tracing_subscriber` layer that turns `tracing` spans and events into this
-    /// client's spans and logs.
-    pub fn tracing_layer(&self) -> crate::layer::TelemetryLayer {
-        crate::layer::TelemetryLayer::new(self.clone())
-    }
-}
-
-/// `exception.*` attributes of an error.
-pub(crate) fn exception_attributes<E: std::error::Error + ?Sized>(error: &E) -> Vec<KeyValue> {
-    let mut stack = String::new();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let _ = writeln!(stack, "caused by: {s}");
-        source = s.source();
-    }
-    let backtrace = std::backtrace::Backtrace::capture();
-    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-        let _ = write!(stack, "{backtrace}");
-    }
-    let mut attrs = vec![
-        KeyValue::new("exception.type", std::any::type_name::<E>()),
-        KeyValue::new("exception.message", Value::from(error.to_string())),
-    ];
-    if !stack.is_empty() {
-        attrs.push(KeyValue::new("exception.stacktrace", Value::from(stack)));
-    }
-    attrs
 }

@@ -3,8 +3,10 @@
 //! structs. The SDK queues these bytes: one allocation per record, about half the
 //! memory of the structured form. Decoding them with `opentelemetry-proto`'s own
 //! `LogRecord` gives exactly what [`super::log_to_proto`] builds (tested below).
+//! [`EncodedLog::new`] is defined here, so the record model does not depend on the
+//! encoder.
 
-use crate::record::LogRecord;
+use crate::record::{EncodedLog, LogRecord};
 use crate::value::{KeyValue, Value};
 use prost::encoding::{WireType, encoded_len_varint, key_len};
 
@@ -212,6 +214,13 @@ pub fn encode_log(l: &LogRecord) -> Vec<u8> {
     }
     debug_assert_eq!(buf.len(), len, "encoded length must be exact");
     buf
+}
+
+impl EncodedLog {
+    /// Encodes `log`.
+    pub fn new(log: &LogRecord) -> Self {
+        EncodedLog(encode_log(log).into_boxed_slice())
+    }
 }
 
 #[cfg(test)]

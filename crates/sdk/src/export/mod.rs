@@ -11,15 +11,24 @@
 //!   ([`ExportError::is_retryable`]) and the pipeline retries with backoff and jitter,
 //!   then spools or drops.
 //! - `flush` and `shutdown` have defaults that do nothing.
+//!
+//! [`OtlpHttpExporter`] and [`JsonLinesExporter`] are always built; `ClickHouseExporter`
+//! needs the SDK's `clickhouse` feature and `KafkaExporter` its `kafka` feature.
 
+#[cfg(feature = "clickhouse")]
 mod clickhouse;
 mod json_lines;
+#[cfg(feature = "kafka")]
 mod kafka;
 mod otlp_http;
 pub mod retry;
 
+#[cfg(feature = "clickhouse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clickhouse")))]
 pub use clickhouse::ClickHouseExporter;
 pub use json_lines::JsonLinesExporter;
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
 pub use kafka::KafkaExporter;
 pub use otlp_http::{OtlpEncoding, OtlpHttpExporter, compress};
 pub use retry::RetryClass;

@@ -1,7 +1,9 @@
 //! Integration tests of the SDK against a real OTLP/HTTP receiver on loopback.
 
+#[cfg(feature = "clickhouse")]
 mod clickhouse;
 mod delivery;
+mod features;
 mod otlp;
 mod python_crosscheck;
 mod quickstart;
