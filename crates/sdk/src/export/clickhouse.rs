@@ -20,7 +20,6 @@ use automagik_telemetry_core::clickhouse::{RETRYABLE_ERROR_CODES, Schema, ident,
 use sha2::{Digest, Sha256};
 use std::time::{Instant, SystemTime};
 
-const USER_AGENT: &str = concat!("automagik-telemetry-rust/", env!("CARGO_PKG_VERSION"));
 /// `UNKNOWN_TABLE`, `UNKNOWN_DATABASE`.
 const MISSING_SCHEMA_CODES: &[u32] = &[60, 81];
 
@@ -52,12 +51,7 @@ struct Failure {
 impl ClickHouseExporter {
     /// An exporter for `config.clickhouse`, creating the schema on first use.
     pub fn new(config: &Config) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .user_agent(USER_AGENT)
-            .build()
-            .into();
+        let agent = super::http_agent(config.timeout);
         ClickHouseExporter {
             agent,
             schema: Schema {

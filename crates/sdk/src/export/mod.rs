@@ -36,6 +36,20 @@ pub use retry::RetryClass;
 use automagik_telemetry_core::SignalRequest;
 use std::time::{Duration, Instant};
 
+/// The `User-Agent` of every request the exporters send.
+const USER_AGENT: &str = concat!("automagik-telemetry-rust/", env!("CARGO_PKG_VERSION"));
+
+/// The HTTP client of the HTTP exporters: every status is an answer to classify (not an
+/// error), each request bounded by `timeout` as a whole.
+fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent(USER_AGENT)
+        .build()
+        .into()
+}
+
 /// What a successful export reports back.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportOutcome {

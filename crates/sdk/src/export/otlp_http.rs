@@ -53,19 +53,13 @@ impl std::fmt::Debug for OtlpHttpExporter {
     }
 }
 
-const USER_AGENT: &str = concat!("automagik-telemetry-rust/", env!("CARGO_PKG_VERSION"));
 /// Most of a response body read back (partial-success messages are short).
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
 impl OtlpHttpExporter {
     /// An exporter for the endpoint, compression and headers of `config`.
     pub fn new(config: &Config, encoding: OtlpEncoding) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .user_agent(USER_AGENT)
-            .build()
-            .into();
+        let agent = super::http_agent(config.timeout);
         OtlpHttpExporter {
             agent,
             urls: [
