@@ -5,8 +5,8 @@
 use anyhow::{Context, bail};
 use automagik_telemetry_core::parse::parse_duration;
 use automagik_telemetry_core::ports;
+use automagik_telemetry_server::fleet::{Fleet, ProbeState, ProbesCollector};
 use automagik_telemetry_server::rows::{Batch, MetricPointRow};
-use automagik_telemetry_server::telemetry::{Fleet, ProbeState, ProbesCollector};
 use automagik_telemetry_server::{
     AppState, Auth, ClickHouseStore, Limits, PostgresStore, Scope, SqliteStore, Store, Token, app,
     grpc,

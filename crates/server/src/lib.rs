@@ -1,23 +1,26 @@
-//! The Automagik Telemetry server: receives OTLP over HTTP, stores it (embedded SQLite
-//! by default) and answers queries. `automagik-telemetry serve` runs it.
+//! The Automagik Telemetry server: receives OTLP over HTTP and gRPC, stores it (embedded
+//! SQLite by default) and answers queries. `automagik-telemetry serve` runs it.
+//!
+//! Receivers: [`http`] (OTLP/HTTP, the query API, the fleet endpoints and the
+//! dashboard on one port) and [`grpc`] (OTLP/gRPC), both storing through [`ingest`].
 #![deny(missing_docs)]
 
 pub mod alerts;
-pub mod api;
 pub mod auth;
 pub mod fleet;
 pub mod grpc;
+pub mod http;
+pub mod ingest;
 pub mod query;
 pub mod rollup;
 pub mod rows;
 pub mod series;
 pub mod server_metrics;
 pub mod store;
-pub mod telemetry;
 pub mod ui;
 
-pub use api::{AppState, Limits, app};
 pub use auth::{Auth, Scope, Token};
+pub use http::{AppState, Limits, app};
 pub use store::{
     LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Store, StoreError, StoredLog,
     StoredRun, TraceQuery, TraceSummary, clickhouse::ClickHouseStore, postgres::PostgresStore,
