@@ -1,11 +1,13 @@
 //! OTLP/gRPC on its own port (4317): the three collector services of
-//! `opentelemetry-proto`, served by tonic, storing through the same path as OTLP/HTTP.
+//! `opentelemetry-proto`, served by tonic, storing through the same path as OTLP/HTTP
+//! ([`crate::ingest`], whose errors map to gRPC codes here).
 //! gzip and zstd request compression are accepted; messages over the decompressed size
 //! limit are refused by tonic before decoding; an overloaded store answers
 //! `RESOURCE_EXHAUSTED` with `RetryInfo`, which OTLP exporters retry.
 
-use crate::api::{ApiError, AppState, OtlpRequest, ingest_request};
 use crate::auth::{Denied, Scope};
+use crate::http::AppState;
+use crate::ingest::{self, IngestError, OtlpRequest};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -35,32 +37,30 @@ pub struct Otlp {
     state: AppState,
 }
 
-impl From<ApiError> for Status {
-    fn from(e: ApiError) -> Self {
+impl From<IngestError> for Status {
+    fn from(e: IngestError) -> Self {
         match e {
-            ApiError::BadRequest(m) => Status::invalid_argument(m),
-            ApiError::NotFound(what) => Status::not_found(format!("{what} not found")),
-            ApiError::TooLarge(m) => Status::resource_exhausted(m),
-            ApiError::UnsupportedMediaType => Status::invalid_argument("unsupported encoding"),
-            ApiError::Unauthorized => Status::unauthenticated("a valid bearer token is required"),
-            ApiError::Forbidden(_) => {
-                Status::permission_denied("this token lacks the ingest scope")
-            }
-            ApiError::Overloaded => Status::with_error_details(
+            IngestError::Malformed(m) => Status::invalid_argument(m),
+            IngestError::TooLarge(m) => Status::resource_exhausted(m),
+            IngestError::UnsupportedMediaType => Status::invalid_argument("unsupported encoding"),
+            IngestError::Overloaded => Status::with_error_details(
                 Code::ResourceExhausted,
                 "the server is busy; retry later",
                 ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
             ),
-            ApiError::RateLimited(seconds) => Status::with_error_details(
-                Code::ResourceExhausted,
-                "too many requests; retry later",
-                ErrorDetails::with_retry_info(Some(Duration::from_secs(seconds.max(1)))),
-            ),
-            ApiError::Internal(detail) => {
+            IngestError::Internal(detail) => {
                 tracing::error!(%detail, "gRPC request failed");
                 Status::internal("internal error")
             }
         }
+    }
+}
+
+/// The status of a request refused by the token check.
+fn denied(denied: Denied) -> Status {
+    match denied {
+        Denied::Unauthenticated => Status::unauthenticated("a valid bearer token is required"),
+        Denied::Forbidden => Status::permission_denied("this token lacks the ingest scope"),
     }
 }
 
@@ -73,18 +73,15 @@ impl Otlp {
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok());
-        if let Err(denied) = self.state.auth.check(header, Scope::Ingest) {
+        if let Err(refused) = self.state.auth.check(header, Scope::Ingest) {
             self.state
                 .metrics
                 .rejected_request(T::SIGNAL, "unauthorized");
-            return Err(match denied {
-                Denied::Unauthenticated => ApiError::Unauthorized,
-                Denied::Forbidden => ApiError::Forbidden(Scope::Ingest),
-            }
-            .into());
+            return Err(denied(refused));
         }
         Ok(Response::new(
-            ingest_request(&self.state, request.into_inner()).await?,
+            ingest::store_request(&self.state.store, &self.state.metrics, request.into_inner())
+                .await?,
         ))
     }
 }
@@ -162,20 +159,20 @@ mod tests {
 
     #[test]
     fn overload_is_resource_exhausted_with_retry_info() {
-        let status = Status::from(ApiError::Overloaded);
+        let status = Status::from(IngestError::Overloaded);
         assert_eq!(status.code(), Code::ResourceExhausted);
         let details = status.get_error_details();
         let retry = details.retry_info().expect("RetryInfo");
         assert_eq!(retry.retry_delay, Some(Duration::from_secs(1)));
         assert_eq!(
-            Status::from(ApiError::BadRequest("invalid protobuf".into())).code(),
+            Status::from(IngestError::Malformed("invalid protobuf".into())).code(),
             Code::InvalidArgument
         );
         assert_eq!(
-            Status::from(ApiError::Unauthorized).code(),
+            denied(Denied::Unauthenticated).code(),
             Code::Unauthenticated
         );
-        let internal = Status::from(ApiError::Internal("disk I/O error at row 7".into()));
+        let internal = Status::from(IngestError::Internal("disk I/O error at row 7".into()));
         assert_eq!(internal.code(), Code::Internal);
         assert!(
             !internal.message().contains("row 7"),

@@ -80,7 +80,7 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::rfc3339;
+    use automagik_telemetry_core::time::rfc3339;
 
     #[test]
     fn times() {

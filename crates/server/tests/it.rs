@@ -1003,7 +1003,7 @@ async fn head(state: &AppState, req: Request<Body>) -> (StatusCode, String, Stri
 
 #[test]
 fn dashboard_pages_are_open_and_their_data_follow_the_read_token() {
-    use automagik_telemetry_server::telemetry::ProbeState;
+    use automagik_telemetry_server::fleet::ProbeState;
     use automagik_telemetry_server::{Auth, Scope, Token};
     use opentelemetry_proto::tonic::trace::v1::Status;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -4,11 +4,11 @@
 //! retention.
 
 use super::periodic::Job;
-use crate::api::AppState;
+use crate::fleet::{ProbeState, ProbesCollector};
+use crate::http::AppState;
 use crate::probe::{self, Target};
 use crate::query::now_ns;
 use crate::rows::{Batch, MetricPointRow};
-use crate::telemetry::{ProbeState, ProbesCollector};
 use std::collections::HashMap;
 use std::time::Duration;
 

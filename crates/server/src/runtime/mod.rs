@@ -5,9 +5,9 @@
 pub mod jobs;
 pub mod periodic;
 
-use crate::api::{AppState, Limits, app};
 use crate::auth::Auth;
 use crate::config::ServerConfig;
+use crate::http::{AppState, Limits, app};
 use crate::{ClickHouseStore, PostgresStore, SqliteStore, Store, StoreError};
 use crate::{alerts, fleet, grpc, probe};
 use std::net::SocketAddr;
@@ -129,7 +129,7 @@ pub fn app_state(config: &ServerConfig, store: Arc<dyn Store>) -> AppState {
     if !config.probes.is_empty() {
         collectors.push(Arc::new(board));
     }
-    state.fleet = Arc::new(crate::telemetry::Fleet::new(
+    state.fleet = Arc::new(crate::fleet::Fleet::new(
         collectors,
         config.public_rate_limit,
     ));

@@ -1,0 +1,77 @@
+//! Metrics (read token): `GET /api/v1/metrics` (names, kinds, point counts) and
+//! `GET /api/v1/metrics/{name}/series` (a metric over time, from its rollups or, grouped,
+//! from its raw points). The same series drawn is in `overview.rs`.
+
+use super::error::ApiError;
+use super::params::check_parameters;
+use super::read::{blocking, series_of};
+use super::response::series_points;
+use super::scope::scoped;
+use super::state::AppState;
+use crate::auth::Scope;
+use crate::store::rfc3339;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// The metric routes, behind the read scope.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    let read = Router::new()
+        .route("/api/v1/metrics", get(metric_names))
+        .route("/api/v1/metrics/{name}/series", get(metric_series));
+    scoped(state, Scope::Read, read)
+}
+
+async fn metric_names(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &[])?;
+    let names = blocking(&state, |s| s.metric_names()).await?;
+    let items: Vec<serde_json::Value> = names
+        .into_iter()
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "kind": m.kind,
+                "points": m.points,
+                "last_time": rfc3339(m.last_time_unix_nano),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "items": items, "next_cursor": null })).into_response())
+}
+
+/// `GET /api/v1/metrics/{name}/series?from=&to=&step=&agg=&group_by=` (see
+/// [`series_of`]).
+async fn metric_series(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let data = series_of(&state, &name, &params).await?;
+    let series: Vec<serde_json::Value> = data
+        .series
+        .into_iter()
+        .map(|(value, points)| {
+            let group = match &data.key {
+                Some(key) => json!({ key.clone(): value }),
+                None => json!({}),
+            };
+            json!({ "group": group, "points": series_points(points) })
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "name": name,
+        "agg": format!("{:?}", data.agg).to_ascii_lowercase(),
+        "step_seconds": data.step_ns as f64 / 1e9,
+        "from": rfc3339(data.from),
+        "to": rfc3339(data.to),
+        "source": data.source,
+        "series": series,
+    }))
+    .into_response())
+}
