@@ -15,6 +15,7 @@ pub mod consumer;
 pub mod fleet;
 pub mod grpc;
 pub mod http;
+pub mod http_client;
 pub mod ingest;
 pub mod probe;
 pub mod query;

@@ -72,11 +72,7 @@ fn poll_agent(agent: &ureq::Agent, target: &AgentTarget) -> Value {
 }
 
 fn poll_all(targets: &[AgentTarget], timeout: Duration) -> Vec<Value> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = crate::http_client::agent(timeout);
     std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .iter()

@@ -13,12 +13,7 @@ impl Probe for Http {
     }
 
     fn probe(&self, t: &Target, timeout: Duration) -> Result<(), String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut req = agent.get(&t.url);
+        let mut req = crate::http_client::agent(timeout).get(&t.url);
         if let Some(auth) = basic_auth(&t.url) {
             req = req.header("Authorization", auth);
         }

@@ -208,12 +208,18 @@ impl Job for Retention {
 fn post_json(url: Option<String>, body: serde_json::Value) {
     let Some(url) = url else { return };
     tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        if let Err(e) = agent.post(&url).send_json(&body) {
-            tracing::warn!(error = %e, "a webhook failed");
+        match crate::http_client::agent(Duration::from_secs(10))
+            .post(&url)
+            .send_json(&body)
+        {
+            Ok(answer) if answer.status().is_success() => {}
+            Ok(answer) => {
+                tracing::warn!(
+                    status = answer.status().as_u16(),
+                    "a webhook answered an error"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "a webhook failed"),
         }
     });
 }
