@@ -1,7 +1,7 @@
 //! The server's configuration: defaults < TOML file < environment < flags.
 //!
-//! [`FileConfig`] is the file's contract (unknown keys are refused); [`Overrides`] holds
-//! what the binary read from its flags and the environment; [`ServerConfig::load`]
+//! [`FileConfig`] is the file's contract (unknown keys are refused); [`Overrides`] are
+//! the flags and environment variables of `serve` (parsed by the binary with `clap`); [`ServerConfig::load`]
 //! merges them into the values [`crate::runtime::run`] starts with.
 
 use crate::alerts;
@@ -168,40 +168,99 @@ impl FileAlert {
     }
 }
 
-/// Settings given by flags or the environment; each one set wins over the file.
-#[derive(Clone, Debug, Default)]
-pub struct Overrides {
-    /// The TOML file to read.
+/// Where the store is: shared by `serve` and the commands that open its store.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct StoreLocation {
+    /// TOML file with any of the keys below (data_dir, storage, http_addr, grpc_addr,
+    /// token, insecure, retention_raw, retention_rollups, retention_interval,
+    /// probe_interval, probe_webhook, fleet_interval, public_rate_limit), `[[probe]]`
+    /// tables as `health`'s `[[target]]`, `[[agent]]` and `[[alert]]` tables.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONFIG")]
     pub config: Option<PathBuf>,
-    /// See [`FileConfig::data_dir`].
+    /// Where the embedded SQLite database lives [default: ./data].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// See [`FileConfig::storage`].
+    /// `sqlite` (default), a PostgreSQL URL (`postgres://user@host:5432/db`) or a
+    /// ClickHouse URL (`clickhouse://user:password@host:8123/database[?cluster=NAME]`, or
+    /// the HTTP interface's `http(s)://host:port/?database=...`).
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_STORAGE")]
     pub storage: Option<String>,
-    /// See [`FileConfig::http_addr`].
+}
+
+impl StoreLocation {
+    /// The store `storage` names (`sqlite` in `data_dir`, or a URL).
+    pub fn new(storage: String, data_dir: Option<PathBuf>) -> Self {
+        StoreLocation {
+            config: None,
+            data_dir,
+            storage: Some(storage),
+        }
+    }
+}
+
+/// Settings given by flags or the environment (`serve`'s flags; each may also come
+/// from `AUTOMAGIK_TELEMETRY_<FLAG>`); each one set wins over the TOML file given by
+/// `--config`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Overrides {
+    #[command(flatten)]
+    /// Where the store is.
+    pub store: StoreLocation,
+    /// HTTP port: OTLP/HTTP, query API, /metrics, health [default: 127.0.0.1:4318].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
-    /// See [`FileConfig::grpc_addr`].
+    /// OTLP/gRPC port, or `off` [default: 127.0.0.1:4317].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_GRPC_ADDR")]
     pub grpc_addr: Option<String>,
-    /// Tokens with every scope (at least 16 characters each); empty ones are ignored.
+    /// An access token (at least 16 characters) with every scope; repeat for more. With
+    /// tokens, every request needs `Authorization: Bearer <token>`.
+    #[arg(
+        long = "token",
+        env = "AUTOMAGIK_TELEMETRY_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub tokens: Vec<String>,
-    /// See [`FileConfig::insecure`] (only `true` overrides).
+    /// Allow listening on a non-loopback address without tokens.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_INSECURE")]
     pub insecure: bool,
-    /// See [`FileConfig::retention_raw`].
+    /// How long raw spans, logs and metric points are kept [default: 7d].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_RAW")]
     pub retention_raw: Option<String>,
-    /// See [`FileConfig::retention_rollups`].
+    /// How long minute and hourly rollups are kept [default: 30d].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_ROLLUPS")]
     pub retention_rollups: Option<String>,
-    /// See [`FileConfig::retention_interval`].
+    /// How often retention runs [default: 60s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_RETENTION_INTERVAL")]
     pub retention_interval: Option<String>,
-    /// Probe URLs, added to the file's `[[probe]]` tables.
+    /// A target to probe on an interval, as `health` does (postgres://, redis://,
+    /// nats://, amqp://, kafka://, clickhouse://, http(s)://, tcp://, presets); repeat for more.
+    /// Results are stored as the metrics `up` and `probe_latency_ms`.
+    #[arg(
+        long = "probe",
+        env = "AUTOMAGIK_TELEMETRY_PROBE",
+        value_delimiter = ','
+    )]
     pub probes: Vec<String>,
-    /// See [`FileConfig::probe_interval`].
+    /// How often the probes run [default: 30s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_PROBE_INTERVAL")]
     pub probe_interval: Option<String>,
-    /// See [`FileConfig::probe_webhook`].
+    /// URL that receives a JSON POST when a probed target changes state.
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_PROBE_WEBHOOK")]
     pub probe_webhook: Option<String>,
-    /// See [`FileConfig::fleet_interval`].
+    /// How often a fleet snapshot is collected and stored, or `off` [default: 60s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_FLEET_INTERVAL")]
     pub fleet_interval: Option<String>,
-    /// Agents as `NAME=URL` or `NAME@SERVICE=URL`, added to the file's `[[agent]]`.
+    /// An agent whose health URL the fleet collection polls, as `NAME=URL` (or
+    /// `NAME@SERVICE=URL`); repeat for more, or use `[[agent]]` tables.
+    #[arg(
+        long = "agent",
+        env = "AUTOMAGIK_TELEMETRY_AGENT",
+        value_delimiter = ','
+    )]
     pub agents: Vec<String>,
-    /// See [`FileConfig::public_rate_limit`].
+    /// Requests per minute `/telemetry/public` answers each client address [default: 60].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_PUBLIC_RATE_LIMIT")]
     pub public_rate_limit: Option<u32>,
 }
 
@@ -280,7 +339,7 @@ impl FileConfig {
 impl ServerConfig {
     /// Reads the file `o.config` names (if any) and merges it under `o`.
     pub fn load(o: Overrides) -> Result<ServerConfig, ConfigError> {
-        let file = match &o.config {
+        let file = match &o.store.config {
             Some(path) => FileConfig::read(path)?,
             None => FileConfig::default(),
         };
@@ -333,10 +392,12 @@ impl ServerConfig {
         let floor = |d: Duration| d.max(Duration::from_millis(100));
         Ok(ServerConfig {
             data_dir: args
+                .store
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("./data")),
             storage: args
+                .store
                 .storage
                 .or(file.storage)
                 .unwrap_or_else(|| "sqlite".into()),
