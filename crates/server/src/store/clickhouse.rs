@@ -27,8 +27,9 @@
 //!   row (of the correlation id for runs) as tie-break.
 
 use super::{
-    Link, LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError,
-    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
+    ChainAppend, ChainTx, Link, LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery,
+    RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
+    TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
 use crate::rows::write_json_str;
@@ -1043,14 +1044,16 @@ fn before(time_col: &str, key_col: &str, time: u64, key: &str) -> String {
     format!(" AND ({time_col}, {key_col}) < ({}, {key})", at(time))
 }
 
-impl Store for ClickHouseStore {
+impl StoreWrite for ClickHouseStore {
     fn insert(&self, batch: Batch) -> Result<(), StoreError> {
         for insert in Self::inserts(&batch) {
             self.insert_rows(&insert)?;
         }
         Ok(())
     }
+}
 
+impl StoreRead for ClickHouseStore {
     fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
         let id = literal(trace_id);
         let rows: Vec<SpanOut> = self.select(&format!(
@@ -1613,7 +1616,9 @@ impl Store for ClickHouseStore {
             })
             .collect())
     }
+}
 
+impl Retention for ClickHouseStore {
     fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError> {
         let mut purged = Purged::default();
         let on_cluster = self
@@ -1659,16 +1664,32 @@ impl Store for ClickHouseStore {
         }
         Ok(purged)
     }
+}
 
-    fn append_snapshot(
-        &self,
-        snapshot_id: &str,
-        collected_at_unix_nano: u64,
-        snapshot: &serde_json::Value,
-    ) -> Result<Link, StoreError> {
+impl SnapshotChain for ClickHouseStore {
+    fn with_chain_locked(&self, append: ChainAppend) -> Result<Link, StoreError> {
         let _held = self.chain.lock().unwrap_or_else(|e| e.into_inner());
-        let last = self.last_snapshot()?;
-        let link = crate::fleet::chain::next(last.as_ref(), snapshot_id, snapshot);
+        append(&mut Chain(self))
+    }
+
+    fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError> {
+        self.links(&format!("WHERE Seq > {after} ORDER BY Seq LIMIT {limit}"))
+    }
+
+    fn last_snapshot(&self) -> Result<Option<Link>, StoreError> {
+        Ok(self.links("ORDER BY Seq DESC LIMIT 1")?.pop())
+    }
+}
+
+/// The chain as an append holding the store's chain mutex sees it.
+struct Chain<'a>(&'a ClickHouseStore);
+
+impl ChainTx for Chain<'_> {
+    fn last_link(&mut self) -> Result<Option<Link>, StoreError> {
+        self.0.last_snapshot()
+    }
+
+    fn insert_link(&mut self, link: &Link, collected_at_unix_nano: u64) -> Result<(), StoreError> {
         let mut insert = Insert::new(Schema::FLEET_SNAPSHOTS);
         insert.push(&serde_json::json!({
             "Seq": link.seq,
@@ -1678,16 +1699,7 @@ impl Store for ClickHouseStore {
             "PrevHash": link.prev_hash,
             "Hash": link.hash,
         }));
-        self.insert_rows(&insert)?;
-        Ok(link)
-    }
-
-    fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError> {
-        self.links(&format!("WHERE Seq > {after} ORDER BY Seq LIMIT {limit}"))
-    }
-
-    fn last_snapshot(&self) -> Result<Option<Link>, StoreError> {
-        Ok(self.links("ORDER BY Seq DESC LIMIT 1")?.pop())
+        self.0.insert_rows(&insert)
     }
 }
 
