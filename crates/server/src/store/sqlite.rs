@@ -480,10 +480,12 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
 }
 
 impl StoreWrite for SqliteStore {
-    fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+    fn insert(&self, mut batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        // The rows are what is written here: the request need not wait in the queue.
+        batch.request = None;
         let rollups = Rollups::of(&batch);
         self.submit(|done| Job::Insert {
             batch: Box::new(batch),

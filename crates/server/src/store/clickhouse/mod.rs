@@ -15,9 +15,11 @@
 //!   lets ClickHouse gather the inserts of many requests into larger parts (each request
 //!   still answered only once its rows are written). The schema is created on open
 //!   (`IF NOT EXISTS`), with TTLs from the retention settings.
-//! - A batch is one `INSERT ... FORMAT JSONEachRow` per table, each carrying a
-//!   deduplication token derived from its rows, so a request retried after a partial
-//!   failure stores nothing twice; spans, agent actions and runs live in
+//! - A batch is one `INSERT ... FORMAT JSONEachRow` per table, its rows written by the
+//!   shared encoder (the SDK exporter's), straight from the accepted OTLP request when
+//!   the batch was read from one; each insert carries a deduplication token derived from
+//!   its rows, so a request retried after a partial failure stores nothing twice;
+//!   spans, agent actions and runs live in
 //!   `ReplacingMergeTree` tables whose keys end with their identity, and readers keep
 //!   one row per identity (`LIMIT 1 BY` and `uniqExact` on the few rows a lookup
 //!   finds; `FINAL` for runs, whose last delivery wins, and for the counts of `stats`),

@@ -13,7 +13,7 @@ use crate::store::{
     TraceQuery, TraceSummary, rfc3339,
 };
 use automagik_telemetry_core::clickhouse::{
-    Insert, RETRYABLE_ERROR_CODES, Schema, ident, literal, status_name,
+    Insert, RETRYABLE_ERROR_CODES, Schema, ident, literal, snapshot_row, status_name,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -190,9 +190,10 @@ impl ClickHouseStore {
         }
         let mut h = DefaultHasher::new();
         h.write(insert.rows.as_bytes());
+        // Times are RFC 3339 with a `Z`, as the shared encoder writes them.
         let query = format!(
-            "INSERT INTO {} SETTINGS insert_deduplication_token = '{}:{}:{:016x}'{} \
-             FORMAT JSONEachRow",
+            "INSERT INTO {} SETTINGS date_time_input_format = 'best_effort', \
+             insert_deduplication_token = '{}:{}:{:016x}'{} FORMAT JSONEachRow",
             self.table(insert.table),
             insert.table,
             insert.count,
@@ -206,8 +207,10 @@ impl ClickHouseStore {
         self.send(&query, Some(&insert.rows)).map(|_| ())
     }
 
-    /// The `JSONEachRow` bodies `batch` is inserted as, one per table (empty ones
-    /// included).
+    /// The `JSONEachRow` bodies `batch` is inserted as, one per table (tables without
+    /// rows may be left out, or come empty), written by the shared encoder
+    /// ([`automagik_telemetry_core::clickhouse`]): straight from the accepted request
+    /// when the batch was read from one ([`Batch::request`]).
     pub fn inserts(batch: &Batch) -> Vec<Insert> {
         encode::inserts(batch)
     }
@@ -883,14 +886,14 @@ impl ChainTx for Chain<'_> {
 
     fn insert_link(&mut self, link: &Link, collected_at_unix_nano: u64) -> Result<(), StoreError> {
         let mut insert = Insert::new(Schema::FLEET_SNAPSHOTS);
-        insert.push(&serde_json::json!({
-            "Seq": link.seq,
-            "SnapshotId": link.snapshot_id,
-            "CollectedAt": encode::time_text(collected_at_unix_nano),
-            "Body": link.body,
-            "PrevHash": link.prev_hash,
-            "Hash": link.hash,
-        }));
+        insert.push(&snapshot_row(
+            link.seq,
+            &link.snapshot_id,
+            collected_at_unix_nano,
+            &link.body,
+            &link.prev_hash,
+            &link.hash,
+        ));
         self.0.insert_rows(&insert)
     }
 }
