@@ -323,12 +323,14 @@ pub trait SnapshotChain {
         snapshot: &serde_json::Value,
     ) -> Result<Link, StoreError> {
         let (snapshot_id, snapshot) = (snapshot_id.to_string(), snapshot.clone());
-        self.with_chain_locked(Box::new(move |tx: &mut dyn ChainTx| {
-            let last = tx.last_link()?;
-            let link = crate::fleet::chain::next(last.as_ref(), &snapshot_id, &snapshot);
-            tx.insert_link(&link, collected_at_unix_nano)?;
-            Ok(link)
-        }))
+        self.with_chain_locked(Box::new(
+            move |tx: &mut dyn ChainTx| -> Result<Link, StoreError> {
+                let last = tx.last_link()?;
+                let link = crate::fleet::chain::next(last.as_ref(), &snapshot_id, &snapshot);
+                tx.insert_link(&link, collected_at_unix_nano)?;
+                Ok(link)
+            },
+        ))
     }
 
     /// Links of the chain after position `after`, in chain order, at most `limit`.

@@ -89,6 +89,7 @@ pub(super) struct SpanOut {
     event_attributes: Vec<Map<String, Json>>,
 }
 
+/// The columns a span is selected with, as [`SpanOut`] reads them.
 pub(super) const SPAN_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, TraceId, SpanId, ParentSpanId, \
      SpanName, ServiceName, SpanKind, Duration, StatusCode, StatusMessage, SpanAttributes, \
      SpanAttributeTypes, ResourceAttributes, \
@@ -237,6 +238,7 @@ impl RunOut {
     }
 }
 
+/// The columns a run is selected with, as [`RunOut`] reads them.
 pub(super) const RUN_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, \
      toUnixTimestamp64Nano(EndTimestamp) AS end, cityHash64(CorrelationId) AS id, CorrelationId, \
      AgentName, Status, ServiceName, TraceId, QualityScore, Error, Attributes, AttributeTypes";
