@@ -319,7 +319,7 @@ fn a_full_run_is_published_read_back_and_stored_with_its_types_and_joins() {
         automagik_telemetry_server::SqliteStore::open(store_dir.path()).expect("the server store");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        use automagik_telemetry_server::Store;
+        use automagik_telemetry_server::StoreRead;
         let run = store.run(&completed).expect("read the run");
         let actions = store.actions(&completed).expect("read the actions");
         if run.as_ref().is_some_and(|r| r.row.status == "completed") && actions.len() == 4 {

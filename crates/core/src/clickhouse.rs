@@ -26,8 +26,10 @@
 mod rows;
 
 pub use rows::{
-    Insert, attribute_map, attribute_types, inserts, span_kind_code, span_kind_name,
-    status_code_of, status_name,
+    ActionColumns, Attributes, EventColumns, Insert, LogColumns, MetricColumns, PointColumns,
+    RunColumns, SpanColumns, action_row, attribute_map, attribute_types, inserts, log_row,
+    metric_row, run_row, snapshot_row, span_kind_code, span_kind_name, span_row, status_code_of,
+    status_name,
 };
 
 /// ClickHouse error codes that mean "try again later": network errors, timeouts,

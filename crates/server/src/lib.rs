@@ -30,7 +30,7 @@ pub mod ui;
 pub use auth::{Auth, Scope, Token};
 pub use http::{AppState, Limits, app};
 pub use store::{
-    LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Store, StoreError, StoredLog,
-    StoredRun, TraceQuery, TraceSummary, clickhouse::ClickHouseStore, postgres::PostgresStore,
-    sqlite::SqliteStore,
+    LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery, RunQuery, SnapshotChain, Store,
+    StoreError, StoreRead, StoreWrite, StoredLog, StoredRun, TraceQuery, TraceSummary,
+    clickhouse::ClickHouseStore, postgres::PostgresStore, sqlite::SqliteStore,
 };

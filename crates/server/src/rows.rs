@@ -1,7 +1,8 @@
 //! OTLP requests turned into rows, with per-item validation: an item with an invalid
-//! id is rejected (and counted for OTLP partial success), the rest are kept.
+//! id is rejected (and counted for OTLP partial success), the rest are kept, as rows and
+//! as the accepted part of the request ([`Batch::request`]).
 
-use automagik_telemetry_core::agent;
+use automagik_telemetry_core::{SignalRequest, agent};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -194,6 +195,12 @@ pub struct Batch {
     pub rejected: u64,
     /// Why the first refused item was refused.
     pub rejection: Option<String>,
+    /// The accepted part of the OTLP request the rows above were read from (the refused
+    /// items removed, and a span ending before its start ending at its start, as its row
+    /// does), for stores that write OTLP-shaped rows straight from the request
+    /// (ClickHouse). When set, the rows above are exactly this request's rows; `None` for
+    /// rows the server builds itself.
+    pub request: Option<SignalRequest>,
 }
 
 impl Batch {
@@ -337,127 +344,158 @@ fn events_json(events: &[opentelemetry_proto::tonic::trace::v1::span::Event]) ->
     out
 }
 
-/// Spans of a traces request.
+/// Spans of a traces request, and a copy of the request without the refused spans
+/// ([`into_traces`] keeps the request itself).
 pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
+    into_traces(req.clone())
+}
+
+/// Spans of a traces request, and the request without the refused spans.
+pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
     let mut batch = Batch::default();
-    for rs in &req.resource_spans {
+    for rs in &mut accepted.resource_spans {
         let resource = resource_json(rs.resource.as_ref());
         let service = service_name(rs.resource.as_ref());
-        for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-            let ids = hex_id(&span.trace_id, 16, "trace_id")
-                .and_then(|t| Ok((t, hex_id(&span.span_id, 8, "span_id")?)));
-            let parent = if span.parent_span_id.is_empty() {
-                Ok(String::new())
-            } else {
-                hex_id(&span.parent_span_id, 8, "parent_span_id")
-            };
-            let ((trace_id, span_id), parent_span_id) = match (ids, parent) {
-                (Ok(ids), Ok(p)) => (ids, p),
-                (Err(e), _) | (_, Err(e)) => {
-                    batch.reject(format!("span {:?}: {e}", span.name));
-                    continue;
+        for ss in &mut rs.scope_spans {
+            ss.spans.retain_mut(|span| {
+                let ids = hex_id(&span.trace_id, 16, "trace_id")
+                    .and_then(|t| Ok((t, hex_id(&span.span_id, 8, "span_id")?)));
+                let parent = if span.parent_span_id.is_empty() {
+                    Ok(String::new())
+                } else {
+                    hex_id(&span.parent_span_id, 8, "parent_span_id")
+                };
+                let ((trace_id, span_id), parent_span_id) = match (ids, parent) {
+                    (Ok(ids), Ok(p)) => (ids, p),
+                    (Err(e), _) | (_, Err(e)) => {
+                        batch.reject(format!("span {:?}: {e}", span.name));
+                        return false;
+                    }
+                };
+                let status = span.status.clone().unwrap_or_default();
+                let attributes = attributes_json(&span.attributes);
+                let end = span.end_time_unix_nano.max(span.start_time_unix_nano);
+                match agent::from_span(span, &trace_id, &span_id) {
+                    Some(agent::SpanRole::Run(run)) => batch.agent_runs.push(AgentRunRow {
+                        correlation_id: run.correlation_id,
+                        agent_name: run.agent_name,
+                        status: if run.failed { "failed" } else { "completed" }.to_string(),
+                        service_name: service.clone(),
+                        trace_id: trace_id.clone(),
+                        start_time_unix_nano: span.start_time_unix_nano,
+                        end_time_unix_nano: end,
+                        quality_score: run.quality_score,
+                        error: run.error,
+                        attributes: attributes.clone(),
+                    }),
+                    Some(agent::SpanRole::Action(action)) => {
+                        batch
+                            .agent_actions
+                            .push(action_row(action, attributes.clone()));
+                    }
+                    None => {}
                 }
-            };
-            let status = span.status.clone().unwrap_or_default();
-            let attributes = attributes_json(&span.attributes);
-            let end = span.end_time_unix_nano.max(span.start_time_unix_nano);
-            match agent::from_span(span, &trace_id, &span_id) {
-                Some(agent::SpanRole::Run(run)) => batch.agent_runs.push(AgentRunRow {
-                    correlation_id: run.correlation_id,
-                    agent_name: run.agent_name,
-                    status: if run.failed { "failed" } else { "completed" }.to_string(),
+                batch.spans.push(SpanRow {
+                    trace_id,
+                    span_id,
+                    parent_span_id,
+                    name: span.name.clone(),
                     service_name: service.clone(),
-                    trace_id: trace_id.clone(),
+                    kind: span.kind,
                     start_time_unix_nano: span.start_time_unix_nano,
                     end_time_unix_nano: end,
-                    quality_score: run.quality_score,
-                    error: run.error,
-                    attributes: attributes.clone(),
-                }),
-                Some(agent::SpanRole::Action(action)) => {
+                    status_code: status.code,
+                    status_message: status.message,
+                    attributes,
+                    events: events_json(&span.events),
+                    resource: resource.clone(),
+                });
+                span.end_time_unix_nano = end;
+                true
+            });
+        }
+    }
+    batch.request = Some(SignalRequest::Traces(accepted));
+    batch
+}
+
+/// Log records of a logs request, and a copy of the request without the refused records
+/// ([`into_logs`] keeps the request itself).
+pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
+    into_logs(req.clone())
+}
+
+/// Log records of a logs request, and the request without the refused records.
+pub fn into_logs(mut accepted: ExportLogsServiceRequest) -> Batch {
+    let mut batch = Batch::default();
+    for rl in &mut accepted.resource_logs {
+        let resource = resource_json(rl.resource.as_ref());
+        let service = service_name(rl.resource.as_ref());
+        for sl in &mut rl.scope_logs {
+            sl.log_records.retain(|log| {
+                let trace_id =
+                    (!log.trace_id.is_empty()).then(|| hex_id(&log.trace_id, 16, "trace_id"));
+                let span_id = (!log.span_id.is_empty()).then(|| hex_id(&log.span_id, 8, "span_id"));
+                let (trace_id, span_id) = match (trace_id.transpose(), span_id.transpose()) {
+                    (Ok(t), Ok(s)) => (t, s),
+                    (Err(e), _) | (_, Err(e)) => {
+                        batch.reject(format!("log record: {e}"));
+                        return false;
+                    }
+                };
+                let attributes = attributes_json(&log.attributes);
+                let event_name = Some(log.event_name.clone())
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| {
+                        agent::string_attr(&log.attributes, "event.name").map(str::to_string)
+                    });
+                let body = log.body.as_ref().map(|b| match any_to_json(b) {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                });
+                let time_unix_nano = if log.time_unix_nano != 0 {
+                    log.time_unix_nano
+                } else {
+                    log.observed_time_unix_nano
+                };
+                if let Some(action) = event_name
+                    .as_deref()
+                    .and_then(|n| agent::from_event(log, n, time_unix_nano, body.as_deref()))
+                {
                     batch
                         .agent_actions
                         .push(action_row(action, attributes.clone()));
                 }
-                None => {}
-            }
-            batch.spans.push(SpanRow {
-                trace_id,
-                span_id,
-                parent_span_id,
-                name: span.name.clone(),
-                service_name: service.clone(),
-                kind: span.kind,
-                start_time_unix_nano: span.start_time_unix_nano,
-                end_time_unix_nano: end,
-                status_code: status.code,
-                status_message: status.message,
-                attributes,
-                events: events_json(&span.events),
-                resource: resource.clone(),
+                batch.logs.push(LogRow {
+                    time_unix_nano,
+                    service_name: service.clone(),
+                    severity_number: log.severity_number,
+                    severity_text: log.severity_text.clone(),
+                    body,
+                    event_name,
+                    trace_id,
+                    span_id,
+                    attributes,
+                    resource: resource.clone(),
+                });
+                true
             });
         }
     }
+    batch.request = Some(SignalRequest::Logs(accepted));
     batch
 }
 
-/// Log records of a logs request.
-pub fn from_logs(req: &ExportLogsServiceRequest) -> Batch {
-    let mut batch = Batch::default();
-    for rl in &req.resource_logs {
-        let resource = resource_json(rl.resource.as_ref());
-        let service = service_name(rl.resource.as_ref());
-        for log in rl.scope_logs.iter().flat_map(|sl| &sl.log_records) {
-            let trace_id =
-                (!log.trace_id.is_empty()).then(|| hex_id(&log.trace_id, 16, "trace_id"));
-            let span_id = (!log.span_id.is_empty()).then(|| hex_id(&log.span_id, 8, "span_id"));
-            let (trace_id, span_id) = match (trace_id.transpose(), span_id.transpose()) {
-                (Ok(t), Ok(s)) => (t, s),
-                (Err(e), _) | (_, Err(e)) => {
-                    batch.reject(format!("log record: {e}"));
-                    continue;
-                }
-            };
-            let attributes = attributes_json(&log.attributes);
-            let event_name = Some(log.event_name.clone())
-                .filter(|n| !n.is_empty())
-                .or_else(|| agent::string_attr(&log.attributes, "event.name").map(str::to_string));
-            let body = log.body.as_ref().map(|b| match any_to_json(b) {
-                Json::String(s) => s,
-                other => other.to_string(),
-            });
-            let time_unix_nano = if log.time_unix_nano != 0 {
-                log.time_unix_nano
-            } else {
-                log.observed_time_unix_nano
-            };
-            if let Some(action) = event_name
-                .as_deref()
-                .and_then(|n| agent::from_event(log, n, time_unix_nano, body.as_deref()))
-            {
-                batch
-                    .agent_actions
-                    .push(action_row(action, attributes.clone()));
-            }
-            batch.logs.push(LogRow {
-                time_unix_nano,
-                service_name: service.clone(),
-                severity_number: log.severity_number,
-                severity_text: log.severity_text.clone(),
-                body,
-                event_name,
-                trace_id,
-                span_id,
-                attributes,
-                resource: resource.clone(),
-            });
-        }
-    }
-    batch
-}
-
-/// Data points of a metrics request (sums, gauges, histograms; other kinds are rejected).
+/// Data points of a metrics request (sums, gauges, histograms; other kinds are rejected),
+/// and a copy of the request without the refused metrics ([`into_metrics`] keeps the
+/// request itself).
 pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
+    into_metrics(req.clone())
+}
+
+/// As [`from_metrics`], keeping the request itself (without the refused metrics).
+pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
+    let req = &accepted;
     let mut batch = Batch::default();
     for rm in &req.resource_metrics {
         let service = service_name(rm.resource.as_ref());
@@ -522,5 +560,18 @@ pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
             }
         }
     }
+    for sm in accepted
+        .resource_metrics
+        .iter_mut()
+        .flat_map(|rm| &mut rm.scope_metrics)
+    {
+        sm.metrics.retain(|m| {
+            matches!(
+                m.data,
+                Some(Data::Sum(_) | Data::Gauge(_) | Data::Histogram(_))
+            )
+        });
+    }
+    batch.request = Some(SignalRequest::Metrics(accepted));
     batch
 }

@@ -232,7 +232,7 @@ fn ttl_drops_expired_raw_rows_and_keeps_rollups_after_a_merge() {
 #[test]
 fn sdk_direct_inserts_read_back_through_the_server_store() {
     use automagik_telemetry::{Backend, Telemetry};
-    use automagik_telemetry_server::{ClickHouseStore, LogQuery, RunQuery, Store, TraceQuery};
+    use automagik_telemetry_server::{ClickHouseStore, LogQuery, RunQuery, StoreRead, TraceQuery};
     use std::time::Duration;
 
     let ch = ClickHouse::start().expect("start the ClickHouse engine");
@@ -339,7 +339,7 @@ fn the_official_clickhouse_client_inserts_and_selects_through_the_adapter() {
 /// only once its rows are written, so they are readable at once.
 #[test]
 fn async_inserts_are_readable_when_the_insert_returns() {
-    use automagik_telemetry_server::{ClickHouseStore, Store, rows};
+    use automagik_telemetry_server::{ClickHouseStore, StoreRead, StoreWrite, rows};
     use automagik_telemetry_testkit::build::trace_request;
     use opentelemetry_proto::tonic::trace::v1::Span;
 

@@ -129,7 +129,7 @@ fn agents_are_polled_and_deployments_computed_across_them() {
 #[test]
 fn history_returns_the_buckets_of_a_known_series() {
     use automagik_telemetry_server::rows::{Batch, MetricPointRow};
-    use automagik_telemetry_server::{AppState, SqliteStore, Store, app};
+    use automagik_telemetry_server::{AppState, SqliteStore, StoreWrite, app};
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use tower::ServiceExt;

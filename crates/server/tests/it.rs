@@ -1,7 +1,7 @@
 //! The server against real clients: our SDK over HTTP, and hand-made bad requests.
 
 use automagik_telemetry::{MetricKind, Severity, SpanKind, Telemetry};
-use automagik_telemetry_server::{AppState, Limits, SqliteStore, Store, app};
+use automagik_telemetry_server::{AppState, Limits, SqliteStore, StoreRead, app};
 use automagik_telemetry_testkit::build::{string_kv, trace_request};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

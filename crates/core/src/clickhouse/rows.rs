@@ -4,14 +4,24 @@
 //! Timestamps are written as RFC 3339 with nanoseconds and `Z` (inserted with
 //! `date_time_input_format = 'best_effort'`, so they are UTC whatever the server's time
 //! zone); attribute maps hold strings (numbers and booleans as their text, arrays and
-//! maps as JSON, bytes as hex), as the OpenTelemetry Collector writes them; non-finite
-//! floats are written as `nan` / `inf` / `-inf`.
+//! maps as JSON, bytes as hex, an attribute without a value as `null`), as the
+//! OpenTelemetry Collector writes them; non-finite floats are written as `nan` / `inf` /
+//! `-inf`.
+//!
+//! Each table's row is written by one function ([`span_row`], [`log_row`],
+//! [`metric_row`], [`run_row`], [`action_row`], [`snapshot_row`]) from plain values, so
+//! that rows which do not come from an OTLP request (the server's own gauges, agent runs
+//! read from Kafka, fleet snapshots) follow the same column names and value rules;
+//! [`inserts`] adds the columns only a request has (scopes, schema URLs, links, flags,
+//! temporality).
 
 use super::Schema;
 use crate::SignalRequest;
 use crate::agent::{self, Action, SpanRole, string_attr};
 use crate::time::rfc3339;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
+};
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value as Json, json};
@@ -56,18 +66,30 @@ fn any_text(v: Option<&AnyValue>) -> String {
     }
 }
 
-/// Attributes as a `Map(String, String)` value (a repeated key keeps its last value).
+/// Whether an attribute has no value.
+fn has_no_value(kv: &KeyValue) -> bool {
+    kv.value.as_ref().and_then(|v| v.value.as_ref()).is_none()
+}
+
+/// Attributes as a `Map(String, String)` value (a repeated key keeps its last value; an
+/// attribute without a value is `null`, its JSON).
 pub fn attribute_map(kvs: &[KeyValue]) -> Json {
     let mut map = Map::new();
     for kv in kvs {
-        map.insert(kv.key.clone(), Json::String(any_text(kv.value.as_ref())));
+        let text = if has_no_value(kv) {
+            "null".to_string()
+        } else {
+            any_text(kv.value.as_ref())
+        };
+        map.insert(kv.key.clone(), Json::String(text));
     }
     Json::Object(map)
 }
 
 /// The types of the attributes that are not strings, for the `...AttributeTypes`
 /// column beside an attribute map: `int`, `double`, `bool`, or `json` (arrays and maps,
-/// stored as JSON text). Bytes are stored as hex text, a string.
+/// stored as JSON text, and attributes without a value, stored as `null`). Bytes are
+/// stored as hex text, a string.
 pub fn attribute_types(kvs: &[KeyValue]) -> Json {
     let mut map = Map::new();
     for kv in kvs {
@@ -75,7 +97,9 @@ pub fn attribute_types(kvs: &[KeyValue]) -> Json {
             Some(any_value::Value::IntValue(_)) => "int",
             Some(any_value::Value::DoubleValue(_)) => "double",
             Some(any_value::Value::BoolValue(_)) => "bool",
-            Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) => "json",
+            Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) | None => {
+                "json"
+            }
             _ => {
                 map.remove(&kv.key);
                 continue;
@@ -84,6 +108,69 @@ pub fn attribute_types(kvs: &[KeyValue]) -> Json {
         map.insert(kv.key.clone(), Json::String(kind.into()));
     }
     Json::Object(map)
+}
+
+/// An attribute set as the two columns that hold it: the string map
+/// ([`attribute_map`]) and, beside it, the types of the values that are not strings
+/// ([`attribute_types`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attributes {
+    /// The `Map(String, String)` value.
+    pub values: Json,
+    /// The `...AttributeTypes` value.
+    pub types: Json,
+}
+
+impl Attributes {
+    /// The columns of OTLP attributes.
+    pub fn of(kvs: &[KeyValue]) -> Self {
+        Attributes {
+            values: attribute_map(kvs),
+            types: attribute_types(kvs),
+        }
+    }
+
+    /// The columns of attributes kept as a JSON object (`{"key": value}`, as the server's
+    /// rows hold them): each value is read as the OTLP value it stands for (a number that
+    /// fits in an `i64` as an integer, any other number as a double, an array or object
+    /// as an array or map, `null` as no value), then written by the rules above.
+    pub fn of_json(object: &Map<String, Json>) -> Self {
+        Self::of(&key_values(object))
+    }
+}
+
+fn key_values(object: &Map<String, Json>) -> Vec<KeyValue> {
+    object
+        .iter()
+        .map(|(key, value)| KeyValue {
+            key: key.clone(),
+            value: any_value_of(value),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn any_value_of(value: &Json) -> Option<AnyValue> {
+    use any_value::Value as V;
+    let value = match value {
+        Json::Null => return None,
+        Json::Bool(b) => V::BoolValue(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => V::IntValue(i),
+            None => V::DoubleValue(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => V::StringValue(s.clone()),
+        Json::Array(items) => V::ArrayValue(ArrayValue {
+            values: items
+                .iter()
+                .map(|item| any_value_of(item).unwrap_or_default())
+                .collect(),
+        }),
+        Json::Object(map) => V::KvlistValue(KeyValueList {
+            values: key_values(map),
+        }),
+    };
+    Some(AnyValue { value: Some(value) })
 }
 
 /// A float for a `Float64` column: finite numbers as numbers, others as text.
@@ -164,8 +251,260 @@ pub fn status_code_of(name: &str) -> i32 {
     code_of(&STATUS_CODES, name)
 }
 
+/// Adds the columns of `more` (an object) to `row` (an object).
+fn extend(row: &mut Json, more: Json) {
+    if let (Json::Object(row), Json::Object(more)) = (row, more) {
+        row.extend(more);
+    }
+}
+
+/// The columns of an `otel_traces` row that every span has, from a request or not.
+#[derive(Clone, Debug)]
+pub struct SpanColumns<'a> {
+    /// 32 lowercase hex digits.
+    pub trace_id: &'a str,
+    /// 16 lowercase hex digits.
+    pub span_id: &'a str,
+    /// 16 lowercase hex digits, or empty for a root span.
+    pub parent_span_id: &'a str,
+    /// Operation name.
+    pub name: &'a str,
+    /// OTLP span kind.
+    pub kind: i32,
+    /// `service.name` of its resource.
+    pub service_name: &'a str,
+    /// Its resource's [`attribute_map`].
+    pub resource: &'a Json,
+    /// Its attributes.
+    pub attributes: &'a Attributes,
+    /// Start, ns.
+    pub start_time_unix_nano: u64,
+    /// End, ns (a span ending before its start lasts 0).
+    pub end_time_unix_nano: u64,
+    /// OTLP status code.
+    pub status_code: i32,
+    /// Status message.
+    pub status_message: &'a str,
+    /// Its events.
+    pub events: Vec<EventColumns<'a>>,
+}
+
+/// A span event, as the `Events.*` columns hold it.
+#[derive(Clone, Debug)]
+pub struct EventColumns<'a> {
+    /// When, ns.
+    pub time_unix_nano: u64,
+    /// Event name.
+    pub name: &'a str,
+    /// Its [`attribute_map`] (event attributes take no type map).
+    pub attributes: Json,
+}
+
+/// A row of `otel_traces`.
+pub fn span_row(s: &SpanColumns<'_>) -> Json {
+    json!({
+        "Timestamp": rfc3339(s.start_time_unix_nano),
+        "TraceId": s.trace_id,
+        "SpanId": s.span_id,
+        "ParentSpanId": s.parent_span_id,
+        "SpanName": s.name,
+        "SpanKind": span_kind_name(s.kind),
+        "ServiceName": s.service_name,
+        "ResourceAttributes": s.resource,
+        "SpanAttributes": s.attributes.values,
+        "SpanAttributeTypes": s.attributes.types,
+        "Duration": s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
+        "StatusCode": status_name(s.status_code),
+        "StatusMessage": s.status_message,
+        "Events.Timestamp": s.events.iter().map(|e| rfc3339(e.time_unix_nano)).collect::<Vec<_>>(),
+        "Events.Name": s.events.iter().map(|e| e.name).collect::<Vec<_>>(),
+        "Events.Attributes": s.events.iter().map(|e| &e.attributes).collect::<Vec<_>>(),
+    })
+}
+
+/// The columns of an `otel_logs` row that every log record has, from a request or not.
+#[derive(Clone, Debug)]
+pub struct LogColumns<'a> {
+    /// When, ns.
+    pub time_unix_nano: u64,
+    /// Trace id as hex, or empty.
+    pub trace_id: &'a str,
+    /// Span id as hex, or empty.
+    pub span_id: &'a str,
+    /// Severity text.
+    pub severity_text: &'a str,
+    /// OTLP severity number (kept within 0..=255).
+    pub severity_number: i32,
+    /// `service.name` of its resource.
+    pub service_name: &'a str,
+    /// Body as text, or empty.
+    pub body: &'a str,
+    /// Its resource's [`attribute_map`].
+    pub resource: &'a Json,
+    /// Its attributes.
+    pub attributes: &'a Attributes,
+    /// Event name, or empty.
+    pub event_name: &'a str,
+}
+
+/// A row of `otel_logs`.
+pub fn log_row(l: &LogColumns<'_>) -> Json {
+    json!({
+        "Timestamp": rfc3339(l.time_unix_nano),
+        "TraceId": l.trace_id,
+        "SpanId": l.span_id,
+        "SeverityText": l.severity_text,
+        "SeverityNumber": l.severity_number.clamp(0, 255),
+        "ServiceName": l.service_name,
+        "Body": l.body,
+        "ResourceAttributes": l.resource,
+        "LogAttributes": l.attributes.values,
+        "LogAttributeTypes": l.attributes.types,
+        "EventName": l.event_name,
+    })
+}
+
+/// The columns every metric table has, from a request or not.
+#[derive(Clone, Debug)]
+pub struct MetricColumns<'a> {
+    /// `service.name` of its resource.
+    pub service_name: &'a str,
+    /// Metric name.
+    pub name: &'a str,
+    /// The point's attributes.
+    pub attributes: &'a Attributes,
+    /// Start of the point's interval, ns.
+    pub start_time_unix_nano: u64,
+    /// The point's time, ns.
+    pub time_unix_nano: u64,
+}
+
+/// The value columns of a data point.
+#[derive(Clone, Debug)]
+pub enum PointColumns<'a> {
+    /// A gauge or sum value (none is written as NaN).
+    Number(Option<f64>),
+    /// A histogram (no sum is written as 0, no min or max as NaN).
+    Histogram {
+        /// Count.
+        count: u64,
+        /// Sum.
+        sum: Option<f64>,
+        /// Minimum.
+        min: Option<f64>,
+        /// Maximum.
+        max: Option<f64>,
+        /// Bucket counts.
+        bucket_counts: &'a [u64],
+        /// Bucket bounds.
+        explicit_bounds: &'a [f64],
+    },
+}
+
+/// A row of `otel_metrics_gauge` or `otel_metrics_sum` (a [`PointColumns::Number`]) or
+/// of `otel_metrics_histogram`.
+pub fn metric_row(m: &MetricColumns<'_>, point: &PointColumns<'_>) -> Json {
+    let mut row = json!({
+        "ServiceName": m.service_name,
+        "MetricName": m.name,
+        "Attributes": m.attributes.values,
+        "AttributeTypes": m.attributes.types,
+        "StartTimeUnix": rfc3339(m.start_time_unix_nano),
+        "TimeUnix": rfc3339(m.time_unix_nano),
+    });
+    match point {
+        PointColumns::Number(value) => row["Value"] = float(value.unwrap_or(f64::NAN)),
+        PointColumns::Histogram {
+            count,
+            sum,
+            min,
+            max,
+            bucket_counts,
+            explicit_bounds,
+        } => {
+            row["Count"] = json!(count);
+            row["Sum"] = float(sum.unwrap_or(0.0));
+            row["BucketCounts"] = json!(bucket_counts);
+            row["ExplicitBounds"] =
+                Json::Array(explicit_bounds.iter().map(|b| float(*b)).collect());
+            row["Min"] = float(min.unwrap_or(f64::NAN));
+            row["Max"] = float(max.unwrap_or(f64::NAN));
+        }
+    }
+    row
+}
+
+/// The columns of an `automagik_agent_runs` row.
+#[derive(Clone, Debug)]
+pub struct RunColumns<'a> {
+    /// Start, ns.
+    pub start_time_unix_nano: u64,
+    /// End, ns.
+    pub end_time_unix_nano: u64,
+    /// Correlation id.
+    pub correlation_id: &'a str,
+    /// Agent name.
+    pub agent_name: &'a str,
+    /// `completed` or `failed`.
+    pub status: &'a str,
+    /// `service.name` of its resource.
+    pub service_name: &'a str,
+    /// The run's trace id as hex (may be empty).
+    pub trace_id: &'a str,
+    /// Quality score, when given (a non-finite one is written as none).
+    pub quality_score: Option<f64>,
+    /// Its error, when it failed.
+    pub error: Option<&'a str>,
+    /// Its attributes.
+    pub attributes: &'a Attributes,
+}
+
+/// A row of `automagik_agent_runs`.
+pub fn run_row(r: &RunColumns<'_>) -> Json {
+    json!({
+        "Timestamp": rfc3339(r.start_time_unix_nano),
+        "EndTimestamp": rfc3339(r.end_time_unix_nano),
+        "CorrelationId": r.correlation_id,
+        "AgentName": r.agent_name,
+        "Status": r.status,
+        "ServiceName": r.service_name,
+        "TraceId": r.trace_id,
+        "QualityScore": r.quality_score,
+        "Error": r.error,
+        "Attributes": r.attributes.values,
+        "AttributeTypes": r.attributes.types,
+    })
+}
+
+/// The columns of an `automagik_agent_actions` row.
+#[derive(Clone, Debug)]
+pub struct ActionColumns<'a> {
+    /// When, ns.
+    pub time_unix_nano: u64,
+    /// Unique id.
+    pub action_id: &'a str,
+    /// The run it belongs to.
+    pub correlation_id: &'a str,
+    /// Agent name (may be empty).
+    pub agent_name: &'a str,
+    /// `tool_call`, `decision`, `error` or `success`.
+    pub action_type: &'a str,
+    /// Tool name, choice or message.
+    pub name: &'a str,
+    /// Whether it failed.
+    pub is_error: bool,
+    /// How long, ns.
+    pub duration_ns: u64,
+    /// `service.name` of its resource (may be empty).
+    pub service_name: &'a str,
+    /// Trace id as hex (may be empty).
+    pub trace_id: &'a str,
+    /// Its attributes.
+    pub attributes: &'a Attributes,
+}
+
 /// A row of `automagik_agent_actions`.
-fn action_json(a: Action, service_name: &str, trace_id: &str, attributes: &[KeyValue]) -> Json {
+pub fn action_row(a: &ActionColumns<'_>) -> Json {
     json!({
         "Timestamp": rfc3339(a.time_unix_nano),
         "ActionId": a.action_id,
@@ -175,10 +514,47 @@ fn action_json(a: Action, service_name: &str, trace_id: &str, attributes: &[KeyV
         "Name": a.name,
         "IsError": a.is_error,
         "DurationNs": a.duration_ns,
-        "ServiceName": service_name,
-        "TraceId": trace_id,
-        "Attributes": attribute_map(attributes),
-        "AttributeTypes": attribute_types(attributes),
+        "ServiceName": a.service_name,
+        "TraceId": a.trace_id,
+        "Attributes": a.attributes.values,
+        "AttributeTypes": a.attributes.types,
+    })
+}
+
+/// A row of the server's fleet snapshots ([`Schema::FLEET_SNAPSHOTS`]): a link of their
+/// hash chain.
+pub fn snapshot_row(
+    seq: u64,
+    snapshot_id: &str,
+    collected_at_unix_nano: u64,
+    body: &str,
+    prev_hash: &str,
+    hash: &str,
+) -> Json {
+    json!({
+        "Seq": seq,
+        "SnapshotId": snapshot_id,
+        "CollectedAt": rfc3339(collected_at_unix_nano),
+        "Body": body,
+        "PrevHash": prev_hash,
+        "Hash": hash,
+    })
+}
+
+/// An action read from a request, with the span or record it came from.
+fn action_of(a: &Action, service_name: &str, trace_id: &str, attributes: &Attributes) -> Json {
+    action_row(&ActionColumns {
+        time_unix_nano: a.time_unix_nano,
+        action_id: &a.action_id,
+        correlation_id: &a.correlation_id,
+        agent_name: &a.agent_name,
+        action_type: a.action_type,
+        name: &a.name,
+        is_error: a.is_error,
+        duration_ns: a.duration_ns,
+        service_name,
+        trace_id,
+        attributes,
     })
 }
 
@@ -187,18 +563,9 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
     let mut out = Vec::new();
     match request.decoded().as_ref() {
         SignalRequest::Traces(req) => {
-            let mut spans = Insert {
-                table: Schema::TRACES,
-                ..Default::default()
-            };
-            let mut actions = Insert {
-                table: Schema::AGENT_ACTIONS,
-                ..Default::default()
-            };
-            let mut runs = Insert {
-                table: Schema::AGENT_RUNS,
-                ..Default::default()
-            };
+            let mut spans = Insert::new(Schema::TRACES);
+            let mut actions = Insert::new(Schema::AGENT_ACTIONS);
+            let mut runs = Insert::new(Schema::AGENT_RUNS);
             for rs in &req.resource_spans {
                 let service_name = service(rs.resource.as_ref());
                 let resource = resource_map(rs.resource.as_ref());
@@ -208,51 +575,59 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                         let status = s.status.clone().unwrap_or_default();
                         let trace_id = hex::encode(&s.trace_id);
                         let span_id = hex::encode(&s.span_id);
-                        let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
-                        spans.push(&json!({
-                            "Timestamp": rfc3339(s.start_time_unix_nano),
-                            "TraceId": trace_id,
-                            "SpanId": span_id,
-                            "ParentSpanId": hex::encode(&s.parent_span_id),
-                            "TraceState": s.trace_state,
-                            "SpanName": s.name,
-                            "SpanKind": span_kind_name(s.kind),
-                            "ServiceName": service_name,
-                            "ResourceAttributes": resource,
-                            "ScopeName": scope_name,
-                            "ScopeVersion": scope_version,
-                            "SpanAttributes": attribute_map(&s.attributes),
-                            "SpanAttributeTypes": attribute_types(&s.attributes),
-                            "Duration": duration,
-                            "StatusCode": status_name(status.code),
-                            "StatusMessage": status.message,
-                            "Events.Timestamp": s.events.iter().map(|e| rfc3339(e.time_unix_nano)).collect::<Vec<_>>(),
-                            "Events.Name": s.events.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
-                            "Events.Attributes": s.events.iter().map(|e| attribute_map(&e.attributes)).collect::<Vec<_>>(),
-                            "Links.TraceId": s.links.iter().map(|l| hex::encode(&l.trace_id)).collect::<Vec<_>>(),
-                            "Links.SpanId": s.links.iter().map(|l| hex::encode(&l.span_id)).collect::<Vec<_>>(),
-                            "Links.TraceState": s.links.iter().map(|l| l.trace_state.clone()).collect::<Vec<_>>(),
-                            "Links.Attributes": s.links.iter().map(|l| attribute_map(&l.attributes)).collect::<Vec<_>>(),
-                        }));
+                        let parent_span_id = hex::encode(&s.parent_span_id);
+                        let attributes = Attributes::of(&s.attributes);
+                        let mut row = span_row(&SpanColumns {
+                            trace_id: &trace_id,
+                            span_id: &span_id,
+                            parent_span_id: &parent_span_id,
+                            name: &s.name,
+                            kind: s.kind,
+                            service_name: &service_name,
+                            resource: &resource,
+                            attributes: &attributes,
+                            start_time_unix_nano: s.start_time_unix_nano,
+                            end_time_unix_nano: s.end_time_unix_nano,
+                            status_code: status.code,
+                            status_message: &status.message,
+                            events: s
+                                .events
+                                .iter()
+                                .map(|e| EventColumns {
+                                    time_unix_nano: e.time_unix_nano,
+                                    name: &e.name,
+                                    attributes: attribute_map(&e.attributes),
+                                })
+                                .collect(),
+                        });
+                        extend(
+                            &mut row,
+                            json!({
+                                "TraceState": s.trace_state,
+                                "ScopeName": scope_name,
+                                "ScopeVersion": scope_version,
+                                "Links.TraceId": s.links.iter().map(|l| hex::encode(&l.trace_id)).collect::<Vec<_>>(),
+                                "Links.SpanId": s.links.iter().map(|l| hex::encode(&l.span_id)).collect::<Vec<_>>(),
+                                "Links.TraceState": s.links.iter().map(|l| l.trace_state.clone()).collect::<Vec<_>>(),
+                                "Links.Attributes": s.links.iter().map(|l| attribute_map(&l.attributes)).collect::<Vec<_>>(),
+                            }),
+                        );
+                        spans.push(&row);
                         match agent::from_span(s, &trace_id, &span_id) {
-                            Some(SpanRole::Action(a)) => actions.push(&action_json(
-                                a,
-                                &service_name,
-                                &trace_id,
-                                &s.attributes,
-                            )),
-                            Some(SpanRole::Run(r)) => runs.push(&json!({
-                                "Timestamp": rfc3339(s.start_time_unix_nano),
-                                "EndTimestamp": rfc3339(s.end_time_unix_nano),
-                                "CorrelationId": r.correlation_id,
-                                "AgentName": r.agent_name,
-                                "Status": if r.failed { "failed" } else { "completed" },
-                                "ServiceName": service_name,
-                                "TraceId": trace_id,
-                                "QualityScore": r.quality_score,
-                                "Error": r.error,
-                                "Attributes": attribute_map(&s.attributes),
-                                "AttributeTypes": attribute_types(&s.attributes),
+                            Some(SpanRole::Action(a)) => {
+                                actions.push(&action_of(&a, &service_name, &trace_id, &attributes))
+                            }
+                            Some(SpanRole::Run(r)) => runs.push(&run_row(&RunColumns {
+                                start_time_unix_nano: s.start_time_unix_nano,
+                                end_time_unix_nano: s.end_time_unix_nano,
+                                correlation_id: &r.correlation_id,
+                                agent_name: &r.agent_name,
+                                status: if r.failed { "failed" } else { "completed" },
+                                service_name: &service_name,
+                                trace_id: &trace_id,
+                                quality_score: r.quality_score,
+                                error: r.error.as_deref(),
+                                attributes: &attributes,
                             })),
                             None => {}
                         }
@@ -262,18 +637,11 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
             out.extend([spans, actions, runs]);
         }
         SignalRequest::Logs(req) => {
-            let mut logs = Insert {
-                table: Schema::LOGS,
-                ..Default::default()
-            };
-            let mut actions = Insert {
-                table: Schema::AGENT_ACTIONS,
-                ..Default::default()
-            };
+            let mut logs = Insert::new(Schema::LOGS);
+            let mut actions = Insert::new(Schema::AGENT_ACTIONS);
             for rl in &req.resource_logs {
                 let service_name = service(rl.resource.as_ref());
                 let resource = resource_map(rl.resource.as_ref());
-                let schema_url = rl.schema_url.clone();
                 for sl in &rl.scope_logs {
                     let (scope_name, scope_version, scope_attrs) = scope_parts(sl.scope.as_ref());
                     for l in &sl.log_records {
@@ -289,28 +657,35 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             })
                             .unwrap_or_default();
                         let trace_id = hex::encode(&l.trace_id);
-                        logs.push(&json!({
-                            "Timestamp": rfc3339(time),
-                            "TraceId": trace_id,
-                            "SpanId": hex::encode(&l.span_id),
-                            "TraceFlags": l.flags & 0xff,
-                            "SeverityText": l.severity_text,
-                            "SeverityNumber": l.severity_number.clamp(0, 255),
-                            "ServiceName": service_name,
-                            "Body": any_text(l.body.as_ref()),
-                            "ResourceSchemaUrl": schema_url,
-                            "ResourceAttributes": resource,
-                            "ScopeSchemaUrl": sl.schema_url,
-                            "ScopeName": scope_name,
-                            "ScopeVersion": scope_version,
-                            "ScopeAttributes": scope_attrs,
-                            "LogAttributes": attribute_map(&l.attributes),
-                            "LogAttributeTypes": attribute_types(&l.attributes),
-                            "EventName": event_name,
-                        }));
+                        let span_id = hex::encode(&l.span_id);
                         let body = any_text(l.body.as_ref());
+                        let attributes = Attributes::of(&l.attributes);
+                        let mut row = log_row(&LogColumns {
+                            time_unix_nano: time,
+                            trace_id: &trace_id,
+                            span_id: &span_id,
+                            severity_text: &l.severity_text,
+                            severity_number: l.severity_number,
+                            service_name: &service_name,
+                            body: &body,
+                            resource: &resource,
+                            attributes: &attributes,
+                            event_name: &event_name,
+                        });
+                        extend(
+                            &mut row,
+                            json!({
+                                "TraceFlags": l.flags & 0xff,
+                                "ResourceSchemaUrl": rl.schema_url,
+                                "ScopeSchemaUrl": sl.schema_url,
+                                "ScopeName": scope_name,
+                                "ScopeVersion": scope_version,
+                                "ScopeAttributes": scope_attrs,
+                            }),
+                        );
+                        logs.push(&row);
                         if let Some(a) = agent::from_event(l, &event_name, time, Some(&body)) {
-                            actions.push(&action_json(a, &service_name, &trace_id, &l.attributes));
+                            actions.push(&action_of(&a, &service_name, &trace_id, &attributes));
                         }
                     }
                 }
@@ -318,58 +693,62 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
             out.extend([logs, actions]);
         }
         SignalRequest::Metrics(req) => {
-            let mut gauges = Insert {
-                table: Schema::GAUGES,
-                ..Default::default()
-            };
-            let mut sums = Insert {
-                table: Schema::SUMS,
-                ..Default::default()
-            };
-            let mut histograms = Insert {
-                table: Schema::HISTOGRAMS,
-                ..Default::default()
-            };
+            let mut gauges = Insert::new(Schema::GAUGES);
+            let mut sums = Insert::new(Schema::SUMS);
+            let mut histograms = Insert::new(Schema::HISTOGRAMS);
             for rm in &req.resource_metrics {
                 let service_name = service(rm.resource.as_ref());
                 let resource = resource_map(rm.resource.as_ref());
                 for sm in &rm.scope_metrics {
                     let (scope_name, scope_version, scope_attrs) = scope_parts(sm.scope.as_ref());
                     for m in &sm.metrics {
-                        let common =
-                            |attributes: &[KeyValue], start: u64, time: u64, flags: u32| {
-                                json!({
-                                    "ResourceAttributes": resource,
-                                    "ResourceSchemaUrl": rm.schema_url,
-                                    "ScopeName": scope_name,
-                                    "ScopeVersion": scope_version,
-                                    "ScopeAttributes": scope_attrs,
-                                    "ScopeSchemaUrl": sm.schema_url,
-                                    "ServiceName": service_name,
-                                    "MetricName": m.name,
-                                    "MetricDescription": m.description,
-                                    "MetricUnit": m.unit,
-                                    "Attributes": attribute_map(attributes),
-                                    "AttributeTypes": attribute_types(attributes),
-                                    "StartTimeUnix": rfc3339(start),
-                                    "TimeUnix": rfc3339(time),
-                                    "Flags": flags,
-                                })
+                        // The row of one point: the shared columns, then a request's own.
+                        let point_row =
+                            |attributes: &[KeyValue],
+                             start: u64,
+                             time: u64,
+                             flags: u32,
+                             point: PointColumns<'_>| {
+                                let attributes = Attributes::of(attributes);
+                                let mut row = metric_row(
+                                    &MetricColumns {
+                                        service_name: &service_name,
+                                        name: &m.name,
+                                        attributes: &attributes,
+                                        start_time_unix_nano: start,
+                                        time_unix_nano: time,
+                                    },
+                                    &point,
+                                );
+                                extend(
+                                    &mut row,
+                                    json!({
+                                        "ResourceAttributes": resource,
+                                        "ResourceSchemaUrl": rm.schema_url,
+                                        "ScopeName": scope_name,
+                                        "ScopeVersion": scope_version,
+                                        "ScopeAttributes": scope_attrs,
+                                        "ScopeSchemaUrl": sm.schema_url,
+                                        "MetricDescription": m.description,
+                                        "MetricUnit": m.unit,
+                                        "Flags": flags,
+                                    }),
+                                );
+                                row
                             };
                         let number =
                             |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint| {
-                                let mut row = common(
+                                let value = p.value.map(|v| match v {
+                                    number_data_point::Value::AsDouble(d) => d,
+                                    number_data_point::Value::AsInt(i) => i as f64,
+                                });
+                                point_row(
                                     &p.attributes,
                                     p.start_time_unix_nano,
                                     p.time_unix_nano,
                                     p.flags,
-                                );
-                                row["Value"] = float(match p.value {
-                                    Some(number_data_point::Value::AsDouble(d)) => d,
-                                    Some(number_data_point::Value::AsInt(i)) => i as f64,
-                                    None => f64::NAN,
-                                });
-                                row
+                                    PointColumns::Number(value),
+                                )
                             };
                         match &m.data {
                             Some(Data::Gauge(g)) => {
@@ -388,20 +767,20 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             }
                             Some(Data::Histogram(h)) => {
                                 for p in &h.data_points {
-                                    let mut row = common(
+                                    let mut row = point_row(
                                         &p.attributes,
                                         p.start_time_unix_nano,
                                         p.time_unix_nano,
                                         p.flags,
+                                        PointColumns::Histogram {
+                                            count: p.count,
+                                            sum: p.sum,
+                                            min: p.min,
+                                            max: p.max,
+                                            bucket_counts: &p.bucket_counts,
+                                            explicit_bounds: &p.explicit_bounds,
+                                        },
                                     );
-                                    row["Count"] = json!(p.count);
-                                    row["Sum"] = float(p.sum.unwrap_or(0.0));
-                                    row["BucketCounts"] = json!(p.bucket_counts);
-                                    row["ExplicitBounds"] = Json::Array(
-                                        p.explicit_bounds.iter().map(|b| float(*b)).collect(),
-                                    );
-                                    row["Min"] = float(p.min.unwrap_or(f64::NAN));
-                                    row["Max"] = float(p.max.unwrap_or(f64::NAN));
                                     row["AggregationTemporality"] =
                                         json!(h.aggregation_temporality);
                                     histograms.push(&row);
@@ -419,4 +798,51 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
     }
     out.retain(|i| i.count > 0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, value: Option<any_value::Value>) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: value.map(|v| AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn json_attributes_follow_the_rules_of_otlp_ones() {
+        use any_value::Value as V;
+        let otlp = [
+            kv("s", Some(V::StringValue("x".into()))),
+            kv("i", Some(V::IntValue(-42))),
+            kv("f", Some(V::DoubleValue(0.25))),
+            kv("b", Some(V::BoolValue(true))),
+            kv(
+                "a",
+                Some(V::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(V::IntValue(1)),
+                    }],
+                })),
+            ),
+            kv("none", None),
+        ];
+        let object = json!({"s": "x", "i": -42, "f": 0.25, "b": true, "a": [1], "none": null});
+        let Json::Object(object) = object else {
+            panic!("an object")
+        };
+        let columns = Attributes::of(&otlp);
+        assert_eq!(Attributes::of_json(&object), columns);
+        assert_eq!(
+            columns.values,
+            json!({"s": "x", "i": "-42", "f": "0.25", "b": "true", "a": "[1]", "none": "null"})
+        );
+        assert_eq!(
+            columns.types,
+            json!({"i": "int", "f": "double", "b": "bool", "a": "json", "none": "json"})
+        );
+    }
 }

@@ -1,5 +1,8 @@
-//! Storage behind one trait. A successful [`Store::insert`] means the rows are
-//! committed: the HTTP layer answers success only after it returns.
+//! Storage behind small traits, one per concern: [`StoreWrite`] (ingest),
+//! [`StoreRead`] (queries), [`Retention`] and [`SnapshotChain`] (the fleet snapshots'
+//! hash chain, whose append is written once over each store's lock); [`Store`] is all
+//! four. A successful [`StoreWrite::insert`] means the rows are committed: the HTTP layer
+//! answers success only after it returns.
 
 pub mod clickhouse;
 pub mod postgres;
@@ -229,11 +232,16 @@ impl<T> Page<T> {
     }
 }
 
-/// A storage backend. Implementations are blocking; the HTTP layer calls them from
-/// blocking tasks. `insert` is safe to call concurrently and returns after commit.
-pub trait Store: Send + Sync + 'static {
+/// Writing: what ingest accepted, stored for good.
+pub trait StoreWrite {
     /// Durably stores every row of `batch` (spans already stored are kept, not duplicated).
+    /// Safe to call concurrently; returns after commit, and the HTTP layer answers success
+    /// only then.
     fn insert(&self, batch: Batch) -> Result<(), StoreError>;
+}
+
+/// Reading: the query API's and the dashboard's readers.
+pub trait StoreRead {
     /// Every span of a trace, by start time.
     fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError>;
     /// Traces matching `query`, newest first.
@@ -271,10 +279,40 @@ pub trait Store: Send + Sync + 'static {
     fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError>;
     /// The actions of a run, oldest first.
     fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError>;
+}
+
+/// Retention: removing what is older than the configured windows.
+pub trait Retention {
     /// Deletes raw rows older than `raw_before` and rollup rows whose bucket starts
-    /// before `rollups_before` (both ns). Fleet snapshots are never deleted: they form
-    /// a hash chain.
+    /// before `rollups_before` (both ns), a bounded step at a time: callers repeat until
+    /// nothing is removed. Fleet snapshots are never deleted: they form a hash chain.
     fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError>;
+}
+
+/// What an append may do while the chain is locked: read the last link, write the next.
+pub trait ChainTx {
+    /// The newest stored link, if any.
+    fn last_link(&mut self) -> Result<Option<Link>, StoreError>;
+    /// Stores `link`, collected at `collected_at_unix_nano`.
+    fn insert_link(&mut self, link: &Link, collected_at_unix_nano: u64) -> Result<(), StoreError>;
+}
+
+/// One append to the chain, run by [`SnapshotChain::with_chain_locked`]: it reads the
+/// last link and writes the next through the [`ChainTx`] it is given.
+pub type ChainAppend = Box<dyn FnOnce(&mut dyn ChainTx) -> Result<Link, StoreError> + Send>;
+
+/// The fleet snapshots' hash chain (see [`crate::fleet::chain`]). A store provides the
+/// lock ([`SnapshotChain::with_chain_locked`]) and the two readers; the append itself is
+/// written once, here.
+pub trait SnapshotChain {
+    /// Runs `append` with the chain locked, so that no other append of this store runs
+    /// between its read of the last link and its write of the next: the SQLite store runs
+    /// it on its single writer thread, PostgreSQL in one transaction holding an exclusive
+    /// table lock, ClickHouse under a mutex (one server per database appends; two servers
+    /// sharing one would fork the chain, which `audit verify` reports). An error leaves
+    /// nothing written. Callers use [`SnapshotChain::append_snapshot`].
+    fn with_chain_locked(&self, append: ChainAppend) -> Result<Link, StoreError>;
+
     /// Appends a fleet snapshot to the hash chain: its link follows the last stored
     /// one, computed and written under one lock or transaction, so two appends never
     /// fork the chain.
@@ -283,11 +321,43 @@ pub trait Store: Send + Sync + 'static {
         snapshot_id: &str,
         collected_at_unix_nano: u64,
         snapshot: &serde_json::Value,
-    ) -> Result<Link, StoreError>;
+    ) -> Result<Link, StoreError> {
+        let (snapshot_id, snapshot) = (snapshot_id.to_string(), snapshot.clone());
+        self.with_chain_locked(Box::new(
+            move |tx: &mut dyn ChainTx| -> Result<Link, StoreError> {
+                let last = tx.last_link()?;
+                let link = crate::fleet::chain::next(last.as_ref(), &snapshot_id, &snapshot);
+                tx.insert_link(&link, collected_at_unix_nano)?;
+                Ok(link)
+            },
+        ))
+    }
+
     /// Links of the chain after position `after`, in chain order, at most `limit`.
     fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError>;
     /// The newest link.
     fn last_snapshot(&self) -> Result<Option<Link>, StoreError>;
+}
+
+/// A storage backend: every concern at once, as the server holds it (`Arc<dyn Store>`).
+/// Implementations are blocking; the HTTP layer calls them from blocking tasks. Any type
+/// that implements the four traits is a `Store`.
+///
+/// Methods of the four traits are callable on `dyn Store` as they are; on a concrete
+/// store, bring them into scope with `use automagik_telemetry_server::store::prelude::*`.
+pub trait Store:
+    StoreWrite + StoreRead + Retention + SnapshotChain + Send + Sync + 'static
+{
+}
+
+impl<T> Store for T where
+    T: StoreWrite + StoreRead + Retention + SnapshotChain + Send + Sync + 'static
+{
+}
+
+/// The store traits, to call their methods on a concrete store.
+pub mod prelude {
+    pub use super::{Retention, SnapshotChain, StoreRead, StoreWrite};
 }
 
 pub use crate::fleet::chain::Link;

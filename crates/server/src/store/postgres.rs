@@ -9,8 +9,9 @@ use super::sql::{
     read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
 };
 use super::{
-    Link, LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError,
-    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
+    ChainAppend, ChainTx, Link, LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery,
+    RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
+    TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey};
 use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
@@ -340,12 +341,7 @@ fn write_rollups(tx: &mut Transaction<'_>, rollups: &Rollups) -> Result<(), Stor
     Ok(())
 }
 
-impl Store for PostgresStore {
-    sql::relational_reads!(Dialect::Postgres, r.try_get, hist: {
-        let hist: Vec<i64> = r.try_get(7)?;
-        hist.iter().map(|n| *n as u64).collect()
-    });
-
+impl StoreWrite for PostgresStore {
     fn insert(&self, batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -366,6 +362,13 @@ impl Store for PostgresStore {
             }
         }
     }
+}
+
+impl StoreRead for PostgresStore {
+    sql::relational_reads!(Dialect::Postgres, r.try_get, hist: {
+        let hist: Vec<i64> = r.try_get(7)?;
+        hist.iter().map(|n| *n as u64).collect()
+    });
 
     fn services(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.pool.get()?;
@@ -412,7 +415,9 @@ impl Store for PostgresStore {
             newest: t(7)?,
         })
     }
+}
 
+impl Retention for PostgresStore {
     fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError> {
         let mut conn = self.pool.get()?;
         let mut tx = conn.transaction()?;
@@ -436,24 +441,37 @@ impl Store for PostgresStore {
         tx.commit()?;
         Ok(purged)
     }
+}
 
-    fn append_snapshot(
-        &self,
-        snapshot_id: &str,
-        collected_at_unix_nano: u64,
-        snapshot: &serde_json::Value,
-    ) -> Result<Link, StoreError> {
+impl SnapshotChain for PostgresStore {
+    sql::relational_chain_reads!(Dialect::Postgres, r.try_get);
+
+    fn with_chain_locked(&self, append: ChainAppend) -> Result<Link, StoreError> {
         let mut conn = self.pool.get()?;
         let mut tx = conn.transaction()?;
         // Appends wait for each other: the next link needs the last one.
         tx.execute("LOCK TABLE fleet_snapshots IN EXCLUSIVE MODE", &[])?;
+        let link = append(&mut Chain(&mut tx))?;
+        tx.commit()?;
+        Ok(link)
+    }
+}
+
+/// The chain as an append's transaction (holding the table lock) sees it.
+struct Chain<'a, 'c>(&'a mut Transaction<'c>);
+
+impl ChainTx for Chain<'_, '_> {
+    fn last_link(&mut self) -> Result<Option<Link>, StoreError> {
         let l = sql::last_snapshot(Dialect::Postgres);
-        let last = tx
+        Ok(self
+            .0
             .query_opt(l.sql.as_str(), &[])?
             .map(|row| -> Result<Link, postgres::Error> { Ok(sql::read_link!(row.try_get)) })
-            .transpose()?;
-        let link = crate::fleet::chain::next(last.as_ref(), snapshot_id, snapshot);
-        tx.execute(
+            .transpose()?)
+    }
+
+    fn insert_link(&mut self, link: &Link, collected_at_unix_nano: u64) -> Result<(), StoreError> {
+        self.0.execute(
             sql::insert_snapshot(Dialect::Postgres).as_str(),
             &[
                 &ns(link.seq),
@@ -464,7 +482,6 @@ impl Store for PostgresStore {
                 &link.hash,
             ],
         )?;
-        tx.commit()?;
-        Ok(link)
+        Ok(())
     }
 }

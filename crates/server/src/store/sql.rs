@@ -572,7 +572,7 @@ macro_rules! read_agent_rollup {
 
 pub(crate) use {read_agent_rollup, read_metric_rollup, read_span_rollup};
 
-/// The [`super::Store`] methods that only run a listing of this module and read its
+/// The [`super::StoreRead`] methods that only run a listing of this module and read its
 /// rows, for a store with a `rows(listing, |row| ...)` method: `$dialect` renders the
 /// SQL, `$row.$get(i)` reads a column, and `$hist` reads the histogram of a span
 /// rollup row (column 7), whose type differs between databases.
@@ -678,7 +678,13 @@ macro_rules! relational_reads {
                 Ok(read_action!($row.$get))
             })
         }
+    };
+}
 
+/// The [`super::SnapshotChain`] readers, for a store with the same `rows` method as
+/// [`relational_reads`]; the store writes `with_chain_locked` itself.
+macro_rules! relational_chain_reads {
+    ($dialect:expr, $row:ident . $get:ident) => {
         fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError> {
             self.rows(sql::snapshot_links($dialect, after, limit), |$row| {
                 Ok(sql::read_link!($row.$get))
@@ -694,7 +700,7 @@ macro_rules! relational_reads {
     };
 }
 
-pub(crate) use relational_reads;
+pub(crate) use {relational_chain_reads, relational_reads};
 
 /// Fleet snapshot columns, in the order of [`crate::fleet::chain::Link`]'s fields.
 const SNAPSHOT_COLUMNS: &str = "seq, snapshot_id, body, prev_hash, hash";

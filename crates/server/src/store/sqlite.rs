@@ -9,8 +9,9 @@ use super::sql::{
     read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
 };
 use super::{
-    Link, LogQuery, MetricInfo, Page, Purged, RollupQuery, RunQuery, Stats, Store, StoreError,
-    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
+    ChainAppend, ChainTx, Link, LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery,
+    RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
+    TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{
     AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, hist_from_bytes,
@@ -48,10 +49,9 @@ enum Job {
         rollups_before: u64,
         done: SyncSender<Result<Purged, StoreError>>,
     },
+    /// A chain append, run on this thread: the only connection that writes.
     Snapshot {
-        snapshot_id: String,
-        collected_at_unix_nano: u64,
-        snapshot: serde_json::Value,
+        append: ChainAppend,
         done: SyncSender<Result<Link, StoreError>>,
     },
 }
@@ -222,18 +222,8 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Job>) {
                 } => {
                     let _ = done.send(purge(&mut conn, raw_before, rollups_before));
                 }
-                Job::Snapshot {
-                    snapshot_id,
-                    collected_at_unix_nano,
-                    snapshot,
-                    done,
-                } => {
-                    let _ = done.send(append_snapshot(
-                        &mut conn,
-                        &snapshot_id,
-                        collected_at_unix_nano,
-                        &snapshot,
-                    ));
+                Job::Snapshot { append, done } => {
+                    let _ = done.send(with_chain(&mut conn, append));
                 }
             }
         }
@@ -262,34 +252,41 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Job>) {
     }
 }
 
-/// Appends a link in one transaction of the writer, the only connection that writes.
-fn append_snapshot(
-    conn: &mut Connection,
-    snapshot_id: &str,
-    collected_at_unix_nano: u64,
-    snapshot: &serde_json::Value,
-) -> Result<Link, StoreError> {
+/// Runs a chain append in one transaction of the writer, the only connection that
+/// writes, so appends never interleave.
+fn with_chain(conn: &mut Connection, append: ChainAppend) -> Result<Link, StoreError> {
     let tx = conn.transaction()?;
-    let last = {
-        let l = sql::last_snapshot(Dialect::Sqlite);
-        let mut stmt = tx.prepare_cached(&l.sql)?;
-        stmt.query_row([], |row| Ok(sql::read_link!(row.get)))
-            .optional()?
-    };
-    let link = crate::fleet::chain::next(last.as_ref(), snapshot_id, snapshot);
-    tx.execute(
-        &sql::insert_snapshot(Dialect::Sqlite),
-        params![
-            ns(link.seq),
-            link.snapshot_id,
-            ns(collected_at_unix_nano),
-            link.body,
-            link.prev_hash,
-            link.hash
-        ],
-    )?;
+    let link = append(&mut Chain(&tx))?;
     tx.commit()?;
     Ok(link)
+}
+
+/// The chain as the writer's transaction sees it.
+struct Chain<'a>(&'a Connection);
+
+impl ChainTx for Chain<'_> {
+    fn last_link(&mut self) -> Result<Option<Link>, StoreError> {
+        let l = sql::last_snapshot(Dialect::Sqlite);
+        let mut stmt = self.0.prepare_cached(&l.sql)?;
+        Ok(stmt
+            .query_row([], |row| Ok(sql::read_link!(row.get)))
+            .optional()?)
+    }
+
+    fn insert_link(&mut self, link: &Link, collected_at_unix_nano: u64) -> Result<(), StoreError> {
+        self.0.execute(
+            &sql::insert_snapshot(Dialect::Sqlite),
+            params![
+                ns(link.seq),
+                link.snapshot_id,
+                ns(collected_at_unix_nano),
+                link.body,
+                link.prev_hash,
+                link.hash
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 fn purge(
@@ -482,16 +479,13 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
     Ok(())
 }
 
-impl Store for SqliteStore {
-    sql::relational_reads!(Dialect::Sqlite, r.get, hist: {
-        let hist: Vec<u8> = r.get(7)?;
-        hist_from_bytes(&hist)
-    });
-
-    fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+impl StoreWrite for SqliteStore {
+    fn insert(&self, mut batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        // The rows are what is written here: the request need not wait in the queue.
+        batch.request = None;
         let rollups = Rollups::of(&batch);
         self.submit(|done| Job::Insert {
             batch: Box::new(batch),
@@ -499,6 +493,13 @@ impl Store for SqliteStore {
             done,
         })
     }
+}
+
+impl StoreRead for SqliteStore {
+    sql::relational_reads!(Dialect::Sqlite, r.get, hist: {
+        let hist: Vec<u8> = r.get(7)?;
+        hist_from_bytes(&hist)
+    });
 
     fn services(&self) -> Result<Vec<String>, StoreError> {
         self.with_reader(|c| {
@@ -550,7 +551,9 @@ impl Store for SqliteStore {
             .sum();
         Ok(stats)
     }
+}
 
+impl Retention for SqliteStore {
     fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError> {
         self.submit(|done| Job::Purge {
             raw_before,
@@ -558,18 +561,12 @@ impl Store for SqliteStore {
             done,
         })
     }
+}
 
-    fn append_snapshot(
-        &self,
-        snapshot_id: &str,
-        collected_at_unix_nano: u64,
-        snapshot: &serde_json::Value,
-    ) -> Result<Link, StoreError> {
-        self.submit(|done| Job::Snapshot {
-            snapshot_id: snapshot_id.to_string(),
-            collected_at_unix_nano,
-            snapshot: snapshot.clone(),
-            done,
-        })
+impl SnapshotChain for SqliteStore {
+    sql::relational_chain_reads!(Dialect::Sqlite, r.get);
+
+    fn with_chain_locked(&self, append: ChainAppend) -> Result<Link, StoreError> {
+        self.submit(|done| Job::Snapshot { append, done })
     }
 }

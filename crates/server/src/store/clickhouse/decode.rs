@@ -1,0 +1,349 @@
+//! SELECT results read back: the `JSONEachRow` rows of the store's queries, decoded into
+//! the server's rows. Attribute maps come back as strings with a type map beside them
+//! ([`join_attributes`] gives them their types again); 64-bit integers may come quoted
+//! ([`de_u64`]).
+
+use crate::rows::{AgentActionRow, AgentRunRow, LogRow, MetricPointRow, SpanRow};
+use crate::store::{StoredLog, StoredRun};
+use automagik_telemetry_core::clickhouse::{span_kind_code, status_code_of};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
+
+/// The inverse of the encoder's attribute rule: typed JSON object text from the string
+/// map and the type map.
+pub(super) fn join_attributes(values: Map<String, Json>, types: &Map<String, Json>) -> String {
+    let mut out = Map::with_capacity(values.len());
+    for (k, v) in values {
+        let text = match v {
+            Json::String(s) => s,
+            other => other.to_string(),
+        };
+        let typed = match types.get(&k).and_then(Json::as_str) {
+            Some("int") => text.parse::<i64>().map(Json::from).ok(),
+            Some("double") => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Json::Number),
+            Some("bool") => text.parse::<bool>().map(Json::Bool).ok(),
+            Some("json") => serde_json::from_str(&text).ok(),
+            _ => None,
+        };
+        out.insert(k, typed.unwrap_or(Json::String(text)));
+    }
+    Json::Object(out).to_string()
+}
+
+/// A string map (no types) as JSON object text.
+pub(super) fn strings(attrs: Map<String, Json>) -> String {
+    join_attributes(attrs, &Map::new())
+}
+
+/// Reads a JSON value that ClickHouse may quote (64-bit integers) as a `u64`.
+pub(super) fn de_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        N(u64),
+        S(String),
+    }
+    match N::deserialize(d)? {
+        N::N(n) => Ok(n),
+        N::S(s) => s.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+/// A span as [`SPAN_COLUMNS`] select it.
+#[derive(Deserialize)]
+pub(super) struct SpanOut {
+    #[serde(deserialize_with = "de_u64")]
+    t: u64,
+    #[serde(rename = "TraceId")]
+    trace_id: String,
+    #[serde(rename = "SpanId")]
+    span_id: String,
+    #[serde(rename = "ParentSpanId")]
+    parent_span_id: String,
+    #[serde(rename = "SpanName")]
+    name: String,
+    #[serde(rename = "ServiceName")]
+    service_name: String,
+    #[serde(rename = "SpanKind")]
+    kind: String,
+    #[serde(deserialize_with = "de_u64", rename = "Duration")]
+    duration: u64,
+    #[serde(rename = "StatusCode")]
+    status_code: String,
+    #[serde(rename = "StatusMessage")]
+    status_message: String,
+    #[serde(rename = "SpanAttributes")]
+    attributes: Map<String, Json>,
+    #[serde(rename = "SpanAttributeTypes")]
+    types: Map<String, Json>,
+    #[serde(rename = "ResourceAttributes")]
+    resource: Map<String, Json>,
+    event_times: Vec<Json>,
+    #[serde(rename = "Events.Name")]
+    event_names: Vec<String>,
+    #[serde(rename = "Events.Attributes")]
+    event_attributes: Vec<Map<String, Json>>,
+}
+
+/// The columns a span is selected with, as [`SpanOut`] reads them.
+pub(super) const SPAN_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, TraceId, SpanId, ParentSpanId, \
+     SpanName, ServiceName, SpanKind, Duration, StatusCode, StatusMessage, SpanAttributes, \
+     SpanAttributeTypes, ResourceAttributes, \
+     arrayMap(x -> toString(toUnixTimestamp64Nano(x)), `Events.Timestamp`) AS event_times, \
+     `Events.Name`, `Events.Attributes`";
+
+impl SpanOut {
+    /// The span.
+    pub(super) fn row(self) -> SpanRow {
+        let events: Vec<Json> = self
+            .event_names
+            .into_iter()
+            .zip(self.event_times)
+            .zip(self.event_attributes)
+            .map(|((name, time), attributes)| {
+                let attributes: Json =
+                    serde_json::from_str(&strings(attributes)).unwrap_or_default();
+                json!({"name": name, "time_unix_nano": time, "attributes": attributes})
+            })
+            .collect();
+        SpanRow {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
+            name: self.name,
+            service_name: self.service_name,
+            kind: span_kind_code(&self.kind),
+            start_time_unix_nano: self.t,
+            end_time_unix_nano: self.t + self.duration,
+            status_code: status_code_of(&self.status_code),
+            status_message: self.status_message,
+            attributes: join_attributes(self.attributes, &self.types),
+            events: Json::Array(events).to_string(),
+            resource: strings(self.resource),
+        }
+    }
+}
+
+/// A log record as the log listing selects it (with its [`LOG_ID`] as `id`).
+#[derive(Deserialize)]
+pub(super) struct LogOut {
+    #[serde(deserialize_with = "de_u64")]
+    t: u64,
+    #[serde(deserialize_with = "de_u64")]
+    id: u64,
+    #[serde(rename = "ServiceName")]
+    service_name: String,
+    #[serde(rename = "SeverityNumber")]
+    severity_number: i32,
+    #[serde(rename = "SeverityText")]
+    severity_text: String,
+    #[serde(rename = "Body")]
+    body: String,
+    #[serde(rename = "EventName")]
+    event_name: String,
+    #[serde(rename = "TraceId")]
+    trace_id: String,
+    #[serde(rename = "SpanId")]
+    span_id: String,
+    #[serde(rename = "LogAttributes")]
+    attributes: Map<String, Json>,
+    #[serde(rename = "LogAttributeTypes")]
+    types: Map<String, Json>,
+    #[serde(rename = "ResourceAttributes")]
+    resource: Map<String, Json>,
+}
+
+impl LogOut {
+    /// The record with its id.
+    pub(super) fn stored(self) -> StoredLog {
+        StoredLog {
+            id: self.id as i64,
+            row: LogRow {
+                time_unix_nano: self.t,
+                service_name: self.service_name,
+                severity_number: self.severity_number,
+                severity_text: self.severity_text,
+                body: Some(self.body).filter(|b| !b.is_empty()),
+                event_name: Some(self.event_name).filter(|e| !e.is_empty()),
+                trace_id: Some(self.trace_id).filter(|t| !t.is_empty()),
+                span_id: Some(self.span_id).filter(|s| !s.is_empty()),
+                attributes: join_attributes(self.attributes, &self.types),
+                resource: strings(self.resource),
+            },
+        }
+    }
+}
+
+/// The hash that orders log records of the same nanosecond.
+pub(super) const LOG_ID: &str = "cityHash64(ServiceName, SeverityNumber, SeverityText, Body, TraceId, SpanId, \
+     EventName, toString(LogAttributes))";
+
+/// An agent run as [`RUN_COLUMNS`] select it.
+#[derive(Deserialize)]
+pub(super) struct RunOut {
+    #[serde(deserialize_with = "de_u64")]
+    t: u64,
+    #[serde(deserialize_with = "de_u64")]
+    end: u64,
+    #[serde(deserialize_with = "de_u64")]
+    id: u64,
+    #[serde(rename = "CorrelationId")]
+    correlation_id: String,
+    #[serde(rename = "AgentName")]
+    agent_name: String,
+    #[serde(rename = "Status")]
+    status: String,
+    #[serde(rename = "ServiceName")]
+    service_name: String,
+    #[serde(rename = "TraceId")]
+    trace_id: String,
+    #[serde(rename = "QualityScore")]
+    quality_score: Option<f64>,
+    #[serde(rename = "Error")]
+    error: Option<String>,
+    #[serde(rename = "Attributes")]
+    attributes: Map<String, Json>,
+    #[serde(rename = "AttributeTypes")]
+    types: Map<String, Json>,
+}
+
+impl RunOut {
+    /// The run's correlation id.
+    pub(super) fn correlation_id(&self) -> &str {
+        &self.correlation_id
+    }
+
+    /// The run with its id and how many actions it has.
+    pub(super) fn stored(self, action_count: u64) -> StoredRun {
+        StoredRun {
+            id: self.id as i64,
+            action_count,
+            row: AgentRunRow {
+                correlation_id: self.correlation_id,
+                agent_name: self.agent_name,
+                status: self.status,
+                service_name: self.service_name,
+                trace_id: self.trace_id,
+                start_time_unix_nano: self.t,
+                end_time_unix_nano: self.end,
+                quality_score: self.quality_score,
+                error: self.error,
+                attributes: join_attributes(self.attributes, &self.types),
+            },
+        }
+    }
+}
+
+/// The columns a run is selected with, as [`RunOut`] reads them.
+pub(super) const RUN_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, \
+     toUnixTimestamp64Nano(EndTimestamp) AS end, cityHash64(CorrelationId) AS id, CorrelationId, \
+     AgentName, Status, ServiceName, TraceId, QualityScore, Error, Attributes, AttributeTypes";
+
+/// An agent action as the actions query selects it.
+#[derive(Deserialize)]
+pub(super) struct ActionOut {
+    #[serde(deserialize_with = "de_u64")]
+    t: u64,
+    #[serde(rename = "ActionId")]
+    action_id: String,
+    #[serde(rename = "CorrelationId")]
+    correlation_id: String,
+    #[serde(rename = "AgentName")]
+    agent_name: String,
+    #[serde(rename = "ActionType")]
+    action_type: String,
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "IsError")]
+    is_error: bool,
+    #[serde(deserialize_with = "de_u64", rename = "DurationNs")]
+    duration_ns: u64,
+    #[serde(rename = "Attributes")]
+    attributes: Map<String, Json>,
+    #[serde(rename = "AttributeTypes")]
+    types: Map<String, Json>,
+}
+
+impl ActionOut {
+    /// The action.
+    pub(super) fn row(self) -> AgentActionRow {
+        AgentActionRow {
+            action_id: self.action_id,
+            correlation_id: self.correlation_id,
+            agent_name: self.agent_name,
+            action_type: self.action_type,
+            name: self.name,
+            is_error: self.is_error,
+            time_unix_nano: self.t,
+            duration_ns: self.duration_ns,
+            attributes: join_attributes(self.attributes, &self.types),
+        }
+    }
+}
+
+/// A metric point as the points query selects it (gauges, sums and histograms in one
+/// shape).
+#[derive(Deserialize)]
+pub(super) struct PointOut {
+    kind: String,
+    #[serde(rename = "MetricName")]
+    name: String,
+    #[serde(rename = "ServiceName")]
+    service_name: String,
+    #[serde(deserialize_with = "de_u64")]
+    start: u64,
+    #[serde(deserialize_with = "de_u64")]
+    t: u64,
+    value: Option<f64>,
+    #[serde(deserialize_with = "de_u64")]
+    count: u64,
+    sum: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    bucket_counts: Vec<Json>,
+    explicit_bounds: Vec<Option<f64>>,
+    #[serde(rename = "Attributes")]
+    attributes: Map<String, Json>,
+    #[serde(rename = "AttributeTypes")]
+    types: Map<String, Json>,
+}
+
+impl PointOut {
+    /// The point; bucket counts and bounds only for histograms.
+    pub(super) fn row(self) -> MetricPointRow {
+        let histogram = self.kind == "histogram";
+        MetricPointRow {
+            kind: match self.kind.as_str() {
+                "sum" => "sum",
+                "histogram" => "histogram",
+                _ => "gauge",
+            },
+            name: self.name,
+            service_name: self.service_name,
+            start_time_unix_nano: self.start,
+            time_unix_nano: self.t,
+            value: self.value,
+            count: histogram.then_some(self.count),
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+            bucket_counts: histogram.then(|| {
+                self.bucket_counts
+                    .iter()
+                    .map(|b| b.as_u64().or_else(|| b.as_str()?.parse().ok()).unwrap_or(0))
+                    .collect()
+            }),
+            explicit_bounds: histogram.then(|| {
+                self.explicit_bounds
+                    .iter()
+                    .map(|b| b.unwrap_or(f64::NAN))
+                    .collect()
+            }),
+            attributes: join_attributes(self.attributes, &self.types),
+        }
+    }
+}

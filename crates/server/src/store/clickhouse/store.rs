@@ -1,0 +1,899 @@
+//! [`ClickHouseStore`]: the store's traits over the client, the encoder and the decoder.
+
+use super::client::{Answer, CallError, Http, error_name, parse_url};
+use super::decode::{
+    ActionOut, LOG_ID, LogOut, PointOut, RUN_COLUMNS, RunOut, SPAN_COLUMNS, SpanOut, de_u64,
+};
+use super::encode;
+use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
+use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
+use crate::store::{
+    ChainAppend, ChainTx, Link, LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery,
+    RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
+    TraceQuery, TraceSummary, rfc3339,
+};
+use automagik_telemetry_core::clickhouse::{
+    Insert, RETRYABLE_ERROR_CODES, Schema, ident, literal, snapshot_row, status_name,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hasher};
+use std::time::Duration;
+
+/// The store. Blocking; safe to use from many threads (the HTTP agent pools
+/// connections).
+pub struct ClickHouseStore {
+    http: Http,
+    schema: Schema,
+    async_insert: bool,
+    /// Held while a snapshot is appended: the next link needs the last one. (One
+    /// server per database appends; two servers sharing one would fork the chain,
+    /// which `audit verify` reports.)
+    chain: std::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for ClickHouseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseStore")
+            .field("endpoint", &self.http.endpoint())
+            .field("database", &self.schema.database)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A DateTime64(9) literal for `ns` (clamped to what the type holds).
+pub(super) fn at(ns: u64) -> String {
+    format!(
+        "fromUnixTimestamp64Nano(toInt64({}))",
+        ns.min(i64::MAX as u64)
+    )
+}
+
+/// A DateTime literal for the second that starts at or after `ns`.
+pub(super) fn at_second_ceil(ns: u64) -> String {
+    format!(
+        "toDateTime({})",
+        ns.div_ceil(1_000_000_000).min(u64::from(u32::MAX))
+    )
+}
+
+/// A DateTime literal for the second that holds `ns`.
+pub(super) fn at_second(ns: u64) -> String {
+    format!(
+        "toDateTime({})",
+        (ns / 1_000_000_000).min(u64::from(u32::MAX))
+    )
+}
+
+/// Raw tables and the time column retention reads, with whether what they hold is
+/// counted as raw rows (the events table and the trace-id lookup are derived).
+const RAW_TABLES: &[(&str, &str, bool)] = &[
+    (Schema::TRACES, "Timestamp", true),
+    (Schema::LOGS, "Timestamp", true),
+    (Schema::GAUGES, "TimeUnix", true),
+    (Schema::SUMS, "TimeUnix", true),
+    (Schema::HISTOGRAMS, "TimeUnix", true),
+    (Schema::AGENT_ACTIONS, "Timestamp", true),
+    (Schema::AGENT_RUNS, "Timestamp", true),
+    ("automagik_events", "Timestamp", false),
+    ("otel_traces_trace_id_ts", "End", false),
+];
+
+const ROLLUP_STEMS: &[&str] = &[
+    "otel_traces_rollup",
+    "otel_metrics_rollup",
+    "automagik_agent_rollup",
+];
+
+/// Tables whose rows have an identity and are read with `FINAL`.
+fn final_of(table: &str) -> &'static str {
+    if [Schema::TRACES, Schema::AGENT_ACTIONS, Schema::AGENT_RUNS].contains(&table) {
+        " FINAL"
+    } else {
+        ""
+    }
+}
+
+impl ClickHouseStore {
+    /// Connects to `url`, checks the server answers and creates the schema (raw rows
+    /// kept `raw_ttl_days`, rollups `rollup_ttl_days`). The error never shows the
+    /// password.
+    pub fn open(url: &str, raw_ttl_days: u32, rollup_ttl_days: u32) -> Result<Self, StoreError> {
+        let target =
+            parse_url(url).map_err(|e| StoreError::Database(format!("ClickHouse URL: {e}")))?;
+        let store = ClickHouseStore {
+            async_insert: target.async_insert,
+            chain: std::sync::Mutex::new(()),
+            schema: Schema {
+                database: target.database.clone(),
+                cluster: target.cluster.clone(),
+                raw_ttl_days: raw_ttl_days.max(1),
+                rollup_ttl_days: rollup_ttl_days.max(1),
+            },
+            http: Http::to(&target, Duration::from_secs(60)),
+        };
+        for statement in store.schema.statements() {
+            store.execute(&statement)?;
+        }
+        Ok(store)
+    }
+
+    fn table(&self, name: &str) -> String {
+        format!("{}.{}", ident(&self.schema.database), ident(name))
+    }
+
+    /// Sends one statement (with `data` as the rows of an INSERT) and returns the body.
+    fn send(&self, query: &str, data: Option<&str>) -> Result<String, StoreError> {
+        let answer = self.http.call(query, data, 1 << 30).map_err(|e| match e {
+            CallError::Transport(e) => {
+                tracing::warn!(error = %e, "ClickHouse is unreachable");
+                StoreError::Unavailable
+            }
+            CallError::Body(e) => StoreError::Database(format!("reading ClickHouse's answer: {e}")),
+        })?;
+        let Answer { status, code, body } = answer;
+        if status == 200 {
+            return Ok(body);
+        }
+        match code {
+            Some(code) if RETRYABLE_ERROR_CODES.contains(&code) => {
+                tracing::warn!(code, name = error_name(&body), "ClickHouse is busy");
+                Err(StoreError::Overloaded)
+            }
+            Some(code) => Err(StoreError::Database(format!(
+                "ClickHouse error {code} ({})",
+                error_name(&body)
+            ))),
+            None if status == 503 || status == 502 || status == 504 => Err(StoreError::Overloaded),
+            None => Err(StoreError::Database(format!(
+                "ClickHouse answered HTTP {status}"
+            ))),
+        }
+    }
+
+    fn execute(&self, statement: &str) -> Result<(), StoreError> {
+        self.send(statement, None).map(|_| ())
+    }
+
+    fn select<T: DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
+        let body = self.send(
+            &format!(
+                "{sql} SETTINGS output_format_json_quote_64bit_integers = 0, \
+                 output_format_json_quote_denormals = 0 FORMAT JSONEachRow"
+            ),
+            None,
+        )?;
+        body.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| {
+                    StoreError::Database(format!("unexpected row from ClickHouse: {e}"))
+                })
+            })
+            .collect()
+    }
+
+    fn count(&self, sql: &str) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct N {
+            #[serde(deserialize_with = "de_u64")]
+            n: u64,
+        }
+        Ok(self.select::<N>(sql)?.first().map_or(0, |r| r.n))
+    }
+
+    fn insert_rows(&self, insert: &Insert) -> Result<(), StoreError> {
+        if insert.count == 0 {
+            return Ok(());
+        }
+        let mut h = DefaultHasher::new();
+        h.write(insert.rows.as_bytes());
+        // Times are RFC 3339 with a `Z`, as the shared encoder writes them.
+        let query = format!(
+            "INSERT INTO {} SETTINGS date_time_input_format = 'best_effort', \
+             insert_deduplication_token = '{}:{}:{:016x}'{} FORMAT JSONEachRow",
+            self.table(insert.table),
+            insert.table,
+            insert.count,
+            h.finish(),
+            if self.async_insert {
+                ", async_insert = 1, wait_for_async_insert = 1"
+            } else {
+                ""
+            }
+        );
+        self.send(&query, Some(&insert.rows)).map(|_| ())
+    }
+
+    /// The `JSONEachRow` bodies `batch` is inserted as, one per table (tables without
+    /// rows may be left out, or come empty), written by the shared encoder
+    /// ([`automagik_telemetry_core::clickhouse`]): straight from the accepted request
+    /// when the batch was read from one ([`Batch::request`]).
+    pub fn inserts(batch: &Batch) -> Vec<Insert> {
+        encode::inserts(batch)
+    }
+
+    fn run_counts(&self, runs: Vec<RunOut>) -> Result<Vec<StoredRun>, StoreError> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(Deserialize)]
+        struct C {
+            #[serde(rename = "CorrelationId")]
+            id: String,
+            #[serde(deserialize_with = "de_u64")]
+            n: u64,
+        }
+        let ids: Vec<String> = runs.iter().map(|r| literal(r.correlation_id())).collect();
+        let counts: std::collections::HashMap<String, u64> = self
+            .select::<C>(&format!(
+                "SELECT CorrelationId, uniqExact(ActionId) AS n FROM {} WHERE CorrelationId IN ({}) \
+                 GROUP BY CorrelationId",
+                self.table(Schema::AGENT_ACTIONS),
+                ids.join(", ")
+            ))?
+            .into_iter()
+            .map(|c| (c.id, c.n))
+            .collect();
+        Ok(runs
+            .into_iter()
+            .map(|r| {
+                let actions = counts.get(r.correlation_id()).copied().unwrap_or(0);
+                r.stored(actions)
+            })
+            .collect())
+    }
+
+    /// `WHERE` conditions of a rollup read.
+    fn rollup_filter(q: &RollupQuery, service_col: &str, name_col: &str) -> String {
+        let mut w = format!(
+            "Bucket >= {} AND Bucket <= {}",
+            at_second_ceil(q.from),
+            at_second(q.to)
+        );
+        if let Some(s) = &q.service {
+            let _ = write!(w, " AND {service_col} = {}", literal(s));
+        }
+        if let Some(n) = &q.name {
+            let _ = write!(w, " AND {name_col} = {}", literal(n));
+        }
+        w
+    }
+
+    /// Links of the snapshot chain, selected by `rest` (`WHERE`, `ORDER BY`, `LIMIT`).
+    fn links(&self, rest: &str) -> Result<Vec<Link>, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct LinkOut {
+            #[serde(deserialize_with = "de_u64")]
+            seq: u64,
+            snapshot_id: String,
+            body: String,
+            prev_hash: String,
+            hash: String,
+        }
+        let rows: Vec<LinkOut> = self.select(&format!(
+            "SELECT Seq, SnapshotId, Body, PrevHash, Hash FROM {} {rest}",
+            self.table(Schema::FLEET_SNAPSHOTS)
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Link {
+                seq: r.seq,
+                snapshot_id: r.snapshot_id,
+                body: r.body,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect())
+    }
+
+    fn rollup_table(&self, stem: &str, resolution: u32) -> String {
+        self.table(&format!(
+            "{stem}_{}",
+            if resolution >= 3600 { "1h" } else { "1m" }
+        ))
+    }
+}
+
+/// `(Timestamp, key) < (cursor)` for newest-first keyset pages.
+fn before(time_col: &str, key_col: &str, time: u64, key: &str) -> String {
+    format!(" AND ({time_col}, {key_col}) < ({}, {key})", at(time))
+}
+
+impl StoreWrite for ClickHouseStore {
+    fn insert(&self, batch: Batch) -> Result<(), StoreError> {
+        for insert in Self::inserts(&batch) {
+            self.insert_rows(&insert)?;
+        }
+        Ok(())
+    }
+}
+
+impl StoreRead for ClickHouseStore {
+    fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
+        let id = literal(trace_id);
+        let rows: Vec<SpanOut> = self.select(&format!(
+            "WITH (SELECT (min(Start), max(End)) FROM {lookup} WHERE TraceId = {id}) AS range \
+             SELECT {SPAN_COLUMNS} FROM {spans} WHERE TraceId = {id} \
+             AND Timestamp >= toDateTime64(range.1, 9) \
+             AND Timestamp < toDateTime64(range.2, 9) + toIntervalSecond(1) \
+             ORDER BY Timestamp, SpanId LIMIT 1 BY SpanId",
+            lookup = self.table("otel_traces_trace_id_ts"),
+            spans = self.table(Schema::TRACES),
+        ))?;
+        Ok(rows.into_iter().map(SpanOut::row).collect())
+    }
+
+    fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
+        let spans = self.table(Schema::TRACES);
+        let mut filter = String::new();
+        if let Some(s) = &q.service {
+            let _ = write!(filter, " AND ServiceName = {}", literal(s));
+        }
+        if let Some(n) = &q.name {
+            let _ = write!(filter, " AND SpanName = {}", literal(n));
+        }
+        if let Some(c) = q.status_code {
+            let _ = write!(filter, " AND StatusCode = {}", literal(status_name(c)));
+        }
+        if let Some(d) = q.min_duration_ns {
+            let _ = write!(filter, " AND Duration >= {d}");
+        }
+        if let Some(from) = q.from {
+            let _ = write!(filter, " AND Timestamp >= {}", at(from));
+        }
+        if let Some(to) = q.to {
+            let _ = write!(filter, " AND Timestamp <= {}", at(to));
+        }
+        if let Some(c) = &q.cursor {
+            filter.push_str(&before(
+                "Timestamp",
+                "concat(TraceId, SpanId)",
+                c.time,
+                &literal(&c.key),
+            ));
+        }
+        // A root is a span whose parent is not stored in its trace: the parents looked
+        // for are only those of the candidates' traces.
+        let roots: Vec<SpanOut> = self.select(&format!(
+            "SELECT {SPAN_COLUMNS} FROM {spans} WHERE 1 = 1{filter} \
+             AND (ParentSpanId = '' OR (TraceId, ParentSpanId) NOT IN ( \
+                SELECT TraceId, SpanId FROM {spans} WHERE TraceId IN ( \
+                    SELECT TraceId FROM {spans} WHERE ParentSpanId != ''{filter}))) \
+             ORDER BY Timestamp DESC, concat(TraceId, SpanId) DESC \
+             LIMIT 1 BY TraceId, SpanId LIMIT {}",
+            q.limit + 1
+        ))?;
+        let mut page = Page::cut(
+            roots.into_iter().map(SpanOut::row).collect::<Vec<_>>(),
+            q.limit,
+            crate::store::sql::trace_cursor,
+        );
+        #[derive(Deserialize)]
+        struct C {
+            #[serde(rename = "TraceId")]
+            id: String,
+            #[serde(deserialize_with = "de_u64")]
+            n: u64,
+        }
+        let counts: std::collections::HashMap<String, u64> = if page.items.is_empty() {
+            Default::default()
+        } else {
+            let ids: Vec<String> = page.items.iter().map(|s| literal(&s.trace_id)).collect();
+            self.select::<C>(&format!(
+                "SELECT TraceId, uniqExact(SpanId) AS n FROM {spans} WHERE TraceId IN ({}) \
+                 GROUP BY TraceId",
+                ids.join(", ")
+            ))?
+            .into_iter()
+            .map(|c| (c.id, c.n))
+            .collect()
+        };
+        let items = std::mem::take(&mut page.items)
+            .into_iter()
+            .map(|root| TraceSummary {
+                span_count: counts.get(&root.trace_id).copied().unwrap_or(1),
+                root,
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next: page.next,
+        })
+    }
+
+    fn logs(&self, q: &LogQuery) -> Result<Page<StoredLog>, StoreError> {
+        let mut w = String::from("1 = 1");
+        if let Some(s) = &q.service {
+            let _ = write!(w, " AND ServiceName = {}", literal(s));
+        }
+        if let Some(min) = q.severity_min {
+            let _ = write!(w, " AND SeverityNumber >= {}", min.clamp(0, 255));
+        }
+        if let Some(t) = &q.text {
+            let _ = write!(w, " AND position(Body, {}) > 0", literal(t));
+        }
+        if let Some(t) = &q.trace_id {
+            let _ = write!(w, " AND TraceId = {}", literal(t));
+        }
+        if let Some(e) = &q.event_name {
+            let _ = write!(w, " AND EventName = {}", literal(e));
+        }
+        if q.events_only {
+            w.push_str(" AND EventName != ''");
+        }
+        if let Some(from) = q.from {
+            let _ = write!(
+                w,
+                " AND TimestampTime >= {} AND Timestamp >= {}",
+                at_second(from),
+                at(from)
+            );
+        }
+        if let Some(to) = q.to {
+            let _ = write!(
+                w,
+                " AND TimestampTime <= {} AND Timestamp <= {}",
+                at_second(to),
+                at(to)
+            );
+        }
+        if let Some(c) = &q.cursor {
+            let id = c.id().map_or(u64::MAX, |i| i as u64);
+            let _ = write!(
+                w,
+                " AND TimestampTime <= {}{}",
+                at_second(c.time),
+                before("Timestamp", "id", c.time, &format!("toUInt64({id})"))
+            );
+        }
+        let rows: Vec<LogOut> = self.select(&format!(
+            "SELECT toUnixTimestamp64Nano(Timestamp) AS t, {LOG_ID} AS id, ServiceName, \
+             SeverityNumber, SeverityText, Body, EventName, TraceId, SpanId, LogAttributes, \
+             LogAttributeTypes, ResourceAttributes FROM {} WHERE {w} \
+             ORDER BY Timestamp DESC, id DESC LIMIT {}",
+            self.table(Schema::LOGS),
+            q.limit + 1
+        ))?;
+        let items = rows.into_iter().map(LogOut::stored).collect();
+        Ok(Page::cut(items, q.limit, StoredLog::cursor))
+    }
+
+    fn services(&self) -> Result<Vec<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct S {
+            s: String,
+        }
+        let parts: Vec<String> = [
+            Schema::TRACES,
+            Schema::LOGS,
+            Schema::GAUGES,
+            Schema::SUMS,
+            Schema::HISTOGRAMS,
+        ]
+        .iter()
+        .map(|t| format!("SELECT DISTINCT ServiceName AS s FROM {}", self.table(t)))
+        .collect();
+        Ok(self
+            .select::<S>(&format!(
+                "SELECT DISTINCT s FROM ({}) ORDER BY s",
+                parts.join(" UNION ALL ")
+            ))?
+            .into_iter()
+            .map(|s| s.s)
+            .collect())
+    }
+
+    /// `SELECT 1`: `stats` counts whole tables, too much for a readiness probe.
+    fn ready(&self) -> Result<(), StoreError> {
+        self.execute("SELECT 1")
+    }
+
+    fn stats(&self) -> Result<Stats, StoreError> {
+        #[derive(Deserialize)]
+        struct Bounds {
+            #[serde(deserialize_with = "de_u64")]
+            n: u64,
+            #[serde(deserialize_with = "de_u64")]
+            lo: u64,
+            #[serde(deserialize_with = "de_u64")]
+            hi: u64,
+        }
+        let bounds = |table: &str, col: &str, extra: &str| -> Result<Bounds, StoreError> {
+            let rows: Vec<Bounds> = self.select(&format!(
+                "SELECT count() AS n, if(n = 0, 0, toUnixTimestamp64Nano(min({col}))) AS lo, \
+                 if(n = 0, 0, toUnixTimestamp64Nano(max({col}))) AS hi FROM {}{} {extra}",
+                self.table(table),
+                final_of(table)
+            ))?;
+            Ok(rows
+                .into_iter()
+                .next()
+                .unwrap_or(Bounds { n: 0, lo: 0, hi: 0 }))
+        };
+        let spans = bounds(Schema::TRACES, "Timestamp", "")?;
+        let logs = bounds(Schema::LOGS, "Timestamp", "")?;
+        let metrics = [
+            bounds(Schema::GAUGES, "TimeUnix", "")?,
+            bounds(Schema::SUMS, "TimeUnix", "")?,
+            bounds(Schema::HISTOGRAMS, "TimeUnix", "")?,
+        ];
+        let all: Vec<&Bounds> = [&spans, &logs].into_iter().chain(&metrics).collect();
+        let seen = || all.iter().filter(|b| b.n > 0);
+        Ok(Stats {
+            spans: spans.n,
+            logs: logs.n,
+            metric_points: metrics.iter().map(|m| m.n).sum(),
+            events: self.count(&format!(
+                "SELECT count() AS n FROM {} WHERE EventName != ''",
+                self.table(Schema::LOGS)
+            ))?,
+            agent_actions: self.count(&format!(
+                "SELECT count() AS n FROM {} FINAL",
+                self.table(Schema::AGENT_ACTIONS)
+            ))?,
+            bytes_on_disk: self.count(&format!(
+                "SELECT sum(bytes_on_disk) AS n FROM system.parts WHERE active AND database = {}",
+                literal(&self.schema.database)
+            ))?,
+            oldest: seen().map(|b| b.lo).min().map(rfc3339),
+            newest: seen().map(|b| b.hi).max().map(rfc3339),
+        })
+    }
+
+    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
+        #[derive(Deserialize)]
+        struct M {
+            name: String,
+            kind: String,
+            #[serde(deserialize_with = "de_u64")]
+            points: u64,
+            #[serde(deserialize_with = "de_u64")]
+            last: u64,
+        }
+        let parts: Vec<String> = [("gauge", Schema::GAUGES), ("sum", Schema::SUMS)]
+            .into_iter()
+            .chain([("histogram", Schema::HISTOGRAMS)])
+            .map(|(kind, t)| {
+                format!(
+                    "SELECT MetricName AS name, '{kind}' AS kind, count() AS points, \
+                     toUnixTimestamp64Nano(max(TimeUnix)) AS last FROM {} GROUP BY MetricName",
+                    self.table(t)
+                )
+            })
+            .collect();
+        Ok(self
+            .select::<M>(&format!(
+                "SELECT * FROM ({}) ORDER BY name, kind",
+                parts.join(" UNION ALL ")
+            ))?
+            .into_iter()
+            .map(|m| MetricInfo {
+                name: m.name,
+                kind: m.kind,
+                points: m.points,
+                last_time_unix_nano: m.last,
+            })
+            .collect())
+    }
+
+    fn metric_points(
+        &self,
+        name: &str,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<MetricPointRow>, StoreError> {
+        let filter = format!(
+            "MetricName = {} AND TimeUnix >= {} AND TimeUnix <= {}",
+            literal(name),
+            at(from),
+            at(to)
+        );
+        let common = "MetricName, ServiceName, toUnixTimestamp64Nano(StartTimeUnix) AS start, \
+             toUnixTimestamp64Nano(TimeUnix) AS t, Attributes, AttributeTypes";
+        let number = |kind: &str, table: &str| {
+            format!(
+                "SELECT '{kind}' AS kind, {common}, Value AS value, toUInt64(0) AS count, \
+                 CAST(NULL, 'Nullable(Float64)') AS sum, CAST(NULL, 'Nullable(Float64)') AS min, \
+                 CAST(NULL, 'Nullable(Float64)') AS max, CAST([], 'Array(UInt64)') AS bucket_counts, \
+                 CAST([], 'Array(Float64)') AS explicit_bounds FROM {} WHERE {filter}",
+                self.table(table)
+            )
+        };
+        let histogram = format!(
+            "SELECT 'histogram' AS kind, {common}, CAST(NULL, 'Nullable(Float64)') AS value, \
+             Count AS count, toNullable(Sum) AS sum, toNullable(Min) AS min, toNullable(Max) AS max, \
+             BucketCounts AS bucket_counts, ExplicitBounds AS explicit_bounds FROM {} WHERE {filter}",
+            self.table(Schema::HISTOGRAMS)
+        );
+        let rows: Vec<PointOut> = self.select(&format!(
+            "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram}) \
+             ORDER BY t, ServiceName, toString(Attributes) LIMIT {}",
+            number("gauge", Schema::GAUGES),
+            number("sum", Schema::SUMS),
+            max.saturating_add(1)
+        ))?;
+        Ok(rows.into_iter().map(PointOut::row).collect())
+    }
+
+    fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(deserialize_with = "de_u64")]
+            b: u64,
+            #[serde(rename = "ServiceName")]
+            service: String,
+            #[serde(rename = "SpanName")]
+            name: String,
+            #[serde(deserialize_with = "de_u64")]
+            spans: u64,
+            #[serde(deserialize_with = "de_u64")]
+            errors: u64,
+            #[serde(deserialize_with = "de_u64")]
+            dsum: u64,
+            hist: (Vec<usize>, Vec<Json>),
+        }
+        let rows: Vec<R> = self.select(&format!(
+            "SELECT toUnixTimestamp(Bucket) AS b, ServiceName, SpanName, sum(Spans) AS spans, \
+             sum(Errors) AS errors, sum(DurationSum) AS dsum, sumMap(DurationHistogram) AS hist \
+             FROM {} WHERE {} GROUP BY b, ServiceName, SpanName ORDER BY b, ServiceName, SpanName",
+            self.rollup_table("otel_traces_rollup", q.resolution),
+            Self::rollup_filter(q, "ServiceName", "SpanName")
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mut hist = Vec::new();
+                for (bucket, n) in r.hist.0.iter().zip(&r.hist.1) {
+                    let n = n.as_u64().or_else(|| n.as_str()?.parse().ok()).unwrap_or(0);
+                    let bucket = (*bucket).min(crate::rollup::HIST_BUCKETS - 1);
+                    if hist.len() <= bucket {
+                        hist.resize(bucket + 1, 0);
+                    }
+                    hist[bucket] += n;
+                }
+                (
+                    SpanKey {
+                        resolution: q.resolution,
+                        bucket: r.b * 1_000_000_000,
+                        service_name: r.service,
+                        operation: r.name,
+                    },
+                    SpanAgg {
+                        count: r.spans,
+                        errors: r.errors,
+                        duration_sum_ns: r.dsum,
+                        hist,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn metric_rollups(&self, q: &RollupQuery) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError> {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(deserialize_with = "de_u64")]
+            b: u64,
+            #[serde(rename = "ServiceName")]
+            service: String,
+            #[serde(rename = "MetricName")]
+            name: String,
+            #[serde(deserialize_with = "de_u64")]
+            count: u64,
+            sum: f64,
+            min: f64,
+            max: f64,
+        }
+        let rows: Vec<R> = self.select(&format!(
+            "SELECT toUnixTimestamp(Bucket) AS b, ServiceName, MetricName, sum(Count) AS count, \
+             sum(Sum) AS sum, min(Min) AS min, max(Max) AS max FROM {} WHERE {} \
+             GROUP BY b, ServiceName, MetricName ORDER BY b, ServiceName, MetricName",
+            self.rollup_table("otel_metrics_rollup", q.resolution),
+            Self::rollup_filter(q, "ServiceName", "MetricName")
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    MetricKey {
+                        resolution: q.resolution,
+                        bucket: r.b * 1_000_000_000,
+                        name: r.name,
+                        service_name: r.service,
+                    },
+                    MetricAgg {
+                        count: r.count,
+                        sum: r.sum,
+                        min: r.min,
+                        max: r.max,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError> {
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(deserialize_with = "de_u64")]
+            b: u64,
+            #[serde(rename = "AgentName")]
+            agent: String,
+            #[serde(rename = "ActionType")]
+            action_type: String,
+            #[serde(deserialize_with = "de_u64")]
+            count: u64,
+            #[serde(deserialize_with = "de_u64")]
+            errors: u64,
+        }
+        let rows: Vec<R> = self.select(&format!(
+            "SELECT toUnixTimestamp(Bucket) AS b, AgentName, ActionType, sum(Actions) AS count, \
+             sum(Errors) AS errors FROM {} WHERE {} GROUP BY b, AgentName, ActionType \
+             ORDER BY b, AgentName, ActionType",
+            self.rollup_table("automagik_agent_rollup", q.resolution),
+            Self::rollup_filter(q, "AgentName", "ActionType")
+        ))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    AgentKey {
+                        resolution: q.resolution,
+                        bucket: r.b * 1_000_000_000,
+                        agent_name: r.agent,
+                        action_type: r.action_type,
+                    },
+                    AgentAgg {
+                        count: r.count,
+                        errors: r.errors,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
+        let mut w = String::from("1 = 1");
+        if let Some(a) = &q.agent {
+            let _ = write!(w, " AND AgentName = {}", literal(a));
+        }
+        if let Some(s) = &q.status {
+            let _ = write!(w, " AND Status = {}", literal(s));
+        }
+        if let Some(from) = q.from {
+            let _ = write!(w, " AND Timestamp >= {}", at(from));
+        }
+        if let Some(to) = q.to {
+            let _ = write!(w, " AND Timestamp <= {}", at(to));
+        }
+        if let Some(c) = &q.cursor {
+            let id = c.id().map_or(u64::MAX, |i| i as u64);
+            w.push_str(&before(
+                "Timestamp",
+                "id",
+                c.time,
+                &format!("toUInt64({id})"),
+            ));
+        }
+        let runs: Vec<RunOut> = self.select(&format!(
+            "SELECT {RUN_COLUMNS} FROM {} FINAL WHERE {w} ORDER BY Timestamp DESC, id DESC LIMIT {}",
+            self.table(Schema::AGENT_RUNS),
+            q.limit + 1
+        ))?;
+        Ok(Page::cut(
+            self.run_counts(runs)?,
+            q.limit,
+            StoredRun::cursor,
+        ))
+    }
+
+    fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError> {
+        let runs: Vec<RunOut> = self.select(&format!(
+            "SELECT {RUN_COLUMNS} FROM {} FINAL WHERE CorrelationId = {} LIMIT 1",
+            self.table(Schema::AGENT_RUNS),
+            literal(correlation_id)
+        ))?;
+        Ok(self.run_counts(runs)?.into_iter().next())
+    }
+
+    fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError> {
+        let rows: Vec<ActionOut> = self.select(&format!(
+            "SELECT toUnixTimestamp64Nano(Timestamp) AS t, ActionId, CorrelationId, AgentName, \
+             ActionType, Name, IsError, DurationNs, Attributes, AttributeTypes FROM {} \
+             WHERE CorrelationId = {} ORDER BY Timestamp, ActionId LIMIT 1 BY ActionId",
+            self.table(Schema::AGENT_ACTIONS),
+            literal(correlation_id)
+        ))?;
+        Ok(rows.into_iter().map(ActionOut::row).collect())
+    }
+}
+
+impl Retention for ClickHouseStore {
+    fn purge(&self, raw_before: u64, rollups_before: u64) -> Result<Purged, StoreError> {
+        let mut purged = Purged::default();
+        let on_cluster = self
+            .schema
+            .cluster
+            .as_deref()
+            .map(|c| format!(" ON CLUSTER {}", ident(c)))
+            .unwrap_or_default();
+        let local = |t: &str| match self.schema.cluster {
+            Some(_) => self.table(&format!("{t}_local")),
+            None => self.table(t),
+        };
+        let delete = |table: &str, condition: String, counted: bool| {
+            let n = self.count(&format!(
+                "SELECT count() AS n FROM {}{} WHERE {condition}",
+                self.table(table),
+                final_of(table)
+            ))?;
+            if n > 0 {
+                self.execute(&format!(
+                    "DELETE FROM {}{on_cluster} WHERE {condition}",
+                    local(table)
+                ))?;
+            }
+            Ok::<u64, StoreError>(if counted { n } else { 0 })
+        };
+        for (table, col, counted) in RAW_TABLES {
+            let condition = if *col == "End" {
+                format!("End < {}", at_second(raw_before))
+            } else {
+                format!("{col} < {}", at(raw_before))
+            };
+            purged.raw += delete(table, condition, *counted)?;
+        }
+        for stem in ROLLUP_STEMS {
+            for suffix in ["1m", "1h"] {
+                purged.rollups += delete(
+                    &format!("{stem}_{suffix}"),
+                    format!("Bucket < {}", at_second_ceil(rollups_before)),
+                    true,
+                )?;
+            }
+        }
+        Ok(purged)
+    }
+}
+
+impl SnapshotChain for ClickHouseStore {
+    fn with_chain_locked(&self, append: ChainAppend) -> Result<Link, StoreError> {
+        let _held = self.chain.lock().unwrap_or_else(|e| e.into_inner());
+        append(&mut Chain(self))
+    }
+
+    fn snapshot_links(&self, after: u64, limit: usize) -> Result<Vec<Link>, StoreError> {
+        self.links(&format!("WHERE Seq > {after} ORDER BY Seq LIMIT {limit}"))
+    }
+
+    fn last_snapshot(&self) -> Result<Option<Link>, StoreError> {
+        Ok(self.links("ORDER BY Seq DESC LIMIT 1")?.pop())
+    }
+}
+
+/// The chain as an append holding the store's chain mutex sees it.
+struct Chain<'a>(&'a ClickHouseStore);
+
+impl ChainTx for Chain<'_> {
+    fn last_link(&mut self) -> Result<Option<Link>, StoreError> {
+        self.0.last_snapshot()
+    }
+
+    fn insert_link(&mut self, link: &Link, collected_at_unix_nano: u64) -> Result<(), StoreError> {
+        let mut insert = Insert::new(Schema::FLEET_SNAPSHOTS);
+        insert.push(&snapshot_row(
+            link.seq,
+            &link.snapshot_id,
+            collected_at_unix_nano,
+            &link.body,
+            &link.prev_hash,
+            &link.hash,
+        ));
+        self.0.insert_rows(&insert)
+    }
+}
