@@ -159,8 +159,9 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
     const SIGNAL: &'static str;
     /// The export response message.
     type Response: Message + serde::Serialize;
-    /// The rows to store (and what was refused).
-    fn rows(&self) -> Batch;
+    /// The rows to store (and what was refused); the request itself becomes the
+    /// batch's accepted request, without a copy.
+    fn into_rows(self) -> Batch;
     /// The response, carrying partial success when items were refused.
     fn response(rejected: u64, message: Option<String>) -> Self::Response;
 }
@@ -168,8 +169,8 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
 impl OtlpRequest for ExportTraceServiceRequest {
     const SIGNAL: &'static str = "traces";
     type Response = ExportTraceServiceResponse;
-    fn rows(&self) -> Batch {
-        rows::from_traces(self)
+    fn into_rows(self) -> Batch {
+        rows::into_traces(self)
     }
     fn response(rejected: u64, message: Option<String>) -> Self::Response {
         ExportTraceServiceResponse {
@@ -184,8 +185,8 @@ impl OtlpRequest for ExportTraceServiceRequest {
 impl OtlpRequest for ExportLogsServiceRequest {
     const SIGNAL: &'static str = "logs";
     type Response = ExportLogsServiceResponse;
-    fn rows(&self) -> Batch {
-        rows::from_logs(self)
+    fn into_rows(self) -> Batch {
+        rows::into_logs(self)
     }
     fn response(rejected: u64, message: Option<String>) -> Self::Response {
         ExportLogsServiceResponse {
@@ -200,8 +201,8 @@ impl OtlpRequest for ExportLogsServiceRequest {
 impl OtlpRequest for ExportMetricsServiceRequest {
     const SIGNAL: &'static str = "metrics";
     type Response = ExportMetricsServiceResponse;
-    fn rows(&self) -> Batch {
-        rows::from_metrics(self)
+    fn into_rows(self) -> Batch {
+        rows::into_metrics(self)
     }
     fn response(rejected: u64, message: Option<String>) -> Self::Response {
         ExportMetricsServiceResponse {
@@ -236,7 +237,7 @@ pub async fn store_request<T: OtlpRequest>(
     metrics: &Arc<ServerMetrics>,
     req: T,
 ) -> Result<T::Response, IngestError> {
-    let batch = req.rows();
+    let batch = req.into_rows();
     let stored = batch.spans.len() + batch.logs.len() + batch.metric_points.len();
     let (rejected, message) = (batch.rejected, batch.rejection.clone());
     if let Err(e) = store_batch(store, metrics, batch).await {
