@@ -27,7 +27,8 @@ pub(crate) fn open_configured_store(store: StoreArgs) -> anyhow::Result<Arc<dyn 
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    Ok(runtime::run(settings(args)?)?)
+    let config = settings(args)?;
+    Ok(runtime::run(config)?)
 }
 
 #[cfg(test)]
