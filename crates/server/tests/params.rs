@@ -327,7 +327,7 @@ fn secrets_in_probe_urls_show_nowhere() {
         .expect("points");
     assert_eq!(points.len(), 2);
     for p in &points {
-        shows_none("the up gauge", &p.attributes);
+        shows_none("the up gauge", p.attributes.as_str());
     }
     assert!(
         points
@@ -358,7 +358,7 @@ fn secrets_in_probe_urls_show_nowhere() {
         ] {
             let (status, body) = get(&state, path).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
-            shows_none(path, &body);
+            shows_none(path, body.as_str());
             assert!(body.contains("token=***"), "{path}: {body}");
         }
     });
