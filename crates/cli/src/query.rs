@@ -276,9 +276,10 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
             },
         ),
         (What::Metrics, None) => (get(&args, "/api/v1/metrics", &[])?, |b| {
+            let names = items(b);
             table(
                 &["NAME", "KIND", "POINTS", "LAST"],
-                items(b)
+                names
                     .iter()
                     .map(|m| {
                         vec![
@@ -289,7 +290,10 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
                         ]
                     })
                     .collect(),
-            )
+            );
+            if b["truncated"].as_bool() == Some(true) {
+                println!("(the first {} names; more are stored)", names.len());
+            }
         }),
         (What::Metrics, Some(name)) => (
             get(

@@ -22,21 +22,21 @@ pub fn merge_hist(into: &mut Vec<u64>, other: &[u64]) {
         into.resize(other.len(), 0);
     }
     for (a, b) in into.iter_mut().zip(other) {
-        *a += b;
+        *a = a.saturating_add(*b);
     }
 }
 
 /// The `q` quantile (0–1) of a histogram, in ns, or `None` when it is empty.
 pub fn quantile_ns(hist: &[u64], q: f64) -> Option<f64> {
-    let total: u64 = hist.iter().sum();
+    let total = hist.iter().fold(0u64, |sum, n| sum.saturating_add(*n));
     if total == 0 {
         return None;
     }
     // The smallest bucket whose cumulative count reaches rank ceil(q * total).
     let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
-    let mut seen = 0;
+    let mut seen: u64 = 0;
     for (i, n) in hist.iter().enumerate() {
-        seen += n;
+        seen = seen.saturating_add(*n);
         if seen >= rank {
             return Some(bucket_value_ns(i));
         }
@@ -87,9 +87,9 @@ pub struct SpanAgg {
 impl SpanAgg {
     /// Adds another aggregate of the same key.
     pub fn merge(&mut self, other: &SpanAgg) {
-        self.count += other.count;
-        self.errors += other.errors;
-        self.duration_sum_ns += other.duration_sum_ns;
+        self.count = self.count.saturating_add(other.count);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.duration_sum_ns = self.duration_sum_ns.saturating_add(other.duration_sum_ns);
         merge_hist(&mut self.hist, &other.hist);
     }
 }
@@ -123,7 +123,7 @@ pub struct MetricAgg {
 
 impl MetricAgg {
     fn add(&mut self, count: u64, sum: f64, min: f64, max: f64) {
-        self.count += count;
+        self.count = self.count.saturating_add(count);
         self.sum += sum;
         self.min = self.min.min(min);
         self.max = self.max.max(max);
@@ -189,10 +189,11 @@ impl Rollups {
                     s.name.as_str(),
                 ))
                 .or_default();
-            let duration = s.end_time_unix_nano - s.start_time_unix_nano;
+            let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
             agg.count += 1;
             agg.errors += u64::from(s.status_code == 2);
-            agg.duration_sum_ns += duration;
+            // Spans may last up to u64::MAX ns each: their sum saturates, never wraps.
+            agg.duration_sum_ns = agg.duration_sum_ns.saturating_add(duration);
             let b = bucket_of(duration);
             if agg.hist.len() <= b {
                 agg.hist.resize(b + 1, 0);
@@ -339,6 +340,29 @@ mod tests {
         }
         assert_eq!(quantile_ns(&[], 0.5), None);
         assert_eq!(hist_from_bytes(&hist_to_bytes(&hist)), hist);
+    }
+
+    #[test]
+    fn sums_of_huge_durations_and_counts_saturate() {
+        let batch = Batch {
+            spans: vec![
+                span("api", "op", 0, u64::MAX, 0),
+                span("api", "op", 0, u64::MAX, 0),
+            ],
+            ..Default::default()
+        };
+        let r = Rollups::of(&batch);
+        let minute = r
+            .spans
+            .iter()
+            .find(|(k, _)| k.resolution == 60)
+            .map(|(_, v)| v.clone())
+            .expect("minute row");
+        assert_eq!((minute.count, minute.duration_sum_ns), (2, u64::MAX));
+        let mut hist = vec![u64::MAX, 1];
+        merge_hist(&mut hist, &[1, u64::MAX]);
+        assert_eq!(hist, [u64::MAX, u64::MAX]);
+        assert!(quantile_ns(&hist, 0.5).is_some());
     }
 
     #[test]

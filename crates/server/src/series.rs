@@ -60,7 +60,7 @@ impl Acc {
     };
 
     fn add(&mut self, m: &MetricAgg) {
-        self.count += m.count;
+        self.count = self.count.saturating_add(m.count);
         self.sum += m.sum;
         self.min = self.min.min(m.min);
         self.max = self.max.max(m.max);
@@ -78,8 +78,14 @@ impl Acc {
     }
 }
 
+/// The start of the step of `from` + k `step_ns` that holds `time` (`from` for a time
+/// before it). Never overflows: the start is at most `time`. A zero step (which the
+/// query API refuses) keeps each time as its own step.
 fn step_of(time: u64, from: u64, step_ns: u64) -> u64 {
-    from + (time.saturating_sub(from) / step_ns) * step_ns
+    match time.saturating_sub(from).checked_div(step_ns) {
+        Some(n) => from + n * step_ns,
+        None => time.max(from),
+    }
 }
 
 fn finish(steps: BTreeMap<u64, Acc>, agg: Agg) -> Vec<Point> {
@@ -175,8 +181,8 @@ pub fn span_throughput(
     let mut steps: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     for (k, a) in rows {
         let step = steps.entry(step_of(k.bucket, from, step_ns)).or_default();
-        step.0 += a.count;
-        step.1 += a.errors;
+        step.0 = step.0.saturating_add(a.count);
+        step.1 = step.1.saturating_add(a.errors);
     }
     let point = |time: u64, n: u64| Point {
         time,
@@ -281,6 +287,21 @@ pub fn operations(rows: Vec<(SpanKey, SpanAgg)>) -> Vec<OperationStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_never_divide_by_zero_nor_overflow() {
+        assert_eq!(step_of(125, 100, 10), 120);
+        assert_eq!(
+            step_of(50, 100, 10),
+            100,
+            "before the range: its first step"
+        );
+        assert_eq!(step_of(u64::MAX, 0, u64::MAX - 1), u64::MAX - 1);
+        assert_eq!(step_of(u64::MAX, u64::MAX - 5, 3), u64::MAX - 2);
+        assert_eq!(step_of(125, 100, 0), 125);
+        let rows = [row(0, 1, 1.0, 1.0, 1.0), row(90, 1, 2.0, 2.0, 2.0)];
+        assert_eq!(from_rollups(&rows, 0, 0, Agg::Sum).len(), 2);
+    }
 
     #[test]
     fn span_throughput_sums_operations_per_step() {

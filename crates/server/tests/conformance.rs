@@ -294,8 +294,13 @@ fn log_listing_filters_and_pages(store: &dyn Store) {
     let stats = store.stats().expect("stats");
     assert_eq!((stats.logs, stats.events), (30, 1));
     assert_eq!(
-        store.services().expect("services"),
+        store.services(1000).expect("services"),
         vec!["api".to_string(), "web".to_string()]
+    );
+    // The first `limit` names and one more, to tell that more exist.
+    assert_eq!(
+        store.services(0).expect("services"),
+        vec!["api".to_string()]
     );
 }
 
@@ -343,7 +348,14 @@ fn metrics_points_and_rollups(store: &dyn Store) {
             })
             .expect("insert");
     }
-    let names = store.metric_names().expect("names");
+    let first: Vec<String> = store
+        .metric_names(0)
+        .expect("names")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(first, ["latency"], "the first `limit` names and one more");
+    let names = store.metric_names(1000).expect("names");
     let names: Vec<_> = names
         .iter()
         .map(|m| (m.name.as_str(), m.kind.as_str(), m.points))

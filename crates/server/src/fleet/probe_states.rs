@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 pub struct ProbeState {
     /// The target's name.
     pub name: String,
-    /// Its URL without a password.
+    /// Its URL as `probe::display_url` shows it: no password, no secret query values.
     pub url: String,
     /// `up`, `down` or `blocked`.
     pub state: String,

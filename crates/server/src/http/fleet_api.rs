@@ -9,7 +9,9 @@
 //! - `POST /telemetry/collect` (admin token): runs a round now and returns its id.
 
 use super::error::ApiError;
-use super::params::{HOUR_NS, MAX_SERIES_POINTS, check_parameters, step_param, time_range};
+use super::params::{
+    HOUR_NS, MAX_SERIES_POINTS, check_parameters, check_step_count, step_param, time_range,
+};
 use super::read::blocking;
 use super::scope::scoped;
 use super::state::AppState;
@@ -118,11 +120,7 @@ async fn history(
     if step_ns < 1_000_000_000 {
         return Err(ApiError::BadRequest("step: at least 1s".into()));
     }
-    if (to - from) / step_ns > 10_000 {
-        return Err(ApiError::BadRequest(
-            "step: too small for the range (more than 10000 buckets)".into(),
-        ));
-    }
+    check_step_count(to - from, step_ns, "buckets")?;
     let name = format!("{GAUGE_PREFIX}{metric}");
     let points = blocking(&state, move |s| {
         s.metric_points(&name, from, to, MAX_SERIES_POINTS)

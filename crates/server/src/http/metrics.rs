@@ -3,7 +3,7 @@
 //! from its raw points). The same series drawn is in `overview.rs`.
 
 use super::error::ApiError;
-use super::params::check_parameters;
+use super::params::{check_parameters, name_limit_parameter};
 use super::read::{blocking, series_of};
 use super::response::series_points;
 use super::scope::scoped;
@@ -25,12 +25,18 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
     scoped(state, Scope::Read, read)
 }
 
+/// `GET /api/v1/metrics?limit=`: metric names, sorted, with their kind, point count and
+/// last time; the first `limit` (1000 by default, at most 10000), `truncated` when more
+/// exist.
 async fn metric_names(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    check_parameters(&params, &[])?;
-    let names = blocking(&state, |s| s.metric_names()).await?;
+    check_parameters(&params, &["limit"])?;
+    let limit = name_limit_parameter(&params)?;
+    let mut names = blocking(&state, move |s| s.metric_names(limit)).await?;
+    let truncated = names.len() > limit;
+    names.truncate(limit);
     let items: Vec<serde_json::Value> = names
         .into_iter()
         .map(|m| {
@@ -42,7 +48,12 @@ async fn metric_names(
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "items": items, "next_cursor": null })).into_response())
+    Ok(axum::Json(json!({
+        "items": items,
+        "next_cursor": null,
+        "truncated": truncated,
+    }))
+    .into_response())
 }
 
 /// `GET /api/v1/metrics/{name}/series?from=&to=&step=&agg=&group_by=` (see

@@ -6,7 +6,8 @@
 
 use super::error::ApiError;
 use super::params::{
-    HOUR_NS, MINUTE_NS, check_parameters, check_point_count, step_param, time_range,
+    HOUR_NS, MINUTE_NS, check_parameters, check_point_count, name_limit_parameter, step_param,
+    time_range,
 };
 use super::read::{series_of, span_resolution, span_rollups};
 use super::response::{series_points, svg_response};
@@ -49,9 +50,12 @@ async fn throughput(
 ) -> Result<Throughput, ApiError> {
     check_parameters(params, &["from", "to", "step"])?;
     let (from, to) = time_range(params, HOUR_NS)?;
-    let step_ns = step_param(params, to - from, MINUTE_NS)?;
     let resolution = span_resolution(from, to);
-    if step_ns % (u64::from(resolution) * 1_000_000_000) != 0 {
+    let resolution_ns = u64::from(resolution) * 1_000_000_000;
+    // By default about 120 steps in whole units of the rollups the range reads (minutes
+    // up to two days, hours beyond), so the default is valid for any range.
+    let step_ns = step_param(params, to - from, resolution_ns)?;
+    if step_ns % resolution_ns != 0 {
         return Err(ApiError::BadRequest(format!(
             "step: a whole number of {} for this range",
             if resolution == 60 { "minutes" } else { "hours" }
@@ -70,19 +74,22 @@ async fn throughput(
     })
 }
 
-/// `GET /api/v1/overview?from=&to=&step=`: spans and error spans per step, their
-/// totals and rate, per-service figures, and the records the server accepted and
+/// `GET /api/v1/overview?from=&to=&step=&limit=`: spans and error spans per step, their
+/// totals and rate, per-service figures (the `limit` busiest services, 1000 by default,
+/// `services_truncated` when more had spans), and the records the server accepted and
 /// refused since it started (by signal and reason).
 async fn overview(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let limit = name_limit_parameter(&params)?;
+    params.remove("limit");
     let t = throughput(&state, &params).await?;
     let spans: f64 = t.spans.iter().map(|p| p.value).sum();
     let errors: f64 = t.errors.iter().map(|p| p.value).sum();
     let minutes = (t.to - t.from) as f64 / MINUTE_NS as f64;
-    // Per service: its operations merged.
-    let per_service = series::operations(
+    // Per service: its operations merged, busiest first.
+    let mut per_service = series::operations(
         t.rows
             .into_iter()
             .map(|(k, a)| {
@@ -94,6 +101,8 @@ async fn overview(
             })
             .collect(),
     );
+    let services_truncated = per_service.len() > limit;
+    per_service.truncate(limit);
     let services: Vec<serde_json::Value> = per_service
         .iter()
         .map(|s| {
@@ -119,6 +128,7 @@ async fn overview(
         "spans": series_points(t.spans),
         "errors": series_points(t.errors),
         "services": services,
+        "services_truncated": services_truncated,
         "ingest": state.metrics.ingest_totals(),
     }))
     .into_response())

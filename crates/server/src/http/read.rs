@@ -27,7 +27,11 @@ pub(super) async fn blocking<T: Send + 'static>(
 /// The span rollups that serve `from..to`, in seconds: minute rows up to two days,
 /// hourly rows beyond.
 pub(super) fn span_resolution(from: u64, to: u64) -> u32 {
-    if to - from <= 48 * HOUR_NS { 60 } else { 3600 }
+    if to.saturating_sub(from) <= 48 * HOUR_NS {
+        60
+    } else {
+        3600
+    }
 }
 
 /// The span rollup rows covering `from..to` (of `service`, if given) at

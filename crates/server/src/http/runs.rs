@@ -36,7 +36,7 @@ fn run_json(r: StoredRun) -> serde_json::Value {
         "trace_id": run.trace_id,
         "start_time": rfc3339(run.start_time_unix_nano),
         "end_time": rfc3339(run.end_time_unix_nano),
-        "duration_ms": (run.end_time_unix_nano - run.start_time_unix_nano) as f64 / 1e6,
+        "duration_ms": run.end_time_unix_nano.saturating_sub(run.start_time_unix_nano) as f64 / 1e6,
         "quality_score": run.quality_score,
         "error": run.error,
         "action_count": r.action_count,

@@ -5,7 +5,8 @@
 
 use super::error::ApiError;
 use super::params::{
-    HOUR_NS, check_parameters, cursor_parameter, limit_parameter, param, time_param, time_range,
+    HOUR_NS, check_parameters, cursor_parameter, limit_parameter, name_limit_parameter, param,
+    time_param, time_range,
 };
 use super::read::{blocking, span_rollups};
 use super::response::parse_json;
@@ -100,7 +101,7 @@ async fn list_traces(
                 "service_name": r.service_name,
                 "start_time": rfc3339(r.start_time_unix_nano),
                 "start_time_unix_nano": r.start_time_unix_nano.to_string(),
-                "duration_ms": (r.end_time_unix_nano - r.start_time_unix_nano) as f64 / 1e6,
+                "duration_ms": r.end_time_unix_nano.saturating_sub(r.start_time_unix_nano) as f64 / 1e6,
                 "status_code": r.status_code,
                 "span_count": t.span_count,
             })
@@ -152,9 +153,23 @@ async fn get_trace(
     Ok(axum::Json(json!({ "trace_id": trace_id, "spans": spans })).into_response())
 }
 
-async fn services(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let names = blocking(&state, |s| s.services()).await?;
-    Ok(axum::Json(json!({ "items": names, "next_cursor": null })).into_response())
+/// `GET /api/v1/services?limit=`: service names seen in any signal, sorted; the first
+/// `limit` (1000 by default, at most 10000), `truncated` when more exist.
+async fn services(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &["limit"])?;
+    let limit = name_limit_parameter(&params)?;
+    let mut names = blocking(&state, move |s| s.services(limit)).await?;
+    let truncated = names.len() > limit;
+    names.truncate(limit);
+    Ok(axum::Json(json!({
+        "items": names,
+        "next_cursor": null,
+        "truncated": truncated,
+    }))
+    .into_response())
 }
 
 /// Per-operation span counts, errors and latency percentiles from the rollups.

@@ -55,7 +55,8 @@ const PROBES: &[&dyn Probe] = &[
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
-    /// The name reports use [default: the URL without its password].
+    /// The name reports use [default: the URL as `display_url` shows it, without its
+    /// password or secret query values].
     pub name: Option<String>,
     /// What to probe; its scheme chooses the probe.
     pub url: String,
@@ -141,7 +142,7 @@ impl State {
 pub struct Report {
     /// The target's name.
     pub name: String,
-    /// Its URL without the password.
+    /// Its URL as [`display_url`] shows it: no password, no secret query values.
     pub url: String,
     /// Up, down or blocked.
     pub state: State,
@@ -155,16 +156,88 @@ pub struct Report {
     pub depends_on: Vec<String>,
 }
 
-/// The target's URL without its password, for reports.
+/// The target's URL as reports, names, metrics and logs show it: the password of its
+/// user info replaced by `***`, and so is the value of every query or fragment
+/// parameter whose name says it holds a secret (`token`, `access_token`, `api_key`,
+/// `password`, `sig`, `X-Amz-Signature`, `client_secret`, ...; see [`is_secret_name`]),
+/// the name kept.
 pub fn display_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
-            let creds = &url[scheme + 3..at];
-            let user = creds.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+    let start = url.find("://").map_or(0, |i| i + 3);
+    // The query (then the fragment) starts at the first `?` or `#` after the scheme; an
+    // `@` beyond it is not the end of the user info.
+    let query = url[start..]
+        .find(|c: char| c == '?' || c == '#')
+        .map_or(url.len(), |i| start + i);
+    let mut shown = String::with_capacity(url.len());
+    match url[start..query].rfind('@').map(|i| start + i) {
+        Some(at) if url[start..at].contains(':') => {
+            let user = url[start..at].split(':').next().unwrap_or_default();
+            shown.push_str(&url[..start]);
+            shown.push_str(user);
+            shown.push_str(":***");
+            shown.push_str(&url[at..query]);
         }
-        _ => url.to_string(),
+        _ => shown.push_str(&url[..query]),
     }
+    push_masked_parameters(&url[query..], &mut shown);
+    shown
+}
+
+/// Whether `c` separates the parameters of a URL's query or fragment.
+fn is_parameter_separator(c: char) -> bool {
+    matches!(c, '?' | '#' | '&' | ';')
+}
+
+/// Appends `tail` (a URL's query and fragment, from its `?` or `#`) to `shown`, with the
+/// value of each `name=value` whose name [`is_secret_name`] replaced by `***`.
+fn push_masked_parameters(tail: &str, shown: &mut String) {
+    for piece in tail.split_inclusive(is_parameter_separator) {
+        let (pair, separator) = match piece.char_indices().last() {
+            Some((i, c)) if is_parameter_separator(c) => piece.split_at(i),
+            _ => (piece, ""),
+        };
+        match pair.split_once('=') {
+            Some((name, _)) if is_secret_name(name) => {
+                shown.push_str(name);
+                shown.push_str("=***");
+            }
+            _ => shown.push_str(pair),
+        }
+        shown.push_str(separator);
+    }
+}
+
+/// Whether a query parameter named `name` holds a secret. Names are compared after
+/// percent-decoding, without case, with `-` and `.` read as `_`: `sig`, `sas` and `pw`;
+/// any name ending in `key`, `sig` or `pass` (`key`, `api_key`, `apikey`,
+/// `subscription-key`, `pass`); any name containing `token`, `secret`, `passw`, `pwd`,
+/// `signature`, `credential`, `auth` or `session` (`access_token`, `client_secret`,
+/// `password`, `X-Amz-Signature`, `auth`, `authorization`).
+pub fn is_secret_name(name: &str) -> bool {
+    let decoded =
+        automagik_telemetry_core::parse::percent_decode(name).unwrap_or_else(|| name.to_string());
+    let name: String = decoded
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' | '.' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    ["sig", "sas", "pw"].contains(&name.as_str())
+        || ["key", "sig", "pass"].iter().any(|end| name.ends_with(end))
+        || [
+            "token",
+            "secret",
+            "passw",
+            "pwd",
+            "signature",
+            "credential",
+            "auth",
+            "session",
+        ]
+        .iter()
+        .any(|part| name.contains(part))
 }
 
 /// Probes `t` once with the probe its scheme names.
@@ -318,6 +391,77 @@ mod tests {
         let mut names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["tcp://127.0.0.1:1", "tcp://127.0.0.1:1 #2"]);
+    }
+
+    #[test]
+    fn secrets_in_the_query_never_show() {
+        assert_eq!(
+            display_url("https://api.example/health?token=abc123"),
+            "https://api.example/health?token=***"
+        );
+        assert_eq!(
+            display_url(
+                "https://u:pw@h/x?verbose=1&API_KEY=k&X-Amz-Signature=s;sig=t#access_token=f"
+            ),
+            "https://u:***@h/x?verbose=1&API_KEY=***&X-Amz-Signature=***;sig=***#access_token=***"
+        );
+        for name in [
+            "token",
+            "access_token",
+            "api_key",
+            "apikey",
+            "key",
+            "secret",
+            "password",
+            "pass",
+            "pwd",
+            "auth",
+            "signature",
+            "sig",
+            "sas",
+            "X-Amz-Signature",
+            "client_secret",
+            "Token",
+            "PASSWORD",
+            "Api-Key",
+            "api%5Fkey",
+        ] {
+            assert_eq!(
+                display_url(&format!("http://h/?{name}=hunter2&keep=1")),
+                format!("http://h/?{name}=***&keep=1"),
+                "{name}"
+            );
+        }
+        // Other names keep their values; a name alone has none to hide.
+        assert_eq!(
+            display_url("http://h:8080/health?verbose=1&format=json&token"),
+            "http://h:8080/health?verbose=1&format=json&token"
+        );
+        // An `@` in the query is not the end of user info.
+        assert_eq!(
+            display_url("http://h:8080/x?email=a@b&token=t"),
+            "http://h:8080/x?email=a@b&token=***"
+        );
+        assert_eq!(
+            display_url("redis://:s3cret@r:6379/0?password=p2"),
+            "redis://:***@r:6379/0?password=***"
+        );
+    }
+
+    #[test]
+    fn reports_show_no_secret_of_the_url() {
+        let reports = check(
+            vec![Target {
+                critical: false,
+                ..Target::url("tcp://127.0.0.1:1?token=abc123")
+            }],
+            Duration::from_secs(1),
+        );
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].url, "tcp://127.0.0.1:1?token=***");
+        assert_eq!(reports[0].name, "tcp://127.0.0.1:1?token=***");
+        let all = format!("{:?}", reports[0]);
+        assert!(!all.contains("abc123"), "{all}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ impl Probe for Tcp {
     fn probe(&self, t: &Target, timeout: Duration) -> Result<(), String> {
         let addr = t.url.trim_start_matches("tcp://").trim_end_matches('/');
         let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(addr)
-            .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+            .map_err(|e| format!("cannot resolve {}: {e}", super::display_url(addr)))?
             .collect();
         let first = addrs.first().ok_or("no address")?;
         std::net::TcpStream::connect_timeout(first, timeout)

@@ -248,16 +248,18 @@ pub trait StoreRead {
     fn traces(&self, query: &TraceQuery) -> Result<Page<TraceSummary>, StoreError>;
     /// Log records (events included) matching `query`, newest first.
     fn logs(&self, query: &LogQuery) -> Result<Page<StoredLog>, StoreError>;
-    /// Service names seen, sorted.
-    fn services(&self) -> Result<Vec<String>, StoreError>;
+    /// Service names seen in any signal, sorted: the first `limit` + 1 at most, so a
+    /// caller can tell that more exist than it shows.
+    fn services(&self, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Counts of what is stored.
     fn stats(&self) -> Result<Stats, StoreError>;
     /// Whether the store answers (for `/readyz`); by default a `stats` read.
     fn ready(&self) -> Result<(), StoreError> {
         self.stats().map(|_| ())
     }
-    /// Metric names, sorted.
-    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError>;
+    /// Metric names, sorted: the first `limit` + 1 at most, so a caller can tell that
+    /// more exist than it shows.
+    fn metric_names(&self, limit: usize) -> Result<Vec<MetricInfo>, StoreError>;
     /// Raw points of one metric in `[from, to]`, oldest first; at most `max + 1`, so a
     /// caller can tell that the range holds more than it wants to read.
     fn metric_points(

@@ -370,19 +370,6 @@ impl StoreRead for PostgresStore {
         hist.iter().map(|n| *n as u64).collect()
     });
 
-    fn services(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.pool.get()?;
-        let rows = conn.query(
-            "SELECT service_name FROM spans UNION SELECT service_name FROM logs
-             UNION SELECT service_name FROM metric_points ORDER BY 1",
-            &[],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?)
-    }
-
     fn stats(&self) -> Result<Stats, StoreError> {
         let mut conn = self.pool.get()?;
         let row = conn.query_one(

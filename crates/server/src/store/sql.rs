@@ -359,13 +359,32 @@ pub(crate) fn metric_points(d: Dialect, name: &str, from: u64, to: u64, max: usi
     l
 }
 
-/// Metric names with their kind, point count and last time.
-pub(crate) fn metric_names(d: Dialect) -> Listing {
-    Listing::new(
+/// `LIMIT` for the first `limit` rows and one more (to know whether more exist).
+fn one_more(limit: usize) -> Param {
+    Param::Int(i64::try_from(limit).map_or(i64::MAX, |n| n.saturating_add(1)))
+}
+
+/// Metric names with their kind, point count and last time, sorted, at most `limit` + 1.
+pub(crate) fn metric_names(d: Dialect, limit: usize) -> Listing {
+    let mut l = Listing::new(
         d,
         "SELECT name, MIN(kind), COUNT(*), MAX(time_unix_nano) FROM metric_points GROUP BY name ORDER BY name"
             .to_string(),
-    )
+    );
+    l.push(" LIMIT ?", vec![one_more(limit)]);
+    l
+}
+
+/// Service names seen in spans, logs or metric points, sorted, at most `limit` + 1.
+pub(crate) fn services(d: Dialect, limit: usize) -> Listing {
+    let mut l = Listing::new(
+        d,
+        "SELECT service_name FROM spans UNION SELECT service_name FROM logs
+         UNION SELECT service_name FROM metric_points ORDER BY 1"
+            .to_string(),
+    );
+    l.push(" LIMIT ?", vec![one_more(limit)]);
+    l
 }
 
 /// Reads the 13 [`span_columns`] from `$row` with `$get` (`get` for SQLite,
@@ -600,8 +619,15 @@ macro_rules! relational_reads {
             Ok(Page::cut(items, q.limit, StoredLog::cursor))
         }
 
-        fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
-            self.rows(sql::metric_names($dialect), |$row| {
+        fn services(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+            self.rows(sql::services($dialect, limit), |$row| {
+                let name: String = $row.$get(0)?;
+                Ok(name)
+            })
+        }
+
+        fn metric_names(&self, limit: usize) -> Result<Vec<MetricInfo>, StoreError> {
+            self.rows(sql::metric_names($dialect, limit), |$row| {
                 let points: i64 = $row.$get(2)?;
                 let last: i64 = $row.$get(3)?;
                 Ok(MetricInfo {
@@ -761,6 +787,28 @@ pub(crate) const ROLLUP_TABLES: [&str; 3] = ["span_rollups", "metric_rollups", "
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_listings_ask_for_one_more_than_the_limit() {
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            for l in [services(d, 1000), metric_names(d, 1000)] {
+                assert!(
+                    l.sql.ends_with(if d == Dialect::Sqlite {
+                        " LIMIT ?"
+                    } else {
+                        " LIMIT $1"
+                    }),
+                    "{}",
+                    l.sql
+                );
+                assert_eq!(l.args, [Param::Int(1001)]);
+            }
+        }
+        assert_eq!(
+            services(Dialect::Sqlite, usize::MAX).args,
+            [Param::Int(i64::MAX)]
+        );
+    }
 
     #[test]
     fn placeholders_per_dialect() {

@@ -501,17 +501,6 @@ impl StoreRead for SqliteStore {
         hist_from_bytes(&hist)
     });
 
-    fn services(&self) -> Result<Vec<String>, StoreError> {
-        self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT service_name FROM spans UNION SELECT service_name FROM logs
-                 UNION SELECT service_name FROM metric_points ORDER BY 1",
-            )?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect()
-        })
-    }
-
     fn stats(&self) -> Result<Stats, StoreError> {
         let mut stats = self.with_reader(|c| {
             let count = |sql: &str| {

@@ -116,7 +116,7 @@ pub fn line_chart(chart: &Chart) -> String {
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{title}" class="chart" font-family="system-ui, sans-serif" font-size="11"><title>{title}</title>"#
     );
-    let (from, to) = (chart.from, chart.to.max(chart.from + 1));
+    let (from, to) = (chart.from, chart.to.max(chart.from.saturating_add(1)));
     let plot_w = width - LEFT - RIGHT;
     let plot_h = height - TOP - BOTTOM;
     let (min, max) = chart
@@ -393,6 +393,21 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains(">80</text>"));
+    }
+
+    #[test]
+    fn a_range_at_the_end_of_time_does_not_overflow() {
+        let svg = line_chart(&Chart {
+            title: "t".into(),
+            from: u64::MAX,
+            to: u64::MAX,
+            lines: vec![Line {
+                label: "l".into(),
+                points: vec![(u64::MAX, 1.0)],
+            }],
+            size: DEFAULT_SIZE,
+        });
+        assert!(svg.contains("<circle"), "{svg}");
     }
 
     #[test]

@@ -462,7 +462,7 @@ impl StoreRead for ClickHouseStore {
         Ok(Page::cut(items, q.limit, StoredLog::cursor))
     }
 
-    fn services(&self) -> Result<Vec<String>, StoreError> {
+    fn services(&self, limit: usize) -> Result<Vec<String>, StoreError> {
         #[derive(Deserialize)]
         struct S {
             s: String,
@@ -479,8 +479,9 @@ impl StoreRead for ClickHouseStore {
         .collect();
         Ok(self
             .select::<S>(&format!(
-                "SELECT DISTINCT s FROM ({}) ORDER BY s",
-                parts.join(" UNION ALL ")
+                "SELECT DISTINCT s FROM ({}) ORDER BY s LIMIT {}",
+                parts.join(" UNION ALL "),
+                limit.saturating_add(1)
             ))?
             .into_iter()
             .map(|s| s.s)
@@ -544,7 +545,7 @@ impl StoreRead for ClickHouseStore {
         })
     }
 
-    fn metric_names(&self) -> Result<Vec<MetricInfo>, StoreError> {
+    fn metric_names(&self, limit: usize) -> Result<Vec<MetricInfo>, StoreError> {
         #[derive(Deserialize)]
         struct M {
             name: String,
@@ -567,8 +568,9 @@ impl StoreRead for ClickHouseStore {
             .collect();
         Ok(self
             .select::<M>(&format!(
-                "SELECT * FROM ({}) ORDER BY name, kind",
-                parts.join(" UNION ALL ")
+                "SELECT * FROM ({}) ORDER BY name, kind LIMIT {}",
+                parts.join(" UNION ALL "),
+                limit.saturating_add(1)
             ))?
             .into_iter()
             .map(|m| MetricInfo {

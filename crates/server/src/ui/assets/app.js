@@ -160,12 +160,14 @@ async function overview(main) {
   const accepted = Object.values(ov.ingest.accepted || {}).reduce((a, b) => a + b, 0);
   const known = new Map(ov.services.map((s) => [s.service_name, s]));
   for (const name of services.items) if (!known.has(name)) known.set(name, { service_name: name, span_count: 0, error_count: 0, error_rate: 0, p95_ms: null });
+  // Both lists are bounded (the busiest 1000, the first 1000 names): say when more exist.
+  const more = ov.services_truncated || services.truncated ? "+" : "";
   add(main, 
     h("h1", {}, "Overview"),
     h("div", { class: "cards" },
       card("Spans / minute", fmtNum(ov.totals.spans_per_minute), { id: "ingest-rate" }),
       card("Error rate", pct(ov.totals.error_rate), { id: "error-rate" }),
-      card("Services", fmtNum(known.size), { id: "service-count" }),
+      card("Services", fmtNum(known.size) + more, { id: "service-count" }),
       card("Records accepted", fmtNum(accepted)),
       card("Records rejected", fmtNum(rejected(ov.ingest.rejected_records)), { id: "rejected-records" }),
       card("Requests refused", fmtNum(rejected(ov.ingest.rejected_requests)), { id: "rejected-requests" })),
