@@ -166,7 +166,7 @@ pub fn display_url(url: &str) -> String {
     // The query (then the fragment) starts at the first `?` or `#` after the scheme; an
     // `@` beyond it is not the end of the user info.
     let query = url[start..]
-        .find(|c: char| c == '?' || c == '#')
+        .find(['?', '#'])
         .map_or(url.len(), |i| start + i);
     let mut shown = String::with_capacity(url.len());
     match url[start..query].rfind('@').map(|i| start + i) {
