@@ -512,3 +512,34 @@ impl ServerConfig {
         !self.http_addr.ip().is_loopback() || self.grpc_addr.is_some_and(|a| !a.ip().is_loopback())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_client_bounds_have_defaults_and_limits() {
+        let defaults =
+            ServerConfig::merge(Overrides::default(), FileConfig::default()).expect("defaults");
+        assert_eq!(defaults.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.http_body_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.http_max_connections, 1024);
+
+        let file: FileConfig = toml::from_str(
+            "http_header_timeout = \"0s\"\nhttp_body_timeout = \"5m\"\nhttp_max_connections = 0\n",
+        )
+        .expect("toml");
+        let flags = Overrides {
+            http_body_timeout: Some("2s".into()),
+            ..Default::default()
+        };
+        let merged = ServerConfig::merge(flags, file).expect("merged");
+        assert_eq!(merged.http_header_timeout, Duration::from_millis(100));
+        assert_eq!(
+            merged.http_body_timeout,
+            Duration::from_secs(2),
+            "flag over file"
+        );
+        assert_eq!(merged.http_max_connections, 1);
+    }
+}

@@ -34,7 +34,7 @@ const WAL_HEADER: usize = 32;
 const FRAME_HEADER: usize = 24;
 
 /// The write-ahead log beside the database file `db`.
-pub(super) fn wal_path(db: &Path) -> PathBuf {
+fn wal_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");
     PathBuf::from(name)
