@@ -108,6 +108,17 @@ pub struct FileConfig {
     /// Requests per minute `/telemetry/public` answers each client address
     /// [default: 60].
     pub public_rate_limit: Option<u32>,
+    /// How long an HTTP client has to send a request's headers, which is also how long
+    /// an idle keep-alive connection waits for its next request, before its connection
+    /// is closed (at least `100ms`, at most `1d`) [default: `10s`].
+    pub http_header_timeout: Option<String>,
+    /// How long an HTTP client has to send a whole request body, counted from the end of
+    /// its headers; a slower body is answered 408 and its connection closed (at least
+    /// `100ms`, at most `1d`) [default: `30s`].
+    pub http_body_timeout: Option<String>,
+    /// Most HTTP connections served at once; more wait to be accepted until one closes
+    /// [default: 1024].
+    pub http_max_connections: Option<usize>,
 }
 
 /// An `[[alert]]` table.
@@ -173,7 +184,8 @@ impl FileAlert {
 pub struct StoreLocation {
     /// TOML file with any of the keys below (data_dir, storage, http_addr, grpc_addr,
     /// token, insecure, retention_raw, retention_rollups, retention_interval,
-    /// probe_interval, probe_webhook, fleet_interval, public_rate_limit), `[[probe]]`
+    /// probe_interval, probe_webhook, fleet_interval, public_rate_limit,
+    /// http_header_timeout, http_body_timeout, http_max_connections), `[[probe]]`
     /// tables as `health`'s `[[target]]`, `[[agent]]` and `[[alert]]` tables.
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -262,6 +274,17 @@ pub struct Overrides {
     /// Requests per minute `/telemetry/public` answers each client address [default: 60].
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_PUBLIC_RATE_LIMIT")]
     pub public_rate_limit: Option<u32>,
+    /// How long an HTTP client has to send a request's headers (and an idle keep-alive
+    /// connection its next request) before the connection is closed [default: 10s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_HTTP_HEADER_TIMEOUT")]
+    pub http_header_timeout: Option<String>,
+    /// How long an HTTP client has to send a whole request body, from the end of its
+    /// headers; a slower one is answered 408 and its connection closed [default: 30s].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_HTTP_BODY_TIMEOUT")]
+    pub http_body_timeout: Option<String>,
+    /// Most HTTP connections served at once; more wait to be accepted [default: 1024].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_HTTP_MAX_CONNECTIONS")]
+    pub http_max_connections: Option<usize>,
 }
 
 /// Everything the server runs with, merged.
@@ -303,6 +326,13 @@ pub struct ServerConfig {
     pub agents: Vec<AgentTarget>,
     /// `/telemetry/public` requests per minute per address.
     pub public_rate_limit: u32,
+    /// Time an HTTP client has for a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    pub http_header_timeout: Duration,
+    /// Time an HTTP client has for a whole request body, from the end of its headers.
+    pub http_body_timeout: Duration,
+    /// HTTP connections served at once.
+    pub http_max_connections: usize,
 }
 
 /// `NAME=URL` or `NAME@SERVICE=URL`.
@@ -390,6 +420,8 @@ impl ServerConfig {
             });
         }
         let floor = |d: Duration| d.max(Duration::from_millis(100));
+        // A client's time limits: never zero, and never so long that a deadline overflows.
+        let bound = |d: Duration| d.clamp(Duration::from_millis(100), Duration::from_secs(86_400));
         Ok(ServerConfig {
             data_dir: args
                 .store
@@ -457,11 +489,57 @@ impl ServerConfig {
                 .public_rate_limit
                 .or(file.public_rate_limit)
                 .unwrap_or(60),
+            http_header_timeout: bound(duration(
+                "http_header_timeout",
+                args.http_header_timeout.or(file.http_header_timeout),
+                "10s",
+            )?),
+            http_body_timeout: bound(duration(
+                "http_body_timeout",
+                args.http_body_timeout.or(file.http_body_timeout),
+                "30s",
+            )?),
+            http_max_connections: args
+                .http_max_connections
+                .or(file.http_max_connections)
+                .unwrap_or(1024)
+                .clamp(1, 1_000_000),
         })
     }
 
     /// Whether a listening address is reachable from other machines.
     pub fn exposed(&self) -> bool {
         !self.http_addr.ip().is_loopback() || self.grpc_addr.is_some_and(|a| !a.ip().is_loopback())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_client_bounds_have_defaults_and_limits() {
+        let defaults =
+            ServerConfig::merge(Overrides::default(), FileConfig::default()).expect("defaults");
+        assert_eq!(defaults.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.http_body_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.http_max_connections, 1024);
+
+        let file: FileConfig = toml::from_str(
+            "http_header_timeout = \"0s\"\nhttp_body_timeout = \"5m\"\nhttp_max_connections = 0\n",
+        )
+        .expect("toml");
+        let flags = Overrides {
+            http_body_timeout: Some("2s".into()),
+            ..Default::default()
+        };
+        let merged = ServerConfig::merge(flags, file).expect("merged");
+        assert_eq!(merged.http_header_timeout, Duration::from_millis(100));
+        assert_eq!(
+            merged.http_body_timeout,
+            Duration::from_secs(2),
+            "flag over file"
+        );
+        assert_eq!(merged.http_max_connections, 1);
     }
 }

@@ -139,15 +139,32 @@ pub fn router(state: AppState) -> tonic::service::Routes {
 }
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` completes.
+///
+/// Slow and silent clients are bounded: a request, its message read included, has 30 s
+/// (then `CANCELLED`, which exporters retry); a connection is pinged every 30 s over
+/// HTTP/2 and closed when a ping goes 10 s unanswered (TCP keepalive after 60 s idle
+/// finds dead peers below that); at most 64 requests run at once on one connection;
+/// and every connection is recycled after an hour (`GOAWAY`, exporters reconnect) and
+/// cut 30 s later if still open, which also ends one that never finished its HTTP/2
+/// handshake.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
+        .timeout(Duration::from_secs(30))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .concurrency_limit_per_connection(64)
+        .max_concurrent_streams(Some(64_u32))
+        .max_connection_age(Duration::from_secs(3600))
+        .max_connection_age_grace(Duration::from_secs(30))
         .add_routes(router(state))
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
             shutdown,
         )
         .await

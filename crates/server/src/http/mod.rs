@@ -22,7 +22,8 @@
 //!
 //! Beside them: `state.rs` ([`AppState`], [`Limits`]), `error.rs` ([`ApiError`]),
 //! `scope.rs` (the token check), `params.rs` (query parameters), `read.rs` (store
-//! reads several areas share) and `response.rs` (response bodies several areas share).
+//! reads several areas share), `response.rs` (response bodies several areas share) and
+//! `timeouts.rs` (the request body deadline, [`with_body_timeout`]).
 
 mod error;
 mod fleet_api;
@@ -39,10 +40,12 @@ mod response;
 mod runs;
 mod scope;
 mod state;
+mod timeouts;
 mod traces;
 
 pub use error::ApiError;
 pub use state::{AppState, Limits};
+pub use timeouts::with_body_timeout;
 
 use axum::Router;
 

@@ -1,18 +1,24 @@
 //! The server as a process: [`run`] opens the store a [`ServerConfig`] names, serves
-//! OTLP/HTTP with the query API and dashboard and OTLP/gRPC, and runs the background
-//! jobs ([`jobs`]) on their intervals ([`periodic`]) until Ctrl-C or SIGTERM.
+//! OTLP/HTTP with the query API and dashboard (through its own accept loop,
+//! [`connections`]: header and body time limits, a connection cap) and OTLP/gRPC, and
+//! runs the background jobs ([`jobs`]) on their intervals ([`periodic`]) until Ctrl-C or
+//! SIGTERM.
 
+pub mod connections;
 pub mod jobs;
 pub mod periodic;
 
 use crate::auth::Auth;
 use crate::config::ServerConfig;
-use crate::http::{AppState, Limits, app};
+use crate::http::{AppState, Limits, app, with_body_timeout};
 use crate::{ClickHouseStore, PostgresStore, SqliteStore, Store, StoreError};
 use crate::{alerts, fleet, grpc, probe};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long shutdown waits for open HTTP and gRPC connections to finish their requests
+/// before dropping them.
+const DRAIN: Duration = Duration::from_secs(30);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -231,23 +237,32 @@ pub fn run(config: ServerConfig) -> Result<(), RunError> {
                 .await
             })
         });
-        let served = axum::serve(
+        let limits = connections::ConnectionLimits {
+            header_timeout: config.http_header_timeout,
+            max_connections: config.http_max_connections,
+            drain: DRAIN,
+        };
+        connections::serve(
             http,
-            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            with_body_timeout(app(state), config.http_body_timeout),
+            limits,
+            async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(());
+            },
         )
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(());
-        })
-        .await
-        .map_err(io("serving HTTP"));
+        .await;
         if let Some(task) = grpc_task {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(RunError::Grpc(e.into())),
-                Err(e) => return Err(RunError::Grpc(Box::new(e))),
+            match tokio::time::timeout(DRAIN, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => return Err(RunError::Grpc(e.into())),
+                Ok(Err(e)) => return Err(RunError::Grpc(Box::new(e))),
+                Err(_) => tracing::warn!(
+                    drain = ?DRAIN,
+                    "gRPC connections still open at shutdown were dropped"
+                ),
             }
         }
-        served
+        Ok(())
     })
 }

@@ -37,6 +37,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A database file is damaged, so the store was not opened (SQLite would have
+    /// started on it and lost data without a word); nothing was changed.
+    #[error("{path} is damaged: {detail}")]
+    Damaged {
+        /// The damaged file.
+        path: String,
+        /// What is wrong and how to recover.
+        detail: String,
+    },
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -1,7 +1,11 @@
 //! The embedded SQLite store (the default): one file in the data directory, WAL mode,
 //! `synchronous=FULL`, numbered migrations applied at start. One writer thread commits
 //! every waiting batch in one transaction (group commit) and answers each caller only
-//! after the commit; readers use their own connections in parallel.
+//! after the commit; readers use their own connections in parallel. A damaged database
+//! or write-ahead log is refused at open, before SQLite replays anything
+//! (`sqlite/integrity.rs`).
+
+mod integrity;
 
 use super::sql::{
     self, AGENT_ROLLUP_COLUMNS, Dialect, Listing, METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES,
@@ -18,6 +22,7 @@ use crate::rollup::{
     hist_to_bytes, merge_hist,
 };
 use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
+use rusqlite::config::DbConfig;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params};
@@ -88,11 +93,16 @@ fn register_hist_merge(conn: &Connection) -> rusqlite::Result<()> {
 
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // A damaged database is left as it was found: no checkpoint when this connection
+    // closes after the check refused it.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    integrity::quick_check(&conn, path)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     // 64 MiB of page cache: index pages of a large store stay in memory between batches.
     conn.pragma_update(None, "cache_size", -65_536)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     register_hist_merge(&conn)?;
     let applied: usize =
         conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
@@ -116,7 +126,10 @@ impl ToSql for Param {
 }
 
 impl SqliteStore {
-    /// Opens (creating) the database in `data_dir` and starts the writer thread.
+    /// Opens (creating) the database in `data_dir` and starts the writer thread. A
+    /// damaged database file or write-ahead log is refused with
+    /// [`StoreError::Damaged`], naming the file and how to recover, before SQLite
+    /// replays or changes anything; `PRAGMA quick_check` runs on every open.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         Self::open_with_queue(data_dir, DEFAULT_WRITE_QUEUE)
     }
@@ -129,6 +142,7 @@ impl SqliteStore {
             source,
         })?;
         let path = data_dir.join(DB_FILE);
+        integrity::check_files(&path)?;
         let conn = open_writer(&path)?;
         let (tx, rx) = sync_channel(write_queue.max(1));
         std::thread::Builder::new()
