@@ -22,13 +22,13 @@ pub fn merge_hist(into: &mut Vec<u64>, other: &[u64]) {
         into.resize(other.len(), 0);
     }
     for (a, b) in into.iter_mut().zip(other) {
-        *a += b;
+        *a = a.saturating_add(*b);
     }
 }
 
 /// The `q` quantile (0–1) of a histogram, in ns, or `None` when it is empty.
 pub fn quantile_ns(hist: &[u64], q: f64) -> Option<f64> {
-    let total: u64 = hist.iter().sum();
+    let total = hist.iter().fold(0u64, |total, n| total.saturating_add(*n));
     if total == 0 {
         return None;
     }
@@ -36,7 +36,7 @@ pub fn quantile_ns(hist: &[u64], q: f64) -> Option<f64> {
     let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
     let mut seen = 0;
     for (i, n) in hist.iter().enumerate() {
-        seen += n;
+        seen = seen.saturating_add(*n);
         if seen >= rank {
             return Some(bucket_value_ns(i));
         }
@@ -87,9 +87,9 @@ pub struct SpanAgg {
 impl SpanAgg {
     /// Adds another aggregate of the same key.
     pub fn merge(&mut self, other: &SpanAgg) {
-        self.count += other.count;
-        self.errors += other.errors;
-        self.duration_sum_ns += other.duration_sum_ns;
+        self.count = self.count.saturating_add(other.count);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.duration_sum_ns = self.duration_sum_ns.saturating_add(other.duration_sum_ns);
         merge_hist(&mut self.hist, &other.hist);
     }
 }
@@ -123,7 +123,7 @@ pub struct MetricAgg {
 
 impl MetricAgg {
     fn add(&mut self, count: u64, sum: f64, min: f64, max: f64) {
-        self.count += count;
+        self.count = self.count.saturating_add(count);
         self.sum += sum;
         self.min = self.min.min(min);
         self.max = self.max.max(max);
@@ -189,10 +189,11 @@ impl Rollups {
                     s.name.as_str(),
                 ))
                 .or_default();
-            let duration = s.end_time_unix_nano - s.start_time_unix_nano;
+            // Durations and counts come from the request: saturate rather than overflow.
+            let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
             agg.count += 1;
             agg.errors += u64::from(s.status_code == 2);
-            agg.duration_sum_ns += duration;
+            agg.duration_sum_ns = agg.duration_sum_ns.saturating_add(duration);
             let b = bucket_of(duration);
             if agg.hist.len() <= b {
                 agg.hist.resize(b + 1, 0);
@@ -339,6 +340,33 @@ mod tests {
         }
         assert_eq!(quantile_ns(&[], 0.5), None);
         assert_eq!(hist_from_bytes(&hist_to_bytes(&hist)), hist);
+    }
+
+    #[test]
+    fn durations_and_counts_from_a_request_saturate_instead_of_overflowing() {
+        let batch = Batch {
+            spans: vec![
+                span("api", "GET /", 0, u64::MAX, 0),
+                span("api", "GET /", 1, u64::MAX - 1, 0),
+            ],
+            metric_points: (0..2)
+                .map(|_| MetricPointRow {
+                    count: Some(u64::MAX),
+                    sum: Some(1.0),
+                    ..MetricPointRow::number("h", "api", "histogram", 0, None, "{}")
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let r = Rollups::of(&batch);
+        let minute = r.spans.values().next().expect("a span rollup");
+        assert_eq!((minute.count, minute.duration_sum_ns), (2, u64::MAX));
+        let metric = r.metrics.values().next().expect("a metric rollup");
+        assert_eq!(metric.count, u64::MAX);
+        assert_eq!(
+            quantile_ns(&[u64::MAX, u64::MAX], 0.5),
+            Some(bucket_value_ns(0))
+        );
     }
 
     #[test]
