@@ -6,7 +6,7 @@
 //! unterminated string or nesting deeper than serde_json parses are refused, as the
 //! decoder would refuse them.
 //!
-//! serde buffers the whole content of a `AnyValue`, `Metric`, `NumberDataPoint` or
+//! serde buffers the whole content of an `AnyValue`, `Metric`, `NumberDataPoint` or
 //! `Exemplar` object (a flattened one-of field) as its own values (`Content`, 32 bytes
 //! each) before decoding it, and copies the content of such an object nested in another
 //! again; each buffer lives until its object is decoded. So every value inside such an
