@@ -1,47 +1,58 @@
 //! OTLP/gRPC on its own port (4317): the three collector services of
-//! `opentelemetry-proto`, served by tonic, storing through the same path as OTLP/HTTP
-//! ([`crate::ingest`], whose errors map to gRPC codes here).
-//! gzip and zstd request compression are accepted; messages over the decompressed size
-//! limit are refused by tonic before decoding; an overloaded store answers
-//! `RESOURCE_EXHAUSTED` with `RetryInfo`, which OTLP exporters retry.
+//! `opentelemetry-proto` (`TraceService`, `MetricsService`, `LogsService`, each with its
+//! one method `Export`), storing through the same path as OTLP/HTTP ([`crate::ingest`],
+//! whose errors map to gRPC codes here).
+//!
+//! The services are served over tonic's unary handler with a codec of their own rather
+//! than by the generated servers, so that nothing of a request is decoded before it is
+//! known to be allowed and bounded:
+//!
+//! 1. the bearer token (`authorization` metadata) must have the ingest scope, checked
+//!    before the message is read (`UNAUTHENTICATED`, `PERMISSION_DENIED`);
+//! 2. tonic reads the message, decompressing gzip or zstd, up to the decompressed size
+//!    limit;
+//! 3. the codec measures the message on its bytes (items, and a bound of the memory it
+//!    takes decoded: [`ingest::decode_within`], [`crate::http::Limits`]) and only then
+//!    decodes it.
+//!
+//! Codes follow the OTLP specification: a malformed message and one over a limit get
+//! `INVALID_ARGUMENT`, which exporters do not retry (tonic's own codes for those,
+//! `OUT_OF_RANGE`, `RESOURCE_EXHAUSTED` without `RetryInfo` and `INTERNAL`, are
+//! rewritten: exporters would retry them); an unsupported compression `UNIMPLEMENTED`;
+//! an overloaded store `RESOURCE_EXHAUSTED` with `RetryInfo`, which exporters retry; a
+//! failed store `INTERNAL`.
 
 use crate::auth::{Denied, Scope};
-use crate::http::AppState;
-use crate::ingest::{self, IngestError, OtlpRequest};
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
+use crate::http::{AppState, Limits};
+use crate::ingest::{self, Encoding, IngestError, OtlpRequest};
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
+    ExportLogsServiceRequest, logs_service_server,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
+    ExportMetricsServiceRequest, metrics_service_server,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest, trace_service_server,
 };
+use prost::Message;
+use prost::bytes::Buf;
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tonic::codec::CompressionEncoding;
-use tonic::{Code, Request, Response, Status};
+use tonic::body::Body;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::{BoxFuture, Service, http};
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
-
-/// The three OTLP services over one state.
-#[derive(Clone)]
-pub struct Otlp {
-    state: AppState,
-}
 
 impl From<IngestError> for Status {
     fn from(e: IngestError) -> Self {
         match e {
             IngestError::Malformed(m) => Status::invalid_argument(m),
-            IngestError::TooLarge(m) => Status::resource_exhausted(m),
+            IngestError::TooLarge(m) => Status::invalid_argument(m),
             IngestError::UnsupportedMediaType => Status::invalid_argument("unsupported encoding"),
             IngestError::Overloaded => Status::with_error_details(
                 Code::ResourceExhausted,
@@ -64,78 +75,248 @@ fn denied(denied: Denied) -> Status {
     }
 }
 
-impl Otlp {
-    async fn export<T: OtlpRequest>(
-        &self,
-        request: Request<T>,
-    ) -> Result<Response<T::Response>, Status> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        if let Err(refused) = self.state.auth.check(header, Scope::Ingest) {
-            self.state
-                .metrics
-                .rejected_request(T::SIGNAL, "unauthorized");
-            return Err(denied(refused));
+/// An export request served over gRPC, and the service it belongs to.
+trait GrpcExport: OtlpRequest {
+    /// `opentelemetry.proto.collector.<signal>.v1.<Signal>Service`.
+    const SERVICE: &'static str;
+}
+
+impl GrpcExport for ExportTraceServiceRequest {
+    const SERVICE: &'static str = trace_service_server::SERVICE_NAME;
+}
+
+impl GrpcExport for ExportMetricsServiceRequest {
+    const SERVICE: &'static str = metrics_service_server::SERVICE_NAME;
+}
+
+impl GrpcExport for ExportLogsServiceRequest {
+    const SERVICE: &'static str = logs_service_server::SERVICE_NAME;
+}
+
+/// How far a request got past tonic's reading of its message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// The codec refused the message; the `reason` label of the refusal.
+    Refused(&'static str),
+    /// The message was decoded and the method answered.
+    Handled,
+}
+
+/// One OTLP service (its method `Export`) over the shared state.
+struct ExportService<T> {
+    state: AppState,
+    _request: PhantomData<fn() -> T>,
+}
+
+impl<T> ExportService<T> {
+    fn new(state: AppState) -> Self {
+        ExportService {
+            state,
+            _request: PhantomData,
         }
-        Ok(Response::new(
-            ingest::store_request(&self.state.store, &self.state.metrics, request.into_inner())
-                .await?,
-        ))
     }
 }
 
-#[tonic::async_trait]
-impl TraceService for Otlp {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        Otlp::export(self, request).await
+impl<T> Clone for ExportService<T> {
+    fn clone(&self) -> Self {
+        ExportService::new(self.state.clone())
     }
 }
 
-#[tonic::async_trait]
-impl MetricsService for Otlp {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        Otlp::export(self, request).await
+impl<T: GrpcExport> NamedService for ExportService<T> {
+    const NAME: &'static str = T::SERVICE;
+}
+
+impl<T: GrpcExport> Service<http::Request<Body>> for ExportService<T> {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let state = self.state.clone();
+        Box::pin(async move { Ok(export::<T>(state, request).await) })
     }
 }
 
-#[tonic::async_trait]
-impl LogsService for Otlp {
-    async fn export(
-        &self,
-        request: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        Otlp::export(self, request).await
+/// Serves one request: the token first, then tonic's unary handler with the measuring
+/// codec, then the code OTLP asks for on a message tonic refused.
+async fn export<T: GrpcExport>(
+    state: AppState,
+    request: http::Request<Body>,
+) -> http::Response<Body> {
+    let known = request
+        .uri()
+        .path()
+        .strip_prefix('/')
+        .and_then(|path| path.strip_prefix(T::SERVICE))
+        == Some("/Export");
+    if !known {
+        return Status::unimplemented("").into_http();
+    }
+    let checked = state.auth.check(
+        request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        Scope::Ingest,
+    );
+    if let Err(refused) = checked {
+        state.metrics.rejected_request(T::SIGNAL, "unauthorized");
+        return denied(refused).into_http();
+    }
+    let stage = Arc::new(OnceLock::new());
+    let codec = ExportCodec::<T> {
+        limits: state.limits,
+        stage: stage.clone(),
+        _request: PhantomData,
+    };
+    let mut grpc = Grpc::new(codec)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(state.limits.max_decompressed_bytes);
+    let method = ExportMethod::<T> {
+        state: state.clone(),
+        stage: stage.clone(),
+        _request: PhantomData,
+    };
+    let response = grpc.unary(method, request).await;
+    let (refused, response) = settle(stage.get().copied(), response);
+    if let Some(reason) = refused {
+        state.metrics.rejected_request(T::SIGNAL, reason);
+    }
+    response
+}
+
+/// The response to send, and the `reason` label of a request refused before the method
+/// (the method counts its own outcomes): as tonic and the method made it, except that a
+/// message tonic refused while reading it (over the size limit, compressed wrong,
+/// truncated) gets `INVALID_ARGUMENT`, as OTLP asks, instead of tonic's `OUT_OF_RANGE`,
+/// `RESOURCE_EXHAUSTED` or `INTERNAL`, which exporters retry.
+fn settle(
+    stage: Option<Stage>,
+    response: http::Response<Body>,
+) -> (Option<&'static str>, http::Response<Body>) {
+    match stage {
+        Some(Stage::Handled) => (None, response),
+        Some(Stage::Refused(reason)) => (Some(reason), response),
+        None => {
+            let refused = response.extensions().get::<Status>().and_then(|status| {
+                let reason = match status.code() {
+                    Code::OutOfRange | Code::ResourceExhausted => "too_large",
+                    Code::Internal => "malformed",
+                    _ => return None,
+                };
+                Some((reason, status.message().to_string()))
+            });
+            match refused {
+                Some((reason, message)) => {
+                    (Some(reason), Status::invalid_argument(message).into_http())
+                }
+                None => (None, response),
+            }
+        }
+    }
+}
+
+/// Protobuf for one signal: the decoder measures a message before decoding it.
+struct ExportCodec<T> {
+    limits: Limits,
+    stage: Arc<OnceLock<Stage>>,
+    _request: PhantomData<fn() -> T>,
+}
+
+impl<T: OtlpRequest> Codec for ExportCodec<T> {
+    type Encode = T::Response;
+    type Decode = T;
+    type Encoder = ResponseEncoder<T::Response>;
+    type Decoder = RequestDecoder<T>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ResponseEncoder(PhantomData)
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RequestDecoder {
+            limits: self.limits,
+            stage: self.stage.clone(),
+            _request: PhantomData,
+        }
+    }
+}
+
+/// Encodes the export response.
+struct ResponseEncoder<R>(PhantomData<fn(R)>);
+
+impl<R: Message> Encoder for ResponseEncoder<R> {
+    type Item = R;
+    type Error = Status;
+
+    fn encode(&mut self, item: R, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst)
+            .map_err(|e| Status::internal(format!("the response could not be encoded: {e}")))
+    }
+}
+
+/// Decodes an export request once its cost is known to be within the limits.
+struct RequestDecoder<T> {
+    limits: Limits,
+    stage: Arc<OnceLock<Stage>>,
+    _request: PhantomData<fn() -> T>,
+}
+
+impl<T: OtlpRequest> Decoder for RequestDecoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<T>, Status> {
+        let message = src.copy_to_bytes(src.remaining());
+        match ingest::decode_within::<T>(Encoding::Protobuf, &message, &self.limits) {
+            Ok(request) => Ok(Some(request)),
+            Err(e) => {
+                let _ = self.stage.set(Stage::Refused(e.reason()));
+                Err(Status::from(e))
+            }
+        }
+    }
+}
+
+/// The method: stores the decoded request.
+struct ExportMethod<T> {
+    state: AppState,
+    stage: Arc<OnceLock<Stage>>,
+    _request: PhantomData<fn() -> T>,
+}
+
+impl<T: OtlpRequest> UnaryService<T> for ExportMethod<T> {
+    type Response = T::Response;
+    type Future = BoxFuture<tonic::Response<T::Response>, Status>;
+
+    fn call(&mut self, request: tonic::Request<T>) -> Self::Future {
+        let _ = self.stage.set(Stage::Handled);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let response =
+                ingest::store_request(&state.store, &state.metrics, request.into_inner()).await?;
+            Ok(tonic::Response::new(response))
+        })
     }
 }
 
 /// The gRPC router with the three services, ready to serve.
 pub fn router(state: AppState) -> tonic::service::Routes {
-    let limit = state.limits.max_decompressed_bytes;
-    let otlp = Otlp { state };
-    let mut routes = tonic::service::Routes::default();
-    macro_rules! add {
-        ($server:ident) => {
-            routes = routes.add_service(
-                $server::new(otlp.clone())
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .accept_compressed(CompressionEncoding::Zstd)
-                    .send_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(limit),
-            );
-        };
-    }
-    add!(TraceServiceServer);
-    add!(MetricsServiceServer);
-    add!(LogsServiceServer);
-    routes
+    tonic::service::Routes::default()
+        .add_service(ExportService::<ExportTraceServiceRequest>::new(
+            state.clone(),
+        ))
+        .add_service(ExportService::<ExportMetricsServiceRequest>::new(
+            state.clone(),
+        ))
+        .add_service(ExportService::<ExportLogsServiceRequest>::new(state))
 }
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` completes.
@@ -195,5 +376,74 @@ mod tests {
             !internal.message().contains("row 7"),
             "details stay in the log"
         );
+    }
+
+    #[test]
+    fn a_request_over_a_limit_is_invalid_argument_which_exporters_do_not_retry() {
+        let status = Status::from(IngestError::TooLarge("more than 100000 items".into()));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.get_error_details().retry_info().is_none());
+    }
+
+    fn code(response: &http::Response<Body>) -> Option<Code> {
+        Status::from_header_map(response.headers()).map(|s| s.code())
+    }
+
+    #[test]
+    fn tonic_refusals_while_reading_a_message_become_invalid_argument() {
+        let cases = [
+            (
+                Status::out_of_range("decoded message length too large"),
+                "too_large",
+            ),
+            (
+                Status::resource_exhausted("size limit exceeded while decompressing message"),
+                "too_large",
+            ),
+            (
+                Status::internal("Error decompressing: corrupt deflate stream"),
+                "malformed",
+            ),
+            (
+                Status::internal("Unexpected EOF decoding stream."),
+                "malformed",
+            ),
+        ];
+        for (status, want) in cases {
+            let message = status.message().to_string();
+            let (reason, response) = settle(None, status.into_http());
+            assert_eq!(reason, Some(want), "{message}");
+            assert_eq!(code(&response), Some(Code::InvalidArgument), "{message}");
+            let sent = Status::from_header_map(response.headers()).expect("status");
+            assert_eq!(sent.message(), message);
+        }
+        // An unsupported compression stays UNIMPLEMENTED.
+        let (reason, response) = settle(None, Status::unimplemented("br").into_http());
+        assert_eq!((reason, code(&response)), (None, Some(Code::Unimplemented)));
+    }
+
+    #[test]
+    fn answers_of_the_codec_and_the_method_are_kept() {
+        // The codec's own refusal is already INVALID_ARGUMENT; it is counted here.
+        let refused = Status::from(IngestError::TooLarge("over".into())).into_http();
+        let (reason, response) = settle(Some(Stage::Refused("too_large")), refused);
+        assert_eq!(
+            (reason, code(&response)),
+            (Some("too_large"), Some(Code::InvalidArgument))
+        );
+        // An overloaded store keeps RESOURCE_EXHAUSTED and its RetryInfo; the store's own
+        // failure keeps INTERNAL.
+        for status in [
+            Status::from(IngestError::Overloaded),
+            Status::from(IngestError::Internal("disk".into())),
+        ] {
+            let want = status.code();
+            let (reason, response) = settle(Some(Stage::Handled), status.into_http());
+            assert_eq!((reason, code(&response)), (None, Some(want)));
+        }
+        let overloaded = Status::from(IngestError::Overloaded).into_http();
+        let (_, response) = settle(Some(Stage::Handled), overloaded);
+        let sent = Status::from_header_map(response.headers()).expect("status");
+        assert!(sent.get_error_details().retry_info().is_some());
     }
 }

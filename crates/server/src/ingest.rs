@@ -1,10 +1,16 @@
 //! The OTLP ingest path both receivers share, whatever the transport: decompression
-//! within the size limit, decoding (protobuf or OTLP JSON), the rows a request becomes,
-//! the store write (answered only after commit) and the counting of each outcome.
+//! within the size limit, the cost of the request measured on its bytes before it is
+//! decoded (items, and a bound of the memory its decoded form takes: `cost.rs`),
+//! decoding (protobuf or OTLP JSON), the rows a request becomes, the store write
+//! (answered only after commit) and the counting of each outcome. The limits are
+//! [`Limits`]; their documentation gives the bound on what one request may cost.
 //!
 //! Errors are [`IngestError`]s: `http::otlp` maps them to HTTP status codes and `grpc`
 //! to gRPC codes. Their messages name what is wrong with a request, never its content.
 
+mod cost;
+
+use crate::http::Limits;
 use crate::rows::{self, Batch};
 use crate::server_metrics::ServerMetrics;
 use crate::store::{Store, StoreError};
@@ -18,6 +24,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
+use prost::bytes::Bytes;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -29,10 +36,11 @@ pub enum IngestError {
     /// safe to send (HTTP 400, gRPC `INVALID_ARGUMENT`).
     #[error("{0}")]
     Malformed(String),
-    /// The body, as sent or decompressed, is larger than the server accepts (HTTP 413,
-    /// gRPC `RESOURCE_EXHAUSTED`).
+    /// The body, as sent or decompressed, or what it would cost once decoded (its items,
+    /// its memory), is over the server's [`Limits`]; the message names the limit (HTTP
+    /// 413, gRPC `INVALID_ARGUMENT`: neither is retried).
     #[error("{0}")]
-    TooLarge(&'static str),
+    TooLarge(String),
     /// The media type is neither OTLP protobuf nor OTLP JSON (HTTP 415).
     #[error("the media type is neither application/x-protobuf nor application/json")]
     UnsupportedMediaType,
@@ -55,6 +63,15 @@ impl IngestError {
             IngestError::UnsupportedMediaType => "unsupported_media_type",
             IngestError::Overloaded => "overloaded",
             IngestError::Internal(_) => "store_error",
+        }
+    }
+}
+
+impl From<cost::Refused> for IngestError {
+    fn from(refused: cost::Refused) -> Self {
+        match refused {
+            cost::Refused::OverLimit(m) => IngestError::TooLarge(m),
+            cost::Refused::Malformed(m) => IngestError::Malformed(m),
         }
     }
 }
@@ -95,13 +112,30 @@ impl Encoding {
     }
 }
 
+fn decompressed_too_large(limit: usize) -> IngestError {
+    IngestError::TooLarge(format!(
+        "the decompressed body is larger than the server accepts ({limit} bytes)"
+    ))
+}
+
 /// Decompresses with a cap, so a decompression bomb is refused as too large instead of
-/// filling memory.
-fn decompress(compression: &str, body: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+/// filling memory; `None` for an uncompressed body (within the cap), which is used as
+/// it is.
+///
+/// gzip: every member of a multi-member body (as `gzip` and `cat a.gz b.gz` write);
+/// bytes after the last member that are not another member are an error, as for
+/// `gunzip`. zstd: every frame; bytes after the last frame that are not one are an
+/// error.
+fn decompress(
+    compression: &str,
+    body: &[u8],
+    limit: usize,
+) -> Result<Option<Vec<u8>>, IngestError> {
     let enc = compression.trim().to_ascii_lowercase();
     let reader: Box<dyn Read + '_> = match enc.as_str() {
-        "identity" | "" => return Ok(body.to_vec()),
-        "gzip" => Box::new(flate2::read::GzDecoder::new(body)),
+        "identity" | "" if body.len() > limit => return Err(decompressed_too_large(limit)),
+        "identity" | "" => return Ok(None),
+        "gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
         "zstd" => Box::new(
             zstd::stream::read::Decoder::new(body)
                 .map_err(|_| IngestError::Malformed("invalid zstd body".into()))?,
@@ -114,15 +148,13 @@ fn decompress(compression: &str, body: &[u8], limit: usize) -> Result<Vec<u8>, I
     };
     let mut out = Vec::new();
     reader
-        .take(limit as u64 + 1)
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|_| IngestError::Malformed(format!("the {enc} body could not be decompressed")))?;
     if out.len() > limit {
-        return Err(IngestError::TooLarge(
-            "the decompressed body is larger than the server accepts",
-        ));
+        return Err(decompressed_too_large(limit));
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 fn decode<T: Message + Default + serde::de::DeserializeOwned>(
@@ -140,17 +172,48 @@ fn decode<T: Message + Default + serde::de::DeserializeOwned>(
     }
 }
 
+/// Decodes a decompressed body, once its cost has been measured on its bytes and found
+/// within `limits` ([`Limits::max_items`], [`Limits::max_decoded_bytes`]): a request
+/// over them is refused before any of it is decoded. What the gRPC receiver calls on a
+/// message tonic has read and decompressed.
+pub fn decode_within<T: OtlpRequest>(
+    encoding: Encoding,
+    raw: &[u8],
+    limits: &Limits,
+) -> Result<T, IngestError> {
+    let cost = match encoding {
+        Encoding::Protobuf => cost::protobuf(T::SIGNAL, raw, limits)?,
+        Encoding::Json => cost::json(T::SIGNAL, raw, limits)?,
+    };
+    tracing::trace!(
+        signal = T::SIGNAL,
+        bytes = raw.len(),
+        items = cost.items,
+        messages = cost.messages,
+        decoded_bytes = cost.decoded_bytes,
+        "request measured"
+    );
+    decode(encoding, raw)
+}
+
 /// Decodes a body as received: `compression` (`identity`, `gzip` or `zstd`; case and
-/// surrounding spaces ignored) over `encoding`, at most `limit` bytes once
-/// decompressed.
+/// surrounding spaces ignored) over `encoding`, within `limits` (decompressed size,
+/// items, decoded memory). A compressed body is released once decompressed, before the
+/// request is decoded.
 pub fn decode_body<T: OtlpRequest>(
     encoding: Encoding,
     compression: &str,
-    body: &[u8],
-    limit: usize,
+    body: Bytes,
+    limits: &Limits,
 ) -> Result<T, IngestError> {
-    let raw = decompress(compression, body, limit)?;
-    decode(encoding, &raw)
+    let raw = match decompress(compression, &body, limits.max_decompressed_bytes)? {
+        None => body,
+        Some(raw) => {
+            drop(body);
+            Bytes::from(raw)
+        }
+    };
+    decode_within(encoding, &raw, limits)
 }
 
 /// An OTLP export request the server ingests: how it becomes rows, and its response.
@@ -158,7 +221,7 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
     /// `traces`, `metrics` or `logs`.
     const SIGNAL: &'static str;
     /// The export response message.
-    type Response: Message + serde::Serialize;
+    type Response: Message + serde::Serialize + 'static;
     /// The rows to store (and what was refused); the request itself becomes the
     /// batch's accepted request, without a copy.
     fn into_rows(self) -> Batch;
@@ -247,4 +310,117 @@ pub async fn store_request<T: OtlpRequest>(
     metrics.accepted(T::SIGNAL, stored as u64);
     metrics.rejected_records(T::SIGNAL, "invalid_item", rejected);
     Ok(T::response(rejected, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    fn zstd(data: &[u8]) -> Vec<u8> {
+        zstd::encode_all(data, 3).expect("zstd")
+    }
+
+    fn refused_as_malformed(result: Result<Option<Vec<u8>>, IngestError>) -> bool {
+        matches!(result, Err(IngestError::Malformed(_)))
+    }
+
+    #[test]
+    fn every_gzip_member_is_decompressed() {
+        let body = [gzip(b"first member, "), gzip(b"second member")].concat();
+        let out = decompress("gzip", &body, 1024).expect("two members");
+        assert_eq!(out.as_deref(), Some(&b"first member, second member"[..]));
+    }
+
+    #[test]
+    fn bytes_after_the_last_gzip_member_are_refused() {
+        let member = gzip(b"a request");
+        for trailing in [&b"garbage"[..], &[0x1f][..], &[0x1f, 0x8b][..], &[0][..]] {
+            let body = [member.as_slice(), trailing].concat();
+            assert!(
+                refused_as_malformed(decompress("gzip", &body, 1024)),
+                "{trailing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_zstd_frame_is_decompressed_and_bytes_after_the_last_refused() {
+        let body = [zstd(b"first frame, "), zstd(b"second frame")].concat();
+        let out = decompress("zstd", &body, 1024).expect("two frames");
+        assert_eq!(out.as_deref(), Some(&b"first frame, second frame"[..]));
+        for trailing in [&b"garbage after the frame"[..], &[0x28][..]] {
+            let body = [zstd(b"a request").as_slice(), trailing].concat();
+            assert!(
+                refused_as_malformed(decompress("zstd", &body, 1024)),
+                "{trailing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_decompressed_cap_holds_across_members_and_for_identity() {
+        let half = vec![b'x'; 600];
+        let body = [gzip(&half), gzip(&half)].concat();
+        assert!(matches!(
+            decompress("gzip", &body, 1000),
+            Err(IngestError::TooLarge(_))
+        ));
+        let body = [zstd(&half), zstd(&half)].concat();
+        assert!(matches!(
+            decompress("zstd", &body, 1000),
+            Err(IngestError::TooLarge(_))
+        ));
+        assert!(matches!(
+            decompress("identity", &[0; 1001], 1000),
+            Err(IngestError::TooLarge(_))
+        ));
+        assert_eq!(
+            decompress(" Identity ", &[0; 1000], 1000).expect("within"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_multi_member_body_decodes_into_one_request() {
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        // Two encoded requests one after the other are one request of both.
+        let one = |name: &str| {
+            ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    scope_spans: vec![ScopeSpans {
+                        spans: vec![Span {
+                            name: name.into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+            }
+            .encode_to_vec()
+        };
+        let body = [gzip(&one("a")), gzip(&one("b"))].concat();
+        let req: ExportTraceServiceRequest = decode_body(
+            Encoding::Protobuf,
+            "gzip",
+            Bytes::from(body),
+            &Limits::default(),
+        )
+        .expect("decoded");
+        let names: Vec<&str> = req
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
 }

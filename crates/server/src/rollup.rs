@@ -28,7 +28,7 @@ pub fn merge_hist(into: &mut Vec<u64>, other: &[u64]) {
 
 /// The `q` quantile (0–1) of a histogram, in ns, or `None` when it is empty.
 pub fn quantile_ns(hist: &[u64], q: f64) -> Option<f64> {
-    let total = hist.iter().fold(0u64, |sum, n| sum.saturating_add(*n));
+    let total = hist.iter().fold(0u64, |total, n| total.saturating_add(*n));
     if total == 0 {
         return None;
     }
@@ -189,10 +189,10 @@ impl Rollups {
                     s.name.as_str(),
                 ))
                 .or_default();
+            // Durations and counts come from the request: saturate rather than overflow.
             let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
             agg.count += 1;
             agg.errors += u64::from(s.status_code == 2);
-            // Spans may last up to u64::MAX ns each: their sum saturates, never wraps.
             agg.duration_sum_ns = agg.duration_sum_ns.saturating_add(duration);
             let b = bucket_of(duration);
             if agg.hist.len() <= b {
@@ -343,26 +343,30 @@ mod tests {
     }
 
     #[test]
-    fn sums_of_huge_durations_and_counts_saturate() {
+    fn durations_and_counts_from_a_request_saturate_instead_of_overflowing() {
         let batch = Batch {
             spans: vec![
-                span("api", "op", 0, u64::MAX, 0),
-                span("api", "op", 0, u64::MAX, 0),
+                span("api", "GET /", 0, u64::MAX, 0),
+                span("api", "GET /", 1, u64::MAX - 1, 0),
             ],
+            metric_points: (0..2)
+                .map(|_| MetricPointRow {
+                    count: Some(u64::MAX),
+                    sum: Some(1.0),
+                    ..MetricPointRow::number("h", "api", "histogram", 0, None, "{}")
+                })
+                .collect(),
             ..Default::default()
         };
         let r = Rollups::of(&batch);
-        let minute = r
-            .spans
-            .iter()
-            .find(|(k, _)| k.resolution == 60)
-            .map(|(_, v)| v.clone())
-            .expect("minute row");
+        let minute = r.spans.values().next().expect("a span rollup");
         assert_eq!((minute.count, minute.duration_sum_ns), (2, u64::MAX));
-        let mut hist = vec![u64::MAX, 1];
-        merge_hist(&mut hist, &[1, u64::MAX]);
-        assert_eq!(hist, [u64::MAX, u64::MAX]);
-        assert!(quantile_ns(&hist, 0.5).is_some());
+        let metric = r.metrics.values().next().expect("a metric rollup");
+        assert_eq!(metric.count, u64::MAX);
+        assert_eq!(
+            quantile_ns(&[u64::MAX, u64::MAX], 0.5),
+            Some(bucket_value_ns(0))
+        );
     }
 
     #[test]

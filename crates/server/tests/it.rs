@@ -20,6 +20,7 @@ fn state(dir: &std::path::Path) -> AppState {
         limits: Limits {
             max_body_bytes: 64 * 1024,
             max_decompressed_bytes: 256 * 1024,
+            ..Limits::default()
         },
         ..AppState::new(Arc::new(SqliteStore::open(dir).expect("open store")))
     }
@@ -283,6 +284,147 @@ fn bad_input_gets_its_4xx_and_stores_nothing() {
         (stats.spans, stats.logs, stats.metric_points),
         (0, 0, 0),
         "nothing from bad requests is stored"
+    );
+}
+
+#[test]
+fn every_gzip_member_is_read_and_bytes_after_the_last_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let request = |name: &str, trace: u8, span_id: u8| {
+        traces(vec![span(name, vec![trace; 16], vec![span_id; 8])]).encode_to_vec()
+    };
+    // Two members, as `gzip` writes for `cat a.gz b.gz`: one request of both.
+    let members = [
+        gzip(&request("first", 0x11, 1)),
+        gzip(&request("second", 0x11, 2)),
+    ]
+    .concat();
+    let garbage = [
+        gzip(&request("garbage", 0x33, 1)),
+        b"trailing bytes".to_vec(),
+    ]
+    .concat();
+    let rt = runtime();
+    rt.block_on(async {
+        let (status, body) = call(
+            &state,
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                Some("gzip"),
+                members,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let (status, body) = call(
+            &state,
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                Some("gzip"),
+                garbage,
+            ),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    });
+    let names: Vec<String> = state
+        .store
+        .trace(&"11".repeat(16))
+        .expect("trace")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["first", "second"]);
+    assert!(
+        state
+            .store
+            .trace(&"33".repeat(16))
+            .expect("trace")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_content_length_over_the_limit_is_413_before_the_body_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let req = Request::post("/v1/traces")
+        .header("content-type", "application/x-protobuf")
+        .header("content-length", "10000000000")
+        .body(Body::empty())
+        .expect("request");
+    let (status, body) = runtime().block_on(call(&state, req));
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("65536 bytes"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_request_over_the_item_limit_is_413_naming_the_limit_in_both_encodings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = AppState {
+        limits: Limits {
+            max_items: 10,
+            ..Limits::default()
+        },
+        ..AppState::new(Arc::new(SqliteStore::open(dir.path()).expect("open store")))
+    };
+    let spans = |trace: u8, n: u8| {
+        traces(
+            (1..=n)
+                .map(|i| span("many", vec![trace; 16], vec![i; 8]))
+                .collect(),
+        )
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let over = spans(0x44, 11);
+        for (content_type, body) in [
+            ("application/x-protobuf", over.encode_to_vec()),
+            ("application/json", serde_json::to_vec(&over).expect("json")),
+        ] {
+            let (status, body) = call(&state, post("/v1/traces", content_type, None, body)).await;
+            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{content_type}");
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            let message = v["error"].as_str().unwrap_or_default();
+            assert!(message.contains("more than 10 items"), "{message}");
+        }
+        let (status, _) = call(
+            &state,
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                None,
+                spans(0x55, 10).encode_to_vec(),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    });
+    assert!(
+        state
+            .store
+            .trace(&"44".repeat(16))
+            .expect("trace")
+            .is_empty()
+    );
+    assert_eq!(
+        state.store.trace(&"55".repeat(16)).expect("trace").len(),
+        10
     );
 }
 

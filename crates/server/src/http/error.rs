@@ -15,8 +15,8 @@ pub enum ApiError {
     BadRequest(String),
     /// 404.
     NotFound(&'static str),
-    /// 413.
-    TooLarge(&'static str),
+    /// 413 with a readable reason naming the limit.
+    TooLarge(String),
     /// 415.
     UnsupportedMediaType,
     /// 401: no token or an unknown one.
@@ -57,7 +57,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
-            ApiError::TooLarge(what) => (StatusCode::PAYLOAD_TOO_LARGE, what.to_string()),
+            ApiError::TooLarge(what) => (StatusCode::PAYLOAD_TOO_LARGE, what),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type must be application/x-protobuf or application/json".to_string(),
