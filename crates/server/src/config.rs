@@ -8,11 +8,13 @@ use crate::alerts;
 use crate::auth::{Scope, Token};
 use crate::fleet::AgentTarget;
 use crate::probe::{self, Target};
+use crate::redaction::{IngestRedactor, RedactMode, RedactionConfig};
 use automagik_telemetry_core::parse::parse_duration;
 use automagik_telemetry_core::ports;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why the configuration cannot be used.
@@ -119,6 +121,12 @@ pub struct FileConfig {
     /// Most HTTP connections served at once; more wait to be accepted until one closes
     /// [default: 1024].
     pub http_max_connections: Option<usize>,
+    /// Redaction on ingest: `standard`, `strict` or `off` [default: `standard`].
+    pub redact: Option<RedactMode>,
+    /// The `[redaction]` table: `allow_keys`, extra `rules` (`{ name, pattern }`) and the
+    /// user-id `salt` [default: none of them].
+    #[serde(default)]
+    pub redaction: RedactionConfig,
 }
 
 /// An `[[alert]]` table.
@@ -185,8 +193,9 @@ pub struct StoreLocation {
     /// TOML file with any of the keys below (data_dir, storage, http_addr, grpc_addr,
     /// token, insecure, retention_raw, retention_rollups, retention_interval,
     /// probe_interval, probe_webhook, fleet_interval, public_rate_limit,
-    /// http_header_timeout, http_body_timeout, http_max_connections), `[[probe]]`
-    /// tables as `health`'s `[[target]]`, `[[agent]]` and `[[alert]]` tables.
+    /// http_header_timeout, http_body_timeout, http_max_connections, redact), `[[probe]]`
+    /// tables as `health`'s `[[target]]`, `[[agent]]` and `[[alert]]` tables, and a
+    /// `[redaction]` table (allow_keys, rules, salt).
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_CONFIG")]
     pub config: Option<PathBuf>,
     /// Where the embedded SQLite database lives [default: ./data].
@@ -285,6 +294,11 @@ pub struct Overrides {
     /// Most HTTP connections served at once; more wait to be accepted [default: 1024].
     #[arg(long, env = "AUTOMAGIK_TELEMETRY_HTTP_MAX_CONNECTIONS")]
     pub http_max_connections: Option<usize>,
+    /// Redaction on ingest of everything received, before it is stored: `standard`
+    /// (built-in rules), `strict` (also keys naming personal data) or `off`
+    /// [default: standard].
+    #[arg(long, env = "AUTOMAGIK_TELEMETRY_REDACT", value_enum)]
+    pub redact: Option<RedactMode>,
 }
 
 /// Everything the server runs with, merged.
@@ -333,6 +347,8 @@ pub struct ServerConfig {
     pub http_body_timeout: Duration,
     /// HTTP connections served at once.
     pub http_max_connections: usize,
+    /// Redaction on ingest (its mode, allow-listed keys, extra rules and salt).
+    pub redaction: Arc<IngestRedactor>,
 }
 
 /// `NAME=URL` or `NAME@SERVICE=URL`.
@@ -419,6 +435,11 @@ impl ServerConfig {
                 }
             });
         }
+        let redaction = IngestRedactor::new(
+            args.redact.or(file.redact).unwrap_or_default(),
+            &file.redaction,
+        )
+        .map_err(|e| invalid(format!("redaction: {e}")))?;
         let floor = |d: Duration| d.max(Duration::from_millis(100));
         // A client's time limits: never zero, and never so long that a deadline overflows.
         let bound = |d: Duration| d.clamp(Duration::from_millis(100), Duration::from_secs(86_400));
@@ -504,6 +525,7 @@ impl ServerConfig {
                 .or(file.http_max_connections)
                 .unwrap_or(1024)
                 .clamp(1, 1_000_000),
+            redaction: Arc::new(redaction),
         })
     }
 
@@ -541,5 +563,38 @@ mod tests {
             "flag over file"
         );
         assert_eq!(merged.http_max_connections, 1);
+    }
+
+    #[test]
+    fn redaction_is_standard_by_default_and_set_by_file_then_flag() {
+        let defaults =
+            ServerConfig::merge(Overrides::default(), FileConfig::default()).expect("defaults");
+        assert_eq!(defaults.redaction.mode(), RedactMode::Standard);
+
+        let file = || -> FileConfig {
+            toml::from_str(
+                "redact = \"strict\"\n[redaction]\nallow_keys = [\"user.email\"]\nrules = [{ name = \"order\", pattern = 'ORD-\\d{6}' }]\n",
+            )
+            .expect("toml")
+        };
+        let merged = ServerConfig::merge(Overrides::default(), file()).expect("merged");
+        assert_eq!(merged.redaction.mode(), RedactMode::Strict);
+        let flags = Overrides {
+            redact: Some(RedactMode::Off),
+            ..Default::default()
+        };
+        let merged = ServerConfig::merge(flags, file()).expect("merged");
+        assert_eq!(merged.redaction.mode(), RedactMode::Off, "flag over file");
+
+        for bad in [
+            "[redaction]\nrules = [{ name = \"x\", pattern = \"(\" }]\n",
+            "[redaction]\nrules = [{ name = \"a]b\", pattern = \"x\" }]\n",
+        ] {
+            let file: FileConfig = toml::from_str(bad).expect("toml");
+            let err = ServerConfig::merge(Overrides::default(), file).expect_err("refused");
+            assert!(err.to_string().starts_with("redaction: "), "{err}");
+        }
+        assert!(toml::from_str::<FileConfig>("redact = \"loose\"\n").is_err());
+        assert!(toml::from_str::<FileConfig>("[redaction]\nallow = []\n").is_err());
     }
 }

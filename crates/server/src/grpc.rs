@@ -300,8 +300,13 @@ impl<T: OtlpRequest> UnaryService<T> for ExportMethod<T> {
         let _ = self.stage.set(Stage::Handled);
         let state = self.state.clone();
         Box::pin(async move {
-            let response =
-                ingest::store_request(&state.store, &state.metrics, request.into_inner()).await?;
+            let response = ingest::store_request(
+                &state.store,
+                &state.metrics,
+                &state.redactor,
+                request.into_inner(),
+            )
+            .await?;
             Ok(tonic::Response::new(response))
         })
     }

@@ -1,8 +1,9 @@
 //! The OTLP ingest path both receivers share, whatever the transport: decompression
 //! within the size limit, the cost of the request measured on its bytes before it is
 //! decoded (items, and a bound of the memory its decoded form takes: `cost.rs`),
-//! decoding (protobuf or OTLP JSON), the rows a request becomes, the store write
-//! (answered only after commit) and the counting of each outcome. The limits are
+//! decoding (protobuf or OTLP JSON), redaction of the decoded request
+//! ([`crate::redaction`]), the rows a request becomes, the store write (answered only
+//! after commit) and the counting of each outcome. The limits are
 //! [`Limits`]; their documentation gives the bound on what one request may cost.
 //!
 //! Errors are [`IngestError`]s: `http::otlp` maps them to HTTP status codes and `grpc`
@@ -11,6 +12,7 @@
 mod cost;
 
 use crate::http::Limits;
+use crate::redaction::IngestRedactor;
 use crate::rows::{self, Batch};
 use crate::server_metrics::ServerMetrics;
 use crate::store::{Store, StoreError};
@@ -216,12 +218,15 @@ pub fn decode_body<T: OtlpRequest>(
     decode_within(encoding, &raw, limits)
 }
 
-/// An OTLP export request the server ingests: how it becomes rows, and its response.
+/// An OTLP export request the server ingests: how it is redacted, how it becomes rows,
+/// and its response.
 pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 'static {
     /// `traces`, `metrics` or `logs`.
     const SIGNAL: &'static str;
     /// The export response message.
     type Response: Message + serde::Serialize + 'static;
+    /// Redacts the request in place with `redactor`, counting replacements in `metrics`.
+    fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics);
     /// The rows to store (and what was refused); the request itself becomes the
     /// batch's accepted request, without a copy.
     fn into_rows(self) -> Batch;
@@ -232,6 +237,9 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
 impl OtlpRequest for ExportTraceServiceRequest {
     const SIGNAL: &'static str = "traces";
     type Response = ExportTraceServiceResponse;
+    fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
+        redactor.traces(self, metrics);
+    }
     fn into_rows(self) -> Batch {
         rows::into_traces(self)
     }
@@ -248,6 +256,9 @@ impl OtlpRequest for ExportTraceServiceRequest {
 impl OtlpRequest for ExportLogsServiceRequest {
     const SIGNAL: &'static str = "logs";
     type Response = ExportLogsServiceResponse;
+    fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
+        redactor.logs(self, metrics);
+    }
     fn into_rows(self) -> Batch {
         rows::into_logs(self)
     }
@@ -264,6 +275,9 @@ impl OtlpRequest for ExportLogsServiceRequest {
 impl OtlpRequest for ExportMetricsServiceRequest {
     const SIGNAL: &'static str = "metrics";
     type Response = ExportMetricsServiceResponse;
+    fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
+        redactor.metrics(self, metrics);
+    }
     fn into_rows(self) -> Batch {
         rows::into_metrics(self)
     }
@@ -293,13 +307,16 @@ async fn store_batch(
     Ok(())
 }
 
-/// Stores one decoded export request in `store` (answering only after commit) and
-/// counts the outcome in `metrics`; shared by OTLP/HTTP and OTLP/gRPC.
+/// Redacts one decoded export request with `redactor`, stores it in `store` (answering
+/// only after commit) and counts the outcome in `metrics`; shared by OTLP/HTTP and
+/// OTLP/gRPC. Nothing of the request reaches the store unredacted.
 pub async fn store_request<T: OtlpRequest>(
     store: &Arc<dyn Store>,
     metrics: &Arc<ServerMetrics>,
-    req: T,
+    redactor: &IngestRedactor,
+    mut req: T,
 ) -> Result<T::Response, IngestError> {
+    req.redact(redactor, metrics);
     let batch = req.into_rows();
     let stored = batch.spans.len() + batch.logs.len() + batch.metric_points.len();
     let (rejected, message) = (batch.rejected, batch.rejection.clone());

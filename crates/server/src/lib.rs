@@ -19,6 +19,7 @@ pub mod http_client;
 pub mod ingest;
 pub mod probe;
 pub mod query;
+pub mod redaction;
 pub mod rollup;
 pub mod rows;
 pub mod runtime;

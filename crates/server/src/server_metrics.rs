@@ -1,6 +1,7 @@
 //! The server's own metrics, served at `/metrics` in the Prometheus (OpenMetrics)
 //! text format: records accepted and rejected by reason, requests refused, the store
-//! writes in flight and how long they take, and what retention removed.
+//! writes in flight and how long they take, what retention removed, and what redaction
+//! on ingest replaced.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -53,6 +54,14 @@ pub struct KindLabels {
     pub kind: &'static str,
 }
 
+/// Labels of the redaction counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    /// The marker's name: `email`, `token`, `bearer`, `secret` (a denied key),
+    /// `user_id`, or an extra rule's name.
+    pub rule: String,
+}
+
 /// Every metric of the server, registered once.
 #[derive(Debug)]
 pub struct ServerMetrics {
@@ -64,6 +73,7 @@ pub struct ServerMetrics {
     write_seconds: Histogram,
     purged: Family<KindLabels, Counter>,
     job_failures: Family<JobLabels, Counter>,
+    redactions: Family<RuleLabels, Counter>,
 }
 
 impl Default for ServerMetrics {
@@ -111,8 +121,15 @@ impl Default for ServerMetrics {
             "Runs of a background job (probes, fleet, alerts, retention) that failed",
             job_failures.clone(),
         );
+        let redactions = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "redactions",
+            "Values or substrings replaced by redaction on ingest, by rule",
+            redactions.clone(),
+        );
         ServerMetrics {
             job_failures,
+            redactions,
             registry,
             accepted,
             rejected_records,
@@ -200,6 +217,15 @@ impl ServerMetrics {
         self.job_failures.get_or_create(&JobLabels { job }).inc();
     }
 
+    /// Counts `n` replacements of redaction on ingest by `rule`.
+    pub fn redacted(&self, rule: &str, n: u64) {
+        self.redactions
+            .get_or_create(&RuleLabels {
+                rule: rule.to_string(),
+            })
+            .inc_by(n);
+    }
+
     /// Everything in the text exposition format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -234,6 +260,7 @@ mod tests {
         m.rejected_records("logs", "invalid_item", 2);
         m.rejected_request("metrics", "malformed");
         drop(m.write_started());
+        m.redacted("email", 2);
         let text = m.encode();
         for line in [
             "automagik_telemetry_ingest_accepted_records_total{signal=\"traces\"} 3",
@@ -241,6 +268,7 @@ mod tests {
             "automagik_telemetry_ingest_rejected_requests_total{signal=\"metrics\",reason=\"malformed\"} 1",
             "automagik_telemetry_store_queue_depth 0",
             "automagik_telemetry_store_write_seconds_count 1",
+            "automagik_telemetry_redactions_total{rule=\"email\"} 2",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }

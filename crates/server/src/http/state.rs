@@ -3,6 +3,7 @@
 use crate::alerts::Alerts;
 use crate::auth::Auth;
 use crate::fleet::{Fleet, ProbesCollector};
+use crate::redaction::IngestRedactor;
 use crate::server_metrics::ServerMetrics;
 use crate::store::Store;
 use std::sync::Arc;
@@ -81,10 +82,13 @@ pub struct AppState {
     pub fleet: Arc<Fleet>,
     /// The probed targets' last states (empty without probes).
     pub probes: ProbesCollector,
+    /// Redaction on ingest, applied to every decoded request before it is stored.
+    pub redactor: Arc<IngestRedactor>,
 }
 
 impl AppState {
-    /// State over `store` with default limits, no tokens and fresh metrics.
+    /// State over `store` with default limits, no tokens, fresh metrics and `standard`
+    /// redaction.
     pub fn new(store: Arc<dyn Store>) -> Self {
         AppState {
             store,
@@ -94,6 +98,7 @@ impl AppState {
             alerts: Arc::new(Alerts::default()),
             fleet: Arc::new(Fleet::default()),
             probes: ProbesCollector::default(),
+            redactor: Arc::new(IngestRedactor::standard()),
         }
     }
 }

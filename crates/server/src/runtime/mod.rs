@@ -118,7 +118,7 @@ pub async fn shutdown_signal() {
 }
 
 /// The handlers' state for `config` over `store`: fleet collectors, alert rules,
-/// limits and tokens.
+/// limits, tokens and redaction on ingest.
 pub fn app_state(config: &ServerConfig, store: Arc<dyn Store>) -> AppState {
     let mut state = AppState::new(store);
     let board = state.probes.clone();
@@ -142,6 +142,7 @@ pub fn app_state(config: &ServerConfig, store: Arc<dyn Store>) -> AppState {
     state.alerts = Arc::new(alerts::Alerts::new(config.alerts.clone()));
     state.limits = Limits::default();
     state.auth = Arc::new(Auth::new(config.tokens.clone()));
+    state.redactor = config.redaction.clone();
     state
 }
 
@@ -223,6 +224,7 @@ pub fn run(config: ServerConfig) -> Result<(), RunError> {
             grpc = %grpc.as_ref().and_then(|l| l.local_addr().ok()).map_or("off".to_string(), |a| a.to_string()),
             storage = %if config.storage == "sqlite" { format!("sqlite in {}", config.data_dir.display()) } else { probe::display_url(&config.storage) },
             tokens = config.tokens.len(),
+            redact = config.redaction.mode().as_str(),
             "serving OTLP/HTTP, the query API and OTLP/gRPC"
         );
         spawn_jobs(&config, &state);
