@@ -9,8 +9,12 @@
 //! Run: `cargo bench -p automagik-telemetry-server --bench ingest`
 //! (`INGEST_SECONDS` sets the duration of each phase, default 10; `INGEST_CLIENTS` the
 //! number of client threads, default 4; `INGEST_LOOKUP_SPANS` the store size for the
-//! trace-by-id lookups, default 1,000,000).
+//! trace-by-id lookups, default 1,000,000; `INGEST_REDACT=off` stores without redaction
+//! on ingest, which is on, `standard`, by default). The decode-only ceiling is also
+//! measured with redaction (`standard`), so the two lines give its cost.
 
+use automagik_telemetry_server::redaction::IngestRedactor;
+use automagik_telemetry_server::server_metrics::ServerMetrics;
 use automagik_telemetry_server::{AppState, ClickHouseStore, SqliteStore, Store, app, rows};
 use automagik_telemetry_testkit::build::{any_kv, string_kv, trace_request};
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
@@ -98,6 +102,22 @@ fn main() {
     }
     let ceiling = decoded as f64 / started.elapsed().as_secs_f64();
     println!("decode-only ceiling (one thread): {ceiling:.0} spans/s");
+    // The same with redaction on ingest (`standard`, the default) before the rows.
+    let redactor = IngestRedactor::standard();
+    let scratch = ServerMetrics::default();
+    let started = Instant::now();
+    let mut redacted = 0u64;
+    while started.elapsed() < phase {
+        for p in &payloads {
+            let mut req = ExportTraceServiceRequest::decode(&p[..]).expect("decode");
+            redactor.traces(&mut req, &scratch);
+            redacted += rows::from_traces(&req).spans.len() as u64;
+        }
+    }
+    println!(
+        "decode + redaction (standard) ceiling (one thread): {:.0} spans/s",
+        redacted as f64 / started.elapsed().as_secs_f64()
+    );
     let clickhouse = std::env::var("INGEST_STORE").as_deref() == Ok("clickhouse");
     if clickhouse {
         // What the ClickHouse store adds before the engine: the JSONEachRow bodies.
@@ -143,7 +163,11 @@ fn main() {
             Arc::new(SqliteStore::open(dir.path()).expect("store"))
         }
     };
-    let state = AppState::new(store.clone());
+    let mut state = AppState::new(store.clone());
+    if std::env::var("INGEST_REDACT").as_deref() == Ok("off") {
+        state.redactor = Arc::new(IngestRedactor::off());
+    }
+    println!("redaction on ingest: {}", state.redactor.mode().as_str());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
