@@ -29,7 +29,10 @@ fn round_trip(extra: &[&str]) -> RoundTrip {
     let _server = common::Running(common::serve(dir.path(), port, "off", &flags));
     let base = format!("http://127.0.0.1:{port}");
     let out = Command::new(automagik_telemetry_testkit::test_python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otel_pii.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/otel_pii.py"
+        ))
         .arg(&base)
         .output()
         .expect("run the client");

@@ -29,9 +29,7 @@ use automagik_telemetry_core::redact::{self, KeyClass, PiiKind, Redactor, Redact
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value,
-};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{Exemplar, metric::Data};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde::Deserialize;
@@ -125,9 +123,7 @@ pub struct ExtraRule {
 #[non_exhaustive]
 pub enum RedactionError {
     /// A rule's name cannot be a marker's.
-    #[error(
-        "redaction rule name {0:?}: use 1 to 64 letters, digits, '_', '-' or '.'"
-    )]
+    #[error("redaction rule name {0:?}: use 1 to 64 letters, digits, '_', '-' or '.'")]
     RuleName(String),
     /// A rule's pattern is not a valid regular expression.
     #[error(transparent)]

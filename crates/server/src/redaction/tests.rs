@@ -7,7 +7,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 
-const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+const JWT: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
 
 fn s(v: &str) -> AnyValue {
     AnyValue {
@@ -129,10 +130,7 @@ fn log_request() -> ExportLogsServiceRequest {
                 log_records: vec![
                     LogRecord {
                         body: Some(body),
-                        attributes: vec![
-                            kv("enduser.id", s("u-42")),
-                            kv("user.id", s(&hashed)),
-                        ],
+                        attributes: vec![kv("enduser.id", s("u-42")), kv("user.id", s(&hashed))],
                         event_name: "signup jane@example.com".into(),
                         ..Default::default()
                     },
@@ -190,13 +188,10 @@ fn metrics_request() -> ExportMetricsServiceRequest {
 
 fn counted(metrics: &ServerMetrics, rule: &str) -> Option<u64> {
     let prefix = format!("automagik_telemetry_redactions_total{{rule=\"{rule}\"}} ");
-    metrics
-        .encode()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(prefix.as_str())
-                .map(|n| n.trim().parse::<u64>().expect("count"))
-        })
+    metrics.encode().lines().find_map(|l| {
+        l.strip_prefix(prefix.as_str())
+            .map(|n| n.trim().parse::<u64>().expect("count"))
+    })
 }
 
 #[test]
@@ -220,7 +215,11 @@ fn every_part_of_a_span_is_redacted_with_typed_markers_and_counted() {
         "https://api.example.com/v1/items?access_token=[REDACTED:token]"
     );
     assert_eq!(text(a, "card"), "[REDACTED:card]");
-    assert_eq!(text(a, "password"), "[REDACTED:secret]", "a denied key, whole");
+    assert_eq!(
+        text(a, "password"),
+        "[REDACTED:secret]",
+        "a denied key, whole"
+    );
     assert_eq!(text(a, "note"), "Authorization: Bearer [REDACTED:bearer]");
     assert_eq!(get(a, "retries"), &any_value::Value::IntValue(3));
     assert_eq!(text(a, "prior"), "[REDACTED:email] and [REDACTED:email]");
@@ -268,10 +267,9 @@ fn log_bodies_are_redacted_inside_maps_and_arrays() {
     assert_eq!(text(body, "password"), "[REDACTED:secret]");
     assert_eq!(text(body, "auth"), "Authorization: Bearer [REDACTED:jwt]");
     match get(body, "items") {
-        any_value::Value::ArrayValue(a) => assert_eq!(
-            a.values,
-            vec![s("ok"), s("[REDACTED:email]"), int(3)]
-        ),
+        any_value::Value::ArrayValue(a) => {
+            assert_eq!(a.values, vec![s("ok"), s("[REDACTED:email]"), int(3)])
+        }
         other => panic!("an array, got {other:?}"),
     }
     let attrs = &records[0].attributes;
@@ -305,7 +303,10 @@ fn metric_point_and_exemplar_attributes_are_redacted() {
     }
     match &m[1].data {
         Some(Data::Histogram(h)) => {
-            assert_eq!(text(&h.data_points[0].attributes, "peer"), "[REDACTED:email]");
+            assert_eq!(
+                text(&h.data_points[0].attributes, "peer"),
+                "[REDACTED:email]"
+            );
         }
         other => panic!("a histogram, got {other:?}"),
     }
@@ -361,7 +362,10 @@ fn allow_listed_keys_are_kept_and_extra_rules_apply() {
     let mut again = log_request();
     r.logs(&mut again, &metrics);
     assert_eq!(
-        text(&again.resource_logs[0].scope_logs[0].log_records[0].attributes, "enduser.id"),
+        text(
+            &again.resource_logs[0].scope_logs[0].log_records[0].attributes,
+            "enduser.id"
+        ),
         hashed
     );
 }
@@ -378,13 +382,25 @@ fn strict_redacts_personal_keys_whole_and_scans_identity_keys() {
     let mut standard = req.clone();
     let metrics = ServerMetrics::default();
     IngestRedactor::standard().traces(&mut standard, &metrics);
-    let res = &standard.resource_spans[0].resource.as_ref().expect("resource").attributes;
-    assert_eq!(text(res, "service.namespace"), "jane@example.com", "identity kept");
+    let res = &standard.resource_spans[0]
+        .resource
+        .as_ref()
+        .expect("resource")
+        .attributes;
+    assert_eq!(
+        text(res, "service.namespace"),
+        "jane@example.com",
+        "identity kept"
+    );
 
-    let strict = IngestRedactor::new(RedactMode::Strict, &RedactionConfig::default())
-        .expect("strict");
+    let strict =
+        IngestRedactor::new(RedactMode::Strict, &RedactionConfig::default()).expect("strict");
     strict.traces(&mut req, &metrics);
-    let res = &req.resource_spans[0].resource.as_ref().expect("resource").attributes;
+    let res = &req.resource_spans[0]
+        .resource
+        .as_ref()
+        .expect("resource")
+        .attributes;
     assert_eq!(text(res, "service.namespace"), "[REDACTED:email]");
     assert_eq!(text(res, "service.name"), "checkout");
     let a = &req.resource_spans[0].scope_spans[0].spans[0].attributes;
