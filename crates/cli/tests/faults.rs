@@ -166,13 +166,13 @@ impl Client {
         loop {
             {
                 let answers = self.sent.answers.lock().expect("lock");
-                if cond(&answers) {
+                if cond(answers.as_slice()) {
                     return;
                 }
                 assert!(
                     Instant::now() < deadline,
                     "{what}: not within {within:?}; statuses {:?}",
-                    statuses(&answers)
+                    statuses(answers.as_slice())
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
