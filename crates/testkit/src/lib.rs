@@ -2,7 +2,13 @@
 //! (gzip, zstd) and decodes every request with the `opentelemetry-proto` types
 //! (protobuf or OTLP JSON), keeps what it got, and answers as the test scripts it:
 //! success, a status with `Retry-After`, a partial success, or a hang.
+//!
+//! Beside it: PostgreSQL databases and servers ([`pg`]), the ClickHouse engine
+//! ([`clickhouse`]), the Kafka broker ([`kafka`]), a static HTTP server ([`http`]), and
+//! a proxy that refuses, cuts, delays or black-holes connections ([`fault`]).
 #![deny(missing_docs)]
+
+pub mod fault;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -810,6 +816,8 @@ pub mod kafka {
     #[derive(Debug)]
     pub struct Broker {
         child: Child,
+        /// The `host:port` it names in metadata, when not its own.
+        advertised: Option<String>,
         /// Its port on 127.0.0.1.
         pub port: u16,
         /// `127.0.0.1:<port>`, for `bootstrap.servers`.
@@ -822,16 +830,18 @@ pub mod kafka {
         std::env::var("AUTOMAGIK_TELEMETRY_TEST_TANSU").unwrap_or_else(|_| "tansu".into())
     }
 
-    /// Starts tansu on `port` with in-memory storage.
-    fn spawn(port: u16) -> std::io::Result<Child> {
+    /// Starts tansu on `port` with in-memory storage, naming `advertised` (`host:port`)
+    /// as its address in metadata, or its own.
+    fn spawn(port: u16, advertised: Option<&str>) -> std::io::Result<Child> {
         let listener = format!("tcp://127.0.0.1:{port}");
+        let advertised = advertised.map_or_else(|| listener.clone(), |a| format!("tcp://{a}"));
         Command::new(binary())
             .args([
                 "broker",
                 "--listener-url",
                 &listener,
                 "--advertised-listener-url",
-                &listener,
+                &advertised,
                 "--storage-engine",
                 "memory://tansu/",
                 "--silent",
@@ -850,12 +860,26 @@ pub mod kafka {
     impl Broker {
         /// Starts a broker and waits until its port accepts connections.
         pub fn start() -> std::io::Result<Self> {
+            Self::start_with(None)
+        }
+
+        /// Starts a broker that names `advertised` (`host:port`) as its address in
+        /// metadata: Kafka clients connect to the bootstrap address only to read
+        /// metadata, then to the address it names, so with a
+        /// [`FaultProxy`](crate::fault::FaultProxy) listening there and forwarding to
+        /// its `port`, all their traffic goes through the proxy. `bootstrap` and
+        /// `url` stay the broker's own port.
+        pub fn start_advertising(advertised: &str) -> std::io::Result<Self> {
+            Self::start_with(Some(advertised))
+        }
+
+        fn start_with(advertised: Option<&str>) -> std::io::Result<Self> {
             let mut last = None;
             // The port is picked before the broker binds it; another test may take it
             // in between, so a broker that exits at once is started again elsewhere.
             for _ in 0..5 {
                 let port = super::free_port();
-                let mut child = spawn(port)?;
+                let mut child = spawn(port, advertised)?;
                 let deadline = Instant::now() + Duration::from_secs(20);
                 loop {
                     if let Ok(Some(status)) = child.try_wait() {
@@ -865,6 +889,7 @@ pub mod kafka {
                     if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                         return Ok(Broker {
                             child,
+                            advertised: advertised.map(str::to_string),
                             port,
                             bootstrap: format!("127.0.0.1:{port}"),
                             url: format!("kafka://127.0.0.1:{port}"),
@@ -898,7 +923,7 @@ pub mod kafka {
             self.stop();
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
-                self.child = spawn(self.port)?;
+                self.child = spawn(self.port, self.advertised.as_deref())?;
                 let started = Instant::now();
                 while started.elapsed() < Duration::from_secs(5) {
                     if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()

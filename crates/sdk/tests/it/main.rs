@@ -3,6 +3,7 @@
 #[cfg(feature = "clickhouse")]
 mod clickhouse;
 mod delivery;
+mod faults;
 mod features;
 mod otlp;
 mod python_crosscheck;

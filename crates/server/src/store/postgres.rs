@@ -45,11 +45,31 @@ impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
         // The server's message only: its detail may quote stored values.
         match e.as_db_error() {
+            Some(db) if going_away(db.code().code()) => StoreError::Unavailable,
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
-            None if e.is_closed() => StoreError::Unavailable,
+            // PostgreSQL is out of reach (the client retries later, HTTP 503); the pool
+            // replaces the broken connection when it is next checked out.
+            None if e.is_closed() || connection_broke(&e) => StoreError::Unavailable,
             None => StoreError::Database(e.to_string()),
         }
     }
+}
+
+/// Whether the connection failed under the query (reset, aborted, cut off in the middle
+/// of a message, timed out), as when the server or the network goes away
+/// mid-statement; not a message that could not be encoded or parsed.
+fn connection_broke(e: &postgres::Error) -> bool {
+    use std::io::ErrorKind;
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| !matches!(io.kind(), ErrorKind::InvalidInput | ErrorKind::InvalidData))
+}
+
+/// Whether the SQLSTATE `code` says the server ended the session or takes none now: a
+/// connection exception (class 08), or `57P01` (admin shutdown), `57P02` (crash
+/// shutdown), `57P03` (cannot connect now, as while it starts).
+fn going_away(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 impl From<r2d2::Error> for StoreError {
@@ -470,5 +490,20 @@ impl ChainTx for Chain<'_, '_> {
             ],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::going_away;
+
+    #[test]
+    fn a_server_going_away_is_told_from_a_statement_it_refused() {
+        for code in ["08000", "08006", "57P01", "57P02", "57P03"] {
+            assert!(going_away(code), "{code}");
+        }
+        for code in ["23505", "22P02", "40001", "40P01", "57014", "42P01"] {
+            assert!(!going_away(code), "{code}");
+        }
     }
 }

@@ -116,9 +116,10 @@ pub(super) struct Answer {
 
 /// Why there is no [`Answer`].
 pub(super) enum CallError {
-    /// No connection, or it broke before the answer.
+    /// No connection, or it broke (or stalled past the timeout) before the whole answer
+    /// was read: the server is out of reach.
     Transport(String),
-    /// The answer's body could not be read.
+    /// The answer's body could not be taken (over the size limit, not UTF-8).
     Body(String),
 }
 
@@ -198,11 +199,47 @@ impl Http {
             .with_config()
             .limit(limit)
             .read_to_string()
-            .map_err(|e| CallError::Body(e.to_string()))?;
+            .map_err(|e| {
+                if broke_off(&e) {
+                    CallError::Transport(e.to_string())
+                } else {
+                    CallError::Body(e.to_string())
+                }
+            })?;
         Ok(Answer {
             status: response.status().as_u16(),
             code,
             body,
         })
+    }
+}
+
+/// Whether reading an answer failed because the connection broke or stalled (the
+/// server went away in the middle of it), not because of what it sent.
+fn broke_off(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind;
+    match e {
+        ureq::Error::Io(io) => {
+            !matches!(io.kind(), ErrorKind::InvalidInput | ErrorKind::InvalidData)
+        }
+        ureq::Error::Timeout(_) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::broke_off;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn an_answer_cut_off_is_a_transport_failure_and_a_bad_one_is_not() {
+        for kind in [ErrorKind::UnexpectedEof, ErrorKind::ConnectionReset] {
+            assert!(broke_off(&ureq::Error::Io(Error::from(kind))), "{kind:?}");
+        }
+        assert!(!broke_off(&ureq::Error::Io(Error::from(
+            ErrorKind::InvalidData
+        ))));
+        assert!(!broke_off(&ureq::Error::BodyExceedsLimit(1024)));
     }
 }
