@@ -258,7 +258,7 @@ impl Drop for FaultProxy {
 fn host_range(url: &str) -> Option<std::ops::Range<usize>> {
     let start = url.find("://")? + 3;
     let end = url[start..]
-        .find(|c: char| matches!(c, '/' | '?' | '#'))
+        .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);
     let host = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
     (host < end).then_some(host..end)
