@@ -204,8 +204,15 @@ impl Scan<'_, '_> {
         text: Option<usize>,
     ) -> Result<Option<Msg>, Refused> {
         let buffered = self.buffers > 0;
+        // serde also decodes a struct written as a JSON array (its fields in order, the
+        // rest defaulted), which this scan does not follow: OTLP JSON writes every message
+        // as an object, so an array where a message belongs is refused.
+        let array = container == Some(false);
         let Some(top) = self.stack.last_mut() else {
             // The request itself.
+            if array {
+                return Err(malformed("the request must be a JSON object"));
+            }
             return Ok((container == Some(true)).then_some(self.root));
         };
         let in_array = !top.object;
@@ -225,6 +232,9 @@ impl Scan<'_, '_> {
         };
         let object = container == Some(true);
         match (field.kind, in_array) {
+            (Kind::Messages(_), true) if array => {
+                Err(malformed("a message must be a JSON object, not an array"))
+            }
             (Kind::Messages(msg), true) => {
                 self.tally.element(msg, first, field.item)?;
                 Ok(object.then_some(msg))
@@ -243,6 +253,9 @@ impl Scan<'_, '_> {
             (Kind::Message(msg), false) if object => {
                 self.tally.message()?;
                 Ok(Some(msg))
+            }
+            (Kind::Message(_), false) if array => {
+                Err(malformed("a message must be a JSON object, not an array"))
             }
             (Kind::Text, false) => {
                 if let Some(len) = text {

@@ -257,6 +257,38 @@ fn empty_json_spans_are_refused_over_the_item_limit() {
 }
 
 #[test]
+fn messages_written_as_json_arrays_are_refused_not_left_uncounted() {
+    // serde decodes a struct from an array of its fields: this body is two spans that an
+    // object-only count would see as none, and `[],` repeated is millions of spans.
+    let array_form = r#"[[[null,[[null,[[],[]]]]]]]"#;
+    let decoded: ExportTraceServiceRequest =
+        serde_json::from_str(array_form).expect("serde accepts the array form");
+    assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 2);
+    assert!(matches!(
+        json("traces", array_form.as_bytes(), &Limits::default()),
+        Err(Refused::Malformed(_))
+    ));
+    let many = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{}[]]}}]}}]}}"#,
+        "[],".repeat(300_000)
+    );
+    assert!(matches!(
+        json("traces", many.as_bytes(), &Limits::default()),
+        Err(Refused::Malformed(_))
+    ));
+    // A message field holding an array, and the request itself as an array.
+    let scope = r#"{"resourceSpans":[{"resource":[[]],"scopeSpans":[]}]}"#;
+    assert!(matches!(
+        json("traces", scope.as_bytes(), &Limits::default()),
+        Err(Refused::Malformed(_))
+    ));
+    assert!(matches!(
+        json("traces", b"[]", &Limits::default()),
+        Err(Refused::Malformed(_))
+    ));
+}
+
+#[test]
 fn an_ordinary_large_batch_is_far_within_the_limits() {
     let spans = (0..10_000u32)
         .map(|i| Span {
