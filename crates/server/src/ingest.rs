@@ -128,7 +128,11 @@ fn decompressed_too_large(limit: usize) -> IngestError {
 /// bytes after the last member that are not another member are an error, as for
 /// `gunzip`. zstd: every frame; bytes after the last frame that are not one are an
 /// error.
-fn decompress(
+///
+/// Public, and hidden from the documentation, for the fuzz targets (`fuzz/`): the
+/// receivers reach it through [`decode_body`].
+#[doc(hidden)]
+pub fn decompress(
     compression: &str,
     body: &[u8],
     limit: usize,
@@ -183,10 +187,7 @@ pub fn decode_within<T: OtlpRequest>(
     raw: &[u8],
     limits: &Limits,
 ) -> Result<T, IngestError> {
-    let cost = match encoding {
-        Encoding::Protobuf => cost::protobuf(T::SIGNAL, raw, limits)?,
-        Encoding::Json => cost::json(T::SIGNAL, raw, limits)?,
-    };
+    let cost = cost_of::<T>(encoding, raw, limits)?;
     tracing::trace!(
         signal = T::SIGNAL,
         bytes = raw.len(),
@@ -196,6 +197,36 @@ pub fn decode_within<T: OtlpRequest>(
         "request measured"
     );
     decode(encoding, raw)
+}
+
+/// What a decompressed body costs, measured on its bytes before it is decoded and
+/// refused as soon as it passes `limits`.
+fn cost_of<T: OtlpRequest>(
+    encoding: Encoding,
+    raw: &[u8],
+    limits: &Limits,
+) -> Result<cost::Cost, IngestError> {
+    Ok(match encoding {
+        Encoding::Protobuf => cost::protobuf(T::SIGNAL, raw, limits)?,
+        Encoding::Json => cost::json(T::SIGNAL, raw, limits)?,
+    })
+}
+
+/// The measure [`decode_within`] takes of a decompressed body before decoding it: the
+/// items it holds (spans, span events, span links, log records, metric data points)
+/// and the bound of the memory its decoded form takes, in bytes; refused as
+/// [`decode_within`] refuses it when it passes `limits` or is malformed.
+///
+/// Public, and hidden from the documentation, for the fuzz targets (`fuzz/`), which
+/// check the measure against what the decoder builds.
+#[doc(hidden)]
+pub fn measure<T: OtlpRequest>(
+    encoding: Encoding,
+    raw: &[u8],
+    limits: &Limits,
+) -> Result<(u64, u64), IngestError> {
+    let cost = cost_of::<T>(encoding, raw, limits)?;
+    Ok((cost.items, cost.decoded_bytes))
 }
 
 /// Decodes a body as received: `compression` (`identity`, `gzip` or `zstd`; case and
