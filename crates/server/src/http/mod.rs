@@ -20,7 +20,7 @@
 //! | `GET /healthz`, `/readyz` | `ops.rs` | none |
 //! | `GET /`, `/status`, `/assets/{file}` | `pages.rs` | none |
 //!
-//! Beside them: `state.rs` ([`AppState`], [`Limits`]), `error.rs` ([`ApiError`]),
+//! Beside them: `state.rs` ([`AppState`]; [`Limits`] are ingest's), `error.rs` ([`ApiError`]),
 //! `scope.rs` (the token check), `params.rs` (query parameters), `read.rs` (store
 //! reads several areas share), `response.rs` (response bodies several areas share) and
 //! `timeouts.rs` (the request body deadline, [`with_body_timeout`]).

@@ -30,7 +30,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-use crate::http::Limits;
+use crate::ingest::Limits;
 use schema::Msg;
 
 /// Bytes charged for one allocation beyond what it holds: the allocator's header and

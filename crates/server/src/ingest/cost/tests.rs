@@ -1,6 +1,6 @@
 use super::schema::Msg;
 use super::{Refused, json, protobuf};
-use crate::http::Limits;
+use crate::ingest::Limits;
 use automagik_telemetry_testkit::build::{any_kv, empty_spans, string_kv, trace_request};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
