@@ -155,8 +155,9 @@ fn an_idle_keep_alive_connection_is_closed() {
     assert!(conn.is_closed(), "an idle keep-alive connection stays open");
 }
 
-#[test]
-fn a_chunked_body_that_never_ends_is_cut_at_the_body_timeout() {
+/// Sends `head` to a server with a 2 s body timeout, then `chunk` every `every`: the
+/// server must answer 408 and close the connection.
+fn body_is_cut_at_the_body_timeout(head: &[u8], chunk: &[u8], every: Duration) {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _server = Running(serve(
@@ -166,16 +167,8 @@ fn a_chunked_body_that_never_ends_is_cut_at_the_body_timeout() {
         &["--http-body-timeout", "2s"],
     ));
     let mut conn = Raw::connect(port);
-    conn.send(
-        b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-          Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n",
-    );
-    let open = trickle_until_closed(
-        &mut conn,
-        b"1\r\n\n\r\n",
-        Duration::from_millis(200),
-        Duration::from_secs(20),
-    );
+    conn.send(head);
+    let open = trickle_until_closed(&mut conn, chunk, every, Duration::from_secs(20));
     assert!(conn.is_closed(), "still open after {open:?}");
     assert!(
         conn.answer().starts_with("HTTP/1.1 408"),
@@ -185,31 +178,22 @@ fn a_chunked_body_that_never_ends_is_cut_at_the_body_timeout() {
 }
 
 #[test]
+fn a_chunked_body_that_never_ends_is_cut_at_the_body_timeout() {
+    body_is_cut_at_the_body_timeout(
+        b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"1\r\n\n\r\n",
+        Duration::from_millis(200),
+    );
+}
+
+#[test]
 fn a_body_trickled_byte_by_byte_is_cut_at_the_body_timeout() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let _server = Running(serve(
-        dir.path(),
-        port,
-        "off",
-        &["--http-body-timeout", "2s"],
-    ));
-    let mut conn = Raw::connect(port);
-    conn.send(
+    body_is_cut_at_the_body_timeout(
         b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n\
           Content-Type: application/x-protobuf\r\nContent-Length: 100000\r\n\r\n",
-    );
-    let open = trickle_until_closed(
-        &mut conn,
         b"\n",
         Duration::from_millis(100),
-        Duration::from_secs(20),
-    );
-    assert!(conn.is_closed(), "still open after {open:?}");
-    assert!(
-        conn.answer().starts_with("HTTP/1.1 408"),
-        "{}",
-        conn.answer()
     );
 }
 
