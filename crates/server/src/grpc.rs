@@ -304,6 +304,7 @@ impl<T: OtlpRequest> UnaryService<T> for ExportMethod<T> {
                 &state.store,
                 &state.metrics,
                 &state.redactor,
+                &state.temporality,
                 request.into_inner(),
             )
             .await?;

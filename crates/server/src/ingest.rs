@@ -10,6 +10,8 @@
 //! to gRPC codes. Their messages name what is wrong with a request, never its content.
 
 mod cost;
+mod exponential;
+pub mod temporality;
 
 use crate::redaction::IngestRedactor;
 use crate::rows::{self, Batch};
@@ -28,6 +30,7 @@ use prost::Message;
 use prost::bytes::Bytes;
 use std::io::Read;
 use std::sync::Arc;
+use temporality::Temporality;
 
 /// Why a request was not ingested.
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +265,11 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
     fn into_rows(self) -> Batch;
     /// The response, carrying partial success when items were refused.
     fn response(rejected: u64, message: Option<String>) -> Self::Response;
+    /// The request as a metrics request, whose points are normalised before they are
+    /// stored (cumulative to increases, exponential histograms to explicit buckets).
+    fn as_metrics_mut(&mut self) -> Option<&mut ExportMetricsServiceRequest> {
+        None
+    }
 }
 
 impl OtlpRequest for ExportTraceServiceRequest {
@@ -311,6 +319,9 @@ impl OtlpRequest for ExportMetricsServiceRequest {
     fn into_rows(self) -> Batch {
         rows::into_metrics(self)
     }
+    fn as_metrics_mut(&mut self) -> Option<&mut ExportMetricsServiceRequest> {
+        Some(self)
+    }
     fn response(rejected: u64, message: Option<String>) -> Self::Response {
         ExportMetricsServiceResponse {
             partial_success: (rejected > 0).then(|| ExportMetricsPartialSuccess {
@@ -337,22 +348,38 @@ async fn store_batch(
     Ok(())
 }
 
-/// Redacts one decoded export request with `redactor`, stores it in `store` (answering
-/// only after commit) and counts the outcome in `metrics`; shared by OTLP/HTTP and
-/// OTLP/gRPC. Nothing of the request reaches the store unredacted.
+/// Redacts one decoded export request with `redactor`, normalises its metric points
+/// (cumulative to increases with `temporality`, exponential histograms to explicit
+/// buckets), stores it in `store` (answering only after commit) and counts the outcome
+/// in `metrics`; shared by OTLP/HTTP and OTLP/gRPC. Nothing of the request reaches the
+/// store unredacted.
 pub async fn store_request<T: OtlpRequest>(
     store: &Arc<dyn Store>,
     metrics: &Arc<ServerMetrics>,
     redactor: &IngestRedactor,
+    temporality: &Temporality,
     mut req: T,
 ) -> Result<T::Response, IngestError> {
     req.redact(redactor, metrics);
-    let batch = req.into_rows();
+    let (pending, refused) = match req.as_metrics_mut() {
+        Some(m) => {
+            let pending = temporality.begin(m).await;
+            (Some(pending), exponential::convert_request(m))
+        }
+        None => (None, Vec::new()),
+    };
+    let mut batch = req.into_rows();
+    for reason in refused {
+        batch.reject(reason);
+    }
     let stored = batch.spans.len() + batch.logs.len() + batch.metric_points.len();
     let (rejected, message) = (batch.rejected, batch.rejection.clone());
     if let Err(e) = store_batch(store, metrics, batch).await {
         metrics.rejected_request(T::SIGNAL, e.reason());
         return Err(e);
+    }
+    if let Some(pending) = pending {
+        pending.commit();
     }
     metrics.accepted(T::SIGNAL, stored as u64);
     metrics.rejected_records(T::SIGNAL, "invalid_item", rejected);

@@ -77,7 +77,9 @@ pub struct MetricPointRow {
     pub name: String,
     /// `service.name` of its resource.
     pub service_name: String,
-    /// `sum`, `gauge` or `histogram`.
+    /// `sum` (monotonic: increases), `updown_sum` (a non-monotonic sum: current
+    /// values), `gauge` or `histogram` (explicit buckets; exponential histograms are
+    /// converted to them).
     pub kind: &'static str,
     /// Start of the interval, ns.
     pub start_time_unix_nano: u64,
@@ -99,6 +101,17 @@ pub struct MetricPointRow {
     pub explicit_bounds: Option<Vec<f64>>,
     /// Attributes, JSON object text.
     pub attributes: String,
+}
+
+/// The stored kind name `kind` as one of [`MetricPointRow::kind`]'s names
+/// (`histogram` for anything else).
+pub fn metric_kind(kind: &str) -> &'static str {
+    match kind {
+        "sum" => "sum",
+        "updown_sum" => "updown_sum",
+        "gauge" => "gauge",
+        _ => "histogram",
+    }
 }
 
 impl MetricPointRow {
@@ -214,7 +227,7 @@ impl Batch {
         self.len() == 0 && self.agent_runs.is_empty() && self.agent_actions.is_empty()
     }
 
-    fn reject(&mut self, why: String) {
+    pub(crate) fn reject(&mut self, why: String) {
         self.rejected += 1;
         self.rejection.get_or_insert(why);
     }
@@ -518,9 +531,12 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                 }
             };
             match &m.data {
-                Some(Data::Sum(s)) => batch
-                    .metric_points
-                    .extend(s.data_points.iter().map(|p| number(p, "sum"))),
+                // A non-monotonic sum (an up-down counter) is a current value.
+                Some(Data::Sum(s)) => batch.metric_points.extend(
+                    s.data_points
+                        .iter()
+                        .map(|p| number(p, if s.is_monotonic { "sum" } else { "updown_sum" })),
+                ),
                 Some(Data::Gauge(g)) => batch
                     .metric_points
                     .extend(g.data_points.iter().map(|p| number(p, "gauge"))),
@@ -543,10 +559,11 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                             attributes: attributes_json(&p.attributes),
                         }))
                 }
+                // Ingest converts them to explicit buckets before rows are made.
                 Some(Data::ExponentialHistogram(h)) => {
                     for _ in &h.data_points {
                         batch.reject(format!(
-                            "metric {:?}: exponential histograms are not stored yet",
+                            "metric {:?}: exponential histogram not converted",
                             m.name
                         ));
                     }

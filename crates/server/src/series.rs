@@ -18,18 +18,69 @@ pub enum Agg {
     Max,
     /// How many values (observations).
     Count,
+    /// The current value: the last value of each series in the step, added across the
+    /// series (for histograms, the mean of each series' last point, averaged).
+    Last,
+    /// A quantile, in thousandths (`p95` is 950): from the merged buckets of the step's
+    /// histogram points, or from the values of number points.
+    Quantile(u16),
 }
 
 impl std::str::FromStr for Agg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        const EXPECTED: &str = "agg: expected avg, sum, min, max, count, last or a percentile such as p50, p90, p95, p99 or p99.9";
         match s {
             "avg" => Ok(Agg::Avg),
             "sum" => Ok(Agg::Sum),
             "min" => Ok(Agg::Min),
             "max" => Ok(Agg::Max),
             "count" => Ok(Agg::Count),
-            _ => Err("agg: expected avg, sum, min, max or count".into()),
+            "last" => Ok(Agg::Last),
+            _ => {
+                let p: f64 = s
+                    .strip_prefix('p')
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(|| EXPECTED.to_string())?;
+                let thousandths = (p * 10.0).round();
+                if !(p > 0.0 && p <= 100.0) || (thousandths - p * 10.0).abs() > 1e-9 {
+                    return Err(EXPECTED.into());
+                }
+                Ok(Agg::Quantile(thousandths as u16))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Agg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Agg::Avg => f.write_str("avg"),
+            Agg::Sum => f.write_str("sum"),
+            Agg::Min => f.write_str("min"),
+            Agg::Max => f.write_str("max"),
+            Agg::Count => f.write_str("count"),
+            Agg::Last => f.write_str("last"),
+            Agg::Quantile(t) if t % 10 == 0 => write!(f, "p{}", t / 10),
+            Agg::Quantile(t) => write!(f, "p{}.{}", t / 10, t % 10),
+        }
+    }
+}
+
+impl Agg {
+    /// Whether the aggregation needs the raw points (rollups keep count, sum, min and
+    /// max per metric and service only).
+    pub fn needs_points(self) -> bool {
+        matches!(self, Agg::Last | Agg::Quantile(_))
+    }
+
+    /// The default for a metric of `kind`: increases add up, current values (gauges,
+    /// up-down counters) are read as the last value, histograms average.
+    pub fn default_for(kind: &str) -> Agg {
+        match kind {
+            "sum" => Agg::Sum,
+            "gauge" | "updown_sum" => Agg::Last,
+            _ => Agg::Avg,
         }
     }
 }
@@ -68,8 +119,10 @@ impl Acc {
 
     fn value(&self, agg: Agg) -> f64 {
         match agg {
-            Agg::Avg if self.count > 0 => self.sum / self.count as f64,
-            Agg::Avg => 0.0,
+            Agg::Avg | Agg::Last | Agg::Quantile(_) if self.count > 0 => {
+                self.sum / self.count as f64
+            }
+            Agg::Avg | Agg::Last | Agg::Quantile(_) => 0.0,
             Agg::Sum => self.sum,
             Agg::Min => self.min,
             Agg::Max => self.max,
@@ -137,37 +190,219 @@ fn point_agg(p: &MetricPointRow) -> Option<MetricAgg> {
     }
 }
 
+/// An `f64` ordered by `total_cmp`, as a map key.
+#[derive(Clone, Copy, Debug)]
+struct Bound(f64);
+
+impl PartialEq for Bound {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(&other.0).is_eq()
+    }
+}
+impl Eq for Bound {}
+impl PartialOrd for Bound {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Bound {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Histogram buckets of several points merged by upper bound (the last bucket's bound
+/// is `+inf`): points sharing a layout (the common case) add bucket by bucket; a
+/// coarser layout's counts go to its buckets' upper bounds.
+#[derive(Clone, Debug, Default)]
+pub struct MergedBuckets {
+    counts: BTreeMap<Bound, u64>,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl MergedBuckets {
+    /// Adds one point's buckets (`bounds.len() + 1` counts), with its min and max.
+    pub fn add(&mut self, bounds: &[f64], counts: &[u64], min: Option<f64>, max: Option<f64>) {
+        for (i, n) in counts.iter().enumerate() {
+            let upper = bounds.get(i).copied().unwrap_or(f64::INFINITY);
+            if upper.is_nan() || *n == 0 {
+                continue;
+            }
+            let slot = self.counts.entry(Bound(upper)).or_insert(0);
+            *slot = slot.saturating_add(*n);
+        }
+        let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+        if let Some(m) = finite(min) {
+            self.min = Some(self.min.map_or(m, |x| x.min(m)));
+        }
+        if let Some(m) = finite(max) {
+            self.max = Some(self.max.map_or(m, |x| x.max(m)));
+        }
+    }
+
+    /// The `q` quantile (0–1): the bucket holding rank `q * count`, interpolated
+    /// linearly within it; the open first and last buckets are closed by the min and
+    /// max when known (else by the next bound, or 0 for a first bucket above 0), and
+    /// the result is kept within min and max. `None` when empty. Its error is at most
+    /// the width of the bucket that holds it.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.counts.values().fold(0u64, |t, n| t.saturating_add(*n));
+        if total == 0 {
+            return None;
+        }
+        let rank = q.clamp(0.0, 1.0) * total as f64;
+        let mut seen = 0u64;
+        let mut lower: Option<f64> = None;
+        for (Bound(upper), n) in &self.counts {
+            let before = seen;
+            seen = seen.saturating_add(*n);
+            if (seen as f64) >= rank {
+                let lo = match lower {
+                    Some(l) => l,
+                    None => self.min.unwrap_or(if *upper > 0.0 { 0.0 } else { *upper }),
+                };
+                let hi = if upper.is_finite() {
+                    *upper
+                } else {
+                    self.max.unwrap_or(lo)
+                };
+                let lo = lo.min(hi);
+                let within = (rank - before as f64) / (*n as f64);
+                let mut v = lo + (hi - lo) * within.clamp(0.0, 1.0);
+                if let Some(m) = self.min {
+                    v = v.max(m);
+                }
+                if let Some(m) = self.max {
+                    v = v.min(m);
+                }
+                return Some(v);
+            }
+            lower = Some(*upper);
+        }
+        self.max
+    }
+}
+
+/// The `q` quantile of `values` (linear between closest ranks); `None` when empty.
+fn value_quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let (i, frac) = (pos.floor() as usize, pos - pos.floor());
+    let a = values[i];
+    let b = values.get(i + 1).copied().unwrap_or(a);
+    Some(a + (b - a) * frac)
+}
+
+/// What one step of a raw series gathers for its aggregation.
+#[derive(Default)]
+struct RawStep {
+    acc: Option<Acc>,
+    /// Per series (service and attributes): time and value of its last point.
+    last: BTreeMap<String, (u64, f64, bool)>,
+    values: Vec<f64>,
+    buckets: MergedBuckets,
+    histograms: bool,
+}
+
+impl RawStep {
+    fn add(&mut self, p: &MetricPointRow, m: &MetricAgg, agg: Agg) {
+        self.acc.get_or_insert(Acc::EMPTY).add(m);
+        match agg {
+            Agg::Last => {
+                let (value, histogram) = match p.value {
+                    Some(v) => (v, false),
+                    None => (m.sum / m.count.max(1) as f64, true),
+                };
+                let series = format!("{}\u{1}{}", p.service_name, p.attributes);
+                let slot = self
+                    .last
+                    .entry(series)
+                    .or_insert((p.time_unix_nano, value, histogram));
+                if p.time_unix_nano >= slot.0 {
+                    *slot = (p.time_unix_nano, value, histogram);
+                }
+            }
+            Agg::Quantile(_) => match (&p.bucket_counts, &p.explicit_bounds) {
+                (Some(counts), Some(bounds)) if p.kind == "histogram" => {
+                    self.histograms = true;
+                    self.buckets.add(bounds, counts, p.min, p.max);
+                }
+                _ => {
+                    if let Some(v) = p.value.filter(|v| v.is_finite()) {
+                        self.values.push(v);
+                    }
+                }
+            },
+            _ => {}
+        }
+    }
+
+    fn value(mut self, agg: Agg) -> Option<f64> {
+        match agg {
+            Agg::Last => {
+                let histograms = self.last.values().filter(|(_, _, h)| *h).count();
+                let total: f64 = self.last.values().map(|(_, v, _)| v).sum();
+                if histograms > 0 {
+                    Some(total / self.last.len().max(1) as f64)
+                } else {
+                    (!self.last.is_empty()).then_some(total)
+                }
+            }
+            Agg::Quantile(t) => {
+                let q = f64::from(t) / 1000.0;
+                if self.histograms {
+                    self.buckets.quantile(q)
+                } else {
+                    value_quantile(&mut self.values, q)
+                }
+            }
+            other => self.acc.map(|a| a.value(other)),
+        }
+    }
+}
+
 /// Series from raw points, one per value of the attribute `group_by` (or of
-/// `service.name` when that is the key); points without it form the group `null`.
+/// `service.name` when that is the key; one series of every point without it); points
+/// without the attribute form the group `null`.
 pub fn from_points(
     points: &[MetricPointRow],
     from: u64,
     step_ns: u64,
     agg: Agg,
-    group_by: &str,
+    group_by: Option<&str>,
 ) -> Vec<(serde_json::Value, Vec<Point>)> {
-    let mut groups: BTreeMap<String, (serde_json::Value, BTreeMap<u64, Acc>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (serde_json::Value, BTreeMap<u64, RawStep>)> = BTreeMap::new();
     for p in points {
         let Some(m) = point_agg(p) else { continue };
-        let group = if group_by == "service.name" {
-            serde_json::Value::String(p.service_name.clone())
-        } else {
-            serde_json::from_str::<serde_json::Value>(&p.attributes)
+        let group = match group_by {
+            None => serde_json::Value::Null,
+            Some("service.name") => serde_json::Value::String(p.service_name.clone()),
+            Some(key) => serde_json::from_str::<serde_json::Value>(&p.attributes)
                 .ok()
-                .and_then(|mut a| a.get_mut(group_by).map(serde_json::Value::take))
-                .unwrap_or(serde_json::Value::Null)
+                .and_then(|mut a| a.get_mut(key).map(serde_json::Value::take))
+                .unwrap_or(serde_json::Value::Null),
         };
         groups
             .entry(group.to_string())
             .or_insert_with(|| (group, BTreeMap::new()))
             .1
             .entry(step_of(p.time_unix_nano, from, step_ns))
-            .or_insert(Acc::EMPTY)
-            .add(&m);
+            .or_default()
+            .add(p, &m, agg);
     }
     groups
         .into_values()
-        .map(|(group, steps)| (group, finish(steps, agg)))
+        .map(|(group, steps)| {
+            let points = steps
+                .into_iter()
+                .filter_map(|(time, step)| step.value(agg).map(|value| Point { time, value }))
+                .collect();
+            (group, points)
+        })
         .collect()
 }
 
@@ -385,7 +620,7 @@ mod tests {
             p(12, 10.0, r#"{"queue":"b"}"#),
             p(13, 4.0, "{}"),
         ];
-        let groups = from_points(&points, 0, 10, Agg::Sum, "queue");
+        let groups = from_points(&points, 0, 10, Agg::Sum, Some("queue"));
         assert_eq!(groups.len(), 3);
         let a = groups.iter().find(|(g, _)| g == "a").expect("group a");
         assert_eq!(
@@ -404,5 +639,59 @@ mod tests {
             }]
         );
         assert!(groups.iter().any(|(g, _)| g.is_null()));
+    }
+
+    #[test]
+    fn last_adds_the_current_value_of_each_series() {
+        let p = |t: u64, v: f64, attrs: &str| {
+            MetricPointRow::number("m", "s", "updown_sum", t, Some(v), attrs)
+        };
+        let points = [
+            p(1, 10.0, r#"{"q":"a"}"#),
+            p(5, 12.0, r#"{"q":"a"}"#),
+            p(3, 4.0, r#"{"q":"b"}"#),
+        ];
+        let all = from_points(&points, 0, 100, Agg::Last, None);
+        assert_eq!(all[0].1[0].value, 16.0);
+        let per_q = from_points(&points, 0, 100, Agg::Last, Some("q"));
+        assert_eq!(per_q.len(), 2);
+    }
+
+    #[test]
+    fn percentiles_from_merged_buckets_and_from_values() {
+        let h = |counts: Vec<u64>| MetricPointRow {
+            count: Some(counts.iter().sum()),
+            sum: Some(0.0),
+            bucket_counts: Some(counts),
+            explicit_bounds: Some(vec![10.0, 20.0, 30.0]),
+            min: Some(1.0),
+            max: Some(35.0),
+            ..MetricPointRow::number("h", "s", "histogram", 1, None, "{}")
+        };
+        // 40 observations: 10 per bucket; the median is the top of the second bucket.
+        let points = [h(vec![5, 5, 5, 5]), h(vec![5, 5, 5, 5])];
+        let q = |agg| from_points(&points, 0, 100, agg, None)[0].1[0].value;
+        assert_eq!(q(Agg::Quantile(500)), 20.0);
+        assert_eq!(q(Agg::Quantile(250)), 10.0);
+        assert_eq!(
+            q(Agg::Quantile(1000)),
+            35.0,
+            "the open last bucket ends at max"
+        );
+        let v = |t: u64, v: f64| MetricPointRow::number("g", "s", "gauge", t, Some(v), "{}");
+        let values: Vec<MetricPointRow> = (1..=5).map(|i| v(i, i as f64)).collect();
+        let p = from_points(&values, 0, 100, Agg::Quantile(500), None);
+        assert_eq!(p[0].1[0].value, 3.0);
+    }
+
+    #[test]
+    fn percentile_names_parse_and_print() {
+        for name in ["p50", "p90", "p95", "p99", "p99.9", "last", "avg"] {
+            let agg: Agg = name.parse().expect(name);
+            assert_eq!(agg.to_string(), name);
+        }
+        for bad in ["p0", "p101", "p9.99", "px", "median"] {
+            assert!(bad.parse::<Agg>().is_err(), "{bad}");
+        }
     }
 }

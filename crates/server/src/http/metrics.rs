@@ -77,7 +77,7 @@ async fn metric_series(
         .collect();
     Ok(axum::Json(json!({
         "name": name,
-        "agg": format!("{:?}", data.agg).to_ascii_lowercase(),
+        "agg": data.agg.to_string(),
         "step_seconds": data.step_ns as f64 / 1e9,
         "from": rfc3339(data.from),
         "to": rfc3339(data.to),

@@ -125,8 +125,14 @@ async fn export<T: OtlpRequest>(
     let (enc, req) = decode::<T>(state.limits, request)
         .await
         .inspect_err(|e| state.metrics.rejected_request(T::SIGNAL, e.reason()))?;
-    let response =
-        ingest::store_request(&state.store, &state.metrics, &state.redactor, req).await?;
+    let response = ingest::store_request(
+        &state.store,
+        &state.metrics,
+        &state.redactor,
+        &state.temporality,
+        req,
+    )
+    .await?;
     Ok(reply(enc, &response))
 }
 

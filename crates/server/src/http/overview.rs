@@ -215,11 +215,7 @@ async fn metric_chart(
         })
         .collect();
     Ok(svg_response(svg::line_chart(&svg::Chart {
-        title: format!(
-            "{name}: {} per {}",
-            format!("{:?}", data.agg).to_ascii_lowercase(),
-            short_step(data.step_ns)
-        ),
+        title: format!("{name}: {} per {}", data.agg, short_step(data.step_ns)),
         from: data.from,
         to: data.to,
         lines,

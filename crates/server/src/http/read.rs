@@ -86,38 +86,35 @@ pub(super) async fn series_of(
         .filter(|a| !a.is_empty())
     {
         Some(a) => a.parse().map_err(ApiError::BadRequest)?,
-        // Counters add up; gauges and histograms average.
+        // Increases add up; current values are read as the last; histograms average.
         None => {
             let n = name.to_string();
             let sample = blocking(state, move |s| s.metric_points(&n, 0, u64::MAX >> 1, 0)).await?;
-            if sample.first().is_some_and(|p| p.kind == "sum") {
-                Agg::Sum
-            } else {
-                Agg::Avg
-            }
+            sample
+                .first()
+                .map_or(Agg::Avg, |p| Agg::default_for(p.kind))
         }
     };
     let group_by = params
         .get("group_by")
         .map(|g| g.trim().to_string())
         .filter(|g| !g.is_empty());
+    // The last value and percentiles are read from the raw points (rollups keep count,
+    // sum, min and max per metric and service).
+    let raw = group_by.is_some() || agg.needs_points();
     // By default about 120 points, in whole minutes.
     let step_ns = step_param(params, to - from, MINUTE_NS)?;
-    let min_step = if group_by.is_some() {
-        1_000_000_000
-    } else {
-        MINUTE_NS
-    };
-    if step_ns < min_step || (group_by.is_none() && step_ns % MINUTE_NS != 0) {
-        return Err(ApiError::BadRequest(if group_by.is_some() {
+    let min_step = if raw { 1_000_000_000 } else { MINUTE_NS };
+    if step_ns < min_step || (!raw && step_ns % MINUTE_NS != 0) {
+        return Err(ApiError::BadRequest(if raw {
             "step: at least 1s".into()
         } else {
             "step: a whole number of minutes (rollups are per minute and per hour)".into()
         }));
     }
     check_point_count(to - from, step_ns)?;
-    let (source, series) = match &group_by {
-        Some(key) => {
+    let (source, series) = match raw {
+        true => {
             let n = name.to_string();
             let points = blocking(state, move |s| {
                 s.metric_points(&n, from, to, MAX_SERIES_POINTS)
@@ -125,12 +122,14 @@ pub(super) async fn series_of(
             .await?;
             if points.len() > MAX_SERIES_POINTS {
                 return Err(ApiError::BadRequest(format!(
-                    "the range holds more than {MAX_SERIES_POINTS} points; narrow it or drop group_by"
+                    "the range holds more than {MAX_SERIES_POINTS} points; narrow it, or use \
+                     avg, sum, min, max or count without group_by (read from rollups)"
                 )));
             }
-            ("raw", series::from_points(&points, from, step_ns, agg, key))
+            let series = series::from_points(&points, from, step_ns, agg, group_by.as_deref());
+            ("raw", series)
         }
-        None => {
+        false => {
             let resolution: u32 = if step_ns % HOUR_NS == 0 { 3600 } else { 60 };
             let res_ns = u64::from(resolution) * 1_000_000_000;
             let q = RollupQuery {

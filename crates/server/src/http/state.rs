@@ -4,6 +4,7 @@ use crate::alerts::Alerts;
 use crate::auth::Auth;
 use crate::fleet::{Fleet, ProbesCollector};
 pub use crate::ingest::Limits;
+use crate::ingest::temporality::Temporality;
 use crate::redaction::IngestRedactor;
 use crate::server_metrics::ServerMetrics;
 use crate::store::Store;
@@ -28,6 +29,9 @@ pub struct AppState {
     pub probes: ProbesCollector,
     /// Redaction on ingest, applied to every decoded request before it is stored.
     pub redactor: Arc<IngestRedactor>,
+    /// The last point of each cumulative metric series, so that cumulative points are
+    /// stored as increases.
+    pub temporality: Arc<Temporality>,
 }
 
 impl AppState {
@@ -43,6 +47,7 @@ impl AppState {
             fleet: Arc::new(Fleet::default()),
             probes: ProbesCollector::default(),
             redactor: Arc::new(IngestRedactor::standard()),
+            temporality: Arc::new(Temporality::default()),
         }
     }
 }

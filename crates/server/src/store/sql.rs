@@ -34,6 +34,14 @@ impl Dialect {
             Dialect::Postgres => format!("{column}::text"),
         }
     }
+
+    /// A numeric array column as JSON text (SQLite stores it as JSON text already).
+    pub(crate) fn json_array(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_string(),
+            Dialect::Postgres => format!("array_to_json({column})::text"),
+        }
+    }
 }
 
 /// A bound value.
@@ -343,8 +351,10 @@ pub(crate) fn metric_points(d: Dialect, name: &str, from: u64, to: u64, max: usi
         d,
         format!(
             "SELECT name, service_name, kind, start_time_unix_nano, time_unix_nano, value, count, sum, min, max,
-                    {} FROM metric_points",
-            d.json("attributes")
+                    {}, {}, {} FROM metric_points",
+            d.json("attributes"),
+            d.json_array("bucket_counts"),
+            d.json_array("explicit_bounds"),
         ),
     );
     l.push(
@@ -477,7 +487,7 @@ macro_rules! read_action {
     }};
 }
 
-/// Reads a row of [`metric_points`] (bucket counts and bounds are not read back).
+/// Reads a row of [`metric_points`].
 macro_rules! read_metric_point {
     ($row:ident . $get:ident) => {{
         let kind: String = $row.$get(2)?;
@@ -487,11 +497,7 @@ macro_rules! read_metric_point {
         $crate::rows::MetricPointRow {
             name: $row.$get(0)?,
             service_name: $row.$get(1)?,
-            kind: match kind.as_str() {
-                "sum" => "sum",
-                "gauge" => "gauge",
-                _ => "histogram",
-            },
+            kind: $crate::rows::metric_kind(&kind),
             start_time_unix_nano: start as u64,
             time_unix_nano: time as u64,
             value: $row.$get(5)?,
@@ -499,11 +505,16 @@ macro_rules! read_metric_point {
             sum: $row.$get(7)?,
             min: $row.$get(8)?,
             max: $row.$get(9)?,
-            bucket_counts: None,
-            explicit_bounds: None,
+            bucket_counts: $crate::store::sql::json_numbers($row.$get(11)?),
+            explicit_bounds: $crate::store::sql::json_numbers($row.$get(12)?),
             attributes: $row.$get(10)?,
         }
     }};
+}
+
+/// A JSON array of numbers stored by the store (`None` for none, or for anything else).
+pub(crate) fn json_numbers<T: serde::de::DeserializeOwned>(text: Option<String>) -> Option<Vec<T>> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
 pub(crate) use {read_action, read_log, read_metric_point, read_run, read_span};

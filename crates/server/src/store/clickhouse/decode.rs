@@ -317,11 +317,7 @@ impl PointOut {
     pub(super) fn row(self) -> MetricPointRow {
         let histogram = self.kind == "histogram";
         MetricPointRow {
-            kind: match self.kind.as_str() {
-                "sum" => "sum",
-                "histogram" => "histogram",
-                _ => "gauge",
-            },
+            kind: crate::rows::metric_kind(&self.kind),
             name: self.name,
             service_name: self.service_name,
             start_time_unix_nano: self.start,

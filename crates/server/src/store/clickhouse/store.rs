@@ -555,17 +555,20 @@ impl StoreRead for ClickHouseStore {
             #[serde(deserialize_with = "de_u64")]
             last: u64,
         }
-        let parts: Vec<String> = [("gauge", Schema::GAUGES), ("sum", Schema::SUMS)]
-            .into_iter()
-            .chain([("histogram", Schema::HISTOGRAMS)])
-            .map(|(kind, t)| {
-                format!(
-                    "SELECT MetricName AS name, '{kind}' AS kind, count() AS points, \
-                     toUnixTimestamp64Nano(max(TimeUnix)) AS last FROM {} GROUP BY MetricName",
-                    self.table(t)
-                )
-            })
-            .collect();
+        let parts: Vec<String> = [
+            ("'gauge'", Schema::GAUGES),
+            ("if(any(IsMonotonic), 'sum', 'updown_sum')", Schema::SUMS),
+            ("'histogram'", Schema::HISTOGRAMS),
+        ]
+        .into_iter()
+        .map(|(kind, t)| {
+            format!(
+                "SELECT MetricName AS name, {kind} AS kind, count() AS points, \
+                 toUnixTimestamp64Nano(max(TimeUnix)) AS last FROM {} GROUP BY MetricName",
+                self.table(t)
+            )
+        })
+        .collect();
         Ok(self
             .select::<M>(&format!(
                 "SELECT * FROM ({}) ORDER BY name, kind LIMIT {}",
@@ -599,7 +602,7 @@ impl StoreRead for ClickHouseStore {
              toUnixTimestamp64Nano(TimeUnix) AS t, Attributes, AttributeTypes";
         let number = |kind: &str, table: &str| {
             format!(
-                "SELECT '{kind}' AS kind, {common}, Value AS value, toUInt64(0) AS count, \
+                "SELECT {kind} AS kind, {common}, Value AS value, toUInt64(0) AS count, \
                  CAST(NULL, 'Nullable(Float64)') AS sum, CAST(NULL, 'Nullable(Float64)') AS min, \
                  CAST(NULL, 'Nullable(Float64)') AS max, CAST([], 'Array(UInt64)') AS bucket_counts, \
                  CAST([], 'Array(Float64)') AS explicit_bounds FROM {} WHERE {filter}",
@@ -615,8 +618,8 @@ impl StoreRead for ClickHouseStore {
         let rows: Vec<PointOut> = self.select(&format!(
             "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram}) \
              ORDER BY t, ServiceName, toString(Attributes) LIMIT {}",
-            number("gauge", Schema::GAUGES),
-            number("sum", Schema::SUMS),
+            number("'gauge'", Schema::GAUGES),
+            number("if(IsMonotonic, 'sum', 'updown_sum')", Schema::SUMS),
             max.saturating_add(1)
         ))?;
         Ok(rows.into_iter().map(PointOut::row).collect())
