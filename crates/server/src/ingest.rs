@@ -10,7 +10,7 @@
 //! to gRPC codes. Their messages name what is wrong with a request, never its content.
 
 mod cost;
-mod exponential;
+pub mod exponential;
 pub mod temporality;
 
 use crate::redaction::IngestRedactor;

@@ -3,16 +3,26 @@
 //! fresh database on the machine's server per test) and ClickHouse (the real engine,
 //! one per test).
 
+use automagik_telemetry_server::ingest::exponential;
+use automagik_telemetry_server::ingest::temporality::Temporality;
 use automagik_telemetry_server::rollup::quantile_ns;
 use automagik_telemetry_server::rows::{self, Batch, MetricPointRow};
+use automagik_telemetry_server::series::{self, Agg};
 use automagik_telemetry_server::{
     ClickHouseStore, LogQuery, PostgresStore, RollupQuery, RunQuery, SqliteStore, Store, TraceQuery,
 };
 use automagik_telemetry_testkit::build::{any_kv, log_request, string_kv, trace_request};
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use automagik_telemetry_testkit::pg::TestDatabase;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value as V};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, ExponentialHistogram, ExponentialHistogramDataPoint, Histogram,
+    HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status, span};
 use serde_json::{Value as Json, json};
 use std::collections::HashSet;
@@ -416,6 +426,155 @@ fn metrics_points_and_rollups(store: &dyn Store) {
     );
 }
 
+/// A request of one metric of `service`.
+fn metric_request(service: &str, name: &str, data: Data) -> ExportMetricsServiceRequest {
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![string_kv("service.name", service)],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: name.into(),
+                    data: Some(data),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// Stores `req` as ingest does: cumulative points as increases, exponential
+/// histograms as explicit buckets.
+fn ingest_metrics(
+    store: &dyn Store,
+    temporality: &Temporality,
+    mut req: ExportMetricsServiceRequest,
+) {
+    let pending = temporality.begin_blocking(&mut req);
+    let refused = exponential::convert_request(&mut req);
+    assert!(refused.is_empty(), "{refused:?}");
+    store.insert(rows::into_metrics(req)).expect("insert");
+    pending.commit();
+}
+
+fn metrics_of_every_kind_from_sdk_requests(store: &dyn Store) {
+    let temporality = Temporality::new(T0);
+    let cumulative = AggregationTemporality::Cumulative as i32;
+    // A cumulative counter exported three times: 5, 12, 16.
+    for (i, total) in [5, 12, 16].into_iter().enumerate() {
+        let point = NumberDataPoint {
+            start_time_unix_nano: T0 + MS,
+            time_unix_nano: T0 + (i as u64 + 1) * MIN,
+            value: Some(number_data_point::Value::AsInt(total)),
+            ..Default::default()
+        };
+        let up_down = NumberDataPoint {
+            value: Some(number_data_point::Value::AsInt([10, 15, 12][i])),
+            ..point.clone()
+        };
+        for (name, monotonic, p) in [("requests", true, point), ("in_flight", false, up_down)] {
+            let data = Data::Sum(Sum {
+                data_points: vec![p],
+                aggregation_temporality: cumulative,
+                is_monotonic: monotonic,
+            });
+            ingest_metrics(store, &temporality, metric_request("api", name, data));
+        }
+    }
+    let requests = store
+        .metric_points("requests", T0, T0 + 10 * MIN, 100)
+        .expect("points");
+    let increases: Vec<f64> = requests.iter().filter_map(|p| p.value).collect();
+    assert_eq!(increases, [5.0, 7.0, 4.0]);
+    assert_eq!(requests[0].kind, "sum");
+    let in_flight = store
+        .metric_points("in_flight", T0, T0 + 10 * MIN, 100)
+        .expect("points");
+    assert_eq!(in_flight.len(), 3);
+    assert_eq!(in_flight[2].kind, "updown_sum");
+    let current = series::from_points(&in_flight, T0, 10 * MIN, Agg::Last, None);
+    assert_eq!(current[0].1[0].value, 12.0);
+    let kinds: Vec<(String, String)> = store
+        .metric_names(100)
+        .expect("names")
+        .into_iter()
+        .map(|m| (m.name, m.kind))
+        .collect();
+    assert!(
+        kinds.contains(&("in_flight".into(), "updown_sum".into())),
+        "{kinds:?}"
+    );
+
+    // An explicit-bucket histogram and an exponential one: buckets read back.
+    let histogram = Data::Histogram(Histogram {
+        data_points: vec![HistogramDataPoint {
+            start_time_unix_nano: T0,
+            time_unix_nano: T0 + MIN,
+            count: 40,
+            sum: Some(700.0),
+            bucket_counts: vec![10, 10, 10, 10],
+            explicit_bounds: vec![10.0, 20.0, 30.0],
+            min: Some(1.0),
+            max: Some(35.0),
+            ..Default::default()
+        }],
+        aggregation_temporality: AggregationTemporality::Delta as i32,
+    });
+    ingest_metrics(
+        store,
+        &temporality,
+        metric_request("api", "latency", histogram),
+    );
+    let exponential = Data::ExponentialHistogram(ExponentialHistogram {
+        data_points: vec![ExponentialHistogramDataPoint {
+            start_time_unix_nano: T0,
+            time_unix_nano: T0 + MIN,
+            count: 8,
+            sum: Some(30.0),
+            scale: 0,
+            positive: Some(Buckets {
+                offset: 0,
+                bucket_counts: vec![2, 2, 4],
+            }),
+            min: Some(1.5),
+            max: Some(8.0),
+            ..Default::default()
+        }],
+        aggregation_temporality: AggregationTemporality::Delta as i32,
+    });
+    ingest_metrics(
+        store,
+        &temporality,
+        metric_request("api", "sizes", exponential),
+    );
+    let latency = store
+        .metric_points("latency", T0, T0 + 10 * MIN, 100)
+        .expect("points");
+    assert_eq!(
+        latency[0].bucket_counts.as_deref(),
+        Some(&[10, 10, 10, 10][..])
+    );
+    assert_eq!(
+        latency[0].explicit_bounds.as_deref(),
+        Some(&[10.0, 20.0, 30.0][..])
+    );
+    let median = series::from_points(&latency, T0, 10 * MIN, Agg::Quantile(500), None);
+    assert_eq!(median[0].1[0].value, 20.0);
+    let sizes = store
+        .metric_points("sizes", T0, T0 + 10 * MIN, 100)
+        .expect("points");
+    // Scale 0: buckets (1, 2], (2, 4], (4, 8]; the last one open, ended by max.
+    assert_eq!(sizes[0].kind, "histogram");
+    assert_eq!(sizes[0].explicit_bounds.as_deref(), Some(&[2.0, 4.0][..]));
+    assert_eq!(sizes[0].bucket_counts.as_deref(), Some(&[2, 2, 4][..]));
+    let p75 = series::from_points(&sizes, T0, 10 * MIN, Agg::Quantile(750), None);
+    assert_eq!(p75[0].1[0].value, 6.0, "half-way through (4, 8]");
+}
+
 fn span_rollups_merge_across_batches(store: &dyn Store) {
     // 100 spans of 1..=100 ms in two batches, the same minute; 10 failing.
     for half in 0..2u16 {
@@ -732,6 +891,7 @@ macro_rules! conformance {
                 trace_listing_filters_and_pages,
                 log_listing_filters_and_pages,
                 metrics_points_and_rollups,
+                metrics_of_every_kind_from_sdk_requests,
                 span_rollups_merge_across_batches,
                 agent_runs_and_actions,
                 retention_purges_old_rows_only,

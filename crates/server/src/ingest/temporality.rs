@@ -161,6 +161,25 @@ impl Temporality {
     }
 }
 
+impl Temporality {
+    /// [`Temporality::begin`] for callers outside an async runtime (it blocks while
+    /// another request holds the state); must not be called from async code.
+    pub fn begin_blocking(&self, req: &mut ExportMetricsServiceRequest) -> Pending {
+        if !has_cumulative(req) {
+            return Pending {
+                guard: None,
+                updates: Vec::new(),
+            };
+        }
+        let guard = self.states.clone().blocking_lock_owned();
+        let updates = convert(req, &guard, self.started_at_unix_nano);
+        Pending {
+            guard: Some(guard),
+            updates,
+        }
+    }
+}
+
 fn has_cumulative(req: &ExportMetricsServiceRequest) -> bool {
     req.resource_metrics
         .iter()
