@@ -12,6 +12,7 @@
 mod cost;
 pub mod exponential;
 pub mod temporality;
+pub mod time_range;
 
 use crate::redaction::IngestRedactor;
 use crate::rows::{self, Batch};
@@ -265,6 +266,9 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
     fn into_rows(self) -> Batch;
     /// The response, carrying partial success when items were refused.
     fn response(rejected: u64, message: Option<String>) -> Self::Response;
+    /// Removes the items whose timestamps are refused ([`time_range`]) at `now`; returns
+    /// why each was refused.
+    fn refuse_times(&mut self, now: u64) -> Vec<String>;
     /// The request as a metrics request, whose points are normalised before they are
     /// stored (cumulative to increases, exponential histograms to explicit buckets).
     fn as_metrics_mut(&mut self) -> Option<&mut ExportMetricsServiceRequest> {
@@ -274,6 +278,9 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
 
 impl OtlpRequest for ExportTraceServiceRequest {
     const SIGNAL: &'static str = "traces";
+    fn refuse_times(&mut self, now: u64) -> Vec<String> {
+        time_range::traces(self, now)
+    }
     type Response = ExportTraceServiceResponse;
     fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
         redactor.traces(self, metrics);
@@ -293,6 +300,9 @@ impl OtlpRequest for ExportTraceServiceRequest {
 
 impl OtlpRequest for ExportLogsServiceRequest {
     const SIGNAL: &'static str = "logs";
+    fn refuse_times(&mut self, now: u64) -> Vec<String> {
+        time_range::logs(self, now)
+    }
     type Response = ExportLogsServiceResponse;
     fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
         redactor.logs(self, metrics);
@@ -312,6 +322,9 @@ impl OtlpRequest for ExportLogsServiceRequest {
 
 impl OtlpRequest for ExportMetricsServiceRequest {
     const SIGNAL: &'static str = "metrics";
+    fn refuse_times(&mut self, now: u64) -> Vec<String> {
+        time_range::metrics(self, now)
+    }
     type Response = ExportMetricsServiceResponse;
     fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
         redactor.metrics(self, metrics);
@@ -361,12 +374,14 @@ pub async fn store_request<T: OtlpRequest>(
     mut req: T,
 ) -> Result<T::Response, IngestError> {
     req.redact(redactor, metrics);
-    let (pending, refused) = match req.as_metrics_mut() {
+    let mut refused = req.refuse_times(crate::query::now_ns());
+    let pending = match req.as_metrics_mut() {
         Some(m) => {
             let pending = temporality.begin(m).await;
-            (Some(pending), exponential::convert_request(m))
+            refused.extend(exponential::convert_request(m));
+            Some(pending)
         }
-        None => (None, Vec::new()),
+        None => None,
     };
     let mut batch = req.into_rows();
     for reason in refused {

@@ -459,6 +459,53 @@ fn invalid_items_are_partial_success_and_the_rest_is_stored() {
 }
 
 #[test]
+fn far_future_times_are_refused_per_item_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = state(dir.path());
+    let mut beyond = span("beyond-2262", vec![4; 16], vec![1; 8]);
+    beyond.start_time_unix_nano = u64::MAX - 10;
+    beyond.end_time_unix_nano = u64::MAX;
+    let mut next_year = span("next-year", vec![5; 16], vec![1; 8]);
+    next_year.start_time_unix_nano =
+        automagik_telemetry_testkit::now_ns() + 365 * 24 * 3600 * 1_000_000_000;
+    next_year.end_time_unix_nano = next_year.start_time_unix_nano + 1;
+    let good = span("now", vec![6; 16], vec![1; 8]);
+    let rt = runtime();
+    for (bad, reason) in [(beyond, "2^63"), (next_year, "days ahead")] {
+        let req = traces(vec![bad, good.clone()]);
+        let (status, body) = rt.block_on(call(
+            &state,
+            post(
+                "/v1/traces",
+                "application/x-protobuf",
+                None,
+                req.encode_to_vec(),
+            ),
+        ));
+        assert_eq!(status, StatusCode::OK);
+        let resp = ExportTraceServiceResponse::decode(&body[..]).expect("protobuf response");
+        let ps = resp.partial_success.expect("partial success");
+        assert_eq!(ps.rejected_spans, 1);
+        assert!(ps.error_message.contains(reason), "{}", ps.error_message);
+    }
+    assert!(
+        state
+            .store
+            .trace(&"04".repeat(16))
+            .expect("trace")
+            .is_empty()
+    );
+    assert!(
+        state
+            .store
+            .trace(&"05".repeat(16))
+            .expect("trace")
+            .is_empty()
+    );
+    assert_eq!(state.store.trace(&"06".repeat(16)).expect("trace").len(), 1);
+}
+
+#[test]
 fn json_ingest_and_data_survive_a_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
