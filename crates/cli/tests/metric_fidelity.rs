@@ -147,6 +147,29 @@ fn check(client: Client, delta: bool) {
         let got = whole(&base, "fid.latency", agg);
         assert!((got - want).abs() <= 25.0, "{agg}: {got} (bucket width 25)");
     }
+    if !matches!(client, Client::Node) {
+        // The Python SDK keeps exemplars of measurements made in a sampled span (the
+        // JavaScript SDK records none): they come back with the series, with their ids.
+        let body = get_json(
+            &format!("{base}/api/v1/metrics/fid.latency/series?from=-30m&step=3600s&agg=p50"),
+            None,
+        );
+        let exemplars = body["series"][0]["points"][0]["exemplars"]
+            .as_array()
+            .unwrap_or_else(|| panic!("exemplars: {body}"))
+            .clone();
+        assert!(!exemplars.is_empty());
+        for e in &exemplars {
+            assert_eq!(e["trace_id"].as_str().map(str::len), Some(32), "{e}");
+            assert_eq!(e["span_id"].as_str().map(str::len), Some(16), "{e}");
+            assert!(
+                e["value"]
+                    .as_f64()
+                    .is_some_and(|v| (1.0..=100.0).contains(&v)),
+                "{e}"
+            );
+        }
+    }
     // 1..=1000 once each in an exponential histogram: within the bucket error, under
     // 10 % at the scales the SDKs pick for this range.
     assert_eq!(total(&base, "fid.exp", "count"), 1000.0);

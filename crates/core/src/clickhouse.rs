@@ -187,12 +187,14 @@ const METRIC_INDEX: &str =
 
 const GAUGE: &str = "{METRIC_COMMON},
     Value Float64 CODEC(ZSTD(1)),
+    {EXEMPLARS},
     {METRIC_INDEX}";
 
 const SUM: &str = "{METRIC_COMMON},
     Value Float64 CODEC(ZSTD(1)),
     AggregationTemporality Int32 CODEC(ZSTD(1)),
     IsMonotonic Boolean CODEC(Delta, ZSTD(1)),
+    {EXEMPLARS},
     {METRIC_INDEX}";
 
 const HISTOGRAM: &str = "{METRIC_COMMON},
@@ -203,7 +205,30 @@ const HISTOGRAM: &str = "{METRIC_COMMON},
     Min Float64 CODEC(ZSTD(1)),
     Max Float64 CODEC(ZSTD(1)),
     AggregationTemporality Int32 CODEC(ZSTD(1)),
+    {EXEMPLARS},
     {METRIC_INDEX}";
+
+/// The Collector's exemplar columns of every metric table (its `Exemplars Nested(...)`
+/// as the flattened arrays ClickHouse makes of it).
+const EXEMPLAR_COLUMNS: [&str; 5] = [
+    "`Exemplars.FilteredAttributes` Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1))",
+    "`Exemplars.TimeUnix` Array(DateTime64(9)) CODEC(ZSTD(1))",
+    "`Exemplars.Value` Array(Float64) CODEC(ZSTD(1))",
+    "`Exemplars.SpanId` Array(String) CODEC(ZSTD(1))",
+    "`Exemplars.TraceId` Array(String) CODEC(ZSTD(1))",
+];
+
+/// Columns added after a table was first created, with the tables that have them:
+/// added to existing tables at start (`ADD COLUMN IF NOT EXISTS`), so a database made
+/// by an earlier release gains them and keeps its rows.
+const ADDED_COLUMNS: &[(&[&str], &[&str])] = &[(
+    &[
+        "otel_metrics_gauge",
+        "otel_metrics_sum",
+        "otel_metrics_histogram",
+    ],
+    &EXEMPLAR_COLUMNS,
+)];
 
 const AGENT_ACTIONS: &str = "
     Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
@@ -604,6 +629,7 @@ impl Schema {
             let body = t
                 .body
                 .replace("{METRIC_COMMON}", METRIC_COMMON)
+                .replace("{EXEMPLARS}", &EXEMPLAR_COLUMNS.join(",\n    "))
                 .replace("{METRIC_INDEX}", METRIC_INDEX)
                 .replace("{MAP}", MAP)
                 .replace("{TYPES}", TYPES);
@@ -633,6 +659,22 @@ impl Schema {
                 ),
                 t.shard_key,
             ));
+        }
+        for (tables, columns) in ADDED_COLUMNS {
+            for table in *tables {
+                let mut names = vec![self.storage_name(table)];
+                if self.cluster.is_some() {
+                    names.push(table.to_string());
+                }
+                for name in names {
+                    for column in *columns {
+                        out.push(format!(
+                            "ALTER TABLE {}{on_cluster} ADD COLUMN IF NOT EXISTS {column}",
+                            self.qualified(&name)
+                        ));
+                    }
+                }
+            }
         }
         out.extend(self.create_table(
             Self::FLEET_SNAPSHOTS,

@@ -7,7 +7,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Exemplar, exemplar, metric::Data, number_data_point,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::Value as Json;
 
@@ -101,6 +103,9 @@ pub struct MetricPointRow {
     pub explicit_bounds: Option<Vec<f64>>,
     /// Attributes, JSON object text.
     pub attributes: String,
+    /// Exemplars, JSON array text of `{time_unix_nano, value, trace_id, span_id,
+    /// attributes}` (ids as hex, empty when the exemplar has none); `[]` for none.
+    pub exemplars: String,
 }
 
 /// The stored kind name `kind` as one of [`MetricPointRow::kind`]'s names
@@ -138,8 +143,34 @@ impl MetricPointRow {
             bucket_counts: None,
             explicit_bounds: None,
             attributes: attributes.into(),
+            exemplars: "[]".into(),
         }
     }
+}
+
+/// Exemplars as stored in [`MetricPointRow::exemplars`].
+pub fn exemplars_json(exemplars: &[Exemplar]) -> String {
+    if exemplars.is_empty() {
+        return "[]".into();
+    }
+    let items: Vec<Json> = exemplars
+        .iter()
+        .map(|e| {
+            let value = e.value.map(|v| match v {
+                exemplar::Value::AsDouble(d) => d,
+                exemplar::Value::AsInt(i) => i as f64,
+            });
+            serde_json::json!({
+                "time_unix_nano": e.time_unix_nano.to_string(),
+                "value": value.filter(|v| v.is_finite()),
+                "trace_id": hex::encode(&e.trace_id),
+                "span_id": hex::encode(&e.span_id),
+                "attributes": serde_json::from_str::<Json>(&attributes_json(&e.filtered_attributes))
+                    .unwrap_or(Json::Null),
+            })
+        })
+        .collect();
+    Json::Array(items).to_string()
 }
 
 /// An agent run: a span with `gen_ai.operation.name = invoke_agent`.
@@ -520,6 +551,7 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                 });
                 MetricPointRow {
                     start_time_unix_nano: p.start_time_unix_nano,
+                    exemplars: exemplars_json(&p.exemplars),
                     ..MetricPointRow::number(
                         m.name.clone(),
                         service.clone(),
@@ -557,6 +589,7 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                             bucket_counts: Some(p.bucket_counts.clone()),
                             explicit_bounds: Some(p.explicit_bounds.clone()),
                             attributes: attributes_json(&p.attributes),
+                            exemplars: exemplars_json(&p.exemplars),
                         }))
                 }
                 // Ingest converts them to explicit buckets before rows are made.

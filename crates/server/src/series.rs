@@ -365,6 +365,51 @@ impl RawStep {
     }
 }
 
+/// The group of a point: the value of the attribute `group_by` (or of `service.name`
+/// when that is the key), `null` without it or without `group_by`.
+pub fn group_of(p: &MetricPointRow, group_by: Option<&str>) -> serde_json::Value {
+    match group_by {
+        None => serde_json::Value::Null,
+        Some("service.name") => serde_json::Value::String(p.service_name.clone()),
+        Some(key) => serde_json::from_str::<serde_json::Value>(&p.attributes)
+            .ok()
+            .and_then(|mut a| a.get_mut(key).map(serde_json::Value::take))
+            .unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// Exemplars by (group, as JSON text) and step start: at most `per_step` each, the
+/// newest first when `points` are newest first.
+pub type ExemplarSteps = BTreeMap<(String, u64), Vec<serde_json::Value>>;
+
+/// The exemplars of `points` (see [`MetricPointRow::exemplars`]) by group and step.
+pub fn exemplars_by_step(
+    points: &[MetricPointRow],
+    from: u64,
+    step_ns: u64,
+    group_by: Option<&str>,
+    per_step: usize,
+) -> ExemplarSteps {
+    let mut out = ExemplarSteps::new();
+    for p in points {
+        let Ok(serde_json::Value::Array(items)) = serde_json::from_str(&p.exemplars) else {
+            continue;
+        };
+        let slot = out
+            .entry((
+                group_of(p, group_by).to_string(),
+                step_of(p.time_unix_nano, from, step_ns),
+            ))
+            .or_default();
+        for item in items {
+            if slot.len() < per_step {
+                slot.push(item);
+            }
+        }
+    }
+    out
+}
+
 /// Series from raw points, one per value of the attribute `group_by` (or of
 /// `service.name` when that is the key; one series of every point without it); points
 /// without the attribute form the group `null`.
@@ -378,14 +423,7 @@ pub fn from_points(
     let mut groups: BTreeMap<String, (serde_json::Value, BTreeMap<u64, RawStep>)> = BTreeMap::new();
     for p in points {
         let Some(m) = point_agg(p) else { continue };
-        let group = match group_by {
-            None => serde_json::Value::Null,
-            Some("service.name") => serde_json::Value::String(p.service_name.clone()),
-            Some(key) => serde_json::from_str::<serde_json::Value>(&p.attributes)
-                .ok()
-                .and_then(|mut a| a.get_mut(key).map(serde_json::Value::take))
-                .unwrap_or(serde_json::Value::Null),
-        };
+        let group = group_of(p, group_by);
         groups
             .entry(group.to_string())
             .or_insert_with(|| (group, BTreeMap::new()))

@@ -17,6 +17,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.metrics import Observation
+from opentelemetry.sdk.trace import TracerProvider
 
 protocol, endpoint, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 if protocol == "grpc":
@@ -31,6 +32,7 @@ reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_00
 views = [View(instrument_name="fid.exp", aggregation=ExponentialBucketHistogramAggregation())]
 provider = MeterProvider(resource=resource, metric_readers=[reader], views=views)
 meter = provider.get_meter("fidelity")
+tracer = TracerProvider(resource=resource).get_tracer("fidelity")
 counter = meter.create_counter("fid.counter")
 
 
@@ -63,8 +65,11 @@ for i, (add, change, values, exp_values) in enumerate(phases):
     if i == 0:
         counter.add(1, {"route": "/b"})
     updown.add(change)
-    for v in values:
-        latency.record(v)
+    # Measured inside a sampled span: the SDK's default (trace-based) exemplar filter
+    # keeps exemplars that link the histogram to this trace.
+    with tracer.start_as_current_span("fid-operation"):
+        for v in values:
+            latency.record(v)
     for v in exp_values:
         exp.record(v)
     export()

@@ -22,7 +22,9 @@ use crate::time::rfc3339;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
 };
-use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Exemplar, exemplar, metric::Data, number_data_point,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value as Json, json};
 use std::fmt::Write;
@@ -401,6 +403,25 @@ pub enum PointColumns<'a> {
     },
 }
 
+/// The Collector's `Exemplars.*` columns of a point's row (left out when it has none).
+fn add_exemplars(row: &mut Json, exemplars: &[Exemplar]) {
+    if exemplars.is_empty() {
+        return;
+    }
+    let column = |f: &dyn Fn(&Exemplar) -> Json| Json::Array(exemplars.iter().map(f).collect());
+    row["Exemplars.FilteredAttributes"] = column(&|e| attribute_map(&e.filtered_attributes));
+    row["Exemplars.TimeUnix"] = column(&|e| json!(rfc3339(e.time_unix_nano)));
+    row["Exemplars.Value"] = column(&|e| {
+        float(match e.value {
+            Some(exemplar::Value::AsDouble(d)) => d,
+            Some(exemplar::Value::AsInt(i)) => i as f64,
+            None => f64::NAN,
+        })
+    });
+    row["Exemplars.SpanId"] = column(&|e| json!(hex::encode(&e.span_id)));
+    row["Exemplars.TraceId"] = column(&|e| json!(hex::encode(&e.trace_id)));
+}
+
 /// A row of `otel_metrics_gauge` or `otel_metrics_sum` (a [`PointColumns::Number`]) or
 /// of `otel_metrics_histogram`.
 pub fn metric_row(m: &MetricColumns<'_>, point: &PointColumns<'_>) -> Json {
@@ -753,12 +774,15 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                         match &m.data {
                             Some(Data::Gauge(g)) => {
                                 for p in &g.data_points {
-                                    gauges.push(&number(p));
+                                    let mut row = number(p);
+                                    add_exemplars(&mut row, &p.exemplars);
+                                    gauges.push(&row);
                                 }
                             }
                             Some(Data::Sum(s)) => {
                                 for p in &s.data_points {
                                     let mut row = number(p);
+                                    add_exemplars(&mut row, &p.exemplars);
                                     row["AggregationTemporality"] =
                                         json!(s.aggregation_temporality);
                                     row["IsMonotonic"] = json!(s.is_monotonic);
@@ -783,6 +807,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                                     );
                                     row["AggregationTemporality"] =
                                         json!(h.aggregation_temporality);
+                                    add_exemplars(&mut row, &p.exemplars);
                                     histograms.push(&row);
                                 }
                             }

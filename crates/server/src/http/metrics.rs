@@ -68,11 +68,18 @@ async fn metric_series(
         .series
         .into_iter()
         .map(|(value, points)| {
+            let group_key = value.to_string();
+            let mut points_json = series_points(points.clone());
+            for (p, out) in points.iter().zip(&mut points_json) {
+                if let Some(e) = data.exemplars.get(&(group_key.clone(), p.time)) {
+                    out["exemplars"] = json!(e);
+                }
+            }
             let group = match &data.key {
                 Some(key) => json!({ key.clone(): value }),
                 None => json!({}),
             };
-            json!({ "group": group, "points": series_points(points) })
+            json!({ "group": group, "points": points_json })
         })
         .collect();
     Ok(axum::Json(json!({

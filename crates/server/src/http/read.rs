@@ -57,6 +57,16 @@ pub(super) async fn span_rollups(
     Ok((resolution, aligned, rows))
 }
 
+/// The rollup resolution (ns) a rollup series of `step_ns` reads, whose buckets its
+/// steps start on: hourly rows for whole hours, minute rows otherwise.
+fn step_origin(step_ns: u64) -> u64 {
+    if step_ns.is_multiple_of(HOUR_NS) {
+        HOUR_NS
+    } else {
+        MINUTE_NS
+    }
+}
+
 /// A metric series as read for the JSON answer and the chart.
 pub(super) struct SeriesData {
     pub(super) agg: Agg,
@@ -68,7 +78,14 @@ pub(super) struct SeriesData {
     pub(super) key: Option<String>,
     /// (group value, points); one series with a null group without `group_by`.
     pub(super) series: Vec<(serde_json::Value, Vec<series::Point>)>,
+    /// Exemplars by group and step.
+    pub(super) exemplars: series::ExemplarSteps,
 }
+
+/// Exemplars a series returns per step, at most.
+const EXEMPLARS_PER_STEP: usize = 5;
+/// Points with exemplars a series reads, at most (the newest).
+const MAX_EXEMPLAR_POINTS: usize = 2_000;
 
 /// Reads `from=&to=&step=&agg=&group_by=` of `name` from the minute or hourly
 /// rollups, or, with `group_by` (an attribute key, or `service.name`), from the raw
@@ -130,8 +147,8 @@ pub(super) async fn series_of(
             ("raw", series)
         }
         false => {
-            let resolution: u32 = if step_ns % HOUR_NS == 0 { 3600 } else { 60 };
-            let res_ns = u64::from(resolution) * 1_000_000_000;
+            let res_ns = step_origin(step_ns);
+            let resolution = (res_ns / 1_000_000_000) as u32;
             let q = RollupQuery {
                 resolution,
                 from: from - from % res_ns,
@@ -154,6 +171,23 @@ pub(super) async fn series_of(
             (source, series)
         }
     };
+    let n = name.to_string();
+    let with_exemplars = blocking(state, move |s| {
+        s.metric_exemplars(&n, from, to, MAX_EXEMPLAR_POINTS)
+    })
+    .await?;
+    let steps_from = if raw {
+        from
+    } else {
+        from - from % step_origin(step_ns)
+    };
+    let exemplars = series::exemplars_by_step(
+        &with_exemplars,
+        steps_from,
+        step_ns,
+        group_by.as_deref(),
+        EXEMPLARS_PER_STEP,
+    );
     Ok(SeriesData {
         agg,
         step_ns,
@@ -162,5 +196,6 @@ pub(super) async fn series_of(
         source,
         key: group_by,
         series,
+        exemplars,
     })
 }

@@ -278,6 +278,15 @@ pub trait StoreRead {
         to: u64,
         max: usize,
     ) -> Result<Vec<MetricPointRow>, StoreError>;
+    /// Raw points of one metric in `[from, to]` that carry exemplars, newest first; at
+    /// most `max`.
+    fn metric_exemplars(
+        &self,
+        name: &str,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<MetricPointRow>, StoreError>;
     /// Span rollup rows (`name` filters the operation), by bucket.
     fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError>;
     /// Metric rollup rows (`name` filters the metric), by bucket.

@@ -24,6 +24,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_fleet_snapshots.sql"),
+    include_str!("../../migrations/postgres/0003_metric_exemplars.sql"),
 ];
 /// Rows one retention step deletes per table.
 const PURGE_CHUNK: i64 = 10_000;
@@ -218,8 +219,9 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
     if !batch.metric_points.is_empty() {
         let stmt = tx.prepare(
             "INSERT INTO metric_points (name, service_name, kind, start_time_unix_nano, time_unix_nano, value,
-                count, sum, min, max, bucket_counts, explicit_bounds, attributes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb)",
+                count, sum, min, max, bucket_counts, explicit_bounds, attributes, exemplars)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb,
+                     $14::text::jsonb)",
         )?;
         for m in &batch.metric_points {
             tx.execute(
@@ -240,6 +242,7 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
                         .map(|b| b.iter().map(|c| ns(*c)).collect::<Vec<i64>>()),
                     &m.explicit_bounds,
                     &m.attributes,
+                    &(m.exemplars != "[]").then_some(&m.exemplars),
                 ],
             )?;
         }

@@ -347,23 +347,60 @@ pub(crate) fn rollups(
 
 /// Raw points of one metric within `[from, to]`, oldest first, at most `max` + 1.
 pub(crate) fn metric_points(d: Dialect, name: &str, from: u64, to: u64, max: usize) -> Listing {
+    metric_point_listing(
+        d,
+        name,
+        from,
+        to,
+        "",
+        "ORDER BY time_unix_nano, id",
+        max as i64 + 1,
+    )
+}
+
+/// Raw points of one metric within `[from, to]` that carry exemplars, newest first, at
+/// most `max`.
+pub(crate) fn metric_exemplars(d: Dialect, name: &str, from: u64, to: u64, max: usize) -> Listing {
+    metric_point_listing(
+        d,
+        name,
+        from,
+        to,
+        " AND exemplars IS NOT NULL",
+        "ORDER BY time_unix_nano DESC, id DESC",
+        i64::try_from(max).unwrap_or(i64::MAX),
+    )
+}
+
+fn metric_point_listing(
+    d: Dialect,
+    name: &str,
+    from: u64,
+    to: u64,
+    filter: &str,
+    order: &str,
+    limit: i64,
+) -> Listing {
     let mut l = Listing::new(
         d,
         format!(
             "SELECT name, service_name, kind, start_time_unix_nano, time_unix_nano, value, count, sum, min, max,
-                    {}, {}, {} FROM metric_points",
+                    {}, {}, {}, {} FROM metric_points",
             d.json("attributes"),
             d.json_array("bucket_counts"),
             d.json_array("explicit_bounds"),
+            d.json("exemplars"),
         ),
     );
     l.push(
-        " WHERE name = ? AND time_unix_nano >= ? AND time_unix_nano <= ? ORDER BY time_unix_nano, id LIMIT ?",
+        &format!(
+            " WHERE name = ? AND time_unix_nano >= ? AND time_unix_nano <= ?{filter} {order} LIMIT ?"
+        ),
         vec![
             Param::Text(name.to_string()),
             Param::Int(ns(from)),
             Param::Int(ns(to)),
-            Param::Int(max as i64 + 1),
+            Param::Int(limit),
         ],
     );
     l
@@ -508,6 +545,9 @@ macro_rules! read_metric_point {
             bucket_counts: $crate::store::sql::json_numbers($row.$get(11)?),
             explicit_bounds: $crate::store::sql::json_numbers($row.$get(12)?),
             attributes: $row.$get(10)?,
+            exemplars: $row
+                .$get::<_, Option<String>>(13)?
+                .unwrap_or_else(|| "[]".to_string()),
         }
     }};
 }
@@ -660,6 +700,19 @@ macro_rules! relational_reads {
             self.rows(sql::metric_points($dialect, name, from, to, max), |$row| {
                 Ok(read_metric_point!($row.$get))
             })
+        }
+
+        fn metric_exemplars(
+            &self,
+            name: &str,
+            from: u64,
+            to: u64,
+            max: usize,
+        ) -> Result<Vec<MetricPointRow>, StoreError> {
+            self.rows(
+                sql::metric_exemplars($dialect, name, from, to, max),
+                |$row| Ok(read_metric_point!($row.$get)),
+            )
         }
 
         fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {

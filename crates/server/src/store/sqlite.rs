@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_agents_rollups.sql"),
     include_str!("../../migrations/sqlite/0003_fleet_snapshots.sql"),
+    include_str!("../../migrations/sqlite/0004_metric_exemplars.sql"),
 ];
 /// Database file name inside the data directory.
 pub const DB_FILE: &str = "telemetry.sqlite3";
@@ -349,8 +350,8 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
         )?;
         let mut metric_stmt = tx.prepare_cached(
             "INSERT INTO metric_points (name, service_name, kind, start_time_unix_nano, time_unix_nano, value,
-                count, sum, min, max, bucket_counts, explicit_bounds, attributes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                count, sum, min, max, bucket_counts, explicit_bounds, attributes, exemplars)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         let mut run_stmt = tx.prepare_cached(&sql::upsert_run(Dialect::Sqlite))?;
         let mut action_stmt = tx.prepare_cached(&sql::insert_action(Dialect::Sqlite))?;
@@ -424,6 +425,7 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                         .as_ref()
                         .map(|b| serde_json::to_string(b).unwrap_or_default()),
                     m.attributes,
+                    (m.exemplars != "[]").then_some(&m.exemplars),
                 ])?;
             }
             for r in &batch.agent_runs {

@@ -310,13 +310,47 @@ pub(super) struct PointOut {
     attributes: Map<String, Json>,
     #[serde(rename = "AttributeTypes")]
     types: Map<String, Json>,
+    #[serde(default)]
+    ex_time: Vec<String>,
+    #[serde(default)]
+    ex_value: Vec<Option<f64>>,
+    #[serde(default)]
+    ex_trace: Vec<String>,
+    #[serde(default)]
+    ex_span: Vec<String>,
+    #[serde(default)]
+    ex_attributes: Vec<Map<String, Json>>,
 }
 
 impl PointOut {
+    /// The exemplars as [`MetricPointRow::exemplars`] holds them.
+    fn exemplars(&self) -> String {
+        if self.ex_time.is_empty() {
+            return "[]".into();
+        }
+        let items: Vec<Json> = self
+            .ex_time
+            .iter()
+            .enumerate()
+            .map(|(i, time)| {
+                serde_json::json!({
+                    "time_unix_nano": time,
+                    "value": self.ex_value.get(i).copied().flatten().filter(|v| v.is_finite()),
+                    "trace_id": self.ex_trace.get(i).cloned().unwrap_or_default(),
+                    "span_id": self.ex_span.get(i).cloned().unwrap_or_default(),
+                    "attributes": self.ex_attributes.get(i).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        Json::Array(items).to_string()
+    }
+
     /// The point; bucket counts and bounds only for histograms.
     pub(super) fn row(self) -> MetricPointRow {
         let histogram = self.kind == "histogram";
+        let exemplars = self.exemplars();
         MetricPointRow {
+            exemplars,
             kind: crate::rows::metric_kind(&self.kind),
             name: self.name,
             service_name: self.service_name,

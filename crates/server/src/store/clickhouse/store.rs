@@ -290,6 +290,52 @@ impl ClickHouseStore {
             .collect())
     }
 
+    /// Raw points of `name` in `[from, to]` matching `filter`, in `order`, at most
+    /// `limit`.
+    fn points(
+        &self,
+        name: &str,
+        from: u64,
+        to: u64,
+        filter: &str,
+        order: &str,
+        limit: usize,
+    ) -> Result<Vec<MetricPointRow>, StoreError> {
+        let filter = format!(
+            "MetricName = {} AND TimeUnix >= {} AND TimeUnix <= {}{filter}",
+            literal(name),
+            at(from),
+            at(to)
+        );
+        let common = "MetricName, ServiceName, toUnixTimestamp64Nano(StartTimeUnix) AS start, \
+             toUnixTimestamp64Nano(TimeUnix) AS t, Attributes, AttributeTypes, \
+             arrayMap(x -> toString(toUnixTimestamp64Nano(x)), `Exemplars.TimeUnix`) AS ex_time, \
+             `Exemplars.Value` AS ex_value, `Exemplars.TraceId` AS ex_trace, \
+             `Exemplars.SpanId` AS ex_span, `Exemplars.FilteredAttributes` AS ex_attributes";
+        let number = |kind: &str, table: &str| {
+            format!(
+                "SELECT {kind} AS kind, {common}, Value AS value, toUInt64(0) AS count, \
+                 CAST(NULL, 'Nullable(Float64)') AS sum, CAST(NULL, 'Nullable(Float64)') AS min, \
+                 CAST(NULL, 'Nullable(Float64)') AS max, CAST([], 'Array(UInt64)') AS bucket_counts, \
+                 CAST([], 'Array(Float64)') AS explicit_bounds FROM {} WHERE {filter}",
+                self.table(table)
+            )
+        };
+        let histogram = format!(
+            "SELECT 'histogram' AS kind, {common}, CAST(NULL, 'Nullable(Float64)') AS value, \
+             Count AS count, toNullable(Sum) AS sum, toNullable(Min) AS min, toNullable(Max) AS max, \
+             BucketCounts AS bucket_counts, ExplicitBounds AS explicit_bounds FROM {} WHERE {filter}",
+            self.table(Schema::HISTOGRAMS)
+        );
+        let rows: Vec<PointOut> = self.select(&format!(
+            "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram}) \
+             ORDER BY {order}, ServiceName, toString(Attributes) LIMIT {limit}",
+            number("'gauge'", Schema::GAUGES),
+            number("if(IsMonotonic, 'sum', 'updown_sum')", Schema::SUMS),
+        ))?;
+        Ok(rows.into_iter().map(PointOut::row).collect())
+    }
+
     fn rollup_table(&self, stem: &str, resolution: u32) -> String {
         self.table(&format!(
             "{stem}_{}",
@@ -592,37 +638,24 @@ impl StoreRead for ClickHouseStore {
         to: u64,
         max: usize,
     ) -> Result<Vec<MetricPointRow>, StoreError> {
-        let filter = format!(
-            "MetricName = {} AND TimeUnix >= {} AND TimeUnix <= {}",
-            literal(name),
-            at(from),
-            at(to)
-        );
-        let common = "MetricName, ServiceName, toUnixTimestamp64Nano(StartTimeUnix) AS start, \
-             toUnixTimestamp64Nano(TimeUnix) AS t, Attributes, AttributeTypes";
-        let number = |kind: &str, table: &str| {
-            format!(
-                "SELECT {kind} AS kind, {common}, Value AS value, toUInt64(0) AS count, \
-                 CAST(NULL, 'Nullable(Float64)') AS sum, CAST(NULL, 'Nullable(Float64)') AS min, \
-                 CAST(NULL, 'Nullable(Float64)') AS max, CAST([], 'Array(UInt64)') AS bucket_counts, \
-                 CAST([], 'Array(Float64)') AS explicit_bounds FROM {} WHERE {filter}",
-                self.table(table)
-            )
-        };
-        let histogram = format!(
-            "SELECT 'histogram' AS kind, {common}, CAST(NULL, 'Nullable(Float64)') AS value, \
-             Count AS count, toNullable(Sum) AS sum, toNullable(Min) AS min, toNullable(Max) AS max, \
-             BucketCounts AS bucket_counts, ExplicitBounds AS explicit_bounds FROM {} WHERE {filter}",
-            self.table(Schema::HISTOGRAMS)
-        );
-        let rows: Vec<PointOut> = self.select(&format!(
-            "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram}) \
-             ORDER BY t, ServiceName, toString(Attributes) LIMIT {}",
-            number("'gauge'", Schema::GAUGES),
-            number("if(IsMonotonic, 'sum', 'updown_sum')", Schema::SUMS),
-            max.saturating_add(1)
-        ))?;
-        Ok(rows.into_iter().map(PointOut::row).collect())
+        self.points(name, from, to, "", "t", max.saturating_add(1))
+    }
+
+    fn metric_exemplars(
+        &self,
+        name: &str,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<MetricPointRow>, StoreError> {
+        self.points(
+            name,
+            from,
+            to,
+            " AND notEmpty(`Exemplars.TraceId`)",
+            "t DESC",
+            max,
+        )
     }
 
     fn span_rollups(&self, q: &RollupQuery) -> Result<Vec<(SpanKey, SpanAgg)>, StoreError> {
