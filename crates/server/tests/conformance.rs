@@ -520,6 +520,13 @@ fn metrics_of_every_kind_from_sdk_requests(store: &dyn Store) {
             explicit_bounds: vec![10.0, 20.0, 30.0],
             min: Some(1.0),
             max: Some(35.0),
+            exemplars: vec![Exemplar {
+                time_unix_nano: T0 + MIN - MS,
+                value: Some(exemplar::Value::AsDouble(33.5)),
+                trace_id: tid(9),
+                span_id: sid(9),
+                filtered_attributes: vec![string_kv("user.tier", "gold")],
+            }],
             ..Default::default()
         }],
         aggregation_temporality: AggregationTemporality::Delta as i32,
@@ -528,6 +535,23 @@ fn metrics_of_every_kind_from_sdk_requests(store: &dyn Store) {
         store,
         &temporality,
         metric_request("api", "latency", histogram),
+    );
+    // The exemplar comes back with its trace and span ids, and only points with one.
+    let with_exemplars = store
+        .metric_exemplars("latency", T0, T0 + 10 * MIN, 10)
+        .expect("exemplars");
+    assert_eq!(with_exemplars.len(), 1);
+    let exemplar = &json(&with_exemplars[0].exemplars)[0];
+    assert_eq!(exemplar["trace_id"], hex::encode(tid(9)));
+    assert_eq!(exemplar["span_id"], hex::encode(sid(9)));
+    assert_eq!(exemplar["value"], 33.5);
+    assert_eq!(exemplar["time_unix_nano"], (T0 + MIN - MS).to_string());
+    assert_eq!(exemplar["attributes"]["user.tier"], "gold");
+    assert!(
+        store
+            .metric_exemplars("requests", T0, T0 + 10 * MIN, 10)
+            .expect("exemplars")
+            .is_empty()
     );
     let exponential = Data::ExponentialHistogram(ExponentialHistogram {
         data_points: vec![ExponentialHistogramDataPoint {
