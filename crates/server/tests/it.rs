@@ -519,6 +519,7 @@ fn seed_logs(state: &AppState) {
             span_id: (i == 7).then(|| "cd".repeat(8)),
             attributes: format!("{{\"i\":{i}}}"),
             resource: "{}".into(),
+            ..LogRow::default()
         })
         .collect();
     state
@@ -680,6 +681,7 @@ fn trace_listing_by_root_span_with_filters_and_paging() {
         attributes: "{}".into(),
         events: "[]".into(),
         resource: "{}".into(),
+        ..SpanRow::default()
     };
     let spans = vec![
         row("aa", "01", "", "GET /a", "checkout", 1, 500, 2),
