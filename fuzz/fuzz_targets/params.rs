@@ -95,6 +95,7 @@ fn sample(now: u64) -> Batch {
                 attributes: format!(r#"{{"http.route":"/items","k":"v{}"}}"#, i % 4),
                 events: "[]".into(),
                 resource: r#"{"service.name":"api"}"#.into(),
+                ..SpanRow::default()
             }
         })
         .collect();
@@ -110,6 +111,7 @@ fn sample(now: u64) -> Batch {
             span_id: Some(format!("{:016x}", i + 1)),
             attributes: r#"{"user.plan":"pro"}"#.into(),
             resource: r#"{"service.name":"api"}"#.into(),
+            ..LogRow::default()
         })
         .collect();
     let mut metric_points: Vec<MetricPointRow> = (0..30u64)

@@ -156,3 +156,172 @@ fn official_node_sdk_round_trip_over_otlp_json() {
     let services = get_json(&format!("{base}/api/v1/services"), None);
     assert_eq!(services["items"], serde_json::json!(["node-client"]));
 }
+
+/// Starts a fresh `serve` (redaction in its default mode), runs an official client
+/// (`cmd BASE_URL`) against it, and returns the server, its base URL and what the
+/// client printed.
+fn run_client(
+    dir: &std::path::Path,
+    mut cmd: Command,
+) -> (common::Running, String, serde_json::Value) {
+    let port = common::free_port();
+    let server = common::Running(common::serve(
+        dir,
+        port,
+        "off",
+        &["--fleet-interval", "off"],
+    ));
+    let base = format!("http://127.0.0.1:{port}");
+    let out = cmd.arg(&base).output().expect("run the client");
+    assert!(
+        out.status.success(),
+        "the client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = serde_json::from_slice(&out.stdout).expect("what the client sent");
+    (server, base, sent)
+}
+
+/// The official Python SDK's span link (with its attributes and flags), the span's trace
+/// state, flags, scope, resource and dropped count, and log records with map bodies
+/// (through the logs API and through the standard library's logging) come back through
+/// the query API, structured; link attributes and structured bodies are redacted like
+/// every other value.
+#[test]
+fn official_python_sdk_links_and_structured_log_bodies_round_trip() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(automagik_telemetry_testkit::test_python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/otel_links_bodies.py"
+    ));
+    let (_server, base, sent) = run_client(dir.path(), cmd);
+    let trace_id = sent["trace_id"].as_str().expect("trace id");
+    let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"), None);
+    let span = &trace["spans"][0];
+    assert_eq!(span["name"], "py-consume");
+    assert_eq!(span["span_id"], sent["span_id"]);
+    assert_eq!(span["parent_span_id"], sent["parent_span_id"]);
+    assert_eq!(span["trace_state"], "vendor=v1,other=x");
+    assert_eq!(span["flags"], 0x300, "the parent is known to be remote");
+    assert_eq!(
+        (&span["scope_name"], &span["scope_version"]),
+        (&json!("links-check"), &json!("1.4.2"))
+    );
+    assert_eq!(span["dropped_attributes_count"], 1, "over the span limit");
+    assert_eq!(span["attributes"], json!({"b": 2, "c": 3}));
+    assert_eq!(span["resource"]["service.name"], "python-links");
+    assert_eq!(span["resource"]["deployment.environment.name"], "test");
+    assert_eq!(
+        span["links"],
+        json!([{
+            "trace_id": sent["link_trace_id"],
+            "span_id": sent["link_span_id"],
+            // The Python SDK sends no trace state for links.
+            "trace_state": "",
+            "attributes": {
+                "link.kind": "follows_from",
+                "messaging.batch.size": 3,
+                "peer.email": "[REDACTED:email]",
+            },
+            "flags": 0x300,
+            "dropped_attributes_count": 0,
+        }])
+    );
+
+    let logs = get_json(&format!("{base}/api/v1/logs?trace_id={trace_id}"), None);
+    let items = logs["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{logs}");
+    let event = items
+        .iter()
+        .find(|l| l["event_name"] == "order.placed")
+        .expect("the record sent through the logs API");
+    assert_eq!(
+        event["body"],
+        json!({
+            "order": {"id": "o-17", "items": [1, 2]},
+            "user": "[REDACTED:email]",
+            "ok": true,
+            "ratio": 0.5,
+        })
+    );
+    assert_eq!(event["body_type"], "kvlist");
+    assert_eq!(
+        (&event["severity_text"], &event["severity_number"]),
+        (&json!("WARN"), &json!(13))
+    );
+    assert_eq!(event["time_unix_nano"], sent["log_time"]);
+    assert_eq!(event["observed_time_unix_nano"], sent["log_observed_time"]);
+    assert_eq!(
+        (&event["scope_name"], &event["scope_version"]),
+        (&json!("orders"), &json!("2.0.1"))
+    );
+    assert_eq!(event["flags"], 1, "sampled");
+    assert_eq!(event["span_id"], sent["span_id"]);
+    assert_eq!(event["attributes"]["order.channel"], "web");
+    assert_eq!(event["resource"]["service.name"], "python-links");
+    let logged = items
+        .iter()
+        .find(|l| l["event_name"].is_null())
+        .expect("the record sent through logging");
+    assert_eq!(logged["body"], json!({"step": "charged", "amount": 12}));
+    assert_eq!(logged["scope_name"], "links-check.stdlib");
+    // Search reads structured bodies.
+    let found = get_json(&format!("{base}/api/v1/logs?q=charged"), None);
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+    let none = get_json(&format!("{base}/api/v1/logs?q=ada%40example.com"), None);
+    assert_eq!(none["items"], json!([]), "the e-mail address was redacted");
+}
+
+/// The official JavaScript SDK's span link (with the producer's trace state) and a log
+/// record with a map body, sent as OTLP/HTTP JSON, come back through the query API.
+#[test]
+fn official_node_sdk_links_and_structured_log_bodies_round_trip_over_otlp_json() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new("node");
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/node/otel_links_bodies.cjs"
+    ))
+    .env("NODE_PATH", common::node_modules());
+    let (_server, base, sent) = run_client(dir.path(), cmd);
+    let trace_id = sent["trace_id"].as_str().expect("trace id");
+    let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"), None);
+    let span = &trace["spans"][0];
+    assert_eq!(span["name"], "node-handle");
+    assert_eq!(
+        span["flags"], 0x101,
+        "sampled, the parent known not to be remote"
+    );
+    assert_eq!(
+        (&span["scope_name"], &span["scope_version"]),
+        (&json!("node-links-check"), &json!("3.0.0"))
+    );
+    assert_eq!(
+        span["links"],
+        json!([{
+            "trace_id": sent["link_trace_id"],
+            "span_id": sent["link_span_id"],
+            "trace_state": "producer=p1",
+            "attributes": {"link.kind": "follows_from", "attempt": 2},
+            "flags": 0x301,
+            "dropped_attributes_count": 0,
+        }])
+    );
+    let logs = get_json(&format!("{base}/api/v1/logs?trace_id={trace_id}"), None);
+    let log = &logs["items"][0];
+    assert_eq!(
+        log["body"],
+        json!({"order": {"id": "o-9", "lines": [3, "gift"]}, "paid": true})
+    );
+    assert_eq!(log["body_type"], "kvlist");
+    assert_eq!(log["event_name"], "order.paid");
+    assert_eq!(
+        (&log["scope_name"], &log["scope_version"]),
+        (&json!("node-orders"), &json!("1.1.0"))
+    );
+    assert_eq!(log["flags"], 1);
+    assert_eq!(log["span_id"], sent["span_id"]);
+}

@@ -26,10 +26,10 @@
 mod rows;
 
 pub use rows::{
-    ActionColumns, Attributes, EventColumns, Insert, LogColumns, MetricColumns, PointColumns,
-    RunColumns, SpanColumns, action_row, attribute_map, attribute_types, inserts, log_row,
-    metric_row, run_row, snapshot_row, span_kind_code, span_kind_name, span_row, status_code_of,
-    status_name,
+    ActionColumns, Attributes, EventColumns, Insert, LinkColumns, LogColumns, MetricColumns,
+    PointColumns, RunColumns, SpanColumns, action_row, attribute_map, attribute_types, inserts,
+    log_row, metric_row, run_row, snapshot_row, span_kind_code, span_kind_name, span_row,
+    status_code_of, status_name,
 };
 
 /// ClickHouse error codes that mean "try again later": network errors, timeouts,
@@ -120,11 +120,124 @@ const TRACES: &str = "
     `Links.TraceId` Array(String) CODEC(ZSTD(1)),
     `Links.SpanId` Array(String) CODEC(ZSTD(1)),
     `Links.TraceState` Array(String) CODEC(ZSTD(1)),
-    `Links.Attributes` Array({MAP}) CODEC(ZSTD(1)),
+    `Links.Attributes` Array({MAP}) CODEC(ZSTD(1)),{ADDED}
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_duration Duration TYPE minmax GRANULARITY 1";
+
+/// Columns of ours in the Collector's span and log tables, added after those tables were
+/// first released here: (table, column, type, codec). `{ADDED}` in a table's columns
+/// stands for its entries, so a new table has them; [`Schema::statements`] adds them to
+/// a table created before (`ADD COLUMN IF NOT EXISTS`), whose older rows read as the
+/// type's default (zero, the empty string, the epoch, an empty array).
+///
+/// Spans: the OTLP span `flags` (W3C trace flags in the low 8 bits, the is-remote bits
+/// 8 and 9), dropped attribute, event and link counts, and per event and link what the
+/// Collector's layout leaves out (attribute types, dropped counts, link flags), one
+/// array entry per entry of `Events.*` or `Links.*`. These arrays sit beside the
+/// Collector's `Nested` columns, not inside them (no dot in their names): ClickHouse
+/// refuses a `JSONEachRow` row whose `Nested` arrays differ in length, so a writer that
+/// leaves ours out (an older SDK, another tool) would otherwise fail to insert; readers
+/// take a missing entry as the default. Logs: the observed time, the body's OTLP type
+/// (`string`, `bool`, `int`, `double`, `bytes`, `array`, `kvlist`; `Body` holds its
+/// text, so search and the Collector's dashboards read it as before) and the dropped
+/// attribute count.
+const ADDED_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    ("otel_traces", "Flags", "UInt32", "CODEC(ZSTD(1))"),
+    (
+        "otel_traces",
+        "DroppedAttributesCount",
+        "UInt32",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_traces",
+        "DroppedEventsCount",
+        "UInt32",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_traces",
+        "DroppedLinksCount",
+        "UInt32",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_traces",
+        "EventsAttributeTypes",
+        "Array({TYPES})",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_traces",
+        "EventsDroppedAttributesCount",
+        "Array(UInt32)",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_traces",
+        "LinksAttributeTypes",
+        "Array({TYPES})",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_traces",
+        "LinksFlags",
+        "Array(UInt32)",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_traces",
+        "LinksDroppedAttributesCount",
+        "Array(UInt32)",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_logs",
+        "ObservedTimestamp",
+        "DateTime64(9)",
+        "CODEC(Delta, ZSTD(1))",
+    ),
+    (
+        "otel_logs",
+        "BodyType",
+        "LowCardinality(String)",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "otel_logs",
+        "DroppedAttributesCount",
+        "UInt32",
+        "CODEC(ZSTD(1))",
+    ),
+];
+
+/// Every added column: [`ADDED_COLUMNS`], and the exemplar columns of each metric table.
+fn added() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+    let mut out = ADDED_COLUMNS.to_vec();
+    for table in [
+        "otel_metrics_gauge",
+        "otel_metrics_sum",
+        "otel_metrics_histogram",
+    ] {
+        out.extend(
+            EXEMPLAR_COLUMNS
+                .iter()
+                .map(|(name, ty, codec)| (table, *name, *ty, *codec)),
+        );
+    }
+    out
+}
+
+/// The `{ADDED}` columns of `table`, each on its own line with a comma after it.
+fn added_columns(table: &str) -> String {
+    added()
+        .into_iter()
+        .filter(|(t, ..)| *t == table)
+        .map(|(_, name, ty, codec)| format!("\n    {name} {ty} {codec},"))
+        .collect()
+}
 
 const TRACE_ID_TS: &str = "
     TraceId String CODEC(ZSTD(1)),
@@ -150,7 +263,7 @@ const LOGS: &str = "
     ScopeAttributes {MAP} CODEC(ZSTD(1)),
     LogAttributes {MAP} CODEC(ZSTD(1)),
     LogAttributeTypes {TYPES} CODEC(ZSTD(1)),
-    EventName String CODEC(ZSTD(1)),
+    EventName String CODEC(ZSTD(1)),{ADDED}
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8";
@@ -186,15 +299,13 @@ const METRIC_INDEX: &str =
     "INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1";
 
 const GAUGE: &str = "{METRIC_COMMON},
-    Value Float64 CODEC(ZSTD(1)),
-    {EXEMPLARS},
+    Value Float64 CODEC(ZSTD(1)),{ADDED}
     {METRIC_INDEX}";
 
 const SUM: &str = "{METRIC_COMMON},
     Value Float64 CODEC(ZSTD(1)),
     AggregationTemporality Int32 CODEC(ZSTD(1)),
-    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),
-    {EXEMPLARS},
+    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),{ADDED}
     {METRIC_INDEX}";
 
 const HISTOGRAM: &str = "{METRIC_COMMON},
@@ -204,31 +315,27 @@ const HISTOGRAM: &str = "{METRIC_COMMON},
     ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
     Min Float64 CODEC(ZSTD(1)),
     Max Float64 CODEC(ZSTD(1)),
-    AggregationTemporality Int32 CODEC(ZSTD(1)),
-    {EXEMPLARS},
+    AggregationTemporality Int32 CODEC(ZSTD(1)),{ADDED}
     {METRIC_INDEX}";
 
 /// The Collector's exemplar columns of every metric table (its `Exemplars Nested(...)`
-/// as the flattened arrays ClickHouse makes of it).
-const EXEMPLAR_COLUMNS: [&str; 5] = [
-    "`Exemplars.FilteredAttributes` Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1))",
-    "`Exemplars.TimeUnix` Array(DateTime64(9)) CODEC(ZSTD(1))",
-    "`Exemplars.Value` Array(Float64) CODEC(ZSTD(1))",
-    "`Exemplars.SpanId` Array(String) CODEC(ZSTD(1))",
-    "`Exemplars.TraceId` Array(String) CODEC(ZSTD(1))",
+/// as the flattened arrays ClickHouse makes of it), added after the tables were first
+/// released: (column, type, codec).
+const EXEMPLAR_COLUMNS: [(&str, &str, &str); 5] = [
+    (
+        "`Exemplars.FilteredAttributes`",
+        "Array(Map(LowCardinality(String), String))",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "`Exemplars.TimeUnix`",
+        "Array(DateTime64(9))",
+        "CODEC(ZSTD(1))",
+    ),
+    ("`Exemplars.Value`", "Array(Float64)", "CODEC(ZSTD(1))"),
+    ("`Exemplars.SpanId`", "Array(String)", "CODEC(ZSTD(1))"),
+    ("`Exemplars.TraceId`", "Array(String)", "CODEC(ZSTD(1))"),
 ];
-
-/// Columns added after a table was first created, with the tables that have them:
-/// added to existing tables at start (`ADD COLUMN IF NOT EXISTS`), so a database made
-/// by an earlier release gains them and keeps its rows.
-const ADDED_COLUMNS: &[(&[&str], &[&str])] = &[(
-    &[
-        "otel_metrics_gauge",
-        "otel_metrics_sum",
-        "otel_metrics_histogram",
-    ],
-    &EXEMPLAR_COLUMNS,
-)];
 
 const AGENT_ACTIONS: &str = "
     Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
@@ -617,8 +724,9 @@ impl Schema {
     }
 
     /// Every statement, in order: the database, the tables (in cluster mode the
-    /// replicated `_local` tables and the `Distributed` tables), then the views. All are
-    /// `IF NOT EXISTS`, so running them again changes nothing.
+    /// replicated `_local` tables and the `Distributed` tables), the columns added since
+    /// a table's first release (`ADD COLUMN`, for tables an older version created), then
+    /// the views. All are `IF NOT EXISTS`, so running them again changes nothing.
     pub fn statements(&self) -> Vec<String> {
         let on_cluster = self.on_cluster();
         let mut out = vec![format!(
@@ -628,8 +736,8 @@ impl Schema {
         for t in TABLES {
             let body = t
                 .body
+                .replace("{ADDED}", &added_columns(t.name))
                 .replace("{METRIC_COMMON}", METRIC_COMMON)
-                .replace("{EXEMPLARS}", &EXEMPLAR_COLUMNS.join(",\n    "))
                 .replace("{METRIC_INDEX}", METRIC_INDEX)
                 .replace("{MAP}", MAP)
                 .replace("{TYPES}", TYPES);
@@ -660,20 +768,20 @@ impl Schema {
                 t.shard_key,
             ));
         }
-        for (tables, columns) in ADDED_COLUMNS {
-            for table in *tables {
-                let mut names = vec![self.storage_name(table)];
-                if self.cluster.is_some() {
-                    names.push(table.to_string());
-                }
-                for name in names {
-                    for column in *columns {
-                        out.push(format!(
-                            "ALTER TABLE {}{on_cluster} ADD COLUMN IF NOT EXISTS {column}",
-                            self.qualified(&name)
-                        ));
-                    }
-                }
+        // Tables created before their added columns existed get them (a no-op on the
+        // tables just created); in cluster mode the `Distributed` tables too, which take
+        // no codecs.
+        for (table, name, ty, codec) in added() {
+            let ty = ty.replace("{TYPES}", TYPES);
+            out.push(format!(
+                "ALTER TABLE {}{on_cluster} ADD COLUMN IF NOT EXISTS {name} {ty} {codec}",
+                self.qualified(&self.storage_name(table)),
+            ));
+            if self.cluster.is_some() {
+                out.push(format!(
+                    "ALTER TABLE {}{on_cluster} ADD COLUMN IF NOT EXISTS {name} {ty}",
+                    self.qualified(table),
+                ));
             }
         }
         out.extend(self.create_table(
@@ -743,6 +851,25 @@ mod tests {
             .filter(|s| s.contains("MATERIALIZED VIEW"))
             .count();
         assert_eq!(views, 2 + 6 * 2);
+        // The columns added since the first release are in the new tables, and added to
+        // older ones.
+        let logs = single
+            .iter()
+            .find(|s| s.contains("`otel_logs` ("))
+            .expect("logs table");
+        for (table, name, ty, codec) in added() {
+            let ty = ty.replace("{TYPES}", TYPES);
+            let created = single
+                .iter()
+                .find(|s| s.contains(&format!("`{table}` (")))
+                .expect("the table");
+            assert!(created.contains(&format!("{name} {ty} {codec},")), "{name}");
+            assert!(single.contains(&format!(
+                "ALTER TABLE `automagik`.`{table}` ADD COLUMN IF NOT EXISTS {name} {ty} {codec}"
+            )));
+        }
+        assert!(!traces.contains("{ADDED}") && !logs.contains("{ADDED}"));
+        assert!(!traces.contains("{TYPES}"));
 
         let cluster = Schema {
             cluster: Some("prod".into()),
@@ -756,6 +883,16 @@ mod tests {
         assert!(cluster.iter().any(|s| s.contains(
             "Distributed('prod', 'automagik', 'otel_traces_local', cityHash64(TraceId))"
         )));
+        // Added columns go to the local tables and, without codecs, to the `Distributed`
+        // ones in front.
+        let alter = |table: &str, tail: &str| {
+            format!(
+                "ALTER TABLE `automagik`.`{table}` ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS \
+                 BodyType LowCardinality(String){tail}"
+            )
+        };
+        assert!(cluster.contains(&alter("otel_logs", "")));
+        assert!(cluster.contains(&alter("otel_logs_local", " CODEC(ZSTD(1))")));
         assert!(
             cluster
                 .iter()

@@ -563,5 +563,107 @@ pub fn attributes_to_json(kvs: &[pcommon::KeyValue]) -> Json {
     Json::Object(map)
 }
 
+/// The OTLP type of a log body (the variant of its `AnyValue`), kept beside the text the
+/// body is stored and searched as ([`body_text`]), so that the body can be given back
+/// with its type ([`BodyType::value`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BodyType {
+    /// A string: the text is the body. Rows stored before body types were kept read as
+    /// strings.
+    #[default]
+    String,
+    /// A boolean (`true` or `false`).
+    Bool,
+    /// A 64-bit signed integer.
+    Int,
+    /// A double (JSON number text; `NaN`, `inf` and `-inf` as those words).
+    Double,
+    /// Bytes, as lowercase hex (given back as that hex string, as byte attributes are).
+    Bytes,
+    /// An array, as JSON array text.
+    Array,
+    /// A key-value list (a map), as JSON object text.
+    Kvlist,
+}
+
+impl BodyType {
+    /// The type of `v`; `None` for a value without one (an empty `AnyValue`, or the
+    /// profiling signal's string-table reference), which is stored as no body.
+    pub fn of(v: &pcommon::AnyValue) -> Option<Self> {
+        use pcommon::any_value::Value as V;
+        match v.value.as_ref()? {
+            V::StringValue(_) => Some(BodyType::String),
+            V::BoolValue(_) => Some(BodyType::Bool),
+            V::IntValue(_) => Some(BodyType::Int),
+            V::DoubleValue(_) => Some(BodyType::Double),
+            V::BytesValue(_) => Some(BodyType::Bytes),
+            V::ArrayValue(_) => Some(BodyType::Array),
+            V::KvlistValue(_) => Some(BodyType::Kvlist),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// `string`, `bool`, `int`, `double`, `bytes`, `array` or `kvlist`: the name stored
+    /// beside the body and shown by the query API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyType::String => "string",
+            BodyType::Bool => "bool",
+            BodyType::Int => "int",
+            BodyType::Double => "double",
+            BodyType::Bytes => "bytes",
+            BodyType::Array => "array",
+            BodyType::Kvlist => "kvlist",
+        }
+    }
+
+    /// The type named `name` by [`BodyType::as_str`]; any other name (the empty one of
+    /// rows stored before types were kept) is a string.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "bool" => BodyType::Bool,
+            "int" => BodyType::Int,
+            "double" => BodyType::Double,
+            "bytes" => BodyType::Bytes,
+            "array" => BodyType::Array,
+            "kvlist" => BodyType::Kvlist,
+            _ => BodyType::String,
+        }
+    }
+
+    /// The body stored as `text` given back as JSON of its type: a string stays a string,
+    /// a boolean or number becomes one, an array or map becomes a JSON array or object,
+    /// bytes are their hex string (as [`any_to_json`] gives them). Text that does not
+    /// read as its type comes back as a string, never as an error.
+    pub fn value(self, text: &str) -> Json {
+        let typed = match self {
+            BodyType::String | BodyType::Bytes => None,
+            BodyType::Bool => text.parse::<bool>().ok().map(Json::Bool),
+            BodyType::Int => text.parse::<i64>().ok().map(Json::from),
+            BodyType::Double => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Json::Number),
+            BodyType::Array | BodyType::Kvlist => serde_json::from_str(text).ok(),
+        };
+        typed.unwrap_or_else(|| Json::String(text.to_string()))
+    }
+}
+
+/// A log body as every store keeps it: the text that full-text search reads (a string
+/// as itself, a boolean or number as its JSON, bytes as lowercase hex, an array or map
+/// as JSON text: [`any_to_json`] rendered) and its [`BodyType`]; `None` for a value
+/// without a type (no body).
+pub fn body_text(v: &pcommon::AnyValue) -> Option<(String, BodyType)> {
+    let body_type = BodyType::of(v)?;
+    let text = match any_to_json(v) {
+        Json::String(s) => s,
+        other => other.to_string(),
+    };
+    Some((text, body_type))
+}
+
 #[cfg(test)]
 mod tests;

@@ -301,6 +301,7 @@ mod tests {
             attributes: "{}".into(),
             events: "[]".into(),
             resource: "{}".into(),
+            ..SpanRow::default()
         }
     }
 

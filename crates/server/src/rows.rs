@@ -6,17 +6,18 @@ use automagik_telemetry_core::{SignalRequest, agent};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
     Exemplar, exemplar, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span;
 use serde_json::Value as Json;
 
 #[cfg(test)]
 mod tests;
 
-/// A stored span.
+/// A stored span. Its [`Default`] is an empty span with valid JSON in the JSON fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanRow {
     /// 32 lowercase hex digits.
@@ -41,35 +42,132 @@ pub struct SpanRow {
     pub status_message: String,
     /// Attributes, JSON object text.
     pub attributes: String,
-    /// Events, JSON array text of `{name, time_unix_nano, attributes}`.
+    /// Events, JSON array text of `{name, time_unix_nano, attributes,
+    /// dropped_attributes_count}` (rows stored before dropped counts were kept have none).
     pub events: String,
     /// Resource attributes, JSON object text.
     pub resource: String,
+    /// W3C trace state (`key=value,...`), or empty.
+    pub trace_state: String,
+    /// OTLP span flags as sent: W3C trace flags in the low 8 bits (bit 0: sampled), bit
+    /// 8 set when bit 9 says whether the parent is remote.
+    pub flags: u32,
+    /// Name of the instrumentation scope that made it, or empty.
+    pub scope_name: String,
+    /// Version of that scope, or empty.
+    pub scope_version: String,
+    /// Attributes the sender dropped.
+    pub dropped_attributes_count: u32,
+    /// Events the sender dropped.
+    pub dropped_events_count: u32,
+    /// Links the sender dropped.
+    pub dropped_links_count: u32,
+    /// Links, JSON array text of `{trace_id, span_id, trace_state, attributes, flags,
+    /// dropped_attributes_count}` (ids as lowercase hex).
+    pub links: String,
 }
 
-/// A stored log record (events and errors included).
+impl Default for SpanRow {
+    fn default() -> Self {
+        SpanRow {
+            trace_id: String::new(),
+            span_id: String::new(),
+            parent_span_id: String::new(),
+            name: String::new(),
+            service_name: String::new(),
+            kind: 0,
+            start_time_unix_nano: 0,
+            end_time_unix_nano: 0,
+            status_code: 0,
+            status_message: String::new(),
+            attributes: "{}".into(),
+            events: "[]".into(),
+            resource: "{}".into(),
+            trace_state: String::new(),
+            flags: 0,
+            scope_name: String::new(),
+            scope_version: String::new(),
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
+            links: "[]".into(),
+        }
+    }
+}
+
+/// A stored log record (events and errors included). Its [`Default`] is an empty record
+/// with valid JSON in the JSON fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogRow {
     /// ns since the epoch (observed time when the record has none).
     pub time_unix_nano: u64,
+    /// When the record was observed (by the SDK or a collector), ns since the epoch; 0
+    /// when not given (and for rows stored before it was kept).
+    pub observed_time_unix_nano: u64,
     /// `service.name` of its resource.
     pub service_name: String,
     /// OTLP severity number.
     pub severity_number: i32,
     /// Severity text.
     pub severity_text: String,
-    /// Body, rendered as text.
+    /// Body as text ([`body_text`]: a string as itself, a number or boolean as its JSON,
+    /// bytes as hex, an array or map as JSON text), which text search reads; `None`
+    /// without a body. [`LogRow::body_value`] gives it back structured.
     pub body: Option<String>,
+    /// The body's OTLP type.
+    pub body_type: BodyType,
     /// `event_name` (or the `event.name` attribute).
     pub event_name: Option<String>,
     /// Trace id, hex.
     pub trace_id: Option<String>,
     /// Span id, hex.
     pub span_id: Option<String>,
+    /// W3C trace flags (the low 8 bits of the OTLP `flags`; bit 0: sampled).
+    pub flags: u32,
+    /// Name of the instrumentation scope that made it, or empty.
+    pub scope_name: String,
+    /// Version of that scope, or empty.
+    pub scope_version: String,
     /// Attributes, JSON object text.
     pub attributes: String,
+    /// Attributes the sender dropped.
+    pub dropped_attributes_count: u32,
     /// Resource attributes, JSON object text.
     pub resource: String,
+}
+
+impl Default for LogRow {
+    fn default() -> Self {
+        LogRow {
+            time_unix_nano: 0,
+            observed_time_unix_nano: 0,
+            service_name: String::new(),
+            severity_number: 0,
+            severity_text: String::new(),
+            body: None,
+            body_type: BodyType::String,
+            event_name: None,
+            trace_id: None,
+            span_id: None,
+            flags: 0,
+            scope_name: String::new(),
+            scope_version: String::new(),
+            attributes: "{}".into(),
+            dropped_attributes_count: 0,
+            resource: "{}".into(),
+        }
+    }
+}
+
+impl LogRow {
+    /// The body as JSON of its OTLP type ([`BodyType::value`]): a string stays a string,
+    /// a map becomes an object, an array an array, a number or boolean one, bytes their
+    /// hex string; `null` without a body.
+    pub fn body_value(&self) -> Json {
+        self.body
+            .as_deref()
+            .map_or(Json::Null, |text| self.body_type.value(text))
+    }
 }
 
 /// One stored metric data point.
@@ -264,7 +362,7 @@ impl Batch {
     }
 }
 
-pub use automagik_telemetry_core::otlp::{any_to_json, attributes_to_json};
+pub use automagik_telemetry_core::otlp::{BodyType, any_to_json, attributes_to_json, body_text};
 
 pub(crate) fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
@@ -369,7 +467,8 @@ fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
     Ok(hex::encode(bytes))
 }
 
-fn events_json(events: &[opentelemetry_proto::tonic::trace::v1::span::Event]) -> String {
+fn events_json(events: &[span::Event]) -> String {
+    use std::fmt::Write;
     let mut out = String::from("[");
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
@@ -377,15 +476,52 @@ fn events_json(events: &[opentelemetry_proto::tonic::trace::v1::span::Event]) ->
         }
         out.push_str("{\"name\":");
         write_json_str(&e.name, &mut out);
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             ",\"time_unix_nano\":\"{}\",\"attributes\":",
             e.time_unix_nano
-        ));
+        );
         write_attributes(&e.attributes, &mut out);
-        out.push('}');
+        let _ = write!(
+            out,
+            ",\"dropped_attributes_count\":{}}}",
+            e.dropped_attributes_count
+        );
     }
     out.push(']');
     out
+}
+
+/// Links as JSON array text (see [`SpanRow::links`]). Ids are hex as sent, whatever
+/// their length: a link to a malformed id does not cost the span.
+fn links_json(links: &[span::Link]) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("[");
+    for (i, l) in links.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"trace_id\":");
+        write_json_str(&hex::encode(&l.trace_id), &mut out);
+        out.push_str(",\"span_id\":");
+        write_json_str(&hex::encode(&l.span_id), &mut out);
+        out.push_str(",\"trace_state\":");
+        write_json_str(&l.trace_state, &mut out);
+        out.push_str(",\"attributes\":");
+        write_attributes(&l.attributes, &mut out);
+        let _ = write!(
+            out,
+            ",\"flags\":{},\"dropped_attributes_count\":{}}}",
+            l.flags, l.dropped_attributes_count
+        );
+    }
+    out.push(']');
+    out
+}
+
+/// Name and version of a scope (empty without one).
+fn scope_of(scope: Option<&InstrumentationScope>) -> (String, String) {
+    scope.map_or_else(Default::default, |s| (s.name.clone(), s.version.clone()))
 }
 
 /// Spans of a traces request, and a copy of the request without the refused spans
@@ -401,6 +537,7 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
         let resource = resource_json(rs.resource.as_ref());
         let service = service_name(rs.resource.as_ref());
         for ss in &mut rs.scope_spans {
+            let (scope_name, scope_version) = scope_of(ss.scope.as_ref());
             ss.spans.retain_mut(|span| {
                 let ids = hex_id(&span.trace_id, 16, "trace_id")
                     .and_then(|t| Ok((t, hex_id(&span.span_id, 8, "span_id")?)));
@@ -453,6 +590,14 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
                     attributes,
                     events: events_json(&span.events),
                     resource: resource.clone(),
+                    trace_state: span.trace_state.clone(),
+                    flags: span.flags,
+                    scope_name: scope_name.clone(),
+                    scope_version: scope_version.clone(),
+                    dropped_attributes_count: span.dropped_attributes_count,
+                    dropped_events_count: span.dropped_events_count,
+                    dropped_links_count: span.dropped_links_count,
+                    links: links_json(&span.links),
                 });
                 span.end_time_unix_nano = end;
                 true
@@ -476,6 +621,7 @@ pub fn into_logs(mut accepted: ExportLogsServiceRequest) -> Batch {
         let resource = resource_json(rl.resource.as_ref());
         let service = service_name(rl.resource.as_ref());
         for sl in &mut rl.scope_logs {
+            let (scope_name, scope_version) = scope_of(sl.scope.as_ref());
             sl.log_records.retain(|log| {
                 let trace_id =
                     (!log.trace_id.is_empty()).then(|| hex_id(&log.trace_id, 16, "trace_id"));
@@ -493,10 +639,10 @@ pub fn into_logs(mut accepted: ExportLogsServiceRequest) -> Batch {
                     .or_else(|| {
                         agent::string_attr(&log.attributes, "event.name").map(str::to_string)
                     });
-                let body = log.body.as_ref().map(|b| match any_to_json(b) {
-                    Json::String(s) => s,
-                    other => other.to_string(),
-                });
+                let (body, body_type) = match log.body.as_ref().and_then(body_text) {
+                    Some((text, body_type)) => (Some(text), body_type),
+                    None => (None, BodyType::String),
+                };
                 let time_unix_nano = if log.time_unix_nano != 0 {
                     log.time_unix_nano
                 } else {
@@ -512,14 +658,20 @@ pub fn into_logs(mut accepted: ExportLogsServiceRequest) -> Batch {
                 }
                 batch.logs.push(LogRow {
                     time_unix_nano,
+                    observed_time_unix_nano: log.observed_time_unix_nano,
                     service_name: service.clone(),
                     severity_number: log.severity_number,
                     severity_text: log.severity_text.clone(),
                     body,
+                    body_type,
                     event_name,
                     trace_id,
                     span_id,
+                    flags: log.flags & 0xff,
+                    scope_name: scope_name.clone(),
+                    scope_version: scope_version.clone(),
                     attributes,
+                    dropped_attributes_count: log.dropped_attributes_count,
                     resource: resource.clone(),
                 });
                 true

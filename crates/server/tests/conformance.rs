@@ -6,7 +6,7 @@
 use automagik_telemetry_server::ingest::exponential;
 use automagik_telemetry_server::ingest::temporality::Temporality;
 use automagik_telemetry_server::rollup::quantile_ns;
-use automagik_telemetry_server::rows::{self, Batch, MetricPointRow};
+use automagik_telemetry_server::rows::{self, Batch, BodyType, MetricPointRow};
 use automagik_telemetry_server::series::{self, Agg};
 use automagik_telemetry_server::{
     ClickHouseStore, LogQuery, PostgresStore, RollupQuery, RunQuery, SqliteStore, Store, TraceQuery,
@@ -15,7 +15,9 @@ use automagik_telemetry_testkit::build::{any_kv, log_request, string_kv, trace_r
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use automagik_telemetry_testkit::pg::TestDatabase;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value as V};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValueList, any_value::Value as V,
+};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint,
@@ -135,14 +137,279 @@ fn spans_round_trip(store: &dyn Store) {
     assert_eq!(
         json(&got[0].events),
         json!([{"name": "exception", "time_unix_nano": (T0 + 5 * MS).to_string(),
-                "attributes": {"exception.type": "Timeout"}}])
+                "attributes": {"exception.type": "Timeout"}, "dropped_attributes_count": 0}])
     );
+    assert_eq!(json(&got[0].links), json!([]));
     assert_eq!(json(&got[0].resource), json!({"service.name": "api"}));
     // Redelivery stores nothing twice.
     store.insert(spans("api", vec![child])).expect("again");
     assert_eq!(store.trace(&hex::encode(tid(1))).expect("trace").len(), 2);
     assert_eq!(store.stats().expect("stats").spans, 2);
     assert!(store.trace(&hex::encode(tid(9))).expect("none").is_empty());
+}
+
+/// Span links (with typed attributes), trace state, flags, scope, resource and every
+/// dropped count come back as sent, from a request and from rows the server builds.
+fn span_links_and_otlp_fields_round_trip(store: &dyn Store) {
+    let mut linked = span("consume", 2, 1, None, T0, 40);
+    linked.trace_state = "vendor=v1,other=x".into();
+    linked.flags = 0x301;
+    linked.dropped_attributes_count = 3;
+    linked.dropped_events_count = 4;
+    linked.dropped_links_count = 5;
+    linked.events = vec![span::Event {
+        name: "retry".into(),
+        time_unix_nano: T0 + MS,
+        attributes: vec![any_kv("attempt", V::IntValue(2))],
+        dropped_attributes_count: 1,
+    }];
+    linked.links = vec![
+        span::Link {
+            trace_id: tid(1),
+            span_id: sid(1),
+            trace_state: "upstream=1".into(),
+            attributes: vec![
+                string_kv("link.kind", "follows_from"),
+                any_kv("batch.size", V::IntValue(12)),
+                any_kv("sampled", V::BoolValue(true)),
+            ],
+            dropped_attributes_count: 2,
+            flags: 0x101,
+        },
+        span::Link {
+            trace_id: tid(3),
+            span_id: sid(9),
+            ..Default::default()
+        },
+    ];
+    let mut request = trace_request("worker", vec![linked]);
+    let rs = &mut request.resource_spans[0];
+    rs.resource
+        .get_or_insert_with(Default::default)
+        .attributes
+        .push(string_kv("service.version", "4.2.0"));
+    rs.scope_spans[0].scope = Some(InstrumentationScope {
+        name: "queue-consumer".into(),
+        version: "0.9.1".into(),
+        ..Default::default()
+    });
+    store.insert(rows::from_traces(&request)).expect("insert");
+    let got = store.trace(&hex::encode(tid(2))).expect("trace");
+    assert_eq!(got.len(), 1);
+    let s = &got[0];
+    assert_eq!(s.trace_state, "vendor=v1,other=x");
+    assert_eq!(s.flags, 0x301, "trace flags and the is-remote bits");
+    assert_eq!(
+        (s.scope_name.as_str(), s.scope_version.as_str()),
+        ("queue-consumer", "0.9.1")
+    );
+    assert_eq!(
+        json(&s.resource),
+        json!({"service.name": "worker", "service.version": "4.2.0"})
+    );
+    assert_eq!(
+        (
+            s.dropped_attributes_count,
+            s.dropped_events_count,
+            s.dropped_links_count
+        ),
+        (3, 4, 5)
+    );
+    assert_eq!(
+        json(&s.events),
+        json!([{"name": "retry", "time_unix_nano": (T0 + MS).to_string(),
+                "attributes": {"attempt": 2}, "dropped_attributes_count": 1}])
+    );
+    let links = json!([
+        {"trace_id": hex::encode(tid(1)), "span_id": hex::encode(sid(1)),
+         "trace_state": "upstream=1",
+         "attributes": {"link.kind": "follows_from", "batch.size": 12, "sampled": true},
+         "flags": 0x101, "dropped_attributes_count": 2},
+        {"trace_id": hex::encode(tid(3)), "span_id": hex::encode(sid(9)),
+         "trace_state": "", "attributes": {}, "flags": 0, "dropped_attributes_count": 0},
+    ]);
+    assert_eq!(
+        json(&s.links),
+        links,
+        "in order, with their attributes' types"
+    );
+    // The trace listing reads the same columns.
+    let listed = store
+        .traces(&TraceQuery {
+            name: Some("consume".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("traces");
+    assert_eq!(listed.items[0].root.links, s.links);
+
+    // A span the server builds itself (no request behind it) keeps the same fields.
+    let built = rows::SpanRow {
+        trace_id: hex::encode(tid(4)),
+        span_id: hex::encode(sid(1)),
+        name: "built".into(),
+        service_name: "worker".into(),
+        start_time_unix_nano: T0,
+        end_time_unix_nano: T0 + MS,
+        trace_state: "k=v".into(),
+        flags: 1,
+        scope_name: "server".into(),
+        dropped_links_count: 1,
+        links: links.to_string(),
+        ..Default::default()
+    };
+    store
+        .insert(Batch {
+            spans: vec![built],
+            ..Default::default()
+        })
+        .expect("insert built");
+    let got = store.trace(&hex::encode(tid(4))).expect("trace");
+    assert_eq!(
+        (
+            got[0].trace_state.as_str(),
+            got[0].flags,
+            got[0].scope_name.as_str(),
+            got[0].dropped_links_count
+        ),
+        ("k=v", 1, "server", 1)
+    );
+    assert_eq!(json(&got[0].links), links);
+}
+
+/// Log bodies of every OTLP type come back with their type, and structured; the
+/// observed time, flags, scope and dropped count are kept; text search reads every body.
+fn structured_log_bodies_and_log_fields_round_trip(store: &dyn Store) {
+    let any = |v: V| Some(AnyValue { value: Some(v) });
+    let map = V::KvlistValue(KeyValueList {
+        values: vec![
+            string_kv("user", "ada"),
+            any_kv("n", V::IntValue(3)),
+            any_kv(
+                "nested",
+                V::KvlistValue(KeyValueList {
+                    values: vec![any_kv("ok", V::BoolValue(true))],
+                }),
+            ),
+            any_kv(
+                "tags",
+                V::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(V::StringValue("a".into())),
+                    }],
+                }),
+            ),
+        ],
+    });
+    let bodies = vec![
+        (
+            any(V::StringValue("plain text".into())),
+            BodyType::String,
+            json!("plain text"),
+        ),
+        (
+            any(map),
+            BodyType::Kvlist,
+            json!({"user": "ada", "n": 3, "nested": {"ok": true}, "tags": ["a"]}),
+        ),
+        (
+            any(V::ArrayValue(ArrayValue {
+                values: vec![
+                    AnyValue {
+                        value: Some(V::IntValue(1)),
+                    },
+                    AnyValue {
+                        value: Some(V::StringValue("two".into())),
+                    },
+                ],
+            })),
+            BodyType::Array,
+            json!([1, "two"]),
+        ),
+        (any(V::IntValue(-42)), BodyType::Int, json!(-42)),
+        (any(V::DoubleValue(2.5)), BodyType::Double, json!(2.5)),
+        (any(V::BoolValue(true)), BodyType::Bool, json!(true)),
+        (
+            any(V::BytesValue(vec![0xbe, 0xef])),
+            BodyType::Bytes,
+            json!("beef"),
+        ),
+        (None, BodyType::String, Json::Null),
+    ];
+    let records: Vec<LogRecord> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, (body, ..))| LogRecord {
+            time_unix_nano: T0 + i as u64 * MS,
+            observed_time_unix_nano: T0 + i as u64 * MS + 7,
+            severity_number: 9,
+            severity_text: "INFO".into(),
+            body: body.clone(),
+            flags: 1,
+            dropped_attributes_count: i as u32,
+            ..Default::default()
+        })
+        .collect();
+    let mut request = log_request("api", records);
+    request.resource_logs[0].scope_logs[0].scope = Some(InstrumentationScope {
+        name: "app.logger".into(),
+        version: "1.0".into(),
+        ..Default::default()
+    });
+    // Without a time of its own, a record takes its observed time, and keeps it too.
+    let mut observed_only = log(0, 13, "observed only");
+    observed_only.observed_time_unix_nano = T0 + 100 * MS;
+    request.resource_logs[0].scope_logs[0]
+        .log_records
+        .push(observed_only);
+    store.insert(rows::from_logs(&request)).expect("insert");
+    let mut got: Vec<_> = store
+        .logs(&LogQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .expect("logs")
+        .items
+        .into_iter()
+        .map(|l| l.row)
+        .collect();
+    got.reverse();
+    assert_eq!(got.len(), bodies.len() + 1);
+    for (i, (row, (_, body_type, value))) in got.iter().zip(&bodies).enumerate() {
+        assert_eq!(row.body_type, *body_type, "record {i}");
+        assert_eq!(row.body_value(), *value, "record {i}");
+        assert_eq!(row.observed_time_unix_nano, T0 + i as u64 * MS + 7);
+        assert_eq!(row.flags, 1);
+        assert_eq!(row.dropped_attributes_count, i as u32);
+        assert_eq!(
+            (row.scope_name.as_str(), row.scope_version.as_str()),
+            ("app.logger", "1.0")
+        );
+        assert_eq!(row.severity_text, "INFO");
+    }
+    let last = &got[bodies.len()];
+    assert_eq!(
+        (last.time_unix_nano, last.observed_time_unix_nano),
+        (T0 + 100 * MS, T0 + 100 * MS)
+    );
+    assert_eq!(last.body.as_deref(), Some("observed only"));
+    // Search reads the text of structured bodies: a map's keys and values.
+    let found = |text: &str| {
+        store
+            .logs(&LogQuery {
+                text: Some(text.into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .expect("search")
+            .items
+            .into_iter()
+            .map(|l| l.row.body_type)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(found("ada"), vec![BodyType::Kvlist]);
+    assert_eq!(found("two"), vec![BodyType::Array]);
+    assert_eq!(found("plain"), vec![BodyType::String]);
 }
 
 fn trace_listing_filters_and_pages(store: &dyn Store) {
@@ -912,6 +1179,8 @@ macro_rules! conformance {
             use super::*;
             conformance!(@tests $open;
                 spans_round_trip,
+                span_links_and_otlp_fields_round_trip,
+                structured_log_bodies_and_log_fields_round_trip,
                 trace_listing_filters_and_pages,
                 log_listing_filters_and_pages,
                 metrics_points_and_rollups,

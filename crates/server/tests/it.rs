@@ -566,6 +566,7 @@ fn seed_logs(state: &AppState) {
             span_id: (i == 7).then(|| "cd".repeat(8)),
             attributes: format!("{{\"i\":{i}}}"),
             resource: "{}".into(),
+            ..LogRow::default()
         })
         .collect();
     state
@@ -727,6 +728,7 @@ fn trace_listing_by_root_span_with_filters_and_paging() {
         attributes: "{}".into(),
         events: "[]".into(),
         resource: "{}".into(),
+        ..SpanRow::default()
     };
     let spans = vec![
         row("aa", "01", "", "GET /a", "checkout", 1, 500, 2),
@@ -1016,10 +1018,20 @@ fn metric_series_runs_and_operations_over_http() {
         assert_eq!(values, vec![4.0, 10.0]);
         let v = list(
             &state,
-            "/api/v1/metrics/queue.depth/series?from=-1h&step=1h",
+            "/api/v1/metrics/queue.depth/series?from=-1h&step=1h&agg=avg",
         )
         .await;
         assert_eq!(v["source"], "rollup_1h");
+        // A gauge is a current value: by default its last value, read from raw points.
+        let v = list(
+            &state,
+            "/api/v1/metrics/queue.depth/series?from=-1h&step=1h",
+        )
+        .await;
+        assert_eq!(
+            (v["agg"].as_str(), v["source"].as_str()),
+            (Some("last"), Some("raw"))
+        );
         let v = list(
             &state,
             "/api/v1/metrics/queue.depth/series?from=-1h&step=1m&group_by=queue&agg=sum",
@@ -1034,7 +1046,9 @@ fn metric_series_runs_and_operations_over_http() {
             .expect("a");
         assert_eq!(a["points"].as_array().expect("points").len(), 2);
         for bad in [
-            "/api/v1/metrics/queue.depth/series?step=90s",
+            // Rollups are per minute: a rollup series steps in whole minutes (a raw one,
+            // such as a gauge's default `last`, in whole seconds).
+            "/api/v1/metrics/queue.depth/series?step=90s&agg=avg",
             "/api/v1/metrics/queue.depth/series?agg=median",
             "/api/v1/metrics/queue.depth/series?from=-1h&to=-2h",
             "/api/v1/metrics/queue.depth/series?step=1s&from=-30d",

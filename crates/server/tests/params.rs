@@ -79,6 +79,7 @@ fn span(service: &str, n: u64, start: u64) -> SpanRow {
         attributes: "{}".into(),
         events: "[]".into(),
         resource: "{}".into(),
+        ..SpanRow::default()
     }
 }
 

@@ -12,12 +12,18 @@
 //! [`metric_row`], [`run_row`], [`action_row`], [`snapshot_row`]) from plain values, so
 //! that rows which do not come from an OTLP request (the server's own gauges, agent runs
 //! read from Kafka, fleet snapshots) follow the same column names and value rules;
-//! [`inserts`] adds the columns only a request has (scopes, schema URLs, links, flags,
-//! temporality).
+//! [`inserts`] adds the columns only a request has (schema URLs, scope attributes, the
+//! metric tables' scopes and flags, temporality).
+//!
+//! A log body is stored as its text in `Body` ([`body_text`]: what full-text search
+//! reads) with its OTLP type in `BodyType`, so readers give it back structured. Span
+//! links keep their ids, trace state, attributes (with their types), flags and dropped
+//! counts; span events their attribute types and dropped counts.
 
 use super::Schema;
 use crate::SignalRequest;
 use crate::agent::{self, Action, SpanRole, string_attr};
+use crate::otlp::{BodyType, body_text};
 use crate::time::rfc3339;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
@@ -26,6 +32,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     Exemplar, exemplar, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use serde_json::{Map, Value as Json, json};
 use std::fmt::Write;
 
@@ -269,6 +276,10 @@ pub struct SpanColumns<'a> {
     pub span_id: &'a str,
     /// 16 lowercase hex digits, or empty for a root span.
     pub parent_span_id: &'a str,
+    /// W3C trace state, or empty.
+    pub trace_state: &'a str,
+    /// OTLP span flags (W3C trace flags in the low 8 bits, the is-remote bits 8 and 9).
+    pub flags: u32,
     /// Operation name.
     pub name: &'a str,
     /// OTLP span kind.
@@ -277,8 +288,14 @@ pub struct SpanColumns<'a> {
     pub service_name: &'a str,
     /// Its resource's [`attribute_map`].
     pub resource: &'a Json,
+    /// Its instrumentation scope's name, or empty.
+    pub scope_name: &'a str,
+    /// Its instrumentation scope's version, or empty.
+    pub scope_version: &'a str,
     /// Its attributes.
     pub attributes: &'a Attributes,
+    /// Attributes the sender dropped.
+    pub dropped_attributes_count: u32,
     /// Start, ns.
     pub start_time_unix_nano: u64,
     /// End, ns (a span ending before its start lasts 0).
@@ -289,39 +306,118 @@ pub struct SpanColumns<'a> {
     pub status_message: &'a str,
     /// Its events.
     pub events: Vec<EventColumns<'a>>,
+    /// Events the sender dropped.
+    pub dropped_events_count: u32,
+    /// Its links.
+    pub links: Vec<LinkColumns>,
+    /// Links the sender dropped.
+    pub dropped_links_count: u32,
 }
 
-/// A span event, as the `Events.*` columns hold it.
+/// A span event, as the `Events.*` columns (and ours beside them) hold it.
 #[derive(Clone, Debug)]
 pub struct EventColumns<'a> {
     /// When, ns.
     pub time_unix_nano: u64,
     /// Event name.
     pub name: &'a str,
-    /// Its [`attribute_map`] (event attributes take no type map).
-    pub attributes: Json,
+    /// Its attributes.
+    pub attributes: Attributes,
+    /// Attributes the sender dropped.
+    pub dropped_attributes_count: u32,
+}
+
+impl<'a> EventColumns<'a> {
+    /// The columns of an OTLP span event.
+    pub fn of(e: &'a Event) -> Self {
+        EventColumns {
+            time_unix_nano: e.time_unix_nano,
+            name: &e.name,
+            attributes: Attributes::of(&e.attributes),
+            dropped_attributes_count: e.dropped_attributes_count,
+        }
+    }
+}
+
+/// A span link, as the `Links.*` columns (and ours beside them) hold it.
+#[derive(Clone, Debug)]
+pub struct LinkColumns {
+    /// The linked span's trace id, as hex.
+    pub trace_id: String,
+    /// The linked span's id, as hex.
+    pub span_id: String,
+    /// The linked span's W3C trace state, or empty.
+    pub trace_state: String,
+    /// The link's attributes.
+    pub attributes: Attributes,
+    /// OTLP link flags (W3C trace flags in the low 8 bits, the is-remote bits 8 and 9).
+    pub flags: u32,
+    /// Attributes the sender dropped.
+    pub dropped_attributes_count: u32,
+}
+
+impl LinkColumns {
+    /// The columns of an OTLP span link.
+    pub fn of(l: &Link) -> Self {
+        LinkColumns {
+            trace_id: hex::encode(&l.trace_id),
+            span_id: hex::encode(&l.span_id),
+            trace_state: l.trace_state.clone(),
+            attributes: Attributes::of(&l.attributes),
+            flags: l.flags,
+            dropped_attributes_count: l.dropped_attributes_count,
+        }
+    }
 }
 
 /// A row of `otel_traces`.
 pub fn span_row(s: &SpanColumns<'_>) -> Json {
-    json!({
+    let (events, links) = (&s.events, &s.links);
+    let mut row = json!({
         "Timestamp": rfc3339(s.start_time_unix_nano),
         "TraceId": s.trace_id,
         "SpanId": s.span_id,
         "ParentSpanId": s.parent_span_id,
+        "TraceState": s.trace_state,
+        "Flags": s.flags,
         "SpanName": s.name,
         "SpanKind": span_kind_name(s.kind),
         "ServiceName": s.service_name,
         "ResourceAttributes": s.resource,
+        "ScopeName": s.scope_name,
+        "ScopeVersion": s.scope_version,
         "SpanAttributes": s.attributes.values,
         "SpanAttributeTypes": s.attributes.types,
+        "DroppedAttributesCount": s.dropped_attributes_count,
         "Duration": s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
-        "StatusCode": status_name(s.status_code),
-        "StatusMessage": s.status_message,
-        "Events.Timestamp": s.events.iter().map(|e| rfc3339(e.time_unix_nano)).collect::<Vec<_>>(),
-        "Events.Name": s.events.iter().map(|e| e.name).collect::<Vec<_>>(),
-        "Events.Attributes": s.events.iter().map(|e| &e.attributes).collect::<Vec<_>>(),
-    })
+    });
+    extend(
+        &mut row,
+        json!({
+            "StatusCode": status_name(s.status_code),
+            "StatusMessage": s.status_message,
+            "Events.Timestamp": events.iter().map(|e| rfc3339(e.time_unix_nano)).collect::<Vec<_>>(),
+            "Events.Name": events.iter().map(|e| e.name).collect::<Vec<_>>(),
+            "Events.Attributes": events.iter().map(|e| &e.attributes.values).collect::<Vec<_>>(),
+            "EventsAttributeTypes": events.iter().map(|e| &e.attributes.types).collect::<Vec<_>>(),
+            "EventsDroppedAttributesCount": events.iter().map(|e| e.dropped_attributes_count).collect::<Vec<_>>(),
+            "DroppedEventsCount": s.dropped_events_count,
+        }),
+    );
+    extend(
+        &mut row,
+        json!({
+            "Links.TraceId": links.iter().map(|l| l.trace_id.as_str()).collect::<Vec<_>>(),
+            "Links.SpanId": links.iter().map(|l| l.span_id.as_str()).collect::<Vec<_>>(),
+            "Links.TraceState": links.iter().map(|l| l.trace_state.as_str()).collect::<Vec<_>>(),
+            "Links.Attributes": links.iter().map(|l| &l.attributes.values).collect::<Vec<_>>(),
+            "LinksAttributeTypes": links.iter().map(|l| &l.attributes.types).collect::<Vec<_>>(),
+            "LinksFlags": links.iter().map(|l| l.flags).collect::<Vec<_>>(),
+            "LinksDroppedAttributesCount": links.iter().map(|l| l.dropped_attributes_count).collect::<Vec<_>>(),
+            "DroppedLinksCount": s.dropped_links_count,
+        }),
+    );
+    row
 }
 
 /// The columns of an `otel_logs` row that every log record has, from a request or not.
@@ -329,41 +425,65 @@ pub fn span_row(s: &SpanColumns<'_>) -> Json {
 pub struct LogColumns<'a> {
     /// When, ns.
     pub time_unix_nano: u64,
+    /// When it was observed, ns (0 when not given).
+    pub observed_time_unix_nano: u64,
     /// Trace id as hex, or empty.
     pub trace_id: &'a str,
     /// Span id as hex, or empty.
     pub span_id: &'a str,
+    /// OTLP log flags (W3C trace flags; only the low 8 bits are kept).
+    pub flags: u32,
     /// Severity text.
     pub severity_text: &'a str,
     /// OTLP severity number (kept within 0..=255).
     pub severity_number: i32,
     /// `service.name` of its resource.
     pub service_name: &'a str,
-    /// Body as text, or empty.
+    /// Body as text ([`body_text`]), or empty.
     pub body: &'a str,
+    /// The body's OTLP type.
+    pub body_type: BodyType,
     /// Its resource's [`attribute_map`].
     pub resource: &'a Json,
+    /// Its instrumentation scope's name, or empty.
+    pub scope_name: &'a str,
+    /// Its instrumentation scope's version, or empty.
+    pub scope_version: &'a str,
     /// Its attributes.
     pub attributes: &'a Attributes,
+    /// Attributes the sender dropped.
+    pub dropped_attributes_count: u32,
     /// Event name, or empty.
     pub event_name: &'a str,
 }
 
 /// A row of `otel_logs`.
 pub fn log_row(l: &LogColumns<'_>) -> Json {
-    json!({
+    let mut row = json!({
         "Timestamp": rfc3339(l.time_unix_nano),
+        "ObservedTimestamp": rfc3339(l.observed_time_unix_nano),
         "TraceId": l.trace_id,
         "SpanId": l.span_id,
+        "TraceFlags": l.flags & 0xff,
         "SeverityText": l.severity_text,
         "SeverityNumber": l.severity_number.clamp(0, 255),
         "ServiceName": l.service_name,
         "Body": l.body,
+        "BodyType": l.body_type.as_str(),
         "ResourceAttributes": l.resource,
-        "LogAttributes": l.attributes.values,
-        "LogAttributeTypes": l.attributes.types,
-        "EventName": l.event_name,
-    })
+    });
+    extend(
+        &mut row,
+        json!({
+            "ScopeName": l.scope_name,
+            "ScopeVersion": l.scope_version,
+            "LogAttributes": l.attributes.values,
+            "LogAttributeTypes": l.attributes.types,
+            "DroppedAttributesCount": l.dropped_attributes_count,
+            "EventName": l.event_name,
+        }),
+    );
+    row
 }
 
 /// The columns every metric table has, from a request or not.
@@ -598,42 +718,29 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                         let span_id = hex::encode(&s.span_id);
                         let parent_span_id = hex::encode(&s.parent_span_id);
                         let attributes = Attributes::of(&s.attributes);
-                        let mut row = span_row(&SpanColumns {
+                        spans.push(&span_row(&SpanColumns {
                             trace_id: &trace_id,
                             span_id: &span_id,
                             parent_span_id: &parent_span_id,
+                            trace_state: &s.trace_state,
+                            flags: s.flags,
                             name: &s.name,
                             kind: s.kind,
                             service_name: &service_name,
                             resource: &resource,
+                            scope_name: &scope_name,
+                            scope_version: &scope_version,
                             attributes: &attributes,
+                            dropped_attributes_count: s.dropped_attributes_count,
                             start_time_unix_nano: s.start_time_unix_nano,
                             end_time_unix_nano: s.end_time_unix_nano,
                             status_code: status.code,
                             status_message: &status.message,
-                            events: s
-                                .events
-                                .iter()
-                                .map(|e| EventColumns {
-                                    time_unix_nano: e.time_unix_nano,
-                                    name: &e.name,
-                                    attributes: attribute_map(&e.attributes),
-                                })
-                                .collect(),
-                        });
-                        extend(
-                            &mut row,
-                            json!({
-                                "TraceState": s.trace_state,
-                                "ScopeName": scope_name,
-                                "ScopeVersion": scope_version,
-                                "Links.TraceId": s.links.iter().map(|l| hex::encode(&l.trace_id)).collect::<Vec<_>>(),
-                                "Links.SpanId": s.links.iter().map(|l| hex::encode(&l.span_id)).collect::<Vec<_>>(),
-                                "Links.TraceState": s.links.iter().map(|l| l.trace_state.clone()).collect::<Vec<_>>(),
-                                "Links.Attributes": s.links.iter().map(|l| attribute_map(&l.attributes)).collect::<Vec<_>>(),
-                            }),
-                        );
-                        spans.push(&row);
+                            events: s.events.iter().map(EventColumns::of).collect(),
+                            dropped_events_count: s.dropped_events_count,
+                            links: s.links.iter().map(LinkColumns::of).collect(),
+                            dropped_links_count: s.dropped_links_count,
+                        }));
                         match agent::from_span(s, &trace_id, &span_id) {
                             Some(SpanRole::Action(a)) => {
                                 actions.push(&action_of(&a, &service_name, &trace_id, &attributes))
@@ -679,28 +786,32 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                             .unwrap_or_default();
                         let trace_id = hex::encode(&l.trace_id);
                         let span_id = hex::encode(&l.span_id);
-                        let body = any_text(l.body.as_ref());
+                        let (body, body_type) =
+                            l.body.as_ref().and_then(body_text).unwrap_or_default();
                         let attributes = Attributes::of(&l.attributes);
                         let mut row = log_row(&LogColumns {
                             time_unix_nano: time,
+                            observed_time_unix_nano: l.observed_time_unix_nano,
                             trace_id: &trace_id,
                             span_id: &span_id,
+                            flags: l.flags,
                             severity_text: &l.severity_text,
                             severity_number: l.severity_number,
                             service_name: &service_name,
                             body: &body,
+                            body_type,
                             resource: &resource,
+                            scope_name: &scope_name,
+                            scope_version: &scope_version,
                             attributes: &attributes,
+                            dropped_attributes_count: l.dropped_attributes_count,
                             event_name: &event_name,
                         });
                         extend(
                             &mut row,
                             json!({
-                                "TraceFlags": l.flags & 0xff,
                                 "ResourceSchemaUrl": rl.schema_url,
                                 "ScopeSchemaUrl": sl.schema_url,
-                                "ScopeName": scope_name,
-                                "ScopeVersion": scope_version,
                                 "ScopeAttributes": scope_attrs,
                             }),
                         );
@@ -868,6 +979,148 @@ mod tests {
         assert_eq!(
             columns.types,
             json!({"i": "int", "f": "double", "b": "bool", "a": "json", "none": "json"})
+        );
+    }
+
+    /// The one row of the one table of `request`.
+    fn only_row(request: SignalRequest, table: &str) -> Json {
+        let inserts = inserts(&request);
+        let insert = inserts
+            .iter()
+            .find(|i| i.table == table)
+            .expect("the table's insert");
+        assert_eq!(insert.count, 1);
+        serde_json::from_str(insert.rows.trim()).expect("one JSON row")
+    }
+
+    fn scope() -> Option<InstrumentationScope> {
+        Some(InstrumentationScope {
+            name: "checkout-lib".into(),
+            version: "2.1.0".into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn spans_keep_links_trace_state_flags_scope_and_dropped_counts() {
+        use any_value::Value as V;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            trace_state: "vendor=v1".into(),
+            flags: 0x301,
+            name: "op".into(),
+            dropped_attributes_count: 3,
+            events: vec![Event {
+                name: "retry".into(),
+                attributes: vec![kv("attempt", Some(V::IntValue(2)))],
+                dropped_attributes_count: 1,
+                ..Default::default()
+            }],
+            dropped_events_count: 4,
+            links: vec![Link {
+                trace_id: vec![0xab; 16],
+                span_id: vec![0xcd; 8],
+                trace_state: "other=x".into(),
+                attributes: vec![
+                    kv("link.kind", Some(V::StringValue("follows".into()))),
+                    kv("batch", Some(V::IntValue(7))),
+                ],
+                dropped_attributes_count: 2,
+                flags: 0x101,
+            }],
+            dropped_links_count: 5,
+            ..Default::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    scope: scope(),
+                    spans: vec![span],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let row = only_row(SignalRequest::Traces(request), Schema::TRACES);
+        assert_eq!(row["TraceState"], "vendor=v1");
+        assert_eq!(row["Flags"], 0x301);
+        assert_eq!(
+            (row["ScopeName"].as_str(), row["ScopeVersion"].as_str()),
+            (Some("checkout-lib"), Some("2.1.0"))
+        );
+        assert_eq!(
+            (
+                row["DroppedAttributesCount"].as_u64(),
+                row["DroppedEventsCount"].as_u64(),
+                row["DroppedLinksCount"].as_u64()
+            ),
+            (Some(3), Some(4), Some(5))
+        );
+        assert_eq!(row["EventsAttributeTypes"], json!([{"attempt": "int"}]));
+        assert_eq!(row["EventsDroppedAttributesCount"], json!([1]));
+        assert_eq!(row["Links.TraceId"], json!(["ab".repeat(16)]));
+        assert_eq!(row["Links.SpanId"], json!(["cd".repeat(8)]));
+        assert_eq!(row["Links.TraceState"], json!(["other=x"]));
+        assert_eq!(
+            row["Links.Attributes"],
+            json!([{"link.kind": "follows", "batch": "7"}])
+        );
+        assert_eq!(row["LinksAttributeTypes"], json!([{"batch": "int"}]));
+        assert_eq!(row["LinksFlags"], json!([0x101]));
+        assert_eq!(row["LinksDroppedAttributesCount"], json!([2]));
+    }
+
+    #[test]
+    fn log_bodies_keep_their_type_beside_their_text() {
+        use any_value::Value as V;
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        let record = |body: Option<V>| LogRecord {
+            time_unix_nano: 0,
+            observed_time_unix_nano: 1_699_999_200_000_000_001,
+            flags: 0x1ff,
+            body: body.map(|v| AnyValue { value: Some(v) }),
+            dropped_attributes_count: 6,
+            ..Default::default()
+        };
+        let request = |body: Option<V>| {
+            SignalRequest::Logs(ExportLogsServiceRequest {
+                resource_logs: vec![ResourceLogs {
+                    scope_logs: vec![ScopeLogs {
+                        scope: scope(),
+                        log_records: vec![record(body)],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+            })
+        };
+        let map = V::KvlistValue(KeyValueList {
+            values: vec![kv("user", Some(V::StringValue("ada".into())))],
+        });
+        let row = only_row(request(Some(map)), Schema::LOGS);
+        assert_eq!(row["Body"], r#"{"user":"ada"}"#);
+        assert_eq!(row["BodyType"], "kvlist");
+        assert_eq!(row["ObservedTimestamp"], "2023-11-14T22:00:00.000000001Z");
+        assert_eq!(
+            row["Timestamp"], row["ObservedTimestamp"],
+            "no time: the observed one"
+        );
+        assert_eq!(row["TraceFlags"], 0xff, "W3C trace flags only");
+        assert_eq!(row["ScopeName"], "checkout-lib");
+        assert_eq!(row["DroppedAttributesCount"], 6);
+        let row = only_row(request(Some(V::BytesValue(vec![0xbe, 0xef]))), Schema::LOGS);
+        assert_eq!(
+            (row["Body"].as_str(), row["BodyType"].as_str()),
+            (Some("beef"), Some("bytes"))
+        );
+        let row = only_row(request(None), Schema::LOGS);
+        assert_eq!(
+            (row["Body"].as_str(), row["BodyType"].as_str()),
+            (Some(""), Some("string"))
         );
     }
 }

@@ -167,3 +167,90 @@ fn protobuf_round_trips() {
     assert_eq!(rec.severity_number, 13);
     assert_eq!(rec.trace_id, vec![1; 16]);
 }
+
+#[test]
+fn bodies_of_every_type_come_back_from_their_text_with_their_type() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use opentelemetry_proto::tonic::common::v1::{
+        AnyValue, ArrayValue, KeyValue as Kv, KeyValueList,
+    };
+    let any = |v: V| AnyValue { value: Some(v) };
+    let map = V::KvlistValue(KeyValueList {
+        values: vec![
+            Kv {
+                key: "user".into(),
+                value: Some(any(V::StringValue("ada".into()))),
+                ..Default::default()
+            },
+            Kv {
+                key: "tags".into(),
+                value: Some(any(V::ArrayValue(ArrayValue {
+                    values: vec![any(V::IntValue(1)), any(V::BoolValue(false))],
+                }))),
+                ..Default::default()
+            },
+        ],
+    });
+    let cases = [
+        (
+            any(V::StringValue("{\"not\": \"a map\"}".into())),
+            BodyType::String,
+            "{\"not\": \"a map\"}",
+            Json::String("{\"not\": \"a map\"}".into()),
+        ),
+        (
+            any(V::BoolValue(true)),
+            BodyType::Bool,
+            "true",
+            Json::Bool(true),
+        ),
+        (
+            any(V::IntValue(i64::MIN)),
+            BodyType::Int,
+            "-9223372036854775808",
+            Json::from(i64::MIN),
+        ),
+        (
+            any(V::DoubleValue(0.25)),
+            BodyType::Double,
+            "0.25",
+            Json::from(0.25),
+        ),
+        (
+            any(V::DoubleValue(f64::NAN)),
+            BodyType::Double,
+            "NaN",
+            Json::String("NaN".into()),
+        ),
+        (
+            any(V::BytesValue(vec![0xde, 0xad])),
+            BodyType::Bytes,
+            "dead",
+            Json::String("dead".into()),
+        ),
+        (
+            any(map),
+            BodyType::Kvlist,
+            r#"{"tags":[1,false],"user":"ada"}"#,
+            serde_json::json!({"user": "ada", "tags": [1, false]}),
+        ),
+    ];
+    for (value, body_type, text, json) in cases {
+        let (got_text, got_type) = body_text(&value).expect("a body");
+        assert_eq!(got_type, body_type);
+        if body_type == BodyType::Kvlist {
+            // (Key order is the JSON map's.)
+            let parsed: Json = serde_json::from_str(&got_text).expect("JSON text");
+            assert_eq!(parsed, serde_json::from_str::<Json>(text).expect("JSON"));
+        } else {
+            assert_eq!(got_text, text);
+        }
+        assert_eq!(body_type.value(&got_text), json, "{text}");
+        assert_eq!(BodyType::from_name(body_type.as_str()), body_type);
+    }
+    assert_eq!(body_text(&AnyValue { value: None }), None);
+    // Rows stored before types were kept, and text that is not of its type.
+    assert_eq!(BodyType::from_name(""), BodyType::String);
+    assert_eq!(BodyType::Int.value("12x"), Json::String("12x".into()));
+    assert_eq!(BodyType::Array.value("[1, 2]"), serde_json::json!([1, 2]));
+}

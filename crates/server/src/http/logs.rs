@@ -83,20 +83,37 @@ fn log_query(params: &HashMap<String, String>, events: bool) -> Result<LogQuery,
     })
 }
 
+/// A log record as the listings show it: every OTLP field that is stored, the body as
+/// JSON of its type (a string body stays a string).
 fn log_item(l: StoredLog) -> serde_json::Value {
     let r = l.row;
-    json!({
+    let mut item = json!({
         "time": rfc3339(r.time_unix_nano),
         "time_unix_nano": r.time_unix_nano.to_string(),
+        "observed_time_unix_nano": r.observed_time_unix_nano.to_string(),
         "service_name": r.service_name,
         "severity_number": r.severity_number,
         "severity_text": r.severity_text,
-        "body": r.body,
+        "body": r.body_value(),
+        "body_type": r.body.as_ref().map(|_| r.body_type.as_str()),
         "event_name": r.event_name,
         "trace_id": r.trace_id,
         "span_id": r.span_id,
-        "attributes": parse_json(&r.attributes),
-    })
+        "flags": r.flags,
+    });
+    if let Some(o) = item.as_object_mut() {
+        o.extend([
+            ("scope_name".to_string(), json!(r.scope_name)),
+            ("scope_version".to_string(), json!(r.scope_version)),
+            ("attributes".to_string(), parse_json(&r.attributes)),
+            (
+                "dropped_attributes_count".to_string(),
+                json!(r.dropped_attributes_count),
+            ),
+            ("resource".to_string(), parse_json(&r.resource)),
+        ]);
+    }
+    item
 }
 
 async fn list_logs(state: AppState, query: LogQuery) -> Result<Response, ApiError> {

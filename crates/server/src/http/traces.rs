@@ -14,13 +14,14 @@ use super::scope::scoped;
 use super::state::AppState;
 use crate::auth::Scope;
 use crate::query::{Cursor, now_ns};
+use crate::rows::SpanRow;
 use crate::series;
 use crate::store::{TraceQuery, rfc3339};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// The trace routes, behind the read scope.
@@ -130,27 +131,65 @@ async fn get_trace(
     if spans.is_empty() {
         return Err(ApiError::NotFound("trace"));
     }
-    let spans: Vec<serde_json::Value> = spans
-        .into_iter()
-        .map(|s| {
-            json!({
-                "trace_id": s.trace_id,
-                "span_id": s.span_id,
-                "parent_span_id": if s.parent_span_id.is_empty() { serde_json::Value::Null } else { s.parent_span_id.into() },
-                "name": s.name,
-                "service_name": s.service_name,
-                "kind": s.kind,
-                // Strings: nanosecond timestamps do not fit a JavaScript number.
-                "start_time_unix_nano": s.start_time_unix_nano.to_string(),
-                "end_time_unix_nano": s.end_time_unix_nano.to_string(),
-                "status_code": s.status_code,
-                "status_message": s.status_message,
-                "attributes": parse_json(&s.attributes),
-                "events": parse_json(&s.events),
-            })
-        })
-        .collect();
+    let spans: Vec<Value> = spans.into_iter().map(span_json).collect();
     Ok(axum::Json(json!({ "trace_id": trace_id, "spans": spans })).into_response())
+}
+
+/// A span as the trace response shows it: every OTLP field that is stored. Events and
+/// links stored before their dropped counts were kept show 0.
+fn span_json(s: SpanRow) -> Value {
+    let with_dropped_count = |mut list: Value| {
+        if let Value::Array(items) = &mut list {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                item.entry("dropped_attributes_count").or_insert(json!(0));
+            }
+        }
+        list
+    };
+    let mut span = json!({
+        "trace_id": s.trace_id,
+        "span_id": s.span_id,
+        "parent_span_id": if s.parent_span_id.is_empty() { Value::Null } else { s.parent_span_id.into() },
+        "trace_state": s.trace_state,
+        "flags": s.flags,
+        "name": s.name,
+        "service_name": s.service_name,
+        "scope_name": s.scope_name,
+        "scope_version": s.scope_version,
+        "kind": s.kind,
+        // Strings: nanosecond timestamps do not fit a JavaScript number.
+        "start_time_unix_nano": s.start_time_unix_nano.to_string(),
+        "end_time_unix_nano": s.end_time_unix_nano.to_string(),
+        "status_code": s.status_code,
+        "status_message": s.status_message,
+    });
+    if let Some(o) = span.as_object_mut() {
+        o.extend([
+            ("attributes".to_string(), parse_json(&s.attributes)),
+            (
+                "dropped_attributes_count".to_string(),
+                json!(s.dropped_attributes_count),
+            ),
+            (
+                "events".to_string(),
+                with_dropped_count(parse_json(&s.events)),
+            ),
+            (
+                "dropped_events_count".to_string(),
+                json!(s.dropped_events_count),
+            ),
+            (
+                "links".to_string(),
+                with_dropped_count(parse_json(&s.links)),
+            ),
+            (
+                "dropped_links_count".to_string(),
+                json!(s.dropped_links_count),
+            ),
+            ("resource".to_string(), parse_json(&s.resource)),
+        ]);
+    }
+    span
 }
 
 /// `GET /api/v1/services?limit=`: service names seen in any signal, sorted; the first

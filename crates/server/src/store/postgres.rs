@@ -14,7 +14,7 @@ use super::{
     TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey};
-use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
+use crate::rows::{AgentActionRow, Batch, LogRow, MetricPointRow, SpanRow};
 use postgres::types::ToSql;
 use postgres::{NoTls, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_fleet_snapshots.sql"),
     include_str!("../../migrations/postgres/0003_metric_exemplars.sql"),
+    include_str!("../../migrations/postgres/0004_otlp_fields.sql"),
 ];
 /// Rows one retention step deletes per table.
 const PURGE_CHUNK: i64 = 10_000;
@@ -168,13 +169,21 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
         let col = |f: fn(&SpanRow) -> &str| s.iter().map(f).collect::<Vec<&str>>();
         let int = |f: fn(&SpanRow) -> i32| s.iter().map(f).collect::<Vec<i32>>();
         let time = |f: fn(&SpanRow) -> u64| s.iter().map(|r| ns(f(r))).collect::<Vec<i64>>();
+        let count =
+            |f: fn(&SpanRow) -> u32| s.iter().map(|r| i64::from(f(r))).collect::<Vec<i64>>();
         tx.execute(
             "INSERT INTO spans (trace_id, span_id, parent_span_id, name, service_name, kind,
-                start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, events, resource)
-             SELECT a, b, c, d, e, f, g, h, i, j, k::jsonb, l::jsonb, m::jsonb
+                start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, events, resource,
+                trace_state, flags, scope_name, scope_version, dropped_attributes_count, dropped_events_count,
+                dropped_links_count, links)
+             SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11::jsonb, c12::jsonb, c13::jsonb,
+                c14, c15, c16, c17, c18, c19, c20, c21::jsonb
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[],
-                         $8::int8[], $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[])
-                  AS t(a, b, c, d, e, f, g, h, i, j, k, l, m)
+                         $8::int8[], $9::int4[], $10::text[], $11::text[], $12::text[], $13::text[],
+                         $14::text[], $15::int8[], $16::text[], $17::text[], $18::int8[], $19::int8[],
+                         $20::int8[], $21::text[])
+                  AS t(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18,
+                       c19, c20, c21)
              ON CONFLICT (trace_id, span_id) DO NOTHING",
             &[
                 &col(|r| &r.trace_id),
@@ -190,17 +199,30 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
                 &col(|r| &r.attributes),
                 &col(|r| &r.events),
                 &col(|r| &r.resource),
+                &col(|r| &r.trace_state),
+                &count(|r| r.flags),
+                &col(|r| &r.scope_name),
+                &col(|r| &r.scope_version),
+                &count(|r| r.dropped_attributes_count),
+                &count(|r| r.dropped_events_count),
+                &count(|r| r.dropped_links_count),
+                &col(|r| &r.links),
             ],
         )?;
     }
     if !batch.logs.is_empty() {
         let l = &batch.logs;
+        let count = |f: fn(&LogRow) -> u32| l.iter().map(|r| i64::from(f(r))).collect::<Vec<i64>>();
         tx.execute(
             "INSERT INTO logs (time_unix_nano, service_name, severity_number, severity_text, body, event_name,
-                trace_id, span_id, attributes, resource)
-             SELECT a, b, c, d, e, f, g, h, i::jsonb, j::jsonb
+                trace_id, span_id, attributes, resource, observed_time_unix_nano, body_type, flags, scope_name,
+                scope_version, dropped_attributes_count)
+             SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9::jsonb, c10::jsonb, c11, c12, c13, c14, c15, c16
              FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS t(a, b, c, d, e, f, g, h, i, j, n)
+                         $8::text[], $9::text[], $10::text[], $11::int8[], $12::text[], $13::int8[],
+                         $14::text[], $15::text[], $16::int8[])
+                  WITH ORDINALITY AS t(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15,
+                                       c16, n)
              ORDER BY n",
             &[
                 &l.iter().map(|r| ns(r.time_unix_nano)).collect::<Vec<_>>(),
@@ -213,6 +235,14 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
                 &l.iter().map(|r| r.span_id.as_deref()).collect::<Vec<_>>(),
                 &l.iter().map(|r| r.attributes.as_str()).collect::<Vec<_>>(),
                 &l.iter().map(|r| r.resource.as_str()).collect::<Vec<_>>(),
+                &l.iter()
+                    .map(|r| ns(r.observed_time_unix_nano))
+                    .collect::<Vec<_>>(),
+                &l.iter().map(|r| r.body_type.as_str()).collect::<Vec<_>>(),
+                &count(|r| r.flags),
+                &l.iter().map(|r| r.scope_name.as_str()).collect::<Vec<_>>(),
+                &l.iter().map(|r| r.scope_version.as_str()).collect::<Vec<_>>(),
+                &count(|r| r.dropped_attributes_count),
             ],
         )?;
     }

@@ -168,15 +168,21 @@ pub(crate) fn insert_action(d: Dialect) -> String {
     )
 }
 
-/// The columns of `spans`, in the order the stores' row readers expect (13 columns).
+/// How many columns [`span_columns`] selects.
+pub(crate) const SPAN_COLUMN_COUNT: usize = 21;
+
+/// The columns of `spans`, in the order the stores' row readers expect
+/// ([`SPAN_COLUMN_COUNT`] columns).
 pub(crate) fn span_columns(d: Dialect, prefix: &str) -> String {
     format!(
         "{p}trace_id, {p}span_id, {p}parent_span_id, {p}name, {p}service_name, {p}kind, \
          {p}start_time_unix_nano, {p}end_time_unix_nano, {p}status_code, {p}status_message, \
-         {}, {}, {}",
+         {}, {}, {}, {p}trace_state, {p}flags, {p}scope_name, {p}scope_version, \
+         {p}dropped_attributes_count, {p}dropped_events_count, {p}dropped_links_count, {}",
         d.json(&format!("{prefix}attributes")),
         d.json(&format!("{prefix}events")),
         d.json(&format!("{prefix}resource")),
+        d.json(&format!("{prefix}links")),
         p = prefix,
     )
 }
@@ -192,7 +198,7 @@ pub(crate) fn trace(d: Dialect, trace_id: &str) -> Listing {
 }
 
 /// Root spans (a span whose parent is not stored in its trace) with their trace's span
-/// count as a 14th column, newest first.
+/// count as the column after the [`span_columns`], newest first.
 pub(crate) fn traces(d: Dialect, q: &TraceQuery) -> Listing {
     let mut l = Listing::new(
         d,
@@ -236,13 +242,14 @@ fn cursor_id(c: &Cursor) -> Param {
     Param::Int(c.id().unwrap_or(i64::MAX))
 }
 
-/// Log records: `id` then 10 columns, newest first.
+/// Log records: `id` then 16 columns, newest first.
 pub(crate) fn logs(d: Dialect, q: &LogQuery) -> Listing {
     let mut l = Listing::new(
         d,
         format!(
             "SELECT id, time_unix_nano, service_name, severity_number, severity_text, body, event_name,
-                    trace_id, span_id, {}, {} FROM logs WHERE 1 = 1",
+                    trace_id, span_id, {}, {}, observed_time_unix_nano, body_type, flags, scope_name,
+                    scope_version, dropped_attributes_count FROM logs WHERE 1 = 1",
             d.json("attributes"),
             d.json("resource")
         ),
@@ -434,12 +441,16 @@ pub(crate) fn services(d: Dialect, limit: usize) -> Listing {
     l
 }
 
-/// Reads the 13 [`span_columns`] from `$row` with `$get` (`get` for SQLite,
+/// Reads the [`span_columns`] from `$row` with `$get` (`get` for SQLite,
 /// `try_get` for PostgreSQL).
 macro_rules! read_span {
     ($row:ident . $get:ident) => {{
         let start: i64 = $row.$get(6)?;
         let end: i64 = $row.$get(7)?;
+        let flags: i64 = $row.$get(14)?;
+        let dropped_attributes: i64 = $row.$get(17)?;
+        let dropped_events: i64 = $row.$get(18)?;
+        let dropped_links: i64 = $row.$get(19)?;
         $crate::rows::SpanRow {
             trace_id: $row.$get(0)?,
             span_id: $row.$get(1)?,
@@ -454,6 +465,14 @@ macro_rules! read_span {
             attributes: $row.$get(10)?,
             events: $row.$get(11)?,
             resource: $row.$get(12)?,
+            trace_state: $row.$get(13)?,
+            flags: flags as u32,
+            scope_name: $row.$get(15)?,
+            scope_version: $row.$get(16)?,
+            dropped_attributes_count: dropped_attributes as u32,
+            dropped_events_count: dropped_events as u32,
+            dropped_links_count: dropped_links as u32,
+            links: $row.$get(20)?,
         }
     }};
 }
@@ -462,18 +481,28 @@ macro_rules! read_span {
 macro_rules! read_log {
     ($row:ident . $get:ident) => {{
         let time: i64 = $row.$get(1)?;
+        let observed: i64 = $row.$get(11)?;
+        let body_type: String = $row.$get(12)?;
+        let flags: i64 = $row.$get(13)?;
+        let dropped_attributes: i64 = $row.$get(16)?;
         $crate::store::StoredLog {
             id: $row.$get(0)?,
             row: $crate::rows::LogRow {
                 time_unix_nano: time as u64,
+                observed_time_unix_nano: observed as u64,
                 service_name: $row.$get(2)?,
                 severity_number: $row.$get(3)?,
                 severity_text: $row.$get(4)?,
                 body: $row.$get(5)?,
+                body_type: $crate::rows::BodyType::from_name(&body_type),
                 event_name: $row.$get(6)?,
                 trace_id: $row.$get(7)?,
                 span_id: $row.$get(8)?,
+                flags: flags as u32,
+                scope_name: $row.$get(14)?,
+                scope_version: $row.$get(15)?,
                 attributes: $row.$get(9)?,
+                dropped_attributes_count: dropped_attributes as u32,
                 resource: $row.$get(10)?,
             },
         }
@@ -656,7 +685,7 @@ macro_rules! relational_reads {
 
         fn traces(&self, q: &TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
             let items = self.rows(sql::traces($dialect, q), |$row| {
-                let count: i64 = $row.$get(13)?;
+                let count: i64 = $row.$get(sql::SPAN_COLUMN_COUNT)?;
                 Ok(TraceSummary {
                     root: read_span!($row.$get),
                     span_count: count as u64,
@@ -872,6 +901,13 @@ mod tests {
             services(Dialect::Sqlite, usize::MAX).args,
             [Param::Int(i64::MAX)]
         );
+    }
+
+    #[test]
+    fn span_readers_and_listings_agree_on_the_column_count() {
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            assert_eq!(span_columns(d, "s.").split(", ").count(), SPAN_COLUMN_COUNT);
+        }
     }
 
     #[test]

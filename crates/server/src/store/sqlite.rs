@@ -36,7 +36,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_agents_rollups.sql"),
     include_str!("../../migrations/sqlite/0003_fleet_snapshots.sql"),
     include_str!("../../migrations/sqlite/0004_metric_exemplars.sql"),
+    OTLP_FIELDS,
 ];
+/// The migration that keeps the OTLP fields of spans and logs (links, trace state, flags,
+/// scopes, dropped counts, observed times, body types).
+const OTLP_FIELDS: &str = include_str!("../../migrations/sqlite/0005_otlp_fields.sql");
 /// Database file name inside the data directory.
 pub const DB_FILE: &str = "telemetry.sqlite3";
 /// Batches waiting for the writer before callers are told to retry, by default.
@@ -340,13 +344,17 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
     {
         let mut span_stmt = tx.prepare_cached(
             "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, service_name, kind,
-                start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, events, resource)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, events, resource,
+                trace_state, flags, scope_name, scope_version, dropped_attributes_count, dropped_events_count,
+                dropped_links_count, links)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                ?20, ?21)",
         )?;
         let mut log_stmt = tx.prepare_cached(
             "INSERT INTO logs (time_unix_nano, service_name, severity_number, severity_text, body, event_name,
-                trace_id, span_id, attributes, resource)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                trace_id, span_id, attributes, resource, observed_time_unix_nano, body_type, flags, scope_name,
+                scope_version, dropped_attributes_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
         let mut metric_stmt = tx.prepare_cached(
             "INSERT INTO metric_points (name, service_name, kind, start_time_unix_nano, time_unix_nano, value,
@@ -390,6 +398,14 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                     s.attributes,
                     s.events,
                     s.resource,
+                    s.trace_state,
+                    i64::from(s.flags),
+                    s.scope_name,
+                    s.scope_version,
+                    i64::from(s.dropped_attributes_count),
+                    i64::from(s.dropped_events_count),
+                    i64::from(s.dropped_links_count),
+                    s.links,
                 ])?;
             }
             for l in &batch.logs {
@@ -404,6 +420,12 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                     l.span_id,
                     l.attributes,
                     l.resource,
+                    ns(l.observed_time_unix_nano),
+                    l.body_type.as_str(),
+                    i64::from(l.flags),
+                    l.scope_name,
+                    l.scope_version,
+                    i64::from(l.dropped_attributes_count),
                 ])?;
             }
             for m in &batch.metric_points {
@@ -573,5 +595,86 @@ impl SnapshotChain for SqliteStore {
 
     fn with_chain_locked(&self, append: ChainAppend) -> Result<Link, StoreError> {
         self.submit(|done| Job::Snapshot { append, done })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::BodyType;
+
+    /// A database written before the OTLP fields were kept opens (the migration adds
+    /// them), and its rows read as the defaults: no links, zero counts, string bodies
+    /// (a body stored as JSON text stays that text).
+    #[test]
+    fn rows_stored_before_the_otlp_fields_read_with_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
+            let before = MIGRATIONS
+                .iter()
+                .position(|m| *m == OTLP_FIELDS)
+                .expect("the migration is listed");
+            for (i, sql) in MIGRATIONS[..before].iter().enumerate() {
+                conn.execute_batch(sql).expect("an earlier migration");
+                conn.pragma_update(None, "user_version", (i + 1) as i64)
+                    .expect("version");
+            }
+            conn.execute(
+                "INSERT INTO spans (trace_id, span_id, parent_span_id, name, service_name, kind,
+                    start_time_unix_nano, end_time_unix_nano, status_code, status_message,
+                    attributes, events, resource)
+                 VALUES (?1, ?2, '', 'old', 'api', 2, 10, 20, 0, '', '{}',
+                    '[{\"name\":\"e\",\"time_unix_nano\":\"15\",\"attributes\":{}}]', '{}')",
+                params!["ab".repeat(16), "cd".repeat(8)],
+            )
+            .expect("an old span");
+            conn.execute(
+                "INSERT INTO logs (time_unix_nano, service_name, severity_number, severity_text,
+                    body, attributes, resource)
+                 VALUES (30, 'api', 9, 'INFO', '{\"a\":1}', '{}', '{}')",
+                [],
+            )
+            .expect("an old log record");
+        }
+        let store = SqliteStore::open(dir.path()).expect("open and migrate");
+        let spans = store.trace(&"ab".repeat(16)).expect("trace");
+        assert_eq!(spans.len(), 1);
+        let s = &spans[0];
+        assert_eq!(s.links, "[]");
+        assert_eq!((s.trace_state.as_str(), s.flags), ("", 0));
+        assert_eq!(
+            (
+                s.dropped_attributes_count,
+                s.dropped_events_count,
+                s.dropped_links_count
+            ),
+            (0, 0, 0)
+        );
+        let logs = store
+            .logs(&LogQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .expect("logs");
+        let row = &logs.items[0].row;
+        assert_eq!(row.body_type, BodyType::String);
+        assert_eq!(row.body_value(), serde_json::json!("{\"a\":1}"));
+        assert_eq!(row.observed_time_unix_nano, 0);
+        // New rows are written next to the old ones.
+        let batch = Batch {
+            spans: vec![SpanRow {
+                trace_id: "ef".repeat(16),
+                span_id: "cd".repeat(8),
+                links: r#"[{"trace_id":"x"}]"#.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        store.insert(batch).expect("insert");
+        assert_eq!(
+            store.trace(&"ef".repeat(16)).expect("trace")[0].links,
+            r#"[{"trace_id":"x"}]"#
+        );
     }
 }

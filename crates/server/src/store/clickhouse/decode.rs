@@ -3,7 +3,7 @@
 //! ([`join_attributes`] gives them their types again); 64-bit integers may come quoted
 //! ([`de_u64`]).
 
-use crate::rows::{AgentActionRow, AgentRunRow, LogRow, MetricPointRow, SpanRow};
+use crate::rows::{AgentActionRow, AgentRunRow, BodyType, LogRow, MetricPointRow, SpanRow};
 use crate::store::{StoredLog, StoredRun};
 use automagik_telemetry_core::clickhouse::{span_kind_code, status_code_of};
 use serde::Deserialize;
@@ -87,6 +87,38 @@ pub(super) struct SpanOut {
     event_names: Vec<String>,
     #[serde(rename = "Events.Attributes")]
     event_attributes: Vec<Map<String, Json>>,
+    #[serde(rename = "EventsAttributeTypes")]
+    event_types: Vec<Map<String, Json>>,
+    #[serde(rename = "EventsDroppedAttributesCount")]
+    event_dropped: Vec<u32>,
+    #[serde(rename = "TraceState")]
+    trace_state: String,
+    #[serde(rename = "Flags")]
+    flags: u32,
+    #[serde(rename = "ScopeName")]
+    scope_name: String,
+    #[serde(rename = "ScopeVersion")]
+    scope_version: String,
+    #[serde(rename = "DroppedAttributesCount")]
+    dropped_attributes: u32,
+    #[serde(rename = "DroppedEventsCount")]
+    dropped_events: u32,
+    #[serde(rename = "DroppedLinksCount")]
+    dropped_links: u32,
+    #[serde(rename = "Links.TraceId")]
+    link_trace_ids: Vec<String>,
+    #[serde(rename = "Links.SpanId")]
+    link_span_ids: Vec<String>,
+    #[serde(rename = "Links.TraceState")]
+    link_trace_states: Vec<String>,
+    #[serde(rename = "Links.Attributes")]
+    link_attributes: Vec<Map<String, Json>>,
+    #[serde(rename = "LinksAttributeTypes")]
+    link_types: Vec<Map<String, Json>>,
+    #[serde(rename = "LinksFlags")]
+    link_flags: Vec<u32>,
+    #[serde(rename = "LinksDroppedAttributesCount")]
+    link_dropped: Vec<u32>,
 }
 
 /// The columns a span is selected with, as [`SpanOut`] reads them.
@@ -94,20 +126,57 @@ pub(super) const SPAN_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, Tr
      SpanName, ServiceName, SpanKind, Duration, StatusCode, StatusMessage, SpanAttributes, \
      SpanAttributeTypes, ResourceAttributes, \
      arrayMap(x -> toString(toUnixTimestamp64Nano(x)), `Events.Timestamp`) AS event_times, \
-     `Events.Name`, `Events.Attributes`";
+     `Events.Name`, `Events.Attributes`, EventsAttributeTypes, EventsDroppedAttributesCount, \
+     TraceState, Flags, ScopeName, ScopeVersion, DroppedAttributesCount, DroppedEventsCount, \
+     DroppedLinksCount, `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes`, \
+     LinksAttributeTypes, LinksFlags, LinksDroppedAttributesCount";
+
+/// The `i`th entry of one of our arrays beside `Events.*` or `Links.*`, or the default
+/// where it is shorter (a row written before it existed, or by a writer that leaves it
+/// out).
+fn nth<T: Clone + Default>(values: &[T], i: usize) -> T {
+    values.get(i).cloned().unwrap_or_default()
+}
 
 impl SpanOut {
     /// The span.
     pub(super) fn row(self) -> SpanRow {
+        let no_types = Map::new();
         let events: Vec<Json> = self
             .event_names
             .into_iter()
             .zip(self.event_times)
             .zip(self.event_attributes)
-            .map(|((name, time), attributes)| {
+            .enumerate()
+            .map(|(i, ((name, time), attributes))| {
+                let types = self.event_types.get(i).unwrap_or(&no_types);
                 let attributes: Json =
-                    serde_json::from_str(&strings(attributes)).unwrap_or_default();
-                json!({"name": name, "time_unix_nano": time, "attributes": attributes})
+                    serde_json::from_str(&join_attributes(attributes, types)).unwrap_or_default();
+                json!({
+                    "name": name,
+                    "time_unix_nano": time,
+                    "attributes": attributes,
+                    "dropped_attributes_count": nth(&self.event_dropped, i),
+                })
+            })
+            .collect();
+        let links: Vec<Json> = self
+            .link_trace_ids
+            .into_iter()
+            .zip(self.link_attributes)
+            .enumerate()
+            .map(|(i, (trace_id, attributes))| {
+                let types = self.link_types.get(i).unwrap_or(&no_types);
+                let attributes: Json =
+                    serde_json::from_str(&join_attributes(attributes, types)).unwrap_or_default();
+                json!({
+                    "trace_id": trace_id,
+                    "span_id": nth(&self.link_span_ids, i),
+                    "trace_state": nth(&self.link_trace_states, i),
+                    "attributes": attributes,
+                    "flags": nth(&self.link_flags, i),
+                    "dropped_attributes_count": nth(&self.link_dropped, i),
+                })
             })
             .collect();
         SpanRow {
@@ -124,6 +193,14 @@ impl SpanOut {
             attributes: join_attributes(self.attributes, &self.types),
             events: Json::Array(events).to_string(),
             resource: strings(self.resource),
+            trace_state: self.trace_state,
+            flags: self.flags,
+            scope_name: self.scope_name,
+            scope_version: self.scope_version,
+            dropped_attributes_count: self.dropped_attributes,
+            dropped_events_count: self.dropped_events,
+            dropped_links_count: self.dropped_links,
+            links: Json::Array(links).to_string(),
         }
     }
 }
@@ -155,7 +232,26 @@ pub(super) struct LogOut {
     types: Map<String, Json>,
     #[serde(rename = "ResourceAttributes")]
     resource: Map<String, Json>,
+    #[serde(deserialize_with = "de_u64")]
+    observed: u64,
+    #[serde(rename = "BodyType")]
+    body_type: String,
+    #[serde(rename = "TraceFlags")]
+    flags: u32,
+    #[serde(rename = "ScopeName")]
+    scope_name: String,
+    #[serde(rename = "ScopeVersion")]
+    scope_version: String,
+    #[serde(rename = "DroppedAttributesCount")]
+    dropped_attributes: u32,
 }
+
+/// The columns a log record is selected with, as [`LogOut`] reads them (with its
+/// [`LOG_ID`] as `id`).
+pub(super) const LOG_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, ServiceName, \
+     SeverityNumber, SeverityText, Body, EventName, TraceId, SpanId, LogAttributes, \
+     LogAttributeTypes, ResourceAttributes, toUnixTimestamp64Nano(ObservedTimestamp) AS observed, \
+     BodyType, TraceFlags, ScopeName, ScopeVersion, DroppedAttributesCount";
 
 impl LogOut {
     /// The record with its id.
@@ -164,14 +260,20 @@ impl LogOut {
             id: self.id as i64,
             row: LogRow {
                 time_unix_nano: self.t,
+                observed_time_unix_nano: self.observed,
                 service_name: self.service_name,
                 severity_number: self.severity_number,
                 severity_text: self.severity_text,
                 body: Some(self.body).filter(|b| !b.is_empty()),
+                body_type: BodyType::from_name(&self.body_type),
                 event_name: Some(self.event_name).filter(|e| !e.is_empty()),
                 trace_id: Some(self.trace_id).filter(|t| !t.is_empty()),
                 span_id: Some(self.span_id).filter(|s| !s.is_empty()),
+                flags: self.flags,
+                scope_name: self.scope_name,
+                scope_version: self.scope_version,
                 attributes: join_attributes(self.attributes, &self.types),
+                dropped_attributes_count: self.dropped_attributes,
                 resource: strings(self.resource),
             },
         }

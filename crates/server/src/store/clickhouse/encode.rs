@@ -7,10 +7,11 @@
 
 use crate::rows::Batch;
 use automagik_telemetry_core::clickhouse::{
-    self, ActionColumns, Attributes, EventColumns, Insert, LogColumns, MetricColumns, PointColumns,
-    RunColumns, Schema, SpanColumns, action_row, log_row, metric_row, run_row, span_row,
+    self, ActionColumns, Attributes, EventColumns, Insert, LinkColumns, LogColumns, MetricColumns,
+    PointColumns, RunColumns, Schema, SpanColumns, action_row, log_row, metric_row, run_row,
+    span_row,
 };
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 /// The bodies `batch` is inserted as, one per table.
 pub(super) fn inserts(batch: &Batch) -> Vec<Insert> {
@@ -29,10 +30,29 @@ pub(super) fn attribute_columns(text: &str) -> Attributes {
     }
 }
 
-/// Events kept as JSON text (`[{"name", "time_unix_nano", "attributes"}]`), as the
-/// `Events.*` columns hold them.
-fn span_events(text: &str) -> Vec<(u64, String, Json)> {
-    let events: Vec<Json> = serde_json::from_str(text).unwrap_or_default();
+/// A count kept in JSON (a number; anything else is 0).
+fn count(v: &Json) -> u32 {
+    v.as_u64()
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// A string kept in JSON (anything else is empty).
+fn text(v: &Json) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+/// The columns of attributes kept as a JSON object value (anything else: none).
+fn attributes_of(v: &Json) -> Attributes {
+    match v {
+        Json::Object(object) => Attributes::of_json(object),
+        _ => Attributes::of(&[]),
+    }
+}
+
+/// Events kept as JSON text ([`crate::rows::SpanRow::events`]), as the `Events.*`
+/// columns hold them: (time, name, attributes, dropped attribute count).
+fn span_events(stored: &str) -> Vec<(u64, String, Attributes, u32)> {
+    let events: Vec<Json> = serde_json::from_str(stored).unwrap_or_default();
     events
         .iter()
         .map(|e| {
@@ -42,12 +62,29 @@ fn span_events(text: &str) -> Vec<(u64, String, Json)> {
                 .and_then(|t| t.parse().ok())
                 .or(time.as_u64())
                 .unwrap_or(0);
-            let name = e["name"].as_str().unwrap_or_default().to_string();
-            let attributes = match &e["attributes"] {
-                Json::Object(object) => Attributes::of_json(object).values,
-                _ => json!({}),
-            };
-            (time, name, attributes)
+            (
+                time,
+                text(&e["name"]).to_string(),
+                attributes_of(&e["attributes"]),
+                count(&e["dropped_attributes_count"]),
+            )
+        })
+        .collect()
+}
+
+/// Links kept as JSON text ([`crate::rows::SpanRow::links`]), as the `Links.*` columns
+/// hold them.
+fn span_links(stored: &str) -> Vec<LinkColumns> {
+    let links: Vec<Json> = serde_json::from_str(stored).unwrap_or_default();
+    links
+        .iter()
+        .map(|l| LinkColumns {
+            trace_id: text(&l["trace_id"]).to_string(),
+            span_id: text(&l["span_id"]).to_string(),
+            trace_state: text(&l["trace_state"]).to_string(),
+            attributes: attributes_of(&l["attributes"]),
+            flags: count(&l["flags"]),
+            dropped_attributes_count: count(&l["dropped_attributes_count"]),
         })
         .collect()
 }
@@ -64,23 +101,32 @@ fn own_rows(batch: &Batch) -> Vec<Insert> {
             trace_id: &s.trace_id,
             span_id: &s.span_id,
             parent_span_id: &s.parent_span_id,
+            trace_state: &s.trace_state,
+            flags: s.flags,
             name: &s.name,
             kind: s.kind,
             service_name: &s.service_name,
             resource: &resource,
+            scope_name: &s.scope_name,
+            scope_version: &s.scope_version,
             attributes: &attributes,
+            dropped_attributes_count: s.dropped_attributes_count,
             start_time_unix_nano: s.start_time_unix_nano,
             end_time_unix_nano: s.end_time_unix_nano,
             status_code: s.status_code,
             status_message: &s.status_message,
             events: events
                 .iter()
-                .map(|(time, name, attributes)| EventColumns {
+                .map(|(time, name, attributes, dropped)| EventColumns {
                     time_unix_nano: *time,
                     name,
                     attributes: attributes.clone(),
+                    dropped_attributes_count: *dropped,
                 })
                 .collect(),
+            dropped_events_count: s.dropped_events_count,
+            links: span_links(&s.links),
+            dropped_links_count: s.dropped_links_count,
         }));
     }
     let mut logs = Insert::new(Schema::LOGS);
@@ -89,14 +135,20 @@ fn own_rows(batch: &Batch) -> Vec<Insert> {
         let resource = attribute_values(&l.resource);
         logs.push(&log_row(&LogColumns {
             time_unix_nano: l.time_unix_nano,
+            observed_time_unix_nano: l.observed_time_unix_nano,
             trace_id: l.trace_id.as_deref().unwrap_or(""),
             span_id: l.span_id.as_deref().unwrap_or(""),
+            flags: l.flags,
             severity_text: &l.severity_text,
             severity_number: l.severity_number,
             service_name: &l.service_name,
             body: l.body.as_deref().unwrap_or(""),
+            body_type: l.body_type,
             resource: &resource,
+            scope_name: &l.scope_name,
+            scope_version: &l.scope_version,
             attributes: &attributes,
+            dropped_attributes_count: l.dropped_attributes_count,
             event_name: l.event_name.as_deref().unwrap_or(""),
         }));
     }

@@ -26,8 +26,10 @@
 //!   so a span delivered again is kept once.
 //! - Attribute maps hold strings, as the OpenTelemetry Collector writes them; the
 //!   `...AttributeTypes` column beside each says which were numbers, booleans or JSON,
-//!   so span, log, metric and agent attributes come back with their types. Resource and
-//!   span event attributes come back as strings.
+//!   so span, log, metric and agent attributes come back with their types, and span
+//!   event and link attributes with theirs (`EventsAttributeTypes`,
+//!   `LinksAttributeTypes`). Resource attributes come back as strings. A log body is
+//!   its text in `Body` with its OTLP type in `BodyType`, so it comes back structured.
 //! - Trace by id reads the trace's time range from `otel_traces_trace_id_ts` first, so
 //!   only the partitions of that range are read (the bloom filter on `TraceId` skips the
 //!   rest); listings filter on the partition column.

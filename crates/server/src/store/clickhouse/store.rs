@@ -2,7 +2,8 @@
 
 use super::client::{Answer, CallError, Http, error_name, parse_url};
 use super::decode::{
-    ActionOut, LOG_ID, LogOut, PointOut, RUN_COLUMNS, RunOut, SPAN_COLUMNS, SpanOut, de_u64,
+    ActionOut, LOG_COLUMNS, LOG_ID, LogOut, PointOut, RUN_COLUMNS, RunOut, SPAN_COLUMNS, SpanOut,
+    de_u64,
 };
 use super::encode;
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
@@ -497,9 +498,7 @@ impl StoreRead for ClickHouseStore {
             );
         }
         let rows: Vec<LogOut> = self.select(&format!(
-            "SELECT toUnixTimestamp64Nano(Timestamp) AS t, {LOG_ID} AS id, ServiceName, \
-             SeverityNumber, SeverityText, Body, EventName, TraceId, SpanId, LogAttributes, \
-             LogAttributeTypes, ResourceAttributes FROM {} WHERE {w} \
+            "SELECT {LOG_COLUMNS}, {LOG_ID} AS id FROM {} WHERE {w} \
              ORDER BY Timestamp DESC, id DESC LIMIT {}",
             self.table(Schema::LOGS),
             q.limit + 1

@@ -269,8 +269,15 @@ async function trace(main, id) {
       h("p", {}, badge(["unset", "ok", "error"][s.status_code] || "unset"), " ", s.service_name, " · ", SPAN_KINDS[s.kind] || "kind " + s.kind, " · ",
         fmtMs(Number(BigInt(s.end_time_unix_nano) - BigInt(s.start_time_unix_nano)) / 1e6), s.status_message ? " · " + s.status_message : ""),
       h("p", { class: "muted" }, "span ", h("code", {}, s.span_id), s.parent_span_id ? [" · parent ", h("code", {}, s.parent_span_id)] : " · root"),
+      s.scope_name ? h("p", { class: "muted" }, "scope ", h("code", {}, s.scope_name + (s.scope_version ? " " + s.scope_version : ""))) : null,
       h("h3", {}, "Attributes"), json(s.attributes),
-      (s.events && s.events.length) ? [h("h3", {}, "Events"), json(s.events)] : null);
+      (s.events && s.events.length) ? [h("h3", {}, "Events"), json(s.events)] : null,
+      (s.links && s.links.length) ? [h("h3", {}, "Links"),
+        h("ul", {}, s.links.map((l) => h("li", {},
+          h("a", { href: "#/traces/" + encodeURIComponent(l.trace_id) }, "trace ", h("code", {}, l.trace_id)),
+          " · span ", h("code", {}, l.span_id), l.trace_state ? [" · ", h("code", {}, l.trace_state)] : null))),
+        json(s.links)] : null,
+      (s.resource && Object.keys(s.resource).length) ? [h("h3", {}, "Resource"), json(s.resource)] : null);
   };
   const wf = h("div", { class: "panel waterfall", id: "waterfall" }, rows.map(({ span: s, depth }) => {
     const offset = Number(BigInt(s.start_time_unix_nano) - start) / total * 100;
@@ -297,6 +304,12 @@ async function trace(main, id) {
     wf, detail);
 }
 
+/** A log body as one line: a string as itself, a structured body as its JSON. */
+function bodyText(body) {
+  if (body === null || body === undefined) return "";
+  return typeof body === "string" ? body : JSON.stringify(body);
+}
+
 function logTable(items, events) {
   return table([
     { title: "Time", value: (l) => fmtTime(l.time) },
@@ -305,7 +318,7 @@ function logTable(items, events) {
       ? { title: "Event", value: (l) => l.event_name }
       : { title: "Severity", value: (l) => h("span", { class: "sev-" + (Math.floor((l.severity_number - 1) / 4) * 4 + 1) }, l.severity_text || String(l.severity_number)) },
     { title: events ? "Attributes" : "Message", value: (l) => events ? JSON.stringify(l.attributes)
-      : l.body || (l.event_name ? [h("span", { class: "badge" }, l.event_name), " ", JSON.stringify(l.attributes)] : JSON.stringify(l.attributes)) },
+      : bodyText(l.body) || (l.event_name ? [h("span", { class: "badge" }, l.event_name), " ", JSON.stringify(l.attributes)] : JSON.stringify(l.attributes)) },
     { title: "Trace", narrow: true, value: (l) => l.trace_id ? h("a", { href: "#/traces/" + l.trace_id }, l.trace_id.slice(0, 8)) : "" },
   ], items.map((l) => ({ ...l, __attrs: { class: "log-row" } })));
 }
