@@ -50,7 +50,7 @@ fn status_lines(
     inputs.opt_out_file = exists.then(|| path.to_path_buf());
     let set: Vec<String> = VARIABLES
         .iter()
-        .filter_map(|k| lookup(k).map(|v| format!("{k}={v}")))
+        .filter_map(|&k| lookup(k).map(|v| format!("{k}={v}")))
         .collect();
     let mut lines = vec![
         format!(
