@@ -1054,8 +1054,8 @@ struct Logged {
 }
 
 impl Logged {
-    /// Starts `serve` on `127.0.0.1:<port>` without gRPC, once its banner says where the
-    /// dashboard is (the ports are bound by then).
+    /// Starts `serve` on `127.0.0.1:<port>` without gRPC; returns once its banner says
+    /// where the dashboard is and `/healthz` answers.
     fn start(data_dir: &std::path::Path, port: u16, extra: &[&str]) -> Logged {
         let mut child = command()
             .env_remove("RUST_LOG")
@@ -1088,6 +1088,18 @@ impl Logged {
             seen: Vec::new(),
         };
         logged.wait_for("dashboard: ");
+        // Serving, its signal handlers in place.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while ureq::get(format!("http://127.0.0.1:{port}/healthz"))
+            .call()
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server does not answer"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         logged
     }
 
