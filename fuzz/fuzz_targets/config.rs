@@ -3,7 +3,8 @@
 //! (`ServerConfig::merge`: durations, addresses, tokens, probes and their presets, alert
 //! rules); `health`'s targets file (`probe::parse_targets`, then `resolve_preset` and
 //! `display_url` on each target); the SDK's configuration from the environment
-//! (`Config::from_lookup`), the input read as `NAME=value` lines.
+//! (`Config::from_lookup`), the input read as `NAME=value` lines; and each line as a
+//! probe URL (`display_url`, `is_secret_name`, `unknown_scheme`).
 //!
 //! Checked: no panic, and the time limits `merge` documents (every interval at least
 //! 100 ms; the HTTP timeouts from 100 ms to a day; from 1 to 1,000,000 connections).
@@ -84,5 +85,9 @@ fuzz_target!(|data: &[u8]| {
     for line in text.lines() {
         let _ = probe::display_url(line);
         let _ = probe::is_secret_name(line);
+        if let Some(why) = probe::unknown_scheme(line) {
+            // The suggestion shows the address as display_url does: no password.
+            assert!(why.contains(&probe::display_url(line)) || line.contains("://"));
+        }
     }
 });

@@ -16,7 +16,7 @@
 
 use anyhow::{Context, bail};
 use automagik_telemetry_server::probe::{
-    Report, State, Target, check, parse_targets, resolve_preset,
+    Report, State, Target, check, check_scheme, parse_targets, resolve_preset,
 };
 use std::path::PathBuf;
 use std::time::Instant;
@@ -65,9 +65,11 @@ pub fn run(args: HealthArgs) -> anyhow::Result<std::process::ExitCode> {
     if targets.is_empty() {
         bail!("nothing to probe: give URLs or --config FILE");
     }
+    // A target no probe can handle (a bare `host:port`, an unknown scheme) is refused
+    // before anything is probed, with the schemes to try.
     let targets = targets
         .into_iter()
-        .map(resolve_preset)
+        .map(|t| resolve_preset(t).and_then(check_scheme))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
     let Some(every) = &args.watch else {

@@ -1,6 +1,9 @@
-//! `query`: reads the query API and prints a table (or the JSON as received).
+//! `query`: reads the query API and prints a table (or the JSON as received). The
+//! server's refusal of a parameter is reported with the flag it came from
+//! (`--severity`, not `severity_min`), and a metric name that is not stored is an error.
 
 use anyhow::{Context, bail};
+use automagik_telemetry_core::human;
 use serde_json::Value;
 
 /// What to read.
@@ -63,6 +66,54 @@ pub struct QueryArgs {
     /// Most items to show.
     #[arg(long, default_value_t = 20)]
     limit: u32,
+    /// How a metric's points are combined per step: `avg`, `sum`, `min`, `max`,
+    /// `count`, ... (metrics NAME; the server's default by kind).
+    #[arg(long)]
+    agg: Option<String>,
+    /// The step of a metric's series, like `1m` or `1h` (metrics NAME; about 120 steps
+    /// by default).
+    #[arg(long)]
+    step: Option<String>,
+    /// One series per value of this attribute (or `service.name`) (metrics NAME).
+    #[arg(long)]
+    group_by: Option<String>,
+}
+
+/// Each query parameter the commands send, and the flag it comes from.
+const FLAGS: [(&str, &str); 13] = [
+    ("severity_min", "--severity"),
+    ("q", "--search"),
+    ("trace_id", "--trace-id"),
+    ("group_by", "--group-by"),
+    ("service", "--service"),
+    ("agent", "--agent"),
+    ("name", "--name"),
+    ("status", "--status"),
+    ("from", "--from"),
+    ("to", "--to"),
+    ("limit", "--limit"),
+    ("step", "--step"),
+    ("agg", "--agg"),
+];
+
+/// The server's message about a query parameter in the words of this command: the
+/// parameter it starts with (`severity_min: expected ...`), and the parameter names
+/// no English word shares wherever they appear, become the flags they came from.
+fn in_flag_names(message: &str) -> String {
+    if message.trim() == "from must not be after to" {
+        return "--from must not be after --to".into();
+    }
+    let mut out = match message.split_once(':') {
+        Some((name, rest)) => match FLAGS.iter().find(|(param, _)| *param == name.trim()) {
+            Some((_, flag)) => format!("{flag}:{rest}"),
+            None => message.to_string(),
+        },
+        None => message.to_string(),
+    };
+    for (param, flag) in FLAGS.iter().filter(|(param, _)| param.contains('_')) {
+        out = out.replace(*param, flag);
+    }
+    out
 }
 
 fn get(args: &QueryArgs, path: &str, params: &[(&str, Option<String>)]) -> anyhow::Result<Value> {
@@ -89,6 +140,9 @@ fn get(args: &QueryArgs, path: &str, params: &[(&str, Option<String>)]) -> anyho
         .with_context(|| format!("{base}{path} did not answer JSON"))?;
     if status != 200 {
         let message = body["error"].as_str().unwrap_or("no reason given");
+        if status == 400 {
+            bail!("{}", in_flag_names(message));
+        }
         bail!("{path}: HTTP {status}: {message}");
     }
     Ok(body)
@@ -133,6 +187,49 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     if count == 0 {
         println!("(nothing yet)");
     }
+}
+
+/// A number as people read it (`0.707`, `2150`); anything else as [`text`] shows it.
+fn number(v: &Value) -> String {
+    v.as_f64().map_or_else(|| text(v), human::number)
+}
+
+/// Whether a series answer holds no point at all.
+fn no_points(body: &Value) -> bool {
+    body["series"].as_array().is_none_or(|series| {
+        series
+            .iter()
+            .all(|s| s["points"].as_array().is_none_or(Vec::is_empty))
+    })
+}
+
+/// Refuses a metric name that is not stored (unless the stored names are too many to
+/// list), naming close ones.
+fn require_metric(args: &QueryArgs, name: &str) -> anyhow::Result<()> {
+    let list = get(args, "/api/v1/metrics", &[("limit", Some("10000".into()))])?;
+    let names: Vec<String> = items(&list)
+        .iter()
+        .filter_map(|m| m["name"].as_str().map(str::to_string))
+        .collect();
+    if names.iter().any(|n| n == name) || list["truncated"].as_bool() == Some(true) {
+        return Ok(());
+    }
+    let wanted = name.to_lowercase();
+    let close: Vec<&str> = names
+        .iter()
+        .filter(|n| {
+            let n = n.to_lowercase();
+            n.len() >= 3 && wanted.len() >= 3 && (n.contains(&wanted) || wanted.contains(&n))
+        })
+        .take(3)
+        .map(String::as_str)
+        .collect();
+    let hint = if close.is_empty() {
+        "`automagik-telemetry query metrics` lists the stored names".to_string()
+    } else {
+        format!("did you mean {}?", close.join(", "))
+    };
+    bail!("no metric named {name:?} is stored; {hint}")
 }
 
 fn items(body: &Value) -> Vec<Value> {
@@ -295,27 +392,53 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
                 println!("(the first {} names; more are stored)", names.len());
             }
         }),
-        (What::Metrics, Some(name)) => (
-            get(
+        (What::Metrics, Some(name)) => {
+            let body = get(
                 &args,
                 &format!("/api/v1/metrics/{name}/series"),
-                &common(vec![]),
-            )?,
-            |b| {
+                &common(vec![
+                    ("agg", args.agg.clone()),
+                    ("step", args.step.clone()),
+                    ("group_by", args.group_by.clone()),
+                ]),
+            )?;
+            if no_points(&body) {
+                require_metric(&args, name)?;
+            }
+            (body, |b| {
                 let series = b["series"].as_array().cloned().unwrap_or_default();
+                // A GROUP column only for a series split by --group-by.
+                let grouped = series
+                    .iter()
+                    .any(|s| s["group"].as_object().is_some_and(|g| !g.is_empty()));
                 let mut rows = Vec::new();
                 for s in &series {
+                    let group = s["group"]
+                        .as_object()
+                        .and_then(|g| g.values().next())
+                        .map_or_else(|| "-".to_string(), text);
                     for p in s["points"].as_array().into_iter().flatten() {
-                        rows.push(vec![
-                            short_time(&p["time"]),
-                            s["group"].to_string(),
-                            text(&p["value"]),
-                        ]);
+                        let mut row = vec![short_time(&p["time"])];
+                        if grouped {
+                            row.push(group.clone());
+                        }
+                        row.push(number(&p["value"]));
+                        rows.push(row);
                     }
                 }
-                table(&["TIME", "GROUP", "VALUE"], rows)
-            },
-        ),
+                if rows.is_empty() {
+                    println!(
+                        "no points from {} to {}; widen the range with --from (e.g. --from -24h)",
+                        short_time(&b["from"]),
+                        short_time(&b["to"])
+                    );
+                } else if grouped {
+                    table(&["TIME", "GROUP", "VALUE"], rows);
+                } else {
+                    table(&["TIME", "VALUE"], rows);
+                }
+            })
+        }
         (What::Runs, None) => (
             get(
                 &args,
@@ -432,5 +555,40 @@ fn status(code: &Value) -> &'static str {
         Some(1) => "ok",
         Some(2) => "error",
         _ => "unset",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_flag_names;
+
+    #[test]
+    fn the_servers_refusals_name_the_flags() {
+        for (message, want) in [
+            (
+                "severity_min: expected a severity name or number 0-24",
+                "--severity: expected a severity name or number 0-24",
+            ),
+            (
+                "from: expected RFC 3339 (2026-11-22T03:00:00Z) or a relative time like -1h",
+                "--from: expected RFC 3339 (2026-11-22T03:00:00Z) or a relative time like -1h",
+            ),
+            (
+                "limit: expected a whole number from 1 to 1000",
+                "--limit: expected a whole number from 1 to 1000",
+            ),
+            (
+                "agg: expected avg, sum, min, max or count",
+                "--agg: expected avg, sum, min, max or count",
+            ),
+            (
+                "the range holds more than 200000 points; narrow it or drop group_by",
+                "the range holds more than 200000 points; narrow it or drop --group-by",
+            ),
+            ("from must not be after to", "--from must not be after --to"),
+            ("a message about nothing", "a message about nothing"),
+        ] {
+            assert_eq!(in_flag_names(message), want);
+        }
     }
 }

@@ -2,10 +2,17 @@
 //! would: an HTTP request trace with a database call, a failing payment, logs at three
 //! severities, product events, an error, counters, a gauge, a histogram, and an agent
 //! run with tool calls (one failing), an error, a decision and a success.
+//!
+//! The sample agrees with itself: each request's histogram value is the duration of its
+//! span as measured, the failing payment's two attempts are its child spans, and its
+//! logs say what its spans show.
 
 use anyhow::{Context, bail};
 use automagik_telemetry::{MetricKind, Severity, SpanKind, SpanStatus, Telemetry, attrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long the failing payment's provider takes to time out, per attempt.
+const PROVIDER_TIMEOUT: Duration = Duration::from_millis(40);
 
 /// Flags of `send-test`.
 #[derive(clap::Args, Debug)]
@@ -54,6 +61,7 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
 
     // An HTTP request with a database call and a card charge.
     {
+        let started = Instant::now();
         let mut request = telemetry
             .span_builder("GET /checkout")
             .kind(SpanKind::Server)
@@ -82,36 +90,55 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(25));
         }
         telemetry.track_log(Severity::Info, "checkout completed", [("order.items", "3")]);
+        request.end();
         telemetry.track_metric(
             "http.server.request.duration_ms",
-            41.0,
+            elapsed_ms(started),
             MetricKind::Histogram,
             [("http.route", "/checkout")],
         );
     }
-    // A payment that fails.
+    // A payment that fails: two attempts at the provider, each timing out.
     {
+        let started = Instant::now();
         let mut request = telemetry
             .span_builder("POST /payments")
             .kind(SpanKind::Server)
             .start();
         request.set_attribute("http.request.method", "POST");
-        request.set_attribute("http.response.status_code", 502);
-        request.set_status(SpanStatus::Error("payment provider timed out".into()));
+        request.set_attribute("http.route", "/payments");
         trace_ids.extend(request.context().map(|c| c.trace_id.to_string()));
-        telemetry.track_log(
-            Severity::Warn,
-            "payment provider slow, retrying",
-            [("attempt", "2")],
-        );
+        for attempt in 1..=2_i64 {
+            let mut charge = telemetry
+                .span_builder("charge-card")
+                .kind(SpanKind::Client)
+                .start();
+            charge.set_attribute("payment.provider", "stripe");
+            charge.set_attribute("payment.attempt", attempt);
+            std::thread::sleep(PROVIDER_TIMEOUT);
+            charge.set_status(SpanStatus::Error(
+                format!("no answer within {} ms", PROVIDER_TIMEOUT.as_millis()).into(),
+            ));
+            charge.end();
+            if attempt == 1 {
+                telemetry.track_log(
+                    Severity::Warn,
+                    "payment provider slow, retrying",
+                    [("attempt", "2")],
+                );
+            }
+        }
         telemetry.track_log(
             Severity::Error,
             "payment failed after 2 attempts",
             [("provider", "stripe")],
         );
+        request.set_attribute("http.response.status_code", 502);
+        request.set_status(SpanStatus::Error("payment provider timed out".into()));
+        request.end();
         telemetry.track_metric(
             "http.server.request.duration_ms",
-            2150.0,
+            elapsed_ms(started),
             MetricKind::Histogram,
             [("http.route", "/payments")],
         );
@@ -186,4 +213,9 @@ pub fn run(args: SendTestArgs) -> anyhow::Result<()> {
     );
     println!("read them back: automagik-telemetry query traces | logs | events | metrics | runs");
     Ok(())
+}
+
+/// Milliseconds since `started`, to the microsecond: what a request's span lasted.
+fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }

@@ -33,7 +33,129 @@ fn serve_then_send_test_then_query_every_signal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _server = Running(serve(dir.path(), port, "off", &[]));
-    send_test_then_query_every_signal(&format!("http://127.0.0.1:{port}"));
+    let base = format!("http://127.0.0.1:{port}");
+    send_test_then_query_every_signal(&base);
+    send_test_agrees_with_itself(&base);
+    query_messages_speak_in_flags(&base);
+}
+
+/// The value of the first point of the series of `group` in `series` (a series answer).
+fn series_value(series: &Value, group: &str) -> f64 {
+    series["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .find(|s| {
+            s["group"].as_object().and_then(|g| g.values().next()) == Some(&Value::from(group))
+        })
+        .and_then(|s| s["points"][0]["value"].as_f64())
+        .unwrap_or_else(|| panic!("{group} in {series}"))
+}
+
+/// `send-test`'s histogram values are the durations of the spans they describe, and the
+/// failing payment's attempts are its spans.
+fn send_test_agrees_with_itself(base: &str) {
+    let traces = query_json(base, &["traces"]);
+    let histogram = query_json(
+        base,
+        &[
+            "metrics",
+            "http.server.request.duration_ms",
+            "--group-by",
+            "http.route",
+            "--agg",
+            "max",
+        ],
+    );
+    for (root, route) in [
+        ("GET /checkout", "/checkout"),
+        ("POST /payments", "/payments"),
+    ] {
+        let trace = traces["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|t| t["name"] == root)
+            .unwrap_or_else(|| panic!("{root} in {traces}"));
+        let span_ms = trace["duration_ms"].as_f64().expect("duration");
+        let recorded = series_value(&histogram, route);
+        // The same request measured twice, by its span and for its histogram.
+        assert!(
+            (span_ms * 0.5..=span_ms * 2.0).contains(&recorded),
+            "{root}: span {span_ms} ms, histogram {recorded} ms"
+        );
+        if root == "POST /payments" {
+            assert!(span_ms >= 80.0, "two attempts of 40 ms: {span_ms} ms");
+            let detail = query_json(base, &["traces", trace["trace_id"].as_str().expect("id")]);
+            let attempts: Vec<&Value> = detail["spans"]
+                .as_array()
+                .expect("spans")
+                .iter()
+                .filter(|s| s["name"] == "charge-card")
+                .collect();
+            assert_eq!(attempts.len(), 2, "{detail}");
+            assert!(attempts.iter().all(|s| s["status_code"] == 2), "{detail}");
+        }
+    }
+}
+
+/// The CLI's own words: errors name its flags, an unknown metric is an error, a series
+/// without `--group-by` has no GROUP column.
+fn query_messages_speak_in_flags(base: &str) {
+    let failed = |args: &[&str]| {
+        let mut all = vec!["query"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--endpoint", base]);
+        let out = run(&all);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let unknown = failed(&["metrics", "no.such.metric"]);
+    assert!(
+        unknown.contains("no metric named \"no.such.metric\" is stored"),
+        "{unknown}"
+    );
+    let unknown = failed(&["metrics", "no.such.metric", "--json"]);
+    assert!(unknown.contains("no.such.metric"), "{unknown}");
+    let close = failed(&["metrics", "orders"]);
+    assert!(close.contains("did you mean orders.placed?"), "{close}");
+
+    let severity = failed(&["logs", "--severity", "bogus"]);
+    assert!(severity.contains("--severity"), "{severity}");
+    assert!(!severity.contains("severity_min"), "{severity}");
+    let from = failed(&["traces", "--from", "yesterday"]);
+    assert!(from.contains("--from: expected RFC 3339"), "{from}");
+
+    let table = ok(&["query", "metrics", "orders.placed", "--endpoint", base]);
+    let header = table.lines().next().expect("header");
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["TIME", "VALUE"]
+    );
+    assert!(!table.contains("{}"), "{table}");
+    let grouped = ok(&[
+        "query",
+        "metrics",
+        "orders.placed",
+        "--group-by",
+        "region",
+        "--endpoint",
+        base,
+    ]);
+    let header = grouped.lines().next().expect("header");
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["TIME", "GROUP", "VALUE"]
+    );
+    for region in ["eu", "us"] {
+        assert!(
+            grouped
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().any(|w| w == region)),
+            "{grouped}"
+        );
+    }
 }
 
 #[test]
@@ -921,5 +1043,319 @@ severity = "critical"
     assert_eq!(
         query_json_raw(&base, "/api/v1/alerts")["items"][0]["state"],
         "inactive"
+    );
+}
+
+/// `serve` with its log (standard error) read line by line.
+struct Logged {
+    server: Running,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Logged {
+    /// Starts `serve` on `127.0.0.1:<port>` without gRPC; returns once its banner says
+    /// where the dashboard is and `/healthz` answers.
+    fn start(data_dir: &std::path::Path, port: u16, extra: &[&str]) -> Logged {
+        let mut child = command()
+            .env_remove("RUST_LOG")
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--grpc-addr",
+                "off",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut logged = Logged {
+            server: Running(child),
+            lines,
+            seen: Vec::new(),
+        };
+        logged.wait_for("dashboard: ");
+        // Serving, its signal handlers in place.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while ureq::get(format!("http://127.0.0.1:{port}/healthz"))
+            .call()
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server does not answer"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        logged
+    }
+
+    /// The first line holding `text`, waiting for it (at most 20 s).
+    fn wait_for(&mut self, text: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+            return line.clone();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {text:?} in the log:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGTERM and reads the log to its end; the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.server.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let status = self.server.0.wait().expect("wait");
+        while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_secs(20)) {
+            self.seen.push(line);
+        }
+        status
+    }
+}
+
+#[test]
+fn serve_logs_a_banner_and_its_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let closed = free_port();
+    let token = "banner-token-0123456789";
+    let mut server = Logged::start(
+        dir.path(),
+        port,
+        &[
+            "--token",
+            token,
+            "--probe",
+            &format!("tcp://127.0.0.1:{closed}"),
+            "--probe-interval",
+            "30s",
+            "--fleet-interval",
+            "2m",
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        server
+            .wait_for("OTLP/HTTP: ")
+            .contains(&format!("{base}/v1/traces"))
+    );
+    server.wait_for("OTLP/gRPC: off");
+    server.wait_for(&format!("dashboard: {base}/"));
+    let storage = server.wait_for("storage: SQLite, ");
+    assert!(storage.contains("telemetry.sqlite3"), "{storage}");
+    let data_dir = std::fs::canonicalize(dir.path()).expect("data dir");
+    assert!(
+        storage.contains(&*data_dir.to_string_lossy())
+            || storage.contains(&*dir.path().to_string_lossy()),
+        "{storage}"
+    );
+    server.wait_for("access: 1 token;");
+    server.wait_for("redaction on ingest: standard");
+    server.wait_for("limits: a request at most 16.0 MiB as sent");
+    server.wait_for("retention: every 60 s; raw data kept 7 d, rollups 30 d");
+    server.wait_for("probes: 1 target every 30 s");
+    server.wait_for("fleet collection: every 2 min");
+    server.wait_for("alert rules: none");
+    let banner = server.seen.join("\n");
+    assert!(
+        !banner.contains(token),
+        "the token is never logged:\n{banner}"
+    );
+    assert!(!banner.contains("grpc=off"), "{banner}");
+
+    // Ctrl-C or SIGTERM: said, then how the requests and their writes finished.
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let log = server.seen.join("\n");
+    assert!(log.contains("shutting down (SIGTERM)"), "{log}");
+    assert!(
+        log.contains("stopped ") && log.contains(" after the signal"),
+        "{log}"
+    );
+    assert!(
+        log.contains("every acknowledged write is committed"),
+        "{log}"
+    );
+}
+
+#[test]
+fn refusals_are_logged_and_counted_by_reason() {
+    use automagik_telemetry_testkit::build::trace_request;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use prost::Message;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let token = "refusal-token-0123456789";
+    let mut server = Logged::start(dir.path(), port, &["--token", token]);
+    let base = format!("http://127.0.0.1:{port}");
+    let now = automagik_telemetry_testkit::now_ns();
+    let span = |name: &str, trace_id: Vec<u8>| Span {
+        trace_id,
+        span_id: vec![0x31; 8],
+        name: name.into(),
+        start_time_unix_nano: now,
+        end_time_unix_nano: now + 1_000_000,
+        ..Default::default()
+    };
+    let body = trace_request(
+        "refusals",
+        vec![
+            span("kept-span", vec![0x51; 16]),
+            span("private-span-name", vec![0x52; 3]),
+        ],
+    )
+    .encode_to_vec();
+    let post = |token: Option<&str>| {
+        let mut req = ureq::post(format!("{base}/v1/traces"))
+            .header("content-type", "application/x-protobuf");
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(&body[..])
+            .expect("an answer");
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_vec().expect("body"))
+    };
+
+    // Refused whole: no token.
+    assert_eq!(post(None).0, 401);
+    let line = server.wait_for("traces: refused 1 request (unauthorized)");
+    assert!(line.contains("from 127.0.0.1:"), "{line}");
+
+    // One span of two refused, as OTLP partial success.
+    let (status, answer) = post(Some(token));
+    assert_eq!(status, 200);
+    let answer = ExportTraceServiceResponse::decode(&answer[..]).expect("protobuf");
+    assert_eq!(
+        answer
+            .partial_success
+            .expect("partial success")
+            .rejected_spans,
+        1
+    );
+    server.wait_for("traces: refused 1 span (invalid_trace_id)");
+
+    let overview = common::get_json(&format!("{base}/api/v1/overview"), Some(token));
+    let ingest = &overview["ingest"];
+    assert_eq!(
+        ingest["rejected_records"]["traces"]["invalid_trace_id"], 1,
+        "{ingest}"
+    );
+    assert_eq!(
+        ingest["rejected_requests"]["traces"]["unauthorized"], 1,
+        "{ingest}"
+    );
+    assert_eq!(ingest["rejected_records_total"], 1, "{ingest}");
+    assert_eq!(ingest["rejected_requests_total"], 1, "{ingest}");
+    let metrics = ureq::get(format!("{base}/metrics"))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("metrics")
+        .into_body()
+        .read_to_string()
+        .expect("text");
+    assert!(
+        metrics.contains(
+            "automagik_telemetry_ingest_rejected_records_total{signal=\"traces\",reason=\"invalid_trace_id\"} 1"
+        ),
+        "{metrics}"
+    );
+
+    // Never the telemetry itself.
+    assert!(server.terminate().success());
+    let log = server.seen.join("\n");
+    assert!(
+        !log.contains("private-span-name") && !log.contains("kept-span"),
+        "{log}"
+    );
+}
+
+#[test]
+fn health_suggests_a_scheme_and_rounds_latencies() {
+    let out = run(&["health", "127.0.0.1:5432"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1:5432 has no scheme"), "{err}");
+    assert!(err.contains("try postgres://127.0.0.1:5432"), "{err}");
+    assert!(err.contains("tcp://127.0.0.1:5432"), "{err}");
+    assert!(!err.contains(":5432://"), "{err}");
+    let out = run(&["health", "broker:9092"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("try kafka://broker:9092"));
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let out = run(&["health", "--json", &format!("tcp://127.0.0.1:{port}")]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let latency = regex::Regex::new(r#""latency_ms": ([0-9.]+)"#)
+        .expect("regex")
+        .captures(&text)
+        .unwrap_or_else(|| panic!("a latency in {text}"))[1]
+        .to_string();
+    let decimals = latency.split_once('.').map_or(0, |(_, f)| f.len());
+    assert!(decimals <= 3, "{latency} in {text}");
+}
+
+#[test]
+fn consent_status_says_what_decides() {
+    let home = tempfile::tempdir().expect("home");
+    let status = |vars: &[(&str, &str)]| {
+        let mut cmd = command();
+        cmd.env("HOME", home.path());
+        for k in ["CI", "ENVIRONMENT", "OTEL_SDK_DISABLED"] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(["consent", "status"]).output().expect("run");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let nothing = status(&[]);
+    assert!(nothing.contains("environment: nothing set"), "{nothing}");
+    assert!(
+        nothing.contains("decision: nothing set, so each program decides"),
+        "{nothing}"
+    );
+    assert!(!nothing.contains("granted by the program"), "{nothing}");
+    let opted_out = status(&[("DO_NOT_TRACK", "1")]);
+    assert!(
+        opted_out.contains("every program is disabled: opted out by DO_NOT_TRACK"),
+        "{opted_out}"
     );
 }

@@ -480,7 +480,7 @@ impl ServerConfig {
                 .probe
                 .into_iter()
                 .chain(args.probes.iter().map(|url| Target::url(url)))
-                .map(probe::resolve_preset)
+                .map(|t| probe::resolve_preset(t).and_then(probe::check_scheme))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| invalid(format!("probe: {e}")))?,
             probe_interval: floor(duration(

@@ -157,6 +157,10 @@ async fn export<T: GrpcExport>(
     if !known {
         return Status::unimplemented("").into_http();
     }
+    let client = request
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr());
     let checked = state.auth.check(
         request
             .headers()
@@ -165,7 +169,9 @@ async fn export<T: GrpcExport>(
         Scope::Ingest,
     );
     if let Err(refused) = checked {
-        state.metrics.rejected_request(T::SIGNAL, "unauthorized");
+        state
+            .metrics
+            .rejected_request_from(T::SIGNAL, "unauthorized", client);
         return denied(refused).into_http();
     }
     let stage = Arc::new(OnceLock::new());
@@ -187,7 +193,9 @@ async fn export<T: GrpcExport>(
     let response = grpc.unary(method, request).await;
     let (refused, response) = settle(stage.get().copied(), response);
     if let Some(reason) = refused {
-        state.metrics.rejected_request(T::SIGNAL, reason);
+        state
+            .metrics
+            .rejected_request_from(T::SIGNAL, reason, client);
     }
     response
 }

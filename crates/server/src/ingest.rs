@@ -15,6 +15,7 @@ pub mod temporality;
 pub mod time_range;
 
 use crate::redaction::IngestRedactor;
+use crate::refusal::ItemRefusal;
 use crate::rows::{self, Batch};
 use crate::server_metrics::ServerMetrics;
 use crate::store::{Store, StoreError};
@@ -364,8 +365,9 @@ async fn store_batch(
 /// Redacts one decoded export request with `redactor`, normalises its metric points
 /// (cumulative to increases with `temporality`, exponential histograms to explicit
 /// buckets), stores it in `store` (answering only after commit) and counts the outcome
-/// in `metrics`; shared by OTLP/HTTP and OTLP/gRPC. Nothing of the request reaches the
-/// store unredacted.
+/// in `metrics` (items refused by their category, which also logs them, rate-limited);
+/// shared by OTLP/HTTP and OTLP/gRPC. Nothing of the request reaches the store
+/// unredacted.
 pub async fn store_request<T: OtlpRequest>(
     store: &Arc<dyn Store>,
     metrics: &Arc<ServerMetrics>,
@@ -374,21 +376,30 @@ pub async fn store_request<T: OtlpRequest>(
     mut req: T,
 ) -> Result<T::Response, IngestError> {
     req.redact(redactor, metrics);
-    let mut refused = req.refuse_times(crate::query::now_ns());
+    let mut refused: Vec<(ItemRefusal, String)> = req
+        .refuse_times(crate::query::now_ns())
+        .into_iter()
+        .map(|why| (ItemRefusal::TimestampOutOfRange, why))
+        .collect();
     let pending = match req.as_metrics_mut() {
         Some(m) => {
             let pending = temporality.begin(m).await;
-            refused.extend(exponential::convert_request(m));
+            refused.extend(
+                exponential::convert_request(m)
+                    .into_iter()
+                    .map(|why| (ItemRefusal::InvalidHistogram, why)),
+            );
             Some(pending)
         }
         None => None,
     };
     let mut batch = req.into_rows();
-    for reason in refused {
-        batch.reject(reason);
+    for (reason, why) in refused {
+        batch.reject(reason, why);
     }
     let stored = batch.spans.len() + batch.logs.len() + batch.metric_points.len();
     let (rejected, message) = (batch.rejected, batch.rejection.clone());
+    let by_reason = std::mem::take(&mut batch.rejected_by_reason);
     if let Err(e) = store_batch(store, metrics, batch).await {
         metrics.rejected_request(T::SIGNAL, e.reason());
         return Err(e);
@@ -397,7 +408,9 @@ pub async fn store_request<T: OtlpRequest>(
         pending.commit();
     }
     metrics.accepted(T::SIGNAL, stored as u64);
-    metrics.rejected_records(T::SIGNAL, "invalid_item", rejected);
+    for (reason, n) in by_reason {
+        metrics.rejected_records(T::SIGNAL, reason, n);
+    }
     Ok(T::response(rejected, message))
 }
 

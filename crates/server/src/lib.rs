@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod probe;
 pub mod query;
 pub mod redaction;
+pub mod refusal;
 pub mod rollup;
 pub mod rows;
 pub mod runtime;

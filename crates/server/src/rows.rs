@@ -2,6 +2,7 @@
 //! id is rejected (and counted for OTLP partial success), the rest are kept, as rows and
 //! as the accepted part of the request ([`Batch::request`]).
 
+pub use crate::refusal::ItemRefusal;
 use automagik_telemetry_core::{SignalRequest, agent};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -13,6 +14,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span;
 use serde_json::Value as Json;
+use std::collections::BTreeMap;
 
 #[cfg(test)]
 mod tests;
@@ -335,7 +337,10 @@ pub struct Batch {
     pub agent_actions: Vec<AgentActionRow>,
     /// Items refused, with the first reason.
     pub rejected: u64,
-    /// Why the first refused item was refused.
+    /// Items refused, by category (they add up to `rejected`).
+    pub rejected_by_reason: BTreeMap<ItemRefusal, u64>,
+    /// Why the first refused item was refused, in words for the client (the OTLP
+    /// partial success message).
     pub rejection: Option<String>,
     /// The accepted part of the OTLP request the rows above were read from (the refused
     /// items removed, and a span ending before its start ending at its start, as its row
@@ -356,8 +361,10 @@ impl Batch {
         self.len() == 0 && self.agent_runs.is_empty() && self.agent_actions.is_empty()
     }
 
-    pub(crate) fn reject(&mut self, why: String) {
+    /// Refuses one item for `reason`; `why` says it to the client.
+    pub(crate) fn reject(&mut self, reason: ItemRefusal, why: String) {
         self.rejected += 1;
+        *self.rejected_by_reason.entry(reason).or_insert(0) += 1;
         self.rejection.get_or_insert(why);
     }
 }
@@ -457,12 +464,21 @@ fn resource_json(r: Option<&Resource>) -> String {
     r.map_or_else(|| "{}".to_string(), |r| attributes_json(&r.attributes))
 }
 
-fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
+/// `bytes` as hex, or why they are not a valid `what` (refused as `reason`).
+fn hex_id(
+    bytes: &[u8],
+    len: usize,
+    what: &str,
+    reason: ItemRefusal,
+) -> Result<String, (ItemRefusal, String)> {
     if bytes.len() != len {
-        return Err(format!("{what} must be {len} bytes, got {}", bytes.len()));
+        return Err((
+            reason,
+            format!("{what} must be {len} bytes, got {}", bytes.len()),
+        ));
     }
     if bytes.iter().all(|b| *b == 0) {
-        return Err(format!("{what} must not be all zeros"));
+        return Err((reason, format!("{what} must not be all zeros")));
     }
     Ok(hex::encode(bytes))
 }
@@ -539,17 +555,25 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
         for ss in &mut rs.scope_spans {
             let (scope_name, scope_version) = scope_of(ss.scope.as_ref());
             ss.spans.retain_mut(|span| {
-                let ids = hex_id(&span.trace_id, 16, "trace_id")
-                    .and_then(|t| Ok((t, hex_id(&span.span_id, 8, "span_id")?)));
+                let ids = hex_id(&span.trace_id, 16, "trace_id", ItemRefusal::InvalidTraceId)
+                    .and_then(|t| {
+                        let s = hex_id(&span.span_id, 8, "span_id", ItemRefusal::InvalidSpanId)?;
+                        Ok((t, s))
+                    });
                 let parent = if span.parent_span_id.is_empty() {
                     Ok(String::new())
                 } else {
-                    hex_id(&span.parent_span_id, 8, "parent_span_id")
+                    hex_id(
+                        &span.parent_span_id,
+                        8,
+                        "parent_span_id",
+                        ItemRefusal::InvalidParentSpanId,
+                    )
                 };
                 let ((trace_id, span_id), parent_span_id) = match (ids, parent) {
                     (Ok(ids), Ok(p)) => (ids, p),
-                    (Err(e), _) | (_, Err(e)) => {
-                        batch.reject(format!("span {:?}: {e}", span.name));
+                    (Err((reason, e)), _) | (_, Err((reason, e))) => {
+                        batch.reject(reason, format!("span {:?}: {e}", span.name));
                         return false;
                     }
                 };
@@ -623,13 +647,14 @@ pub fn into_logs(mut accepted: ExportLogsServiceRequest) -> Batch {
         for sl in &mut rl.scope_logs {
             let (scope_name, scope_version) = scope_of(sl.scope.as_ref());
             sl.log_records.retain(|log| {
-                let trace_id =
-                    (!log.trace_id.is_empty()).then(|| hex_id(&log.trace_id, 16, "trace_id"));
-                let span_id = (!log.span_id.is_empty()).then(|| hex_id(&log.span_id, 8, "span_id"));
+                let trace_id = (!log.trace_id.is_empty())
+                    .then(|| hex_id(&log.trace_id, 16, "trace_id", ItemRefusal::InvalidTraceId));
+                let span_id = (!log.span_id.is_empty())
+                    .then(|| hex_id(&log.span_id, 8, "span_id", ItemRefusal::InvalidSpanId));
                 let (trace_id, span_id) = match (trace_id.transpose(), span_id.transpose()) {
                     (Ok(t), Ok(s)) => (t, s),
-                    (Err(e), _) | (_, Err(e)) => {
-                        batch.reject(format!("log record: {e}"));
+                    (Err((reason, e)), _) | (_, Err((reason, e))) => {
+                        batch.reject(reason, format!("log record: {e}"));
                         return false;
                     }
                 };
@@ -747,18 +772,24 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                 // Ingest converts them to explicit buckets before rows are made.
                 Some(Data::ExponentialHistogram(h)) => {
                     for _ in &h.data_points {
-                        batch.reject(format!(
-                            "metric {:?}: exponential histogram not converted",
-                            m.name
-                        ));
+                        batch.reject(
+                            ItemRefusal::UnsupportedMetricKind,
+                            format!("metric {:?}: exponential histogram not converted", m.name),
+                        );
                     }
                 }
                 Some(Data::Summary(s)) => {
                     for _ in &s.data_points {
-                        batch.reject(format!("metric {:?}: summaries are not stored yet", m.name));
+                        batch.reject(
+                            ItemRefusal::UnsupportedMetricKind,
+                            format!("metric {:?}: summaries are not stored yet", m.name),
+                        );
                     }
                 }
-                None => batch.reject(format!("metric {:?} has no data", m.name)),
+                None => batch.reject(
+                    ItemRefusal::NoData,
+                    format!("metric {:?} has no data", m.name),
+                ),
             }
         }
     }

@@ -1,8 +1,10 @@
 //! The server's own metrics, served at `/metrics` in the Prometheus (OpenMetrics)
 //! text format: records accepted and rejected by reason, requests refused, the store
 //! writes in flight and how long they take, what retention removed, and what redaction
-//! on ingest replaced.
+//! on ingest replaced. Every refusal counted here is also logged, rate-limited
+//! ([`crate::refusal`]).
 
+use crate::refusal::{ItemRefusal, REQUEST_REASONS, RefusalLog};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -12,16 +14,6 @@ use prometheus_client::registry::Registry;
 
 /// Every signal the ingest counters are labelled with.
 const SIGNALS: [&str; 3] = ["traces", "metrics", "logs"];
-/// Every reason of a refusal (see [`ReasonLabels`]).
-const REASONS: [&str; 7] = [
-    "invalid_item",
-    "malformed",
-    "too_large",
-    "unsupported_media_type",
-    "overloaded",
-    "unauthorized",
-    "store_error",
-];
 
 /// Labels of the per-signal ingest counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -35,8 +27,11 @@ pub struct SignalLabels {
 pub struct ReasonLabels {
     /// `traces`, `metrics` or `logs`.
     pub signal: &'static str,
-    /// Why: `invalid_item`, `malformed`, `too_large`, `unsupported_media_type`,
-    /// `overloaded`, `unauthorized`, `store_error`.
+    /// Why, one of a fixed set: for records an [`ItemRefusal`] (`invalid_trace_id`,
+    /// `invalid_span_id`, `invalid_parent_span_id`, `timestamp_out_of_range`,
+    /// `unsupported_metric_kind`, `invalid_histogram`, `no_data`), for requests one of
+    /// [`REQUEST_REASONS`] (`unauthorized`, `malformed`, `too_large`,
+    /// `unsupported_media_type`, `overloaded`, `store_error`).
     pub reason: &'static str,
 }
 
@@ -74,6 +69,7 @@ pub struct ServerMetrics {
     purged: Family<KindLabels, Counter>,
     job_failures: Family<JobLabels, Counter>,
     redactions: Family<RuleLabels, Counter>,
+    refusals: RefusalLog,
 }
 
 impl Default for ServerMetrics {
@@ -128,6 +124,7 @@ impl Default for ServerMetrics {
             redactions.clone(),
         );
         ServerMetrics {
+            refusals: RefusalLog::default(),
             job_failures,
             redactions,
             registry,
@@ -150,47 +147,72 @@ impl ServerMetrics {
     }
 
     /// Records accepted by signal, and records and requests refused by signal and
-    /// reason, since the server started:
-    /// `{"accepted": {"traces": 3}, "rejected_records": {"logs": {"invalid_item": 2}},
-    /// "rejected_requests": {...}}`.
+    /// reason, since the server started, with the totals refused:
+    /// `{"accepted": {"traces": 3}, "rejected_records": {"logs": {"invalid_trace_id": 2}},
+    /// "rejected_requests": {...}, "rejected_records_total": 2, "rejected_requests_total": 0}`.
     /// Read from the counters themselves (label sets never counted are absent).
     pub fn ingest_totals(&self) -> serde_json::Value {
         let mut out = serde_json::json!({
             "accepted": {}, "rejected_records": {}, "rejected_requests": {}
         });
+        let (mut records, mut requests) = (0_u64, 0_u64);
         for signal in SIGNALS {
             if let Some(c) = self.accepted.get(&SignalLabels { signal }) {
                 out["accepted"][signal] = c.get().into();
             }
-            for reason in REASONS {
-                let labels = ReasonLabels { signal, reason };
-                for (kind, family) in [
-                    ("rejected_records", &self.rejected_records),
-                    ("rejected_requests", &self.rejected_requests),
-                ] {
-                    if let Some(c) = family.get(&labels) {
-                        out[kind][signal][reason] = c.get().into();
-                    }
+            for reason in ItemRefusal::ALL.map(ItemRefusal::as_str) {
+                if let Some(c) = self.rejected_records.get(&ReasonLabels { signal, reason }) {
+                    out["rejected_records"][signal][reason] = c.get().into();
+                    records += c.get();
+                }
+            }
+            for reason in REQUEST_REASONS {
+                if let Some(c) = self.rejected_requests.get(&ReasonLabels { signal, reason }) {
+                    out["rejected_requests"][signal][reason] = c.get().into();
+                    requests += c.get();
                 }
             }
         }
+        out["rejected_records_total"] = records.into();
+        out["rejected_requests_total"] = requests.into();
         out
     }
 
-    /// Counts records refused inside an accepted request.
-    pub fn rejected_records(&self, signal: &'static str, reason: &'static str, n: u64) {
+    /// Counts records refused inside an accepted request, and logs them (rate-limited).
+    pub fn rejected_records(&self, signal: &'static str, reason: ItemRefusal, n: u64) {
         if n > 0 {
             self.rejected_records
-                .get_or_create(&ReasonLabels { signal, reason })
+                .get_or_create(&ReasonLabels {
+                    signal,
+                    reason: reason.as_str(),
+                })
                 .inc_by(n);
+            self.refusals.items(signal, reason, n);
         }
     }
 
-    /// Counts a request refused whole.
+    /// Counts a request refused whole, and logs it (rate-limited).
     pub fn rejected_request(&self, signal: &'static str, reason: &'static str) {
+        self.rejected_request_from(signal, reason, None);
+    }
+
+    /// Counts a request from `client` refused whole, and logs it (rate-limited) with
+    /// the client's address.
+    pub fn rejected_request_from(
+        &self,
+        signal: &'static str,
+        reason: &'static str,
+        client: Option<std::net::SocketAddr>,
+    ) {
         self.rejected_requests
             .get_or_create(&ReasonLabels { signal, reason })
             .inc();
+        self.refusals.request(signal, reason, client);
+    }
+
+    /// Store writes started and not finished yet (the batches of requests in flight).
+    pub fn writes_in_flight(&self) -> i64 {
+        self.in_flight.get()
     }
 
     /// A store write started; the guard ends it and records its duration.
@@ -253,18 +275,20 @@ impl Drop for WriteGuard<'_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::refusal::ItemRefusal;
+
     #[test]
     fn text_exposition_names_every_family() {
         let m = super::ServerMetrics::default();
         m.accepted("traces", 3);
-        m.rejected_records("logs", "invalid_item", 2);
+        m.rejected_records("logs", ItemRefusal::InvalidTraceId, 2);
         m.rejected_request("metrics", "malformed");
         drop(m.write_started());
         m.redacted("email", 2);
         let text = m.encode();
         for line in [
             "automagik_telemetry_ingest_accepted_records_total{signal=\"traces\"} 3",
-            "automagik_telemetry_ingest_rejected_records_total{signal=\"logs\",reason=\"invalid_item\"} 2",
+            "automagik_telemetry_ingest_rejected_records_total{signal=\"logs\",reason=\"invalid_trace_id\"} 2",
             "automagik_telemetry_ingest_rejected_requests_total{signal=\"metrics\",reason=\"malformed\"} 1",
             "automagik_telemetry_store_queue_depth 0",
             "automagik_telemetry_store_write_seconds_count 1",
@@ -276,8 +300,10 @@ mod tests {
             m.ingest_totals(),
             serde_json::json!({
                 "accepted": {"traces": 3},
-                "rejected_records": {"logs": {"invalid_item": 2}},
+                "rejected_records": {"logs": {"invalid_trace_id": 2}},
                 "rejected_requests": {"metrics": {"malformed": 1}},
+                "rejected_records_total": 2,
+                "rejected_requests_total": 1,
             })
         );
     }

@@ -456,6 +456,14 @@ fn invalid_items_are_partial_success_and_the_rest_is_stored() {
         ps.error_message
     );
     assert_eq!(state.store.trace(&"01".repeat(16)).expect("trace").len(), 1);
+    // Counted by its category, not by its message.
+    let totals = state.metrics.ingest_totals();
+    assert_eq!(
+        totals["rejected_records"],
+        serde_json::json!({"traces": {"invalid_trace_id": 1}}),
+        "{totals}"
+    );
+    assert_eq!(totals["rejected_records_total"], 1, "{totals}");
 }
 
 #[test]
@@ -503,6 +511,11 @@ fn far_future_times_are_refused_per_item_with_the_reason() {
             .is_empty()
     );
     assert_eq!(state.store.trace(&"06".repeat(16)).expect("trace").len(), 1);
+    let totals = state.metrics.ingest_totals();
+    assert_eq!(
+        totals["rejected_records"]["traces"]["timestamp_out_of_range"], 2,
+        "{totals}"
+    );
 }
 
 #[test]

@@ -61,7 +61,10 @@ pub(super) fn until_done<T, E: std::fmt::Display>(
     loop {
         match attempt() {
             Ok(v) => return Some(v),
-            Err(e) => eprintln!("{what} failed ({e}); retrying in {backoff:?}"),
+            Err(e) => eprintln!(
+                "{what} failed ({e}); retrying in {}",
+                automagik_telemetry_core::human::duration(backoff)
+            ),
         }
         sleep_polling(consumer, backoff, stop);
         if stop.load(Ordering::SeqCst) {

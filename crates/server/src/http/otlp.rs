@@ -10,7 +10,7 @@
 //! once decompressed and decoded are [`Limits`].
 
 use super::error::ApiError;
-use super::scope::scoped;
+use super::scope::{client_address, scoped};
 use super::state::{AppState, Limits};
 use crate::auth::Scope;
 use crate::ingest::{self, Encoding, IngestError, OtlpRequest};
@@ -122,9 +122,12 @@ async fn export<T: OtlpRequest>(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (enc, req) = decode::<T>(state.limits, request)
-        .await
-        .inspect_err(|e| state.metrics.rejected_request(T::SIGNAL, e.reason()))?;
+    let client = client_address(&request);
+    let (enc, req) = decode::<T>(state.limits, request).await.inspect_err(|e| {
+        state
+            .metrics
+            .rejected_request_from(T::SIGNAL, e.reason(), client)
+    })?;
     let response = ingest::store_request(
         &state.store,
         &state.metrics,

@@ -6,10 +6,11 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::{Denied, Scope};
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 
 /// `routes` behind `scope`: each of them needs a bearer token with that scope.
 pub(super) fn scoped(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
@@ -37,7 +38,9 @@ async fn require_scope(
             "/v1/metrics" => "metrics",
             _ => "logs",
         };
-        state.metrics.rejected_request(signal, "unauthorized");
+        state
+            .metrics
+            .rejected_request_from(signal, "unauthorized", client_address(&req));
     }
     match checked {
         Ok(()) => next.run(req).await,
@@ -51,4 +54,12 @@ async fn require_scope(
         }
         Err(Denied::Forbidden) => ApiError::Forbidden(scope).into_response(),
     }
+}
+
+/// The client's address, as the accept loop recorded it (absent when the application is
+/// called without it, as in tests).
+pub(super) fn client_address(req: &Request) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
 }

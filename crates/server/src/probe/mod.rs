@@ -240,13 +240,88 @@ pub fn is_secret_name(name: &str) -> bool {
         .any(|part| name.contains(part))
 }
 
+/// Every scheme a target's URL may have, with `://`: the probes' and the presets'.
+pub fn known_schemes() -> Vec<String> {
+    PROBES
+        .iter()
+        .flat_map(|p| p.schemes().iter().copied())
+        .chain(preset::names())
+        .map(|s| format!("{s}://"))
+        .collect()
+}
+
+/// The scheme to try for a bare `host:port`, by the port's usual service.
+fn scheme_for_port(port: Option<u16>) -> &'static str {
+    match port {
+        Some(5432) => "postgres",
+        Some(6379) => "redis",
+        Some(4222) => "nats",
+        Some(5672) => "amqp",
+        Some(9092) => "kafka",
+        Some(8123) => "clickhouse",
+        Some(443) => "https",
+        _ => "http",
+    }
+}
+
+/// The port of a bare `[user@]host:port[/...]`, when it has one.
+fn bare_port(address: &str) -> Option<u16> {
+    let authority = address.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let (host, port) = host_port.rsplit_once(':')?;
+    // An IPv6 address without brackets has no port to find.
+    if host.contains(':') && !host.ends_with(']') {
+        return None;
+    }
+    port.parse().ok()
+}
+
+/// Why `url` names no probe, with what to try instead; `None` when a probe or preset
+/// handles its scheme. A bare `host:port` gets the scheme its port is known for
+/// (`127.0.0.1:5432` -> `postgres://127.0.0.1:5432`), and `tcp://` for the port alone.
+pub fn unknown_scheme(url: &str) -> Option<String> {
+    let Some((scheme, _)) = url.split_once("://") else {
+        let shown = display_url(url);
+        let scheme = scheme_for_port(bare_port(url));
+        return Some(format!(
+            "{shown} has no scheme; try {scheme}://{shown} (or tcp://{shown} to check only \
+             that the port accepts connections)"
+        ));
+    };
+    let known = known_schemes();
+    if known.iter().any(|k| k.strip_suffix("://") == Some(scheme)) {
+        return None;
+    }
+    Some(format!(
+        "no probe for {scheme}://; the schemes are {}",
+        known.join(", ")
+    ))
+}
+
+/// `t` unchanged when its URL's scheme names a probe or a preset, else why not (see
+/// [`unknown_scheme`]), so a target that can never be probed is refused at start.
+pub fn check_scheme(t: Target) -> Result<Target, String> {
+    match unknown_scheme(&t.url) {
+        None => Ok(t),
+        Some(why) => Err(match &t.name {
+            Some(name) => format!("target {name}: {why}"),
+            None => why,
+        }),
+    }
+}
+
 /// Probes `t` once with the probe its scheme names.
 fn probe(t: &Target, timeout: Duration) -> Result<(), String> {
     let scheme = t.url.split("://").next().unwrap_or_default();
     match PROBES.iter().find(|p| p.schemes().contains(&scheme)) {
         Some(p) => p.probe(t, timeout),
-        None => Err(format!("no probe for {scheme}:// yet")),
+        None => Err(unknown_scheme(&t.url).unwrap_or_else(|| format!("no probe for {scheme}://"))),
     }
+}
+
+/// A latency in ms rounded to the microsecond, as reports give it (`0.707`).
+fn round_ms(ms: f64) -> f64 {
+    (ms * 1e3).round() / 1e3
 }
 
 /// Runs an async probe on a runtime of its own, cut at `timeout`.
@@ -261,7 +336,12 @@ fn async_probe(
     rt.block_on(async {
         tokio::time::timeout(timeout, probe)
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {}",
+                    automagik_telemetry_core::human::duration(timeout)
+                ))
+            })
     })
 }
 
@@ -356,7 +436,7 @@ pub fn check(mut targets: Vec<Target>, default_timeout: Duration) -> Vec<Report>
             };
             Report {
                 url: display_url(&t.url),
-                latency_ms: (st == State::Up).then_some(elapsed.as_secs_f64() * 1e3),
+                latency_ms: (st == State::Up).then_some(round_ms(elapsed.as_secs_f64() * 1e3)),
                 name,
                 state: st,
                 critical: t.critical,
@@ -462,6 +542,60 @@ mod tests {
         assert_eq!(reports[0].name, "tcp://127.0.0.1:1?token=***");
         let all = format!("{:?}", reports[0]);
         assert!(!all.contains("abc123"), "{all}");
+    }
+
+    #[test]
+    fn a_bare_address_gets_the_scheme_its_port_suggests() {
+        for (url, want) in [
+            ("127.0.0.1:5432", "try postgres://127.0.0.1:5432 "),
+            ("cache:6379", "try redis://cache:6379 "),
+            ("127.0.0.1:4222", "try nats://127.0.0.1:4222 "),
+            ("mq:5672", "try amqp://mq:5672 "),
+            ("broker:9092", "try kafka://broker:9092 "),
+            ("ch:8123", "try clickhouse://ch:8123 "),
+            ("web:80", "try http://web:80 "),
+            ("web:443", "try https://web:443 "),
+            ("api:8080/health", "try http://api:8080/health "),
+            ("[::1]:5432", "try postgres://[::1]:5432 "),
+            ("localhost", "try http://localhost "),
+        ] {
+            let why = unknown_scheme(url).expect("refused");
+            assert!(why.contains(want), "{url}: {why}");
+            assert!(why.contains(&format!("tcp://{url}")), "{url}: {why}");
+        }
+        let why = unknown_scheme("app:hunter2@db:5432").expect("refused");
+        assert!(!why.contains("hunter2"), "{why}");
+        assert!(why.contains("postgres://app:***@db:5432"), "{why}");
+
+        let why = unknown_scheme("mysql://db:3306").expect("refused");
+        assert!(why.starts_with("no probe for mysql://"), "{why}");
+        assert!(
+            why.contains("postgres://") && why.contains("grafana://"),
+            "{why}"
+        );
+        for known in ["postgres://h", "tcp://h:1", "https://h", "consul://h:8500"] {
+            assert_eq!(unknown_scheme(known), None, "{known}");
+        }
+        let named = Target {
+            name: Some("db".into()),
+            ..Target::url("127.0.0.1:5432")
+        };
+        let err = check_scheme(named).expect_err("refused");
+        assert!(
+            err.starts_with("target db: 127.0.0.1:5432 has no scheme"),
+            "{err}"
+        );
+        assert!(check_scheme(Target::url("redis://r:6379")).is_ok());
+    }
+
+    #[test]
+    fn latencies_are_rounded_to_the_microsecond() {
+        assert_eq!(round_ms(0.706_552), 0.707);
+        assert_eq!(round_ms(12.0), 12.0);
+        assert_eq!(
+            serde_json::to_string(&round_ms(0.706_552)).expect("json"),
+            "0.707"
+        );
     }
 
     #[test]

@@ -48,6 +48,11 @@ const PRESETS: &[Preset] = &[
     },
 ];
 
+/// The presets' names, each also a URL scheme (`consul`, `grafana`, ...).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    PRESETS.iter().map(|p| p.name)
+}
+
 /// Resolves a preset (a `consul://`-like scheme, or `preset = "..."`) to an `http(s)://`
 /// target with the preset's path and expected answer; fields the target sets itself are
 /// kept.

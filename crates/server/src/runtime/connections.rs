@@ -87,8 +87,8 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!(
-            drain = ?limits.drain,
-            "HTTP connections still open at shutdown were dropped"
+            "HTTP connections still open {} after the signal were dropped",
+            automagik_telemetry_core::human::duration(limits.drain)
         );
     }
 }

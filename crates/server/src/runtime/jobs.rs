@@ -91,7 +91,15 @@ impl Job for Probes {
             if previous == r.state {
                 continue;
             }
-            tracing::warn!(target = %r.name, state = ?r.state, reason = r.reason.as_deref().unwrap_or(""), "probe state changed");
+            tracing::warn!(
+                "probe {} is {} (was {}){}",
+                r.name,
+                r.state.as_str(),
+                previous.as_str(),
+                r.reason
+                    .as_deref()
+                    .map_or_else(String::new, |why| format!(": {why}"))
+            );
             post_json(
                 self.webhook.clone(),
                 serde_json::json!({
@@ -151,7 +159,7 @@ impl Job for AlertRules {
             .evaluate(&*self.state.store, now_ns())
             .map_err(|e| format!("evaluating alert rules: {e}"))?;
         for n in notifications {
-            tracing::warn!(rule = %n.rule, status = n.status, value = ?n.value, "alert");
+            tracing::warn!("{}", alert_line(&n));
             post_json(
                 self.webhook.clone(),
                 serde_json::json!({
@@ -167,6 +175,23 @@ impl Job for AlertRules {
         }
         Ok(())
     }
+}
+
+/// `alert "disk full" firing: disk.used_pct is 97.5, condition > 90 (severity
+/// critical)`: the value as a number (or `has no data`), never Rust's `Some(..)`.
+fn alert_line(n: &crate::alerts::Notification) -> String {
+    let value = match n.value {
+        Some(v) => format!(
+            "{} is {}",
+            n.metric,
+            automagik_telemetry_core::human::number(v)
+        ),
+        None => format!("{} has no data", n.metric),
+    };
+    format!(
+        "alert {:?} {}: {value}, condition {} (severity {})",
+        n.rule, n.status, n.condition, n.severity
+    )
 }
 
 /// Deletes expired rows in small steps until none is left.
@@ -198,7 +223,11 @@ impl Job for Retention {
             if p.raw + p.rollups == 0 {
                 return Ok(());
             }
-            tracing::info!(raw = p.raw, rollups = p.rollups, "retention removed rows");
+            tracing::info!(
+                "retention removed {} raw rows and {} rollup rows",
+                automagik_telemetry_core::human::count(p.raw),
+                automagik_telemetry_core::human::count(p.rollups)
+            );
         }
     }
 }
@@ -222,4 +251,40 @@ fn post_json(url: Option<String>, body: serde_json::Value) {
             Err(e) => tracing::warn!(error = %e, "a webhook failed"),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alert_line;
+    use crate::alerts::Notification;
+
+    #[test]
+    fn alert_lines_show_the_value_as_a_number() {
+        let mut n = Notification {
+            status: "firing",
+            rule: "flaky is down".into(),
+            severity: "critical".into(),
+            metric: "up".into(),
+            value: Some(0.0),
+            condition: "< 1".into(),
+            time_unix_nano: 0,
+        };
+        assert_eq!(
+            alert_line(&n),
+            "alert \"flaky is down\" firing: up is 0, condition < 1 (severity critical)"
+        );
+        n.value = Some(0.706_552);
+        assert!(
+            alert_line(&n).contains("up is 0.707,"),
+            "{}",
+            alert_line(&n)
+        );
+        n.value = None;
+        n.status = "resolved";
+        assert!(
+            alert_line(&n).contains("resolved: up has no data,"),
+            "{}",
+            alert_line(&n)
+        );
+    }
 }

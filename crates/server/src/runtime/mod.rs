@@ -2,8 +2,10 @@
 //! OTLP/HTTP with the query API and dashboard (through its own accept loop,
 //! [`connections`]: header and body time limits, a connection cap) and OTLP/gRPC, and
 //! runs the background jobs ([`jobs`]) on their intervals ([`periodic`]) until Ctrl-C or
-//! SIGTERM.
+//! SIGTERM. It logs a banner once listening ([`banner`]), and at shutdown the signal,
+//! then how long the requests in flight and their store writes took to finish.
 
+pub mod banner;
 pub mod connections;
 pub mod jobs;
 pub mod periodic;
@@ -12,9 +14,10 @@ use crate::auth::Auth;
 use crate::config::ServerConfig;
 use crate::http::{AppState, Limits, app, with_body_timeout};
 use crate::{ClickHouseStore, PostgresStore, SqliteStore, Store, StoreError};
-use crate::{alerts, fleet, grpc, probe};
-use std::sync::Arc;
-use std::time::Duration;
+use crate::{alerts, fleet, grpc};
+use automagik_telemetry_core::human;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// How long shutdown waits for open HTTP and gRPC connections to finish their requests
 /// before dropping them.
@@ -97,6 +100,11 @@ pub fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, RunError> {
 
 /// Returns on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
+    stop_signal().await;
+}
+
+/// Returns on Ctrl-C or SIGTERM, saying which: `Ctrl-C` (SIGINT) or `SIGTERM`.
+pub async fn stop_signal() -> &'static str {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -112,9 +120,14 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        () = ctrl_c => "Ctrl-C",
+        () = term => "SIGTERM",
     }
+}
+
+/// `1 store write` or `3 store writes`.
+fn writes(n: i64) -> String {
+    format!("{n} store {}", if n == 1 { "write" } else { "writes" })
 }
 
 /// The handlers' state for `config` over `store`: fleet collectors, alert rules,
@@ -205,6 +218,7 @@ pub fn run(config: ServerConfig) -> Result<(), RunError> {
     }
     let store = open_store(&config)?;
     let state = app_state(&config, store);
+    let metrics = state.metrics.clone();
     let runtime = tokio::runtime::Runtime::new().map_err(io("starting the async runtime"))?;
     runtime.block_on(async move {
         let http = tokio::net::TcpListener::bind(config.http_addr)
@@ -219,14 +233,14 @@ pub fn run(config: ServerConfig) -> Result<(), RunError> {
             ),
             None => None,
         };
-        tracing::info!(
-            http = %http_addr,
-            grpc = %grpc.as_ref().and_then(|l| l.local_addr().ok()).map_or("off".to_string(), |a| a.to_string()),
-            storage = %if config.storage == "sqlite" { format!("sqlite in {}", config.data_dir.display()) } else { probe::display_url(&config.storage) },
-            tokens = config.tokens.len(),
-            redact = config.redaction.mode().as_str(),
-            "serving OTLP/HTTP, the query API and OTLP/gRPC"
-        );
+        let grpc_addr = grpc.as_ref().and_then(|l| l.local_addr().ok());
+        let sqlite_bytes = (config.storage.trim() == "sqlite")
+            .then(|| std::fs::metadata(banner::sqlite_file(&config)).ok())
+            .flatten()
+            .map(|m| m.len());
+        for line in banner::lines(&config, &state.limits, http_addr, grpc_addr, sqlite_bytes) {
+            tracing::info!("{line}");
+        }
         spawn_jobs(&config, &state);
         let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
         let grpc_task = grpc.map(|listener| {
@@ -244,27 +258,65 @@ pub fn run(config: ServerConfig) -> Result<(), RunError> {
             max_connections: config.http_max_connections,
             drain: DRAIN,
         };
+        // When the signal came, and the store writes then in flight.
+        let stopping: Arc<OnceLock<(Instant, i64)>> = Arc::new(OnceLock::new());
+        let on_signal = {
+            let stopping = stopping.clone();
+            let metrics = metrics.clone();
+            async move {
+                let signal = stop_signal().await;
+                let pending = metrics.writes_in_flight();
+                let _ = stopping.set((Instant::now(), pending));
+                tracing::info!(
+                    "shutting down ({signal}): no new connections; the requests in flight \
+                     ({} pending) have up to {} to finish",
+                    writes(pending),
+                    human::duration(DRAIN)
+                );
+                let _ = stop_tx.send(());
+            }
+        };
         connections::serve(
             http,
             with_body_timeout(app(state), config.http_body_timeout),
             limits,
-            async move {
-                shutdown_signal().await;
-                let _ = stop_tx.send(());
-            },
+            on_signal,
         )
         .await;
+        let mut outcome = Ok(());
         if let Some(task) = grpc_task {
             match tokio::time::timeout(DRAIN, task).await {
                 Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => return Err(RunError::Grpc(e.into())),
-                Ok(Err(e)) => return Err(RunError::Grpc(Box::new(e))),
+                Ok(Ok(Err(e))) => outcome = Err(RunError::Grpc(e.into())),
+                Ok(Err(e)) => outcome = Err(RunError::Grpc(Box::new(e))),
                 Err(_) => tracing::warn!(
-                    drain = ?DRAIN,
-                    "gRPC connections still open at shutdown were dropped"
+                    "gRPC connections still open {} after the signal were dropped",
+                    human::duration(DRAIN)
                 ),
             }
         }
-        Ok(())
+        // A dropped connection does not stop its batch's write: wait for the store.
+        let flush = Instant::now();
+        while metrics.writes_in_flight() > 0 && flush.elapsed() < DRAIN {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (since, pending) = stopping.get().copied().unwrap_or((flush, 0));
+        let left = metrics.writes_in_flight();
+        if left > 0 {
+            tracing::warn!(
+                "stopped {} after the signal with {} unfinished; their clients got no \
+                 answer and send again",
+                human::duration(since.elapsed()),
+                writes(left)
+            );
+        } else {
+            tracing::info!(
+                "stopped {} after the signal: {} pending then, every acknowledged write is \
+                 committed",
+                human::duration(since.elapsed()),
+                writes(pending)
+            );
+        }
+        outcome
     })
 }

@@ -106,8 +106,9 @@ function badge(text, kind) {
   return h("span", { class: "badge " + (kind || text) }, text);
 }
 
-function card(label, value, extra) {
-  return h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value", ...(extra || {}) }, value));
+function card(label, value, extra, note) {
+  return h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value", ...(extra || {}) }, value),
+    note ? h("div", { class: "note muted" }, note) : null);
 }
 
 function table(columns, rows, onClick) {
@@ -157,6 +158,14 @@ async function overview(main) {
   ]);
   const rejected = (group) => Object.values(group || {}).reduce((sum, reasons) =>
     sum + Object.values(reasons).reduce((a, b) => a + b, 0), 0);
+  // Refusals by signal and reason (a fixed set of categories), of records and of whole requests.
+  const refusals = [];
+  for (const [kind, group] of [["records", ov.ingest.rejected_records], ["requests", ov.ingest.rejected_requests]]) {
+    for (const [signal, reasons] of Object.entries(group || {})) {
+      for (const [reason, count] of Object.entries(reasons)) refusals.push({ kind, signal, reason, count });
+    }
+  }
+  const reasonsOf = (kind) => refusals.filter((r) => r.kind === kind).map((r) => r.reason + " " + fmtNum(r.count)).join(", ");
   const accepted = Object.values(ov.ingest.accepted || {}).reduce((a, b) => a + b, 0);
   const known = new Map(ov.services.map((s) => [s.service_name, s]));
   for (const name of services.items) if (!known.has(name)) known.set(name, { service_name: name, span_count: 0, error_count: 0, error_rate: 0, p95_ms: null });
@@ -169,8 +178,8 @@ async function overview(main) {
       card("Error rate", pct(ov.totals.error_rate), { id: "error-rate" }),
       card("Services", fmtNum(known.size) + more, { id: "service-count" }),
       card("Records accepted", fmtNum(accepted)),
-      card("Records rejected", fmtNum(rejected(ov.ingest.rejected_records)), { id: "rejected-records" }),
-      card("Requests refused", fmtNum(rejected(ov.ingest.rejected_requests)), { id: "rejected-requests" })),
+      card("Records rejected", fmtNum(rejected(ov.ingest.rejected_records)), { id: "rejected-records" }, reasonsOf("records")),
+      card("Requests refused", fmtNum(rejected(ov.ingest.rejected_requests)), { id: "rejected-requests" }, reasonsOf("requests"))),
     ...section("Spans and errors", chartBox("/api/v1/overview/chart.svg" + query(rangeParams()))),
     ...section("Services", table([
       { title: "Service", value: (s) => h("a", { href: "#/traces?service=" + encodeURIComponent(s.service_name) }, s.service_name) },
@@ -184,8 +193,13 @@ async function overview(main) {
       card("Metric points", fmtNum(stats.metric_points)), card("Events", fmtNum(stats.events)),
       card("Agent actions", fmtNum(stats.agent_actions)), card("On disk", fmtBytes(stats.bytes_on_disk || 0)))),
   );
-  if (ov.ingest.rejected_records && Object.keys(ov.ingest.rejected_records).length) {
-    add(main, ...section("Rejected since start", json({ records: ov.ingest.rejected_records, requests: ov.ingest.rejected_requests })));
+  if (refusals.length) {
+    add(main, ...section("Refused since start", table([
+      { title: "Refused", value: (r) => r.kind },
+      { title: "Signal", value: (r) => r.signal },
+      { title: "Reason", value: (r) => r.reason },
+      { title: "Count", num: true, value: (r) => fmtNum(r.count) },
+    ], refusals)));
   }
 }
 
