@@ -29,11 +29,11 @@ pub fn duration(d: Duration) -> String {
     }
     if d.subsec_nanos() == 0 {
         let s = d.as_secs();
-        return if s % DAY == 0 {
+        return if s.is_multiple_of(DAY) {
             format!("{} d", s / DAY)
-        } else if s % HOUR == 0 {
+        } else if s.is_multiple_of(HOUR) {
             format!("{} h", s / HOUR)
-        } else if s % MINUTE == 0 && s >= 2 * MINUTE {
+        } else if s.is_multiple_of(MINUTE) && s >= 2 * MINUTE {
             format!("{} min", s / MINUTE)
         } else {
             format!("{s} s")
@@ -73,7 +73,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(number(-0.0), "0");
         assert_eq!(number(2150.0), "2150");
         assert_eq!(number(0.706_552), "0.707");
-        assert_eq!(number(1234.567_89), "1234.568");
+        assert_eq!(number(1_234.567_89), "1234.568");
         assert_eq!(number(0.000_123_4), "0.000123");
         assert_eq!(number(0.5), "0.5");
         assert_eq!(number(-2.25), "-2.25");
