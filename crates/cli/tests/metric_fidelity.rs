@@ -105,10 +105,10 @@ fn total(base: &str, metric: &str, agg: &str) -> f64 {
     all[0].1
 }
 
-/// The value of an aggregation read from raw points (last, percentiles) over the whole
-/// range, in one step.
+/// The value of an aggregation over the whole range, in one step (a day: from the hourly
+/// rollups, whose steps start on the hour, or from the raw points).
 fn whole(base: &str, metric: &str, agg: &str) -> f64 {
-    let all = series(base, metric, agg, 3600, None);
+    let all = series(base, metric, agg, 86_400, None);
     assert_eq!(all.len(), 1, "{metric}: {all:?}");
     assert_eq!(all[0].1.len(), 1, "{metric} {agg}: one step: {all:?}");
     all[0].1[0]
@@ -146,12 +146,23 @@ fn check(client: Client, delta: bool) {
     for (agg, want) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)] {
         let got = whole(&base, "fid.latency", agg);
         assert!((got - want).abs() <= 25.0, "{agg}: {got} (bucket width 25)");
+        // The same from the raw points (grouped by service: one group).
+        let raw = series(&base, "fid.latency", agg, 86_400, Some("service.name"));
+        assert!((raw[0].1[0] - want).abs() <= 25.0, "{agg} raw: {raw:?}");
     }
+    let source = get_json(
+        &format!("{base}/api/v1/metrics/fid.latency/series?from=-30m&step=86400s&agg=p95"),
+        None,
+    );
+    assert_eq!(
+        source["source"], "rollup_1h",
+        "percentiles of histograms from rollups"
+    );
     if !matches!(client, Client::Node) {
         // The Python SDK keeps exemplars of measurements made in a sampled span (the
         // JavaScript SDK records none): they come back with the series, with their ids.
         let body = get_json(
-            &format!("{base}/api/v1/metrics/fid.latency/series?from=-30m&step=3600s&agg=p50"),
+            &format!("{base}/api/v1/metrics/fid.latency/series?from=-30m&step=86400s&agg=p50"),
             None,
         );
         let exemplars = body["series"][0]["points"][0]["exemplars"]

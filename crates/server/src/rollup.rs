@@ -108,7 +108,7 @@ pub struct MetricKey {
 }
 
 /// Aggregate of metric points in one bucket. For a histogram point, `count` and `sum`
-/// are those of its observations.
+/// are those of its observations, and `buckets` its bucket counts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricAgg {
     /// Values (or observations).
@@ -119,9 +119,23 @@ pub struct MetricAgg {
     pub min: f64,
     /// Largest.
     pub max: f64,
+    /// Histogram bucket counts by upper bound (ascending, the last `+inf`), merged
+    /// across the bucket's points; empty for sums and gauges.
+    pub buckets: Vec<(f64, u64)>,
 }
 
 impl MetricAgg {
+    /// An aggregate of nothing yet.
+    pub fn empty() -> MetricAgg {
+        MetricAgg {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            buckets: Vec::new(),
+        }
+    }
+
     fn add(&mut self, count: u64, sum: f64, min: f64, max: f64) {
         self.count = self.count.saturating_add(count);
         self.sum += sum;
@@ -132,7 +146,79 @@ impl MetricAgg {
     /// Adds another aggregate of the same key.
     pub fn merge(&mut self, other: &MetricAgg) {
         self.add(other.count, other.sum, other.min, other.max);
+        merge_buckets(&mut self.buckets, &other.buckets);
     }
+}
+
+/// Adds `other` into `into`, bucket by upper bound (both ascending).
+pub fn merge_buckets(into: &mut Vec<(f64, u64)>, other: &[(f64, u64)]) {
+    if other.is_empty() {
+        return;
+    }
+    let mut merged = Vec::with_capacity(into.len() + other.len());
+    let (mut a, mut b) = (into.iter().peekable(), other.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.0.total_cmp(&y.0) {
+                std::cmp::Ordering::Less => a.next().copied(),
+                std::cmp::Ordering::Greater => b.next().copied(),
+                std::cmp::Ordering::Equal => {
+                    let (x, y) = (a.next().copied(), b.next().copied());
+                    x.zip(y).map(|(x, y)| (x.0, x.1.saturating_add(y.1)))
+                }
+            },
+            (Some(_), None) => a.next().copied(),
+            (None, Some(_)) => b.next().copied(),
+            (None, None) => break,
+        };
+        merged.extend(next);
+    }
+    *into = merged;
+}
+
+/// A histogram point's buckets by upper bound (`bounds.len() + 1` counts; the last
+/// bound `+inf`); empty buckets and NaN bounds left out.
+pub fn point_buckets(bounds: &[f64], counts: &[u64]) -> Vec<(f64, u64)> {
+    let mut out: Vec<(f64, u64)> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (bounds.get(i).copied().unwrap_or(f64::INFINITY), *n))
+        .filter(|(b, n)| *n > 0 && !b.is_nan())
+        .collect();
+    out.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut merged: Vec<(f64, u64)> = Vec::with_capacity(out.len());
+    merge_buckets(&mut merged, &out);
+    merged
+}
+
+/// The stored form of rollup buckets: a JSON object of counts by upper bound (`inf`
+/// for the last), `None` for none.
+pub fn buckets_to_text(buckets: &[(f64, u64)]) -> Option<String> {
+    if buckets.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> = buckets
+        .iter()
+        .map(|(b, n)| (b.to_string(), serde_json::Value::from(*n)))
+        .collect();
+    Some(serde_json::Value::Object(map).to_string())
+}
+
+/// The inverse of [`buckets_to_text`] (what cannot be read is left out).
+pub fn buckets_from_text(text: Option<&str>) -> Vec<(f64, u64)> {
+    let Some(Ok(serde_json::Value::Object(map))) = text.map(serde_json::from_str) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(f64, u64)> = map
+        .iter()
+        .filter_map(|(k, v)| {
+            let bound: f64 = k.parse().ok()?;
+            let n = v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))?;
+            (!bound.is_nan()).then_some((bound, n))
+        })
+        .collect();
+    out.sort_by(|x, y| x.0.total_cmp(&y.0));
+    out
 }
 
 /// Key of an agent rollup row.
@@ -231,20 +317,19 @@ impl Rollups {
                     _ => None,
                 };
                 if let Some((count, sum, min, max)) = contribution {
-                    r.metrics
+                    let agg = r
+                        .metrics
                         .entry(MetricKey {
                             resolution,
                             bucket: bucket_start(m.time_unix_nano, resolution),
                             name: m.name.clone(),
                             service_name: m.service_name.clone(),
                         })
-                        .or_insert(MetricAgg {
-                            count: 0,
-                            sum: 0.0,
-                            min: f64::INFINITY,
-                            max: f64::NEG_INFINITY,
-                        })
-                        .add(count, sum, min, max);
+                        .or_insert_with(MetricAgg::empty);
+                    agg.add(count, sum, min, max);
+                    if let (Some(bounds), Some(counts)) = (&m.explicit_bounds, &m.bucket_counts) {
+                        merge_buckets(&mut agg.buckets, &point_buckets(bounds, counts));
+                    }
                 }
             }
             let runs = batch.agent_runs.iter().map(|run| {

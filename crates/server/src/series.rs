@@ -68,10 +68,15 @@ impl std::fmt::Display for Agg {
 }
 
 impl Agg {
-    /// Whether the aggregation needs the raw points (rollups keep count, sum, min and
-    /// max per metric and service only).
-    pub fn needs_points(self) -> bool {
-        matches!(self, Agg::Last | Agg::Quantile(_))
+    /// Whether the aggregation of a metric of `kind` needs its raw points: rollups keep
+    /// count, sum, min, max and histogram buckets per metric and service, not the
+    /// series' last values nor the values of gauges and sums.
+    pub fn needs_points(self, kind: &str) -> bool {
+        match self {
+            Agg::Last => true,
+            Agg::Quantile(_) => kind != "histogram",
+            _ => false,
+        }
     }
 
     /// The default for a metric of `kind`: increases add up, current values (gauges,
@@ -141,31 +146,34 @@ fn step_of(time: u64, from: u64, step_ns: u64) -> u64 {
     }
 }
 
-fn finish(steps: BTreeMap<u64, Acc>, agg: Agg) -> Vec<Point> {
-    steps
-        .into_iter()
-        .map(|(time, acc)| Point {
-            time,
-            value: acc.value(agg),
-        })
-        .collect()
-}
-
-/// A series from rollup rows (all services together), one point per step with data.
+/// A series from rollup rows (all services together), one point per step with data;
+/// percentiles from the rows' merged histogram buckets.
 pub fn from_rollups(
     rows: &[(MetricKey, MetricAgg)],
     from: u64,
     step_ns: u64,
     agg: Agg,
 ) -> Vec<Point> {
-    let mut steps: BTreeMap<u64, Acc> = BTreeMap::new();
+    let mut steps: BTreeMap<u64, (Acc, MergedBuckets)> = BTreeMap::new();
     for (k, m) in rows {
-        steps
+        let step = steps
             .entry(step_of(k.bucket, from, step_ns))
-            .or_insert(Acc::EMPTY)
-            .add(m);
+            .or_insert_with(|| (Acc::EMPTY, MergedBuckets::default()));
+        step.0.add(m);
+        if matches!(agg, Agg::Quantile(_)) {
+            step.1.add_buckets(&m.buckets, Some(m.min), Some(m.max));
+        }
     }
-    finish(steps, agg)
+    steps
+        .into_iter()
+        .filter_map(|(time, (acc, buckets))| {
+            let value = match agg {
+                Agg::Quantile(t) => buckets.quantile(f64::from(t) / 1000.0)?,
+                other => acc.value(other),
+            };
+            Some(Point { time, value })
+        })
+        .collect()
 }
 
 fn point_agg(p: &MetricPointRow) -> Option<MetricAgg> {
@@ -175,6 +183,7 @@ fn point_agg(p: &MetricPointRow) -> Option<MetricAgg> {
             sum: v,
             min: v,
             max: v,
+            buckets: Vec::new(),
         }),
         (_, Some(count)) if count > 0 => {
             let sum = p.sum.unwrap_or(0.0);
@@ -184,6 +193,7 @@ fn point_agg(p: &MetricPointRow) -> Option<MetricAgg> {
                 sum,
                 min: p.min.unwrap_or(mean),
                 max: p.max.unwrap_or(mean),
+                buckets: Vec::new(),
             })
         }
         _ => None,
@@ -224,12 +234,16 @@ pub struct MergedBuckets {
 impl MergedBuckets {
     /// Adds one point's buckets (`bounds.len() + 1` counts), with its min and max.
     pub fn add(&mut self, bounds: &[f64], counts: &[u64], min: Option<f64>, max: Option<f64>) {
-        for (i, n) in counts.iter().enumerate() {
-            let upper = bounds.get(i).copied().unwrap_or(f64::INFINITY);
+        self.add_buckets(&crate::rollup::point_buckets(bounds, counts), min, max);
+    }
+
+    /// Adds buckets by upper bound (as rollups keep them), with their min and max.
+    pub fn add_buckets(&mut self, buckets: &[(f64, u64)], min: Option<f64>, max: Option<f64>) {
+        for (upper, n) in buckets {
             if upper.is_nan() || *n == 0 {
                 continue;
             }
-            let slot = self.counts.entry(Bound(upper)).or_insert(0);
+            let slot = self.counts.entry(Bound(*upper)).or_insert(0);
             *slot = slot.saturating_add(*n);
         }
         let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
@@ -613,6 +627,7 @@ mod tests {
                 sum,
                 min,
                 max,
+                buckets: Vec::new(),
             },
         )
     }

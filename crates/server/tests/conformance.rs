@@ -855,6 +855,43 @@ fn metrics_of_every_kind_from_sdk_requests(store: &dyn Store) {
     );
     let median = series::from_points(&latency, T0, 10 * MIN, Agg::Quantile(500), None);
     assert_eq!(median[0].1[0].value, 20.0);
+    // The same histogram again in another batch: the minute's rollup merges the buckets
+    // (SQLite and PostgreSQL; ClickHouse's rollup views keep none, and its percentiles
+    // read the raw rows).
+    let again = Data::Histogram(Histogram {
+        data_points: vec![HistogramDataPoint {
+            start_time_unix_nano: T0,
+            time_unix_nano: T0 + MIN + MS,
+            count: 40,
+            sum: Some(700.0),
+            bucket_counts: vec![10, 10, 10, 10],
+            explicit_bounds: vec![10.0, 20.0, 30.0],
+            min: Some(1.0),
+            max: Some(35.0),
+            ..Default::default()
+        }],
+        aggregation_temporality: AggregationTemporality::Delta as i32,
+    });
+    ingest_metrics(store, &temporality, metric_request("api", "latency", again));
+    let rollups = store
+        .metric_rollups(&RollupQuery {
+            resolution: 60,
+            from: T0,
+            to: T0 + 10 * MIN,
+            service: None,
+            name: Some("latency".into()),
+        })
+        .expect("rollups");
+    assert_eq!(rollups.len(), 1);
+    assert_eq!(rollups[0].1.count, 80);
+    if !rollups[0].1.buckets.is_empty() {
+        assert_eq!(
+            rollups[0].1.buckets,
+            [(10.0, 20), (20.0, 20), (30.0, 20), (f64::INFINITY, 20)]
+        );
+        let p75 = series::from_rollups(&rollups, T0, 10 * MIN, Agg::Quantile(750));
+        assert_eq!(p75[0].value, 30.0);
+    }
     let sizes = store
         .metric_points("sizes", T0, T0 + 10 * MIN, 100)
         .expect("points");

@@ -97,6 +97,9 @@ pub(super) async fn series_of(
 ) -> Result<SeriesData, ApiError> {
     check_parameters(params, &["from", "to", "step", "agg", "group_by"])?;
     let (from, to) = time_range(params, HOUR_NS)?;
+    let n = name.to_string();
+    let sample = blocking(state, move |s| s.metric_points(&n, 0, u64::MAX >> 1, 0)).await?;
+    let kind = sample.first().map_or("gauge", |p| p.kind);
     let agg: Agg = match params
         .get("agg")
         .map(|a| a.trim())
@@ -104,13 +107,8 @@ pub(super) async fn series_of(
     {
         Some(a) => a.parse().map_err(ApiError::BadRequest)?,
         // Increases add up; current values are read as the last; histograms average.
-        None => {
-            let n = name.to_string();
-            let sample = blocking(state, move |s| s.metric_points(&n, 0, u64::MAX >> 1, 0)).await?;
-            sample
-                .first()
-                .map_or(Agg::Avg, |p| Agg::default_for(p.kind))
-        }
+        None if sample.is_empty() => Agg::Avg,
+        None => Agg::default_for(kind),
     };
     let group_by = params
         .get("group_by")
@@ -118,7 +116,7 @@ pub(super) async fn series_of(
         .filter(|g| !g.is_empty());
     // The last value and percentiles are read from the raw points (rollups keep count,
     // sum, min and max per metric and service).
-    let raw = group_by.is_some() || agg.needs_points();
+    let raw = group_by.is_some() || agg.needs_points(kind);
     // By default about 120 points, in whole minutes.
     let step_ns = step_param(params, to - from, MINUTE_NS)?;
     let min_step = if raw { 1_000_000_000 } else { MINUTE_NS };
@@ -130,8 +128,43 @@ pub(super) async fn series_of(
         }));
     }
     check_point_count(to - from, step_ns)?;
-    let (source, series) = match raw {
-        true => {
+    // Rollups first, unless the aggregation needs raw points; percentiles fall back to
+    // the raw points when the rollups hold no buckets (a store whose rollups keep none,
+    // or rows written before they did).
+    let mut from_rollups = None;
+    if !raw {
+        let res_ns = step_origin(step_ns);
+        let resolution = (res_ns / 1_000_000_000) as u32;
+        let q = RollupQuery {
+            resolution,
+            from: from - from % res_ns,
+            to,
+            service: None,
+            name: Some(name.to_string()),
+        };
+        let rows = blocking(state, move |s| s.metric_rollups(&q)).await?;
+        let usable = !matches!(agg, Agg::Quantile(_))
+            || rows.is_empty()
+            || rows.iter().any(|(_, m)| !m.buckets.is_empty());
+        if usable {
+            let points = series::from_rollups(&rows, from - from % res_ns, step_ns, agg);
+            let source = if resolution == 60 {
+                "rollup_1m"
+            } else {
+                "rollup_1h"
+            };
+            let series = if points.is_empty() {
+                Vec::new()
+            } else {
+                vec![(serde_json::Value::Null, points)]
+            };
+            from_rollups = Some((source, series));
+        }
+    }
+    let raw = from_rollups.is_none();
+    let (source, series) = match from_rollups {
+        Some(read) => read,
+        None => {
             let n = name.to_string();
             let points = blocking(state, move |s| {
                 s.metric_points(&n, from, to, MAX_SERIES_POINTS)
@@ -145,30 +178,6 @@ pub(super) async fn series_of(
             }
             let series = series::from_points(&points, from, step_ns, agg, group_by.as_deref());
             ("raw", series)
-        }
-        false => {
-            let res_ns = step_origin(step_ns);
-            let resolution = (res_ns / 1_000_000_000) as u32;
-            let q = RollupQuery {
-                resolution,
-                from: from - from % res_ns,
-                to,
-                service: None,
-                name: Some(name.to_string()),
-            };
-            let rows = blocking(state, move |s| s.metric_rollups(&q)).await?;
-            let points = series::from_rollups(&rows, from - from % res_ns, step_ns, agg);
-            let source = if resolution == 60 {
-                "rollup_1m"
-            } else {
-                "rollup_1h"
-            };
-            let series = if points.is_empty() {
-                Vec::new()
-            } else {
-                vec![(serde_json::Value::Null, points)]
-            };
-            (source, series)
         }
     };
     let n = name.to_string();

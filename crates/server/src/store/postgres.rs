@@ -13,7 +13,9 @@ use super::{
     RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
     TraceQuery, TraceSummary, rfc3339,
 };
-use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey};
+use crate::rollup::{
+    AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, buckets_to_text,
+};
 use crate::rows::{AgentActionRow, Batch, LogRow, MetricPointRow, SpanRow};
 use postgres::types::ToSql;
 use postgres::{NoTls, Row, Transaction};
@@ -24,7 +26,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_fleet_snapshots.sql"),
-    include_str!("../../migrations/postgres/0003_metric_exemplars.sql"),
+    include_str!("../../migrations/postgres/0003_metric_exemplars_and_buckets.sql"),
     include_str!("../../migrations/postgres/0004_otlp_fields.sql"),
 ];
 /// Rows one retention step deletes per table.
@@ -349,10 +351,12 @@ fn write_rollups(tx: &mut Transaction<'_>, rollups: &Rollups) -> Result<(), Stor
     }
     if !rollups.metrics.is_empty() {
         let stmt = tx.prepare(&format!(
-            "INSERT INTO metric_rollups ({METRIC_ROLLUP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO metric_rollups ({METRIC_ROLLUP_COLUMNS}, buckets)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)
              ON CONFLICT (resolution, bucket, name, service_name) DO UPDATE SET
                 count = metric_rollups.count + excluded.count, sum = metric_rollups.sum + excluded.sum,
-                min = LEAST(metric_rollups.min, excluded.min), max = GREATEST(metric_rollups.max, excluded.max)"
+                min = LEAST(metric_rollups.min, excluded.min), max = GREATEST(metric_rollups.max, excluded.max),
+                buckets = automagik_bucket_merge(metric_rollups.buckets, excluded.buckets)"
         ))?;
         for (k, v) in &rollups.metrics {
             tx.execute(
@@ -366,6 +370,7 @@ fn write_rollups(tx: &mut Transaction<'_>, rollups: &Rollups) -> Result<(), Stor
                     &v.sum,
                     &v.min,
                     &v.max,
+                    &buckets_to_text(&v.buckets),
                 ],
             )?;
         }

@@ -642,6 +642,9 @@ macro_rules! read_metric_rollup {
                 sum: $row.$get(5)?,
                 min: $row.$get(6)?,
                 max: $row.$get(7)?,
+                buckets: $crate::rollup::buckets_from_text(
+                    $row.$get::<_, Option<String>>(8)?.as_deref(),
+                ),
             },
         )
     }};
@@ -759,10 +762,11 @@ macro_rules! relational_reads {
             &self,
             q: &RollupQuery,
         ) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError> {
+            let columns = format!("{METRIC_ROLLUP_COLUMNS}, {}", $dialect.json("buckets"));
             let l = sql::rollups(
                 $dialect,
                 "metric_rollups",
-                METRIC_ROLLUP_COLUMNS,
+                &columns,
                 q,
                 ("service_name", "name"),
             );

@@ -18,8 +18,8 @@ use super::{
     TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{
-    AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, hist_from_bytes,
-    hist_to_bytes, merge_hist,
+    AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, buckets_from_text,
+    buckets_to_text, hist_from_bytes, hist_to_bytes, merge_buckets, merge_hist,
 };
 use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
 use rusqlite::config::DbConfig;
@@ -35,7 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_agents_rollups.sql"),
     include_str!("../../migrations/sqlite/0003_fleet_snapshots.sql"),
-    include_str!("../../migrations/sqlite/0004_metric_exemplars.sql"),
+    include_str!("../../migrations/sqlite/0004_metric_exemplars_and_buckets.sql"),
     OTLP_FIELDS,
 ];
 /// The migration that keeps the OTLP fields of spans and logs (links, trace state, flags,
@@ -96,6 +96,22 @@ fn register_hist_merge(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// `bucket_merge(a, b)`: the bucket-wise sum of two rollup bucket objects (JSON text,
+/// NULL for none).
+fn register_bucket_merge(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "bucket_merge",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let mut a = buckets_from_text(ctx.get_raw(0).as_str_or_null().unwrap_or_default());
+            let b = buckets_from_text(ctx.get_raw(1).as_str_or_null().unwrap_or_default());
+            merge_buckets(&mut a, &b);
+            Ok(buckets_to_text(&a))
+        },
+    )
+}
+
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -109,6 +125,7 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // 64 MiB of page cache: index pages of a large store stay in memory between batches.
     conn.pragma_update(None, "cache_size", -65_536)?;
     register_hist_merge(&conn)?;
+    register_bucket_merge(&conn)?;
     let applied: usize =
         conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
@@ -372,10 +389,12 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                 hist = hist_merge(hist, excluded.hist)"
         ))?;
         let mut metric_rollup = tx.prepare_cached(&format!(
-            "INSERT INTO metric_rollups ({METRIC_ROLLUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO metric_rollups ({METRIC_ROLLUP_COLUMNS}, buckets)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (resolution, bucket, name, service_name) DO UPDATE SET
                 count = count + excluded.count, sum = sum + excluded.sum,
-                min = MIN(min, excluded.min), max = MAX(max, excluded.max)"
+                min = MIN(min, excluded.min), max = MAX(max, excluded.max),
+                buckets = bucket_merge(buckets, excluded.buckets)"
         ))?;
         let mut agent_rollup = tx.prepare_cached(&format!(
             "INSERT INTO agent_rollups ({AGENT_ROLLUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -499,6 +518,7 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                     v.sum,
                     v.min,
                     v.max,
+                    buckets_to_text(&v.buckets),
                 ])?;
             }
             for (k, v) in &rollups.agents {

@@ -748,6 +748,8 @@ impl StoreRead for ClickHouseStore {
                         sum: r.sum,
                         min: r.min,
                         max: r.max,
+                        // The rollup views keep no buckets: percentiles read raw rows.
+                        buckets: Vec::new(),
                     },
                 )
             })
