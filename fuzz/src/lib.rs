@@ -19,6 +19,7 @@
 use automagik_telemetry_core::SignalRequest;
 use automagik_telemetry_core::agent_event::{self, Envelope};
 use automagik_telemetry_core::clickhouse;
+use automagik_telemetry_core::exponential;
 use automagik_telemetry_core::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use automagik_telemetry_core::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use automagik_telemetry_core::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -193,6 +194,13 @@ impl Request for ExportMetricsServiceRequest {
                 Some(Data::Gauge(g)) => count(g.data_points.len()),
                 Some(Data::Sum(s)) => count(s.data_points.len()),
                 Some(Data::Histogram(h)) => count(h.data_points.len()),
+                // Read in the explicit layout, when they can be.
+                Some(Data::ExponentialHistogram(h)) => count(
+                    h.data_points
+                        .iter()
+                        .filter(|p| exponential::check(p).is_ok())
+                        .count(),
+                ),
                 _ => 0,
             })
             .sum()
@@ -204,7 +212,12 @@ impl Request for ExportMetricsServiceRequest {
             .flat_map(|rm| &rm.scope_metrics)
             .flat_map(|sm| &sm.metrics)
             .map(|m| match &m.data {
-                Some(Data::ExponentialHistogram(h)) => count(h.data_points.len()),
+                Some(Data::ExponentialHistogram(h)) => count(
+                    h.data_points
+                        .iter()
+                        .filter(|p| exponential::check(p).is_err())
+                        .count(),
+                ),
                 Some(Data::Summary(s)) => count(s.data_points.len()),
                 None => 1,
                 _ => 0,

@@ -220,6 +220,7 @@ fn added() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
         "otel_metrics_gauge",
         "otel_metrics_sum",
         "otel_metrics_histogram",
+        "otel_metrics_exponential_histogram",
     ] {
         out.extend(
             EXEMPLAR_COLUMNS
@@ -315,6 +316,23 @@ const HISTOGRAM: &str = "{METRIC_COMMON},
     ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
     Min Float64 CODEC(ZSTD(1)),
     Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),{ADDED}
+    {METRIC_INDEX}";
+
+/// The Collector's exponential histogram table, with `ZeroThreshold` (the OTLP field it
+/// leaves out) beside it.
+const EXPONENTIAL_HISTOGRAM: &str = "{METRIC_COMMON},
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    Scale Int32 CODEC(ZSTD(1)),
+    ZeroCount UInt64 CODEC(ZSTD(1)),
+    PositiveOffset Int32 CODEC(ZSTD(1)),
+    PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    NegativeOffset Int32 CODEC(ZSTD(1)),
+    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    ZeroThreshold Float64 CODEC(ZSTD(1)),
     AggregationTemporality Int32 CODEC(ZSTD(1)),{ADDED}
     {METRIC_INDEX}";
 
@@ -504,6 +522,14 @@ const TABLES: &[Table] = &[
         "toDateTime(TimeUnix)",
         "cityHash64(ServiceName, MetricName)",
     ),
+    raw(
+        "otel_metrics_exponential_histogram",
+        EXPONENTIAL_HISTOGRAM,
+        "toDate(TimeUnix)",
+        "(ServiceName, MetricName, toUnixTimestamp64Nano(TimeUnix))",
+        "toDateTime(TimeUnix)",
+        "cityHash64(ServiceName, MetricName)",
+    ),
     replacing(
         "automagik_agent_actions",
         AGENT_ACTIONS,
@@ -614,6 +640,17 @@ const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
          FROM {source} AS h WHERE h.Count > 0 GROUP BY Bucket, ServiceName, MetricName",
     ),
     (
+        "otel_metrics_exponential_histogram_rollup",
+        "otel_metrics_rollup",
+        "otel_metrics_exponential_histogram",
+        "SELECT {bucket}(h.TimeUnix) AS Bucket, h.ServiceName AS ServiceName, \
+         h.MetricName AS MetricName, sum(h.Count) AS Count, \
+         sum(if(isFinite(h.Sum), h.Sum, 0)) AS Sum, \
+         min(if(isFinite(h.Min), h.Min, if(isFinite(h.Sum), h.Sum, 0) / h.Count)) AS Min, \
+         max(if(isFinite(h.Max), h.Max, if(isFinite(h.Sum), h.Sum, 0) / h.Count)) AS Max \
+         FROM {source} AS h WHERE h.Count > 0 GROUP BY Bucket, ServiceName, MetricName",
+    ),
+    (
         "automagik_agent_rollup",
         "automagik_agent_rollup",
         "automagik_agent_actions",
@@ -660,6 +697,8 @@ impl Schema {
     pub const SUMS: &'static str = "otel_metrics_sum";
     /// Histograms.
     pub const HISTOGRAMS: &'static str = "otel_metrics_histogram";
+    /// Exponential histogram points.
+    pub const EXPONENTIAL_HISTOGRAMS: &'static str = "otel_metrics_exponential_histogram";
     /// Agent actions.
     pub const AGENT_ACTIONS: &'static str = "automagik_agent_actions";
     /// Agent runs.
@@ -850,7 +889,7 @@ mod tests {
             .iter()
             .filter(|s| s.contains("MATERIALIZED VIEW"))
             .count();
-        assert_eq!(views, 2 + 6 * 2);
+        assert_eq!(views, 2 + 7 * 2);
         // The columns added since the first release are in the new tables, and added to
         // older ones.
         let logs = single

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod agent_event;
 pub mod clickhouse;
 pub mod consent;
+pub mod exponential;
 pub mod human;
 pub mod kafka;
 pub mod latency;

@@ -10,7 +10,6 @@
 //! to gRPC codes. Their messages name what is wrong with a request, never its content.
 
 mod cost;
-pub mod exponential;
 pub mod temporality;
 pub mod time_range;
 
@@ -19,6 +18,7 @@ use crate::refusal::ItemRefusal;
 use crate::rows::{self, Batch};
 use crate::server_metrics::ServerMetrics;
 use crate::store::{Store, StoreError};
+use automagik_telemetry_core::exponential;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -385,7 +385,7 @@ pub async fn store_request<T: OtlpRequest>(
         Some(m) => {
             let pending = temporality.begin(m).await;
             refused.extend(
-                exponential::convert_request(m)
+                exponential::check_request(m)
                     .into_iter()
                     .map(|why| (ItemRefusal::InvalidHistogram, why)),
             );

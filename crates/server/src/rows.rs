@@ -3,13 +3,14 @@
 //! as the accepted part of the request ([`Batch::request`]).
 
 pub use crate::refusal::ItemRefusal;
+use automagik_telemetry_core::exponential;
 use automagik_telemetry_core::{SignalRequest, agent};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    Exemplar, exemplar, metric::Data, number_data_point,
+    Exemplar, HistogramDataPoint, exemplar, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span;
@@ -739,6 +740,22 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                     )
                 }
             };
+            let histogram_row = |p: &HistogramDataPoint| MetricPointRow {
+                name: m.name.clone(),
+                service_name: service.clone(),
+                kind: "histogram",
+                start_time_unix_nano: p.start_time_unix_nano,
+                time_unix_nano: p.time_unix_nano,
+                value: None,
+                count: Some(p.count),
+                sum: p.sum,
+                min: p.min,
+                max: p.max,
+                bucket_counts: Some(p.bucket_counts.clone()),
+                explicit_bounds: Some(p.explicit_bounds.clone()),
+                attributes: attributes_json(&p.attributes),
+                exemplars: exemplars_json(&p.exemplars),
+            };
             match &m.data {
                 // A non-monotonic sum (an up-down counter) is a current value.
                 Some(Data::Sum(s)) => batch.metric_points.extend(
@@ -749,33 +766,19 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                 Some(Data::Gauge(g)) => batch
                     .metric_points
                     .extend(g.data_points.iter().map(|p| number(p, "gauge"))),
-                Some(Data::Histogram(h)) => {
-                    batch
-                        .metric_points
-                        .extend(h.data_points.iter().map(|p| MetricPointRow {
-                            name: m.name.clone(),
-                            service_name: service.clone(),
-                            kind: "histogram",
-                            start_time_unix_nano: p.start_time_unix_nano,
-                            time_unix_nano: p.time_unix_nano,
-                            value: None,
-                            count: Some(p.count),
-                            sum: p.sum,
-                            min: p.min,
-                            max: p.max,
-                            bucket_counts: Some(p.bucket_counts.clone()),
-                            explicit_bounds: Some(p.explicit_bounds.clone()),
-                            attributes: attributes_json(&p.attributes),
-                            exemplars: exemplars_json(&p.exemplars),
-                        }))
-                }
-                // Ingest converts them to explicit buckets before rows are made.
+                Some(Data::Histogram(h)) => batch
+                    .metric_points
+                    .extend(h.data_points.iter().map(histogram_row)),
+                // Read in the explicit layout at their own boundaries.
                 Some(Data::ExponentialHistogram(h)) => {
-                    for _ in &h.data_points {
-                        batch.reject(
-                            ItemRefusal::UnsupportedMetricKind,
-                            format!("metric {:?}: exponential histogram not converted", m.name),
-                        );
+                    for p in &h.data_points {
+                        match exponential::point(p.clone()) {
+                            Ok(explicit) => batch.metric_points.push(histogram_row(&explicit)),
+                            Err(e) => batch.reject(
+                                ItemRefusal::InvalidHistogram,
+                                format!("metric {:?}: {e}", m.name),
+                            ),
+                        }
                     }
                 }
                 Some(Data::Summary(s)) => {
@@ -798,10 +801,20 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
         .iter_mut()
         .flat_map(|rm| &mut rm.scope_metrics)
     {
+        for m in &mut sm.metrics {
+            if let Some(Data::ExponentialHistogram(h)) = &mut m.data {
+                h.data_points.retain(|p| exponential::check(p).is_ok());
+            }
+        }
         sm.metrics.retain(|m| {
             matches!(
                 m.data,
-                Some(Data::Sum(_) | Data::Gauge(_) | Data::Histogram(_))
+                Some(
+                    Data::Sum(_)
+                        | Data::Gauge(_)
+                        | Data::Histogram(_)
+                        | Data::ExponentialHistogram(_)
+                )
             )
         });
     }

@@ -365,3 +365,92 @@ fn async_inserts_are_readable_when_the_insert_returns() {
     assert_eq!(trace.len(), 3);
     assert_eq!(trace[0].name, "op 1");
 }
+
+/// Exponential histograms are kept as sent in the Collector's
+/// `otel_metrics_exponential_histogram` table (so dashboards written for it work), with
+/// their exemplars, and read back by the store in the explicit layout.
+#[test]
+fn exponential_histograms_land_in_the_collector_table() {
+    use automagik_telemetry_server::{ClickHouseStore, StoreRead, StoreWrite, rows};
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Metric, ResourceMetrics,
+        ScopeMetrics, exemplar, exponential_histogram_data_point::Buckets, metric::Data,
+    };
+
+    let ch = ClickHouse::start().expect("start the ClickHouse engine");
+    let store = ClickHouseStore::open(&ch.url, 7300, 7300).expect("open the store");
+    let t = 1_700_000_000_000_000_000u64;
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "sizes".into(),
+                    data: Some(Data::ExponentialHistogram(ExponentialHistogram {
+                        data_points: vec![ExponentialHistogramDataPoint {
+                            time_unix_nano: t,
+                            count: 9,
+                            sum: Some(40.0),
+                            scale: 0,
+                            zero_count: 1,
+                            positive: Some(Buckets {
+                                offset: 1,
+                                bucket_counts: vec![4, 4],
+                            }),
+                            exemplars: vec![Exemplar {
+                                time_unix_nano: t,
+                                value: Some(exemplar::Value::AsDouble(3.0)),
+                                trace_id: vec![7; 16],
+                                span_id: vec![8; 8],
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
+                        aggregation_temporality: 1,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    store.insert(rows::into_metrics(req)).expect("insert");
+    let stored = rows(
+        &ch,
+        "SELECT MetricName, Count, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts, \
+         `Exemplars.TraceId` FROM automagik.otel_metrics_exponential_histogram",
+    );
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["Scale"], 0);
+    assert_eq!(stored[0]["PositiveOffset"], 1);
+    assert_eq!(stored[0]["ZeroCount"].to_string().trim_matches('"'), "1");
+    assert_eq!(stored[0]["Exemplars.TraceId"][0], "07".repeat(16));
+    assert!(
+        rows(&ch, "SELECT * FROM automagik.otel_metrics_histogram").is_empty(),
+        "not stored twice"
+    );
+    // Read back in the explicit layout: the zero bucket, an empty (0, 2], (2, 4], (4, 8].
+    let points = store
+        .metric_points("sizes", 0, u64::MAX / 2, 10)
+        .expect("points");
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0].kind, "histogram");
+    assert_eq!(
+        points[0].explicit_bounds.as_deref(),
+        Some(&[0.0, 2.0, 4.0][..])
+    );
+    assert_eq!(points[0].bucket_counts.as_deref(), Some(&[1, 0, 4, 4][..]));
+    assert_eq!(
+        store
+            .metric_exemplars("sizes", 0, u64::MAX / 2, 10)
+            .expect("exemplars")
+            .len(),
+        1
+    );
+    let names = store.metric_names(10).expect("names");
+    assert_eq!(
+        (names[0].name.as_str(), names[0].kind.as_str()),
+        ("sizes", "histogram")
+    );
+}

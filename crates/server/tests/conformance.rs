@@ -3,7 +3,7 @@
 //! fresh database on the machine's server per test) and ClickHouse (the real engine,
 //! one per test).
 
-use automagik_telemetry_server::ingest::exponential;
+use automagik_telemetry_core::exponential;
 use automagik_telemetry_server::ingest::temporality::Temporality;
 use automagik_telemetry_server::rollup::quantile_ns;
 use automagik_telemetry_server::rows::{self, Batch, BodyType, MetricPointRow};
@@ -722,7 +722,7 @@ fn ingest_metrics(
     mut req: ExportMetricsServiceRequest,
 ) {
     let pending = temporality.begin_blocking(&mut req);
-    let refused = exponential::convert_request(&mut req);
+    let refused = exponential::check_request(&mut req);
     assert!(refused.is_empty(), "{refused:?}");
     store.insert(rows::into_metrics(req)).expect("insert");
     pending.commit();
@@ -895,10 +895,14 @@ fn metrics_of_every_kind_from_sdk_requests(store: &dyn Store) {
     let sizes = store
         .metric_points("sizes", T0, T0 + 10 * MIN, 100)
         .expect("points");
-    // Scale 0: buckets (1, 2], (2, 4], (4, 8]; the last one open, ended by max.
+    // Scale 0: buckets (1, 2], (2, 4], (4, 8] after an empty one up to 1; the last one
+    // open, ended by max.
     assert_eq!(sizes[0].kind, "histogram");
-    assert_eq!(sizes[0].explicit_bounds.as_deref(), Some(&[2.0, 4.0][..]));
-    assert_eq!(sizes[0].bucket_counts.as_deref(), Some(&[2, 2, 4][..]));
+    assert_eq!(
+        sizes[0].explicit_bounds.as_deref(),
+        Some(&[1.0, 2.0, 4.0][..])
+    );
+    assert_eq!(sizes[0].bucket_counts.as_deref(), Some(&[0, 2, 2, 4][..]));
     let p75 = series::from_points(&sizes, T0, 10 * MIN, Agg::Quantile(750), None);
     assert_eq!(p75[0].1[0].value, 6.0, "half-way through (4, 8]");
 }

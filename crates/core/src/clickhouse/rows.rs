@@ -29,7 +29,7 @@ use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
 };
 use opentelemetry_proto::tonic::metrics::v1::{
-    Exemplar, exemplar, metric::Data, number_data_point,
+    Exemplar, ExponentialHistogramDataPoint, exemplar, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
@@ -504,6 +504,8 @@ pub struct MetricColumns<'a> {
 /// The value columns of a data point.
 #[derive(Clone, Debug)]
 pub enum PointColumns<'a> {
+    /// An exponential histogram (no sum is written as 0, no min or max as NaN).
+    Exponential(&'a ExponentialHistogramDataPoint),
     /// A gauge or sum value (none is written as NaN).
     Number(Option<f64>),
     /// A histogram (no sum is written as 0, no min or max as NaN).
@@ -555,6 +557,21 @@ pub fn metric_row(m: &MetricColumns<'_>, point: &PointColumns<'_>) -> Json {
     });
     match point {
         PointColumns::Number(value) => row["Value"] = float(value.unwrap_or(f64::NAN)),
+        PointColumns::Exponential(p) => {
+            let (positive, negative) = (p.positive.clone(), p.negative.clone());
+            let (positive, negative) = (positive.unwrap_or_default(), negative.unwrap_or_default());
+            row["Count"] = json!(p.count);
+            row["Sum"] = float(p.sum.unwrap_or(0.0));
+            row["Scale"] = json!(p.scale);
+            row["ZeroCount"] = json!(p.zero_count);
+            row["ZeroThreshold"] = float(p.zero_threshold);
+            row["PositiveOffset"] = json!(positive.offset);
+            row["PositiveBucketCounts"] = json!(positive.bucket_counts);
+            row["NegativeOffset"] = json!(negative.offset);
+            row["NegativeBucketCounts"] = json!(negative.bucket_counts);
+            row["Min"] = float(p.min.unwrap_or(f64::NAN));
+            row["Max"] = float(p.max.unwrap_or(f64::NAN));
+        }
         PointColumns::Histogram {
             count,
             sum,
@@ -828,6 +845,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
             let mut gauges = Insert::new(Schema::GAUGES);
             let mut sums = Insert::new(Schema::SUMS);
             let mut histograms = Insert::new(Schema::HISTOGRAMS);
+            let mut exponentials = Insert::new(Schema::EXPONENTIAL_HISTOGRAMS);
             for rm in &req.resource_metrics {
                 let service_name = service(rm.resource.as_ref());
                 let resource = resource_map(rm.resource.as_ref());
@@ -922,13 +940,28 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                                     histograms.push(&row);
                                 }
                             }
-                            // Exponential histograms and summaries have no table yet.
+                            Some(Data::ExponentialHistogram(h)) => {
+                                for p in &h.data_points {
+                                    let mut row = point_row(
+                                        &p.attributes,
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        p.flags,
+                                        PointColumns::Exponential(p),
+                                    );
+                                    row["AggregationTemporality"] =
+                                        json!(h.aggregation_temporality);
+                                    add_exemplars(&mut row, &p.exemplars);
+                                    exponentials.push(&row);
+                                }
+                            }
+                            // Summaries have no table yet.
                             _ => {}
                         }
                     }
                 }
             }
-            out.extend([gauges, sums, histograms]);
+            out.extend([gauges, sums, histograms, exponentials]);
         }
         SignalRequest::EncodedLogs(_) => {}
     }

@@ -39,7 +39,7 @@
 //! others never wait for it. The state is bounded: beyond [`MAX_SERIES`] series, those
 //! not seen for the longest time are forgotten (their next point is a baseline).
 
-use super::exponential::indexed;
+use automagik_telemetry_core::exponential::indexed;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{

@@ -412,45 +412,15 @@ pub(super) struct PointOut {
     attributes: Map<String, Json>,
     #[serde(rename = "AttributeTypes")]
     types: Map<String, Json>,
-    #[serde(default)]
-    ex_time: Vec<String>,
-    #[serde(default)]
-    ex_value: Vec<Option<f64>>,
-    #[serde(default)]
-    ex_trace: Vec<String>,
-    #[serde(default)]
-    ex_span: Vec<String>,
-    #[serde(default)]
-    ex_attributes: Vec<Map<String, Json>>,
+    #[serde(flatten)]
+    exemplars: ExemplarColumns,
 }
 
 impl PointOut {
-    /// The exemplars as [`MetricPointRow::exemplars`] holds them.
-    fn exemplars(&self) -> String {
-        if self.ex_time.is_empty() {
-            return "[]".into();
-        }
-        let items: Vec<Json> = self
-            .ex_time
-            .iter()
-            .enumerate()
-            .map(|(i, time)| {
-                serde_json::json!({
-                    "time_unix_nano": time,
-                    "value": self.ex_value.get(i).copied().flatten().filter(|v| v.is_finite()),
-                    "trace_id": self.ex_trace.get(i).cloned().unwrap_or_default(),
-                    "span_id": self.ex_span.get(i).cloned().unwrap_or_default(),
-                    "attributes": self.ex_attributes.get(i).cloned().unwrap_or_default(),
-                })
-            })
-            .collect();
-        Json::Array(items).to_string()
-    }
-
     /// The point; bucket counts and bounds only for histograms.
     pub(super) fn row(self) -> MetricPointRow {
         let histogram = self.kind == "histogram";
-        let exemplars = self.exemplars();
+        let exemplars = self.exemplars.text();
         MetricPointRow {
             exemplars,
             kind: crate::rows::metric_kind(&self.kind),
@@ -477,5 +447,127 @@ impl PointOut {
             }),
             attributes: join_attributes(self.attributes, &self.types),
         }
+    }
+}
+
+/// A row of the exponential histogram table, as `points` reads it.
+#[derive(Deserialize)]
+pub(super) struct ExponentialOut {
+    #[serde(rename = "MetricName")]
+    name: String,
+    #[serde(rename = "ServiceName")]
+    service_name: String,
+    #[serde(deserialize_with = "de_u64")]
+    start: u64,
+    #[serde(deserialize_with = "de_u64")]
+    pub(super) t: u64,
+    #[serde(deserialize_with = "de_u64")]
+    count: u64,
+    sum: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    scale: i32,
+    #[serde(deserialize_with = "de_u64")]
+    zero_count: u64,
+    zero_threshold: Option<f64>,
+    positive_offset: i32,
+    positive: Vec<Json>,
+    negative_offset: i32,
+    negative: Vec<Json>,
+    #[serde(rename = "Attributes")]
+    attributes: Map<String, Json>,
+    #[serde(rename = "AttributeTypes")]
+    types: Map<String, Json>,
+    #[serde(flatten)]
+    exemplars: ExemplarColumns,
+}
+
+/// The exemplar columns every point read carries.
+#[derive(Deserialize, Default)]
+pub(super) struct ExemplarColumns {
+    #[serde(default)]
+    ex_time: Vec<String>,
+    #[serde(default)]
+    ex_value: Vec<Option<f64>>,
+    #[serde(default)]
+    ex_trace: Vec<String>,
+    #[serde(default)]
+    ex_span: Vec<String>,
+    #[serde(default)]
+    ex_attributes: Vec<Map<String, Json>>,
+}
+
+impl ExemplarColumns {
+    /// The exemplars as [`MetricPointRow::exemplars`] holds them.
+    fn text(&self) -> String {
+        if self.ex_time.is_empty() {
+            return "[]".into();
+        }
+        let items: Vec<Json> = self
+            .ex_time
+            .iter()
+            .enumerate()
+            .map(|(i, time)| {
+                json!({
+                    "time_unix_nano": time,
+                    "value": self.ex_value.get(i).copied().flatten().filter(|v| v.is_finite()),
+                    "trace_id": self.ex_trace.get(i).cloned().unwrap_or_default(),
+                    "span_id": self.ex_span.get(i).cloned().unwrap_or_default(),
+                    "attributes": self.ex_attributes.get(i).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        Json::Array(items).to_string()
+    }
+}
+
+fn counts(values: &[Json]) -> Vec<u64> {
+    values
+        .iter()
+        .map(|b| b.as_u64().or_else(|| b.as_str()?.parse().ok()).unwrap_or(0))
+        .collect()
+}
+
+impl ExponentialOut {
+    /// The point in the explicit layout at its own boundaries, as the relational stores
+    /// keep it (`None` for a point that cannot be converted, which ingest refuses).
+    pub(super) fn row(self) -> Option<MetricPointRow> {
+        use automagik_telemetry_core::exponential;
+        use opentelemetry_proto::tonic::metrics::v1::ExponentialHistogramDataPoint;
+        use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+        let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+        let point = exponential::point(ExponentialHistogramDataPoint {
+            count: self.count,
+            sum: finite(self.sum),
+            scale: self.scale,
+            zero_count: self.zero_count,
+            zero_threshold: finite(self.zero_threshold).unwrap_or(0.0),
+            positive: Some(Buckets {
+                offset: self.positive_offset,
+                bucket_counts: counts(&self.positive),
+            }),
+            negative: Some(Buckets {
+                offset: self.negative_offset,
+                bucket_counts: counts(&self.negative),
+            }),
+            ..Default::default()
+        })
+        .ok()?;
+        Some(MetricPointRow {
+            name: self.name,
+            service_name: self.service_name,
+            kind: "histogram",
+            start_time_unix_nano: self.start,
+            time_unix_nano: self.t,
+            value: None,
+            count: Some(self.count),
+            sum: finite(self.sum),
+            min: finite(self.min),
+            max: finite(self.max),
+            bucket_counts: Some(point.bucket_counts),
+            explicit_bounds: Some(point.explicit_bounds),
+            attributes: join_attributes(self.attributes, &self.types),
+            exemplars: self.exemplars.text(),
+        })
     }
 }

@@ -2,8 +2,8 @@
 
 use super::client::{Answer, CallError, Http, error_name, parse_url};
 use super::decode::{
-    ActionOut, LOG_COLUMNS, LOG_ID, LogOut, PointOut, RUN_COLUMNS, RunOut, SPAN_COLUMNS, SpanOut,
-    de_u64,
+    ActionOut, ExponentialOut, LOG_COLUMNS, LOG_ID, LogOut, PointOut, RUN_COLUMNS, RunOut,
+    SPAN_COLUMNS, SpanOut, de_u64,
 };
 use super::encode;
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
@@ -76,6 +76,7 @@ const RAW_TABLES: &[(&str, &str, bool)] = &[
     (Schema::GAUGES, "TimeUnix", true),
     (Schema::SUMS, "TimeUnix", true),
     (Schema::HISTOGRAMS, "TimeUnix", true),
+    (Schema::EXPONENTIAL_HISTOGRAMS, "TimeUnix", true),
     (Schema::AGENT_ACTIONS, "Timestamp", true),
     (Schema::AGENT_RUNS, "Timestamp", true),
     ("automagik_events", "Timestamp", false),
@@ -334,7 +335,26 @@ impl ClickHouseStore {
             number("'gauge'", Schema::GAUGES),
             number("if(IsMonotonic, 'sum', 'updown_sum')", Schema::SUMS),
         ))?;
-        Ok(rows.into_iter().map(PointOut::row).collect())
+        // Exponential histograms, read in the explicit layout (as the relational stores
+        // keep them), then merged in time order.
+        let exponential: Vec<ExponentialOut> = self.select(&format!(
+            "SELECT {common}, Count AS count, toNullable(Sum) AS sum, toNullable(Min) AS min, \
+             toNullable(Max) AS max, Scale AS scale, ZeroCount AS zero_count, \
+             toNullable(ZeroThreshold) AS zero_threshold, PositiveOffset AS positive_offset, \
+             PositiveBucketCounts AS positive, NegativeOffset AS negative_offset, \
+             NegativeBucketCounts AS negative FROM {} WHERE {filter} \
+             ORDER BY {order}, ServiceName, toString(Attributes) LIMIT {limit}",
+            self.table(Schema::EXPONENTIAL_HISTOGRAMS)
+        ))?;
+        let mut points: Vec<MetricPointRow> = rows.into_iter().map(PointOut::row).collect();
+        points.extend(exponential.into_iter().filter_map(ExponentialOut::row));
+        if order.ends_with("DESC") {
+            points.sort_by_key(|p| std::cmp::Reverse(p.time_unix_nano));
+        } else {
+            points.sort_by_key(|p| p.time_unix_nano);
+        }
+        points.truncate(limit);
+        Ok(points)
     }
 
     fn rollup_table(&self, stem: &str, resolution: u32) -> String {
@@ -518,6 +538,7 @@ impl StoreRead for ClickHouseStore {
             Schema::GAUGES,
             Schema::SUMS,
             Schema::HISTOGRAMS,
+            Schema::EXPONENTIAL_HISTOGRAMS,
         ]
         .iter()
         .map(|t| format!("SELECT DISTINCT ServiceName AS s FROM {}", self.table(t)))
@@ -566,6 +587,7 @@ impl StoreRead for ClickHouseStore {
             bounds(Schema::GAUGES, "TimeUnix", "")?,
             bounds(Schema::SUMS, "TimeUnix", "")?,
             bounds(Schema::HISTOGRAMS, "TimeUnix", "")?,
+            bounds(Schema::EXPONENTIAL_HISTOGRAMS, "TimeUnix", "")?,
         ];
         let all: Vec<&Bounds> = [&spans, &logs].into_iter().chain(&metrics).collect();
         let seen = || all.iter().filter(|b| b.n > 0);
@@ -604,6 +626,7 @@ impl StoreRead for ClickHouseStore {
             ("'gauge'", Schema::GAUGES),
             ("if(any(IsMonotonic), 'sum', 'updown_sum')", Schema::SUMS),
             ("'histogram'", Schema::HISTOGRAMS),
+            ("'histogram'", Schema::EXPONENTIAL_HISTOGRAMS),
         ]
         .into_iter()
         .map(|(kind, t)| {
