@@ -446,12 +446,12 @@ fn explain_reports_custom_rules_without_a_kind() {
         .expect("valid");
     let found = r.explain("order ORD-123456 for x@example.com");
     assert_eq!(found.len(), 2);
+    assert_eq!((found[0].rule, found[0].kind), ("order_id", None));
+    assert_eq!(found[0].range, 6..16);
     assert_eq!(
-        (found[0].rule, found[0].kind),
+        (found[1].rule, found[1].kind),
         ("email", Some(PiiKind::Email))
     );
-    assert_eq!((found[1].rule, found[1].kind), ("order_id", None));
-    assert_eq!(found[1].range, 6..16);
 }
 
 #[test]
