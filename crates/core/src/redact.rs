@@ -814,7 +814,7 @@ fn is_placeholder(v: &str) -> bool {
     {
         return true;
     }
-    let inner = v.trim_matches(|c: char| matches!(c, '<' | '>' | '[' | ']' | '(' | ')'));
+    let inner = v.trim_matches(['<', '>', '[', ']', '(', ')']);
     if PLACEHOLDER_VALUES
         .iter()
         .any(|p| inner.eq_ignore_ascii_case(p))
