@@ -1294,7 +1294,7 @@ fn record(edits: &mut Vec<Edit>, spans: &[Range<usize>], marker_len: usize, rule
 const MAX_PASSES: usize = 4;
 
 /// How many times one rule searches again inside a match it turned down, per text.
-const MAX_RETRIES: usize = 64;
+const MAX_RETRIES: usize = 16;
 
 /// The position after the character at `i` (past the end when `i` is the end).
 fn after_char(text: &str, i: usize) -> usize {
