@@ -1,9 +1,9 @@
 //! `consent` (the machine-wide opt-out file) and `redact` (the SDK's redactor on
-//! standard input).
+//! standard input, with `--explain` naming the rule behind each replacement).
 
 use anyhow::Context;
-use automagik_telemetry_core::Redactor;
 use automagik_telemetry_core::consent::{self, ConsentInputs, ConsentRule, OPT_OUT_FILE};
+use automagik_telemetry_core::{Redactor, redact};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -121,18 +121,140 @@ pub fn run(args: ConsentArgs) -> anyhow::Result<()> {
 
 /// Flags of `redact`.
 #[derive(clap::Args, Debug)]
-pub struct RedactArgs {}
+pub struct RedactArgs {
+    /// Also print, on standard error, the rule behind each replacement:
+    /// `rule=<name> kind=<marker> at=<line>:<column> chars=<length>` (never the replaced
+    /// text), to find which rule to turn off or allow-list.
+    #[arg(long)]
+    explain: bool,
+    /// Turn a built-in rule off, by its name or its kind's as `--explain` prints them
+    /// (`mac`, `basic`, `key_value`); repeatable.
+    #[arg(long, value_name = "RULE")]
+    disable: Vec<String>,
+}
 
-/// Redacts each line of standard input to standard output.
-pub fn redact(_args: RedactArgs) -> anyhow::Result<()> {
-    let redactor = Redactor::builder().build()?;
-    let stdin = std::io::stdin();
-    let mut out = std::io::stdout().lock();
-    for line in stdin.lock().lines() {
-        let line = line.context("reading standard input")?;
-        writeln!(out, "{}", redactor.redact_str(&line))?;
+/// The longest PEM private key block joined into one text: a real key is a few KiB. A
+/// longer block is redacted from its BEGIN line to this size, then line by line.
+const MAX_BLOCK_BYTES: usize = 1 << 20;
+
+/// Redacts standard input to standard output, line by line, as the SDK redacts each
+/// value. The lines of a PEM private key block, from its BEGIN line to its END line (or
+/// to the last line that can be a key's when the END line is missing), are redacted as
+/// one text, so that the whole block becomes one marker.
+pub fn redact(args: RedactArgs) -> anyhow::Result<()> {
+    let mut builder = Redactor::builder();
+    for name in &args.disable {
+        builder = builder.disable_rule(name.clone());
     }
+    let redactor = builder.build()?;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = Output {
+        redactor: &redactor,
+        text: stdout.lock(),
+        explain: args.explain.then(std::io::stderr),
+    };
+    let mut line = Vec::new();
+    // Lines joined while a private key block is open, and the number of its first line.
+    let mut block = String::new();
+    let mut block_start = 0;
+    let mut number = 0;
+    loop {
+        line.clear();
+        if input
+            .read_until(b'\n', &mut line)
+            .context("reading standard input")?
+            == 0
+        {
+            break;
+        }
+        number += 1;
+        let text = String::from_utf8_lossy(&line);
+        // A block whose END line never comes ends at the first line that is not a key's.
+        if !block.is_empty() && !continues_pem_block(&text) {
+            out.emit(strip_newline(&block), block_start)?;
+            block.clear();
+        }
+        let was_open = !block.is_empty();
+        let open = redact::private_key_block_open_after(was_open, &text);
+        if !was_open && !open {
+            out.emit(strip_newline(&text), number)?;
+            continue;
+        }
+        if !was_open {
+            block_start = number;
+        }
+        block.push_str(&text);
+        if !open || block.len() >= MAX_BLOCK_BYTES {
+            out.emit(strip_newline(&block), block_start)?;
+            block.clear();
+        }
+    }
+    if !block.is_empty() {
+        out.emit(strip_newline(&block), block_start)?;
+    }
+    out.text.flush().context("writing standard output")?;
     Ok(())
+}
+
+/// Whether a line can belong to an open PEM block: its END line, a body line (base64),
+/// a header (`Proc-Type: 4,ENCRYPTED`, `DEK-Info: ...`) or an empty line.
+fn continues_pem_block(line: &str) -> bool {
+    let line = line.trim();
+    line.contains("-----END")
+        || line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        || line.starts_with("Proc-Type:")
+        || line.starts_with("DEK-Info:")
+}
+
+fn strip_newline(text: &str) -> &str {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    text.strip_suffix('\r').unwrap_or(text)
+}
+
+/// Where `redact` writes: the redacted text, and with `--explain` the rules behind it.
+struct Output<'r, W> {
+    redactor: &'r Redactor,
+    text: W,
+    explain: Option<std::io::Stderr>,
+}
+
+impl<W: Write> Output<'_, W> {
+    /// Writes `text` (one line, or a block of lines starting at line `first_line`)
+    /// redacted, and what `--explain` says of it.
+    fn emit(&mut self, text: &str, first_line: usize) -> anyhow::Result<()> {
+        writeln!(self.text, "{}", self.redactor.redact_str(text))
+            .context("writing standard output")?;
+        let Some(err) = self.explain.as_mut() else {
+            return Ok(());
+        };
+        for m in self.redactor.explain(text) {
+            let before = text.get(..m.range.start).unwrap_or_default();
+            let line = first_line + before.matches('\n').count();
+            let column = before
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .count()
+                + 1;
+            let chars = text
+                .get(m.range.clone())
+                .unwrap_or_default()
+                .chars()
+                .count();
+            writeln!(
+                err,
+                "rule={} kind={} at={line}:{column} chars={chars}",
+                m.rule, m.marker
+            )
+            .context("writing standard error")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

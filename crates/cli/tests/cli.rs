@@ -451,6 +451,82 @@ fn redact_reads_stdin() {
     assert_eq!(text, "contact [REDACTED:email]\nnothing here\n");
 }
 
+/// `automagik-telemetry <args>` with `input` on standard input, to its end.
+fn with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn redact_replaces_whole_pem_keys_and_short_basic_values_and_explains_its_rules() {
+    let input = "deploy key:\n\
+        -----BEGIN RSA PRIVATE KEY-----\n\
+        MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MaGBir/JXHFOqX3P\n\
+        q9Hh3IwdRzBkbo8sTPR1bD3QMNPPEmE0ZiLxrKDEOGOzSmO8Ay5VO5ZDWkSvsZuD\n\
+        -----END RSA PRIVATE KEY-----\n\
+        Authorization: Basic dXNlcjpwYXNz\n\
+        login failed password=hunter2\n\
+        -----BEGIN PRIVATE KEY-----\n\
+        MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n\
+        upload done\n";
+    let out = with_stdin(&["redact", "--explain"], input);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    // The whole key (BEGIN line, body, END line) is one marker; a key whose END line is
+    // missing ends at the first line that is not a key's.
+    assert_eq!(
+        text,
+        "deploy key:\n\
+         [REDACTED:private_key]\n\
+         Authorization: Basic [REDACTED:bearer]\n\
+         login failed password=[REDACTED:secret]\n\
+         [REDACTED:private_key]\n\
+         upload done\n"
+    );
+    let explained = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(
+        explained.lines().collect::<Vec<_>>(),
+        [
+            "rule=private_key kind=private_key at=2:1 chars=191",
+            "rule=basic kind=bearer at=6:22 chars=12",
+            "rule=key_value kind=secret at=7:23 chars=7",
+            "rule=private_key kind=private_key at=8:1 chars=60",
+        ]
+    );
+    for secret in ["MIIE", "dXNlcjpwYXNz", "hunter2"] {
+        assert!(
+            !explained.contains(secret),
+            "{secret} explained: {explained}"
+        );
+    }
+}
+
+#[test]
+fn redact_disable_turns_rules_off_by_name() {
+    let input = "mac 00:1a:2b:3c:4d:5e\nBasic dXNlcjpwYXNz\n";
+    let out = with_stdin(&["redact", "--disable", "mac", "--disable", "basic"], input);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8(out.stdout).expect("utf-8"), input);
+    let unknown = run(&["redact", "--disable", "no_such_rule"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no_such_rule"),
+        "{unknown:?}"
+    );
+}
+
 #[test]
 fn retention_removes_expired_raw_rows_and_keeps_rollups() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -28,6 +28,14 @@ fn redact(c: &mut Criterion) {
     g.bench_function("email", |b| {
         b.iter(|| black_box(r.redact_str(black_box("reach me at jane.doe@example.com"))))
     });
+    g.bench_function("clean log line", |b| {
+        let line = "GET /api/v1/orders/12345678 200 in 35 ms (cache hit, region eu-west-1)";
+        b.iter(|| black_box(r.redact_str(black_box(line))))
+    });
+    g.bench_function("key=value log line", |b| {
+        let line = "level=warn msg=\"login failed\" user=bob password=hunter2 tokens=42";
+        b.iter(|| black_box(r.redact_str(black_box(line))))
+    });
     g.bench_function("classify_key", |b| {
         b.iter(|| black_box(r.classify_key(black_box("http.route"))))
     });

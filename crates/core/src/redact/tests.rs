@@ -57,7 +57,7 @@ const CORPUS: &[(&str, &str)] = &[
     ("fe80::1%eth0", "[REDACTED:ipv6]"),
     ("::ffff:192.0.2.128", "[REDACTED:ipv6]"),
     ("use std::fmt::Display", "use std::fmt::Display"),
-    ("mac 00:1a:2b:3c:4d:5e", "mac 00:1a:2b:3c:4d:5e"),
+    ("mac 00:1a:2b:3c:4d:5e", "mac [REDACTED:mac]"),
     ("a::b", "a::b"),
     // JWT
     (
@@ -360,4 +360,182 @@ fn caps() {
         attrs[0].value,
         Value::Array(vec![Value::Array(vec![Value::from(DEPTH_MARKER)])])
     );
+}
+
+#[test]
+fn free_text_credentials_keep_the_key_and_the_quotes() {
+    let r = redactor();
+    let cases = [
+        (
+            "login failed password=hunter2",
+            "login failed password=[REDACTED:secret]",
+        ),
+        (
+            r#"{"password": "hunter2", "token_count": 42}"#,
+            r#"{"password": "[REDACTED:secret]", "token_count": 42}"#,
+        ),
+        ("PASSWORD='a b c'", "PASSWORD='[REDACTED:secret]'"),
+        ("password: 1234", "password: [REDACTED:secret]"),
+        ("X-Api-Key: abc123def", "X-Api-Key: [REDACTED:secret]"),
+        // Counts under token keys are GenAI usage, not credentials.
+        ("tokens: 42 max_tokens=100", "tokens: 42 max_tokens=100"),
+        ("token_type=bearer", "token_type=bearer"),
+        // An earlier, more specific rule keeps its marker.
+        (
+            "dsn=postgres://admin:hunter2@db.internal:5432/app",
+            "dsn=postgres://[REDACTED:credentials]@db.internal:5432/app",
+        ),
+    ];
+    for (input, want) in cases {
+        assert_eq!(r.redact_str(input), want, "{input:?}");
+    }
+}
+
+#[test]
+fn key_words_given_in_code_apply_to_free_text() {
+    let r = Redactor::builder()
+        .deny_key("pin")
+        .allow_key("X-Api-Key")
+        .build()
+        .expect("valid");
+    assert_eq!(
+        r.redact_str("pin=1234 card_pin=9876 shipping=fast"),
+        "pin=[REDACTED:secret] card_pin=[REDACTED:secret] shipping=fast"
+    );
+    assert_eq!(r.redact_str("X-Api-Key: abc123def"), "X-Api-Key: abc123def");
+    // Without the word, a numeric pin is kept.
+    assert_eq!(redactor().redact_str("pin=1234"), "pin=1234");
+}
+
+#[test]
+fn explain_names_each_rule_and_the_range_it_replaced() {
+    let r = redactor();
+    let text = "mail a@example.com, Authorization: Basic dXNlcjpwYXNz, password=x1";
+    let found = r.explain(text);
+    let got: Vec<(&str, &str, &str)> = found
+        .iter()
+        .map(|m| (m.rule, m.marker, &text[m.range.clone()]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("email", "email", "a@example.com"),
+            ("basic", "bearer", "dXNlcjpwYXNz"),
+            ("key_value", "secret", "x1"),
+        ]
+    );
+    assert_eq!(found[1].kind, Some(PiiKind::Bearer));
+    // The replacements rebuild exactly what redact_str returns.
+    let mut rebuilt = String::new();
+    let mut last = 0;
+    for m in &found {
+        rebuilt.push_str(&text[last..m.range.start]);
+        rebuilt.push_str(&marker(m.marker));
+        last = m.range.end;
+    }
+    rebuilt.push_str(&text[last..]);
+    assert_eq!(rebuilt, r.redact_str(text));
+    assert!(r.explain("nothing to see").is_empty());
+}
+
+#[test]
+fn explain_reports_custom_rules_without_a_kind() {
+    let r = Redactor::builder()
+        .add_rule("order_id", r"\bORD-\d{6}\b")
+        .build()
+        .expect("valid");
+    let found = r.explain("order ORD-123456 for x@example.com");
+    assert_eq!(found.len(), 2);
+    assert_eq!((found[0].rule, found[0].kind), ("order_id", None));
+    assert_eq!(found[0].range, 6..16);
+    assert_eq!(
+        (found[1].rule, found[1].kind),
+        ("email", Some(PiiKind::Email))
+    );
+}
+
+#[test]
+fn rules_can_be_turned_off_by_kind_or_name() {
+    let text = "mac 00:1a:2b:3c:4d:5e, Authorization: Basic dXNlcjpwYXNz, Bearer abc123def456";
+    let no_mac = Redactor::builder()
+        .disable(PiiKind::Mac)
+        .build()
+        .expect("valid");
+    assert!(no_mac.redact_str(text).contains("00:1a:2b:3c:4d:5e"));
+    let by_name = Redactor::builder()
+        .disable_rule("mac")
+        .disable_rule("basic")
+        .build()
+        .expect("valid");
+    assert_eq!(
+        by_name.redact_str(text),
+        "mac 00:1a:2b:3c:4d:5e, Authorization: Basic dXNlcjpwYXNz, Bearer [REDACTED:bearer]"
+    );
+    let err = Redactor::builder()
+        .disable_rule("no_such_rule")
+        .build()
+        .expect_err("unknown name");
+    assert!(matches!(err, RedactorError::UnknownRule(ref n) if n == "no_such_rule"));
+}
+
+#[test]
+fn every_kind_has_rules_in_the_order_of_all() {
+    let mut first_seen = Vec::new();
+    for b in BUILTIN {
+        if !first_seen.contains(&b.kind) {
+            first_seen.push(b.kind);
+        }
+    }
+    assert_eq!(first_seen, PiiKind::ALL);
+    assert_eq!(
+        PiiKind::Bearer.rule_names().collect::<Vec<_>>(),
+        ["bearer", "basic"]
+    );
+    assert_eq!(
+        PiiKind::ApiKey.rule_names().collect::<Vec<_>>(),
+        ["api_key", "aws_secret_key"]
+    );
+}
+
+#[test]
+fn iban_and_ssn_checks() {
+    assert!(is_iban("DE89 3704 0044 0532 0130 00"));
+    assert!(is_iban("GB82WEST12345698765432"));
+    assert!(!is_iban("DE89 3704 0044 0532 0130 01"), "check digits");
+    assert!(!is_iban("DE89 3704 0044 0532 0130"), "length");
+    assert!(!is_iban("XX89 3704 0044 0532 0130 00"), "country");
+    let r = redactor();
+    assert_eq!(r.redact_str("ssn 123-45-6789"), "ssn [REDACTED:ssn]");
+    for kept in [
+        "000-12-3456",
+        "666-12-3456",
+        "912-34-5678",
+        "123-00-4567",
+        "123-45-0000",
+    ] {
+        assert_eq!(r.redact_str(kept), kept);
+    }
+}
+
+#[test]
+fn pem_blocks_are_tracked_across_lines() {
+    let lines = [
+        "key:",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn",
+        "-----END RSA PRIVATE KEY----- done",
+        "-----BEGIN CERTIFICATE-----",
+    ];
+    let open: Vec<bool> = lines
+        .iter()
+        .scan(false, |open, line| {
+            *open = private_key_block_open_after(*open, line);
+            Some(*open)
+        })
+        .collect();
+    assert_eq!(open, [false, true, true, false, false]);
+    assert!(!private_key_block_open_after(
+        false,
+        "-----BEGIN PRIVATE KEY----- x -----END PRIVATE KEY-----"
+    ));
 }
