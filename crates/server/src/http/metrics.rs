@@ -39,7 +39,7 @@ fn metric_origin(name: &str) -> &'static str {
     }
 }
 
-/// The order of the listing's groups: the application's metrics first, then the
+/// The order of the listing's groups: the applications' metrics first, then the
 /// server's own.
 fn origin_rank(origin: &str) -> u8 {
     match origin {
@@ -50,7 +50,7 @@ fn origin_rank(origin: &str) -> u8 {
 }
 
 /// `GET /api/v1/metrics?limit=`: metric names with their kind, point count, last time
-/// and `origin` ([`metric_origin`]): the application's metrics first, then the probes'
+/// and `origin` ([`metric_origin`]): the applications' metrics first, then the probes'
 /// and the fleet collection's, each group sorted by name; the first `limit` names
 /// (1000 by default, at most 10000), `truncated` when more exist.
 async fn metric_names(
@@ -140,7 +140,7 @@ mod tests {
         ] {
             assert_eq!(metric_origin(name), "application", "{name}");
         }
-        let mut names = vec!["fleet.agents.total", "http.requests", "up", "queue.depth"];
+        let mut names = ["fleet.agents.total", "http.requests", "up", "queue.depth"];
         names.sort_by_key(|n| origin_rank(metric_origin(n)));
         assert_eq!(
             names,
