@@ -1,8 +1,11 @@
 //! The dashboard in a real headless browser: Debian's Chromium driven by Playwright's
 //! `playwright-core` (`tests/node/dashboard.cjs`) against a running `serve` with a
 //! token, probes (one target down, one blocked by it, one up) and fleet snapshots,
-//! filled by `send-test`. Every page must load without a console error; the checks of
-//! each page are in the script. Screenshots go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
+//! filled by `send-test` and by the official OpenTelemetry Python SDK
+//! (`tests/python/otel_dashboard.py`: GenAI messages, nested attributes, an exception
+//! with its stack trace, a span link, a structured event body). Every page must load
+//! without a console error and show no JSON text in a table cell; the checks of each
+//! page are in the script. Screenshots go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
 //! (the README's come from `scripts/screenshots`) or a temporary folder.
 //!
 //! `scripts/test` installs the browser (`scripts/setup-browser`) and the Node packages
@@ -105,6 +108,21 @@ url = "http://127.0.0.1:{port}/healthz"
     let _server = Running(serve(dir.path(), port, "off", &args));
     let base = format!("http://127.0.0.1:{port}");
     ok(&["send-test", "--endpoint", &base, "--token", token]);
+    let python = Command::new(automagik_telemetry_testkit::test_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/otel_dashboard.py"
+        ))
+        .args([&base, token])
+        .output()
+        .expect("run the Python SDK");
+    assert!(
+        python.status.success(),
+        "the Python SDK failed: {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let sent_by_python: serde_json::Value =
+        serde_json::from_slice(&python.stdout).expect("what the Python SDK sent");
 
     // The probes have run and a snapshot holds their states.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -140,6 +158,55 @@ url = "http://127.0.0.1:{port}/healthz"
         format!(":{}", agents.port),
     ];
     let services = get_json(&format!("{base}/api/v1/services"), Some(token));
+    // The server's own probe and fleet metric points make no service of their own.
+    let names: Vec<&str> = services["items"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        names.contains(&"send-test") && names.contains(&"py-shop"),
+        "{services}"
+    );
+    assert!(
+        !names.contains(&automagik_telemetry_server::SERVER_SERVICE_NAME),
+        "a service with no span and no log: {services}"
+    );
+    // The applications' metrics come first, the server's own after them, each marked.
+    let metrics = get_json(&format!("{base}/api/v1/metrics"), Some(token));
+    let origins: Vec<(&str, &str)> = metrics["items"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter_map(|m| Some((m["origin"].as_str()?, m["name"].as_str()?)))
+        .collect();
+    assert_eq!(
+        origins.first().map(|o| o.0),
+        Some("application"),
+        "{metrics}"
+    );
+    assert!(
+        origins
+            .windows(2)
+            .all(|w| w[0].0 == "application" || w[1].0 != "application"),
+        "{metrics}"
+    );
+    for (origin, name) in &origins {
+        let own = if name.starts_with("fleet.") {
+            "fleet"
+        } else if ["up", "probe_latency_ms"].contains(name) {
+            "probes"
+        } else {
+            "application"
+        };
+        assert_eq!(origin, &own, "{name}");
+    }
+    assert!(origins.iter().any(|o| o.0 == "fleet"), "{metrics}");
+    assert!(
+        origins.contains(&("application", "py.cart.value")),
+        "{metrics}"
+    );
     secrets.extend(
         services["items"]
             .as_array()
@@ -189,6 +256,7 @@ url = "http://127.0.0.1:{port}/healthz"
             "DASHBOARD_SECRETS",
             serde_json::to_string(&secrets).expect("json"),
         )
+        .env("DASHBOARD_PYTHON", sent_by_python.to_string())
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);

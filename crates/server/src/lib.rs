@@ -29,6 +29,12 @@ pub mod server_metrics;
 pub mod store;
 pub mod ui;
 
+/// The `service.name` of the metric points the server writes itself: the probes' `up`
+/// and `probe_latency_ms` and the fleet collection's `fleet.*` gauges. Such points name
+/// no service of their own: `/api/v1/services` lists this name only when spans or logs
+/// carry it.
+pub const SERVER_SERVICE_NAME: &str = "automagik-telemetry";
+
 pub use auth::{Auth, Scope, Token};
 pub use http::{AppState, Limits, app};
 pub use store::{

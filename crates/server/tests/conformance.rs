@@ -581,6 +581,40 @@ fn log_listing_filters_and_pages(store: &dyn Store) {
     );
 }
 
+/// The server's own metric points (probes, fleet gauges) make no service of their own;
+/// the same name on spans or logs does.
+fn the_servers_own_metric_points_name_no_service(store: &dyn Store) {
+    let own = automagik_telemetry_server::SERVER_SERVICE_NAME;
+    store
+        .insert(Batch {
+            metric_points: vec![
+                MetricPointRow::number(
+                    "fleet.host.cpu.usage_percent",
+                    own,
+                    "gauge",
+                    T0,
+                    Some(3.5),
+                    "{}",
+                ),
+                MetricPointRow::number("up", own, "gauge", T0, Some(1.0), r#"{"target":"db"}"#),
+                point("queue.depth", T0, 1.0, "{}"),
+            ],
+            ..Default::default()
+        })
+        .expect("insert");
+    assert_eq!(
+        store.services(1000).expect("services"),
+        vec!["api".to_string()]
+    );
+    store
+        .insert(logs(own, vec![log(T0, 9, "started")]))
+        .expect("insert");
+    assert_eq!(
+        store.services(1000).expect("services"),
+        vec!["api".to_string(), own.to_string()]
+    );
+}
+
 fn point(name: &str, time: u64, value: f64, attrs: &str) -> MetricPointRow {
     MetricPointRow::number(name, "api", "gauge", time, Some(value), attrs)
 }
@@ -1224,6 +1258,7 @@ macro_rules! conformance {
                 structured_log_bodies_and_log_fields_round_trip,
                 trace_listing_filters_and_pages,
                 log_listing_filters_and_pages,
+                the_servers_own_metric_points_name_no_service,
                 metrics_points_and_rollups,
                 metrics_of_every_kind_from_sdk_requests,
                 span_rollups_merge_across_batches,

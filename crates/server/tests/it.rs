@@ -1248,6 +1248,7 @@ fn dashboard_pages_are_open_and_their_data_follow_the_read_token() {
             ("/", "text/html"),
             ("/status", "text/html"),
             ("/assets/app.js", "text/javascript"),
+            ("/assets/view.js", "text/javascript"),
             ("/assets/status.js", "text/javascript"),
             ("/assets/app.css", "text/css"),
         ] {

@@ -4,7 +4,8 @@
 //
 // node dashboard.cjs BASE_URL TOKEN SCREENSHOT_DIR
 // Environment: AUTOMAGIK_TELEMETRY_TEST_CHROMIUM (default /usr/bin/chromium),
-// DASHBOARD_SECRETS: JSON list of internal identifiers /status must not show.
+// DASHBOARD_SECRETS: JSON list of internal identifiers /status must not show,
+// DASHBOARD_PYTHON: what tests/python/otel_dashboard.py sent (its JSON output).
 "use strict";
 
 const { chromium } = require("playwright-core");
@@ -13,6 +14,7 @@ const path = require("path");
 
 const [base, token, shots] = process.argv.slice(2);
 const secrets = JSON.parse(process.env.DASHBOARD_SECRETS || "[]");
+const py = JSON.parse(process.env.DASHBOARD_PYTHON || "{}");
 const failures = [];
 const report = { pages: {}, performance: {} };
 
@@ -57,6 +59,33 @@ async function open(page, route) {
   check(errors.length === 0, route + ": shows errors " + JSON.stringify(errors));
 }
 
+/**
+ * Table cells of the page that show JSON text (a map or a list, or a fragment such as
+ * `{"key":`), which the dashboard must never do: values are shown with their structure.
+ */
+async function jsonCells(page) {
+  return page.$$eval("#main td, #main th", (cells) => cells.map((c) => c.textContent.trim()).filter((t) => {
+    if (/\{"[^"]*"\s*:/.test(t)) return true;
+    if (!/^[[{]/.test(t)) return false;
+    try {
+      const v = JSON.parse(t);
+      return v !== null && typeof v === "object";
+    } catch (_) {
+      return false;
+    }
+  }).map((t) => t.slice(0, 120)).slice(0, 5));
+}
+
+async function noJsonText(page, label) {
+  const found = await jsonCells(page);
+  check(found.length === 0, label + ": table cells show JSON text " + JSON.stringify(found));
+}
+
+/** Opens every log or event row of the page (each row opens to everything it holds). */
+async function openAllRows(page) {
+  await page.$$eval("#main tr.log-row[aria-expanded=false]", (rows) => rows.forEach((r) => r.click()));
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: path.join(shots, name + ".png"), fullPage: true });
 }
@@ -82,6 +111,10 @@ async function dashboard(browser) {
   check(Number(cards.Services) >= 2, "overview: services " + cards.Services);
   check(cards["Error rate"] !== "0.0 %", "overview: send-test's failing payment gives an error rate, got " + cards["Error rate"]);
   check(await page.$("#main .chart-box svg polyline, #main .chart-box svg circle"), "overview: the chart draws the spans");
+  const serviceLinks = await page.$$eval('#main a[href^="#/traces?service="]', (els) => els.map((e) => e.textContent));
+  check(serviceLinks.includes("send-test") && serviceLinks.includes("py-shop"), "overview: the services that sent data are listed " + JSON.stringify(serviceLinks));
+  check(!serviceLinks.includes("automagik-telemetry"), "overview: the server's own metrics make no service " + JSON.stringify(serviceLinks));
+  await noJsonText(page, "overview");
   await shot(page, "overview");
 
   // Traces: the list, then the trace with the most spans as a waterfall.
@@ -89,6 +122,9 @@ async function dashboard(browser) {
   const traces = await page.evaluate(async (t) => (await (await fetch("/api/v1/traces?from=-1h", { headers: { Authorization: "Bearer " + t } })).json()).items, token);
   const rows = await page.$$("#main tbody tr");
   check(rows.length === traces.length && rows.length > 0, "traces: " + rows.length + " rows for " + traces.length + " traces");
+  const startCell = await page.textContent("#main tbody tr td");
+  check(/ago|just now/.test(startCell), "traces: start times say how long ago " + JSON.stringify(startCell));
+  await noJsonText(page, "traces");
   await shot(page, "traces");
   // Page by page: two at a time, then "Load more" until the cursor runs out.
   await open(page, "#/traces?limit=2");
@@ -117,7 +153,9 @@ async function dashboard(browser) {
   await page.click(`.wf-row[data-span-id="${child.id}"]`);
   const detail = await page.textContent("#span-detail");
   check(detail.includes(child.parent), "waterfall: the selected span names its parent");
+  await noJsonText(page, "waterfall");
   await shot(page, "trace-waterfall");
+  await pythonTraces(page, context);
 
   // Logs, with a search and the live tail picking up a record sent meanwhile.
   await open(page, "#/logs");
@@ -141,10 +179,49 @@ async function dashboard(browser) {
   const found = await page.$$eval("#main tr.log-row", (els) => els.map((e) => e.textContent));
   check(found.length === 1 && found[0].includes("payment failed after 2 attempts"), "logs: search finds one record " + JSON.stringify(found));
 
+  // A row opens to every field of its record: the Python SDK's exception with its stack trace.
+  await open(page, "#/logs?q=" + encodeURIComponent(py.failure));
+  const failed = await page.$$("#main tr.log-row");
+  check(failed.length === 1, "logs: the Python SDK's failure is found, " + failed.length + " rows");
+  check((await page.$$("#main tr.log-detail:not([hidden])")).length === 0, "logs: rows start closed");
+  await page.click("#main tr.log-row td:first-child");
+  await page.waitForSelector("#main tr.log-detail:not([hidden]) pre.stack", { timeout: 15000 })
+    .catch(() => failures.push("logs: the opened row shows no stack trace"));
+  const opened = await page.$eval("#main tr.log-detail:not([hidden])", (d) => ({
+    stack: (d.querySelector('tr[data-key="exception.stacktrace"] pre.stack') || {}).textContent || "",
+    type: (d.querySelector('tr[data-key="exception.type"] .kv-value') || {}).textContent || "",
+    kind: (d.querySelector('tr[data-key="exception.type"] .kv-type') || {}).textContent || "",
+    line: (d.querySelector('tr[data-key="code.line.number"] .kv-type') || {}).textContent || "",
+    trace: (d.querySelector("a.trace-id-link") || {}).textContent || "",
+  })).catch((e) => ({ error: String(e) }));
+  report.pages.log_opened = opened;
+  check(opened.stack && opened.stack.includes("Traceback (most recent call last)") && opened.stack.includes(py.exception),
+    "logs: the opened row shows the stack trace " + JSON.stringify(opened));
+  check(opened.type === "ValueError" && opened.kind === "string" && opened.line === "int", "logs: attributes with their types " + JSON.stringify(opened));
+  check(opened.trace === py.checkout_trace_id, "logs: the opened row links to its trace " + JSON.stringify(opened));
+  // And closes from the keyboard.
+  await page.focus("#main tr.log-row");
+  await page.keyboard.press("Enter");
+  check(await page.$eval("#main tr.log-row", (r) => r.getAttribute("aria-expanded")) === "false"
+    && (await page.$$("#main tr.log-detail:not([hidden])")).length === 0, "logs: Enter closes the opened row");
+  await open(page, "#/logs");
+  await openAllRows(page);
+  await noJsonText(page, "logs (every row open)");
+
   // Events.
   await open(page, "#/events");
   const events = await page.$$eval("#main tr.log-row", (els) => els.map((e) => e.textContent).join("\n"));
   check(events.includes("user.signup") && events.includes("agent.decision"), "events: send-test's events are listed");
+  check(events.includes("order.abandoned"), "events: the Python SDK's event is listed");
+  // Events as tables of their attributes, nested values folded.
+  const shipping = await page.$eval('#main tr.log-row td table.kv tr[data-key="order.shipping"]', (r) => ({
+    type: r.querySelector(".kv-type").textContent, folded: !!r.querySelector("details.nested:not([open])"), text: r.querySelector(".kv-value").textContent,
+  })).catch((e) => ({ error: String(e) }));
+  check(shipping.type === "map" && shipping.folded && shipping.text.includes("express"), "events: a nested attribute is a folded table " + JSON.stringify(shipping));
+  await openAllRows(page);
+  const body = await page.$$eval("#main tr.log-detail:not([hidden]) .log-detail-body", (els) => els.map((e) => e.textContent).filter((t) => t.includes("o-42")));
+  check(body.length === 1 && body[0].includes("lid-bamboo"), "events: the structured body is shown as a table " + JSON.stringify(body));
+  await noJsonText(page, "events (every row open)");
   await shot(page, "events");
 
   // Metrics with a chosen aggregation.
@@ -152,7 +229,28 @@ async function dashboard(browser) {
   check(await page.$("#main .chart-box svg polyline, #main .chart-box svg circle"), "metrics: the chart draws the series");
   const title = await page.textContent("#main .chart-box svg title");
   check(title.includes("max"), "metrics: the chart uses the chosen aggregation: " + title);
+  await noJsonText(page, "metrics");
   await shot(page, "metrics");
+  await open(page, "#/metrics?name=http.server.request.duration_ms&group_by=http.route");
+  const groups = await page.$$eval("#main tbody tr td:first-child", (els) => els.map((e) => e.textContent));
+  check(groups.includes("http.route = /checkout"), "metrics: groups as attribute = value " + JSON.stringify(groups));
+  await noJsonText(page, "metrics grouped");
+
+  // Opened without a name: the applications' first metric, the server's own apart.
+  await open(page, "#/metrics");
+  const listing = await page.evaluate(async (t) => (await (await fetch("/api/v1/metrics", { headers: { Authorization: "Bearer " + t } })).json()).items, token);
+  const firstApp = listing.find((m) => m.origin === "application");
+  const chosen = await page.$eval("#main select[name=name]", (el) => el.value);
+  check(firstApp && chosen === firstApp.name, "metrics: opens on the applications' first metric " + (firstApp && firstApp.name) + ", not " + chosen);
+  check(!chosen.startsWith("fleet.") && chosen !== "up" && chosen !== "probe_latency_ms", "metrics: opens on the server's own metric " + chosen);
+  check(listing.length && listing[0].origin === "application", "metrics: the API lists the applications' metrics first " + JSON.stringify(listing.slice(0, 3)));
+  check(await page.$("#main .chart-box svg"), "metrics: the default metric is drawn");
+  const own = await page.$$eval("#server-metrics tr.own-metric", (els) => els.map((e) => [e.dataset.origin, e.querySelector("a").textContent]));
+  report.pages.server_metrics = own;
+  check(own.some(([o, n]) => o === "fleet" && n.startsWith("fleet.")) && own.some(([o, n]) => o === "probes" && n === "up"),
+    "metrics: the server's own metrics are listed apart " + JSON.stringify(own));
+  check(own.every(([, n]) => n.startsWith("fleet.") || n === "up" || n === "probe_latency_ms"), "metrics: only the server's own are apart " + JSON.stringify(own));
+  await noJsonText(page, "metrics (default)");
 
   // Agent runs: the list, then the run's timeline with its four kinds of action.
   await open(page, "#/runs");
@@ -166,6 +264,8 @@ async function dashboard(browser) {
   const listed = await page.$$eval("#main tr.action-row", (els) => [...new Set(els.map((e) => e.dataset.actionType))].sort());
   check(listed.length === 4, "run: four action types in the list, got " + listed);
   check((await page.textContent("#quality-score")) === "0.92", "run: quality score 0.92");
+  check(await page.$("#main tr.action-row details.nested table.kv"), "run: each action's details as a folded table");
+  await noJsonText(page, "run");
   await shot(page, "run");
 
   // Health: the target that is down, the one it blocks, and the dependency view.
@@ -175,6 +275,7 @@ async function dashboard(browser) {
   check(probes.some(([, s]) => s === "down"), "health: a target is down " + JSON.stringify(probes));
   check(probes.some(([, s]) => s === "blocked"), "health: a target is blocked by it " + JSON.stringify(probes));
   check(probes.some(([, s]) => s === "up"), "health: a target is up " + JSON.stringify(probes));
+  await noJsonText(page, "health");
   check(await page.$('#main svg.graph .node[data-state="down"]'), "health: the dependency view marks the target down");
   check(await page.$("#main svg.graph line.edge"), "health: the dependency view draws an edge");
   await shot(page, "health");
@@ -184,10 +285,88 @@ async function dashboard(browser) {
   const fleetText = await page.textContent("#main");
   check(fleetText.includes("Chain position"), "fleet: the newest snapshot is shown");
   check(fleetText.includes("research-agent-eu1") && fleetText.includes("night-batch-agent"), "fleet: the agents are listed");
+  check(await page.$("#fleet-origin"), "fleet: the page says the server collects this itself");
+  await noJsonText(page, "fleet");
   await shot(page, "fleet");
 
   check(page.problems.length === 0, "dashboard: " + JSON.stringify(page.problems));
   await context.close();
+}
+
+/**
+ * The Python SDK's traces: GenAI messages as a conversation, typed and folded
+ * attributes, an exception event with its stack trace, a link that opens the linked
+ * trace, and the trace id copied to the clipboard.
+ */
+async function pythonTraces(page, context) {
+  await open(page, "#/traces/" + py.checkout_trace_id);
+  await page.waitForSelector("#waterfall .wf-row", { timeout: 15000 });
+
+  await page.click(`.wf-row[data-span-id="${py.llm_span_id}"]`);
+  await page.waitForSelector("#span-detail .chat", { timeout: 15000 }).catch(() => failures.push("trace: the LLM span shows no conversation"));
+  const chat = await page.$$eval("#span-detail tr[data-key] .chat .msg", (els) => els.map((e) => [
+    e.closest("tr[data-key]").dataset.key, e.dataset.role, e.querySelector(".msg-body").textContent]));
+  report.pages.chat = chat;
+  const said = (key, role, text) => chat.some(([k, r, t]) => k === key && r === role && t.includes(text));
+  check(said("gen_ai.input.messages", "system", "choose products") && said("gen_ai.input.messages", "user", py.question),
+    "trace: the input messages as a conversation " + JSON.stringify(chat));
+  check(said("gen_ai.output.messages", "assistant", py.answer), "trace: the output messages as a conversation " + JSON.stringify(chat));
+  check(said("gen_ai.prompt", "user", py.question) && said("gen_ai.completion", "assistant", py.answer),
+    "trace: the deprecated prompt and completion as a conversation " + JSON.stringify(chat));
+  const model = await page.$eval('#span-detail tr[data-key="gen_ai.request.model"]', (r) => [r.querySelector(".kv-type").textContent, r.querySelector(".kv-value").textContent])
+    .catch((e) => [String(e)]);
+  check(model[0] === "string" && model[1] === "gpt-4o-mini", "trace: an attribute with its type " + JSON.stringify(model));
+  await noJsonText(page, "trace (LLM span)");
+
+  await page.click('.wf-row[data-depth="0"]');
+  await page.waitForSelector('#span-detail tr[data-key="cart.summary"]', { timeout: 15000 }).catch(() => failures.push("trace: the root span shows no cart.summary"));
+  const summary = await page.$eval('#span-detail tr[data-key="cart.summary"]', (r) => ({
+    type: r.querySelector(".kv-type").textContent, folded: !!r.querySelector("details.nested:not([open])"), text: r.querySelector(".kv-value").textContent,
+  })).catch((e) => ({ error: String(e) }));
+  check(summary.type === "map" && summary.folded && summary.text.includes("WELCOME"), "trace: a nested map attribute is a folded table " + JSON.stringify(summary));
+  const skus = await page.$$eval('#span-detail tr[data-key="cart.skus"] li', (els) => els.map((e) => e.textContent));
+  check(JSON.stringify(skus) === JSON.stringify(["mug-large", "lid-bamboo"]), "trace: a list attribute as its items " + JSON.stringify(skus));
+  const started = await page.textContent("#span-detail .facts time");
+  check(/ago|just now/.test(started), "trace: the span's start in local time with how long ago " + JSON.stringify(started));
+  await noJsonText(page, "trace (root span)");
+
+  await page.click(`.wf-row[data-span-id="${py.charge_span_id}"]`);
+  await page.waitForSelector("#span-detail tr.event-row", { timeout: 15000 }).catch(() => failures.push("trace: the failing span shows no event"));
+  const events = await page.$$eval("#span-detail tr.event-row", (rows) => rows.map((r) => ({
+    name: r.children[1].textContent, stack: (r.querySelector('tr[data-key="exception.stacktrace"] pre.stack') || {}).textContent || "",
+    message: (r.querySelector('tr[data-key="exception.message"] .kv-value') || {}).textContent || "",
+  })));
+  check(events.some((e) => e.name === "exception" && e.stack.includes("Traceback") && e.message === py.exception),
+    "trace: the exception event as a table of its attributes, with its stack trace " + JSON.stringify(events));
+  await noJsonText(page, "trace (failing span)");
+
+  // The trace id copied by its button.
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base }).catch(() => {});
+  await page.click("#main h1 button.copy");
+  await page.waitForFunction(() => document.querySelector("#main h1 button.copy").textContent !== "copy", null, { timeout: 5000 }).catch(() => {});
+  const copied = await page.textContent("#main h1 button.copy");
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText().catch((e) => "unreadable: " + e.message));
+  check(copied === "copied" && clipboard === py.checkout_trace_id, "trace: the copy button copies the trace id: " + copied + ", " + clipboard);
+
+  // A span's link opens the linked trace.
+  await open(page, "#/traces/" + py.consumer_trace_id);
+  await page.waitForSelector("#waterfall .wf-row", { timeout: 15000 });
+  await page.click(`.wf-row[data-span-id="${py.consumer_span_id}"]`);
+  const link = `#span-detail tr.link-row a.trace-id-link[href="#/traces/${py.checkout_trace_id}"]`;
+  await page.waitForSelector(link, { timeout: 15000 }).catch(() => failures.push("trace: the consumer's link to the checkout is not shown"));
+  const linkAttrs = await page.$$eval("#span-detail tr.link-row table.kv tr[data-key]", (els) => els.map((e) => e.dataset.key));
+  check(linkAttrs.includes("messaging.operation.type"), "trace: the link's attributes as a table " + JSON.stringify(linkAttrs));
+  await noJsonText(page, "trace (linked span)");
+  if (await page.$(link)) {
+    await page.click(link);
+    await page.waitForFunction((id) => {
+      const heading = document.querySelector("#main[data-ready=true] h1");
+      return location.hash === "#/traces/" + id && heading && heading.textContent.includes(id) && document.querySelector("#main #waterfall");
+    }, py.checkout_trace_id, { timeout: 15000 })
+      .catch(() => failures.push("trace: the link did not open the linked trace"));
+    const heading = await page.textContent("#main h1");
+    check(heading.includes(py.checkout_trace_id), "trace: the linked trace is shown: " + heading);
+  }
 }
 
 /** A phone-sized screen: no page scrolls sideways. */

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Prefix of the gauges a round stores.
 pub const GAUGE_PREFIX: &str = "fleet.";
 /// Service name of those gauges.
-const SERVICE: &str = "automagik-telemetry";
+const SERVICE: &str = crate::SERVER_SERVICE_NAME;
 
 /// Fixed one-minute windows of requests per client address.
 #[derive(Debug)]

@@ -25,9 +25,34 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
     scoped(state, Scope::Read, read)
 }
 
-/// `GET /api/v1/metrics?limit=`: metric names, sorted, with their kind, point count and
-/// last time; the first `limit` (1000 by default, at most 10000), `truncated` when more
-/// exist.
+/// Where the points of the metric `name` come from: `probes` for the probes' `up` and
+/// `probe_latency_ms`, `fleet` for the fleet collection's gauges (`fleet.*`), both
+/// written by the server itself, and `application` for every other name (what clients
+/// send).
+fn metric_origin(name: &str) -> &'static str {
+    if name.starts_with(crate::fleet::GAUGE_PREFIX) {
+        "fleet"
+    } else if matches!(name, "up" | "probe_latency_ms") {
+        "probes"
+    } else {
+        "application"
+    }
+}
+
+/// The order of the listing's groups: the applications' metrics first, then the
+/// server's own.
+fn origin_rank(origin: &str) -> u8 {
+    match origin {
+        "application" => 0,
+        "probes" => 1,
+        _ => 2,
+    }
+}
+
+/// `GET /api/v1/metrics?limit=`: metric names with their kind, point count, last time
+/// and `origin` ([`metric_origin`]): the applications' metrics first, then the probes'
+/// and the fleet collection's, each group sorted by name; the first `limit` names
+/// (1000 by default, at most 10000), `truncated` when more exist.
 async fn metric_names(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -37,10 +62,13 @@ async fn metric_names(
     let mut names = blocking(&state, move |s| s.metric_names(limit)).await?;
     let truncated = names.len() > limit;
     names.truncate(limit);
+    // A stable sort: the store's order by name within each group.
+    names.sort_by_key(|m| origin_rank(metric_origin(&m.name)));
     let items: Vec<serde_json::Value> = names
         .into_iter()
         .map(|m| {
             json!({
+                "origin": metric_origin(&m.name),
                 "name": m.name,
                 "kind": m.kind,
                 "points": m.points,
@@ -92,4 +120,31 @@ async fn metric_series(
         "series": series,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{metric_origin, origin_rank};
+
+    #[test]
+    fn the_servers_own_metrics_are_told_apart_and_listed_last() {
+        assert_eq!(metric_origin("fleet.collectors.failed"), "fleet");
+        assert_eq!(metric_origin("fleet.host.cpu.usage_percent"), "fleet");
+        assert_eq!(metric_origin("up"), "probes");
+        assert_eq!(metric_origin("probe_latency_ms"), "probes");
+        for name in [
+            "http.server.request.duration_ms",
+            "fleetwood.orders",
+            "uptime",
+            "queue.depth",
+        ] {
+            assert_eq!(metric_origin(name), "application", "{name}");
+        }
+        let mut names = ["fleet.agents.total", "http.requests", "up", "queue.depth"];
+        names.sort_by_key(|n| origin_rank(metric_origin(n)));
+        assert_eq!(
+            names,
+            ["http.requests", "queue.depth", "up", "fleet.agents.total"]
+        );
+    }
 }

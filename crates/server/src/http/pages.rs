@@ -65,7 +65,7 @@ impl Asset {
     }
 }
 
-static ASSETS: [Asset; 7] = [
+static ASSETS: [Asset; 8] = [
     Asset::new(
         "/",
         "text/html; charset=utf-8",
@@ -80,6 +80,11 @@ static ASSETS: [Asset; 7] = [
         "/assets/dom.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/assets/dom.js"),
+    ),
+    Asset::new(
+        "/assets/view.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/assets/view.js"),
     ),
     Asset::new(
         "/assets/app.js",

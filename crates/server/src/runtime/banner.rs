@@ -147,7 +147,9 @@ pub fn lines(
                 what.push("the probes".to_string());
             }
             format!(
-                "fleet collection: every {} ({}), stored as fleet.* metrics and hash-chained snapshots",
+                "fleet collection: every {} ({}), stored as fleet.* metrics (listed apart from \
+                 the applications' metrics) and hash-chained snapshots; --fleet-interval off \
+                 turns it off",
                 human::duration(every),
                 what.join(", ")
             )
@@ -208,6 +210,7 @@ mod tests {
             "retention: every 60 s; raw data kept 7 d, rollups 30 d",
             "probes: none",
             "fleet collection: every 60 s (this host, Docker containers)",
+            "--fleet-interval off turns it off",
             "alert rules: none",
         ] {
             assert!(text.contains(want), "{want:?} missing from\n{text}");

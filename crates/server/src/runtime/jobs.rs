@@ -48,7 +48,7 @@ impl Job for Probes {
             };
             points.push(MetricPointRow::number(
                 "up",
-                "automagik-telemetry",
+                crate::SERVER_SERVICE_NAME,
                 "gauge",
                 now,
                 Some(up),
@@ -57,7 +57,7 @@ impl Job for Probes {
             if let Some(ms) = r.latency_ms {
                 points.push(MetricPointRow::number(
                     "probe_latency_ms",
-                    "automagik-telemetry",
+                    crate::SERVER_SERVICE_NAME,
                     "gauge",
                     now,
                     Some(ms),

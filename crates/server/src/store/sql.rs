@@ -429,13 +429,18 @@ pub(crate) fn metric_names(d: Dialect, limit: usize) -> Listing {
     l
 }
 
-/// Service names seen in spans, logs or metric points, sorted, at most `limit` + 1.
+/// Service names seen in spans, logs or metric points, sorted, at most `limit` + 1. The
+/// server's own metric points ([`crate::SERVER_SERVICE_NAME`]: probes, fleet gauges)
+/// name no service; spans or logs of that name still do.
 pub(crate) fn services(d: Dialect, limit: usize) -> Listing {
+    let own = crate::SERVER_SERVICE_NAME;
     let mut l = Listing::new(
         d,
-        "SELECT service_name FROM spans UNION SELECT service_name FROM logs
-         UNION SELECT service_name FROM metric_points ORDER BY 1"
-            .to_string(),
+        format!(
+            "SELECT service_name FROM spans UNION SELECT service_name FROM logs
+             UNION SELECT service_name FROM metric_points WHERE service_name <> '{own}'
+             ORDER BY 1"
+        ),
     );
     l.push(" LIMIT ?", vec![one_more(limit)]);
     l

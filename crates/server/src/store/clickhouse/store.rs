@@ -532,17 +532,27 @@ impl StoreRead for ClickHouseStore {
         struct S {
             s: String,
         }
-        let parts: Vec<String> = [
-            Schema::TRACES,
-            Schema::LOGS,
-            Schema::GAUGES,
-            Schema::SUMS,
-            Schema::HISTOGRAMS,
-            Schema::EXPONENTIAL_HISTOGRAMS,
-        ]
-        .iter()
-        .map(|t| format!("SELECT DISTINCT ServiceName AS s FROM {}", self.table(t)))
-        .collect();
+        // The server's own metric points (probes, fleet gauges) name no service.
+        let own = crate::SERVER_SERVICE_NAME;
+        let parts: Vec<String> = [Schema::TRACES, Schema::LOGS]
+            .iter()
+            .map(|t| format!("SELECT DISTINCT ServiceName AS s FROM {}", self.table(t)))
+            .chain(
+                [
+                    Schema::GAUGES,
+                    Schema::SUMS,
+                    Schema::HISTOGRAMS,
+                    Schema::EXPONENTIAL_HISTOGRAMS,
+                ]
+                .iter()
+                .map(|t| {
+                    format!(
+                        "SELECT DISTINCT ServiceName AS s FROM {} WHERE ServiceName != '{own}'",
+                        self.table(t)
+                    )
+                }),
+            )
+            .collect();
         Ok(self
             .select::<S>(&format!(
                 "SELECT DISTINCT s FROM ({}) ORDER BY s LIMIT {}",

@@ -1,7 +1,7 @@
 // The Automagik Telemetry dashboard: one page per view, routed by the URL's hash,
 // every figure read from the server's query API with the user's read token.
 // Telemetry is untrusted input: it only ever reaches the page as text nodes (`h` and
-// `add` of dom.js).
+// `add` of dom.js), and always with its structure (view.js), never as JSON text.
 "use strict";
 
 const TOKEN_KEY = "automagik-telemetry.token";
@@ -69,12 +69,6 @@ function rangeParams() {
   return { from: "-" + range() };
 }
 
-function fmtTime(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return isNaN(d) ? iso : d.toLocaleString();
-}
-
 function fmtMs(ms) {
   if (ms === null || ms === undefined) return "";
   if (ms >= 1000) return (ms / 1000).toFixed(2) + " s";
@@ -140,10 +134,6 @@ async function paged(main, path, params, render, empty) {
   add(main, holder, more);
 }
 
-function json(v) {
-  return h("pre", {}, JSON.stringify(v, null, 2));
-}
-
 function section(title, ...children) {
   return [h("h2", {}, title), ...children];
 }
@@ -207,8 +197,12 @@ function filterForm(fields, values, onSubmit, extra) {
   const inputs = {};
   const form = h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); onSubmit(Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]))); } },
     fields.map((f) => {
-      const el = f.options
-        ? h("select", { name: f.name }, f.options.map((o) => h("option", { value: o, selected: values[f.name] === o }, o || "any")))
+      const option = (o) => h("option", { value: o, selected: values[f.name] === o }, o || "any");
+      const el = f.groups
+        ? h("select", { name: f.name }, values[f.name] ? null : h("option", { value: "", selected: true }, "choose…"),
+          f.groups.filter((g) => g.options.length).map((g) => h("optgroup", { label: g.label }, g.options.map(option))))
+        : f.options
+        ? h("select", { name: f.name }, f.options.map(option))
         : h("input", { name: f.name, placeholder: f.placeholder || "", value: values[f.name] || "", size: f.size || 14 });
       inputs[f.name] = el;
       return h("label", {}, f.label, el);
@@ -236,7 +230,7 @@ async function traces(main) {
     { name: "min_duration_ms", label: "Min duration (ms)", size: 8 },
   ], values, (v) => setHash("#/traces", v)));
   await paged(main, "/api/v1/traces", { ...rangeParams(), limit: 50, ...values }, (items) => table([
-    { title: "Start", value: (t) => fmtTime(t.start_time) },
+    { title: "Start", value: (t) => when(t.start_time_unix_nano || t.start_time) },
     { title: "Root span", value: (t) => h("a", { href: "#/traces/" + t.trace_id }, t.name) },
     { title: "Service", value: (t) => t.service_name },
     { title: "Duration", num: true, value: (t) => fmtMs(t.duration_ms) },
@@ -278,20 +272,7 @@ async function trace(main, id) {
   const show = (s, row) => {
     main.querySelectorAll(".wf-row.selected").forEach((r) => r.classList.remove("selected"));
     row.classList.add("selected");
-    detail.replaceChildren();
-    add(detail, h("h2", {}, s.name),
-      h("p", {}, badge(["unset", "ok", "error"][s.status_code] || "unset"), " ", s.service_name, " · ", SPAN_KINDS[s.kind] || "kind " + s.kind, " · ",
-        fmtMs(Number(BigInt(s.end_time_unix_nano) - BigInt(s.start_time_unix_nano)) / 1e6), s.status_message ? " · " + s.status_message : ""),
-      h("p", { class: "muted" }, "span ", h("code", {}, s.span_id), s.parent_span_id ? [" · parent ", h("code", {}, s.parent_span_id)] : " · root"),
-      s.scope_name ? h("p", { class: "muted" }, "scope ", h("code", {}, s.scope_name + (s.scope_version ? " " + s.scope_version : ""))) : null,
-      h("h3", {}, "Attributes"), json(s.attributes),
-      (s.events && s.events.length) ? [h("h3", {}, "Events"), json(s.events)] : null,
-      (s.links && s.links.length) ? [h("h3", {}, "Links"),
-        h("ul", {}, s.links.map((l) => h("li", {},
-          h("a", { href: "#/traces/" + encodeURIComponent(l.trace_id) }, "trace ", h("code", {}, l.trace_id)),
-          " · span ", h("code", {}, l.span_id), l.trace_state ? [" · ", h("code", {}, l.trace_state)] : null))),
-        json(s.links)] : null,
-      (s.resource && Object.keys(s.resource).length) ? [h("h3", {}, "Resource"), json(s.resource)] : null);
+    detail.replaceChildren(spanDetail(s, start));
   };
   const wf = h("div", { class: "panel waterfall", id: "waterfall" }, rows.map(({ span: s, depth }) => {
     const offset = Number(BigInt(s.start_time_unix_nano) - start) / total * 100;
@@ -312,29 +293,147 @@ async function trace(main, id) {
     row.addEventListener("keydown", (e) => { if (e.key === "Enter") show(s, row); });
     return row;
   }));
-  add(main, h("h1", {}, "Trace ", h("code", {}, t.trace_id)),
+  add(main, h("h1", {}, "Trace ", h("code", {}, t.trace_id), " ", copyButton(t.trace_id, "trace id")),
     h("p", { class: "muted" }, rows.length + " spans · " + fmtMs(total / 1e6) + " · ",
       h("a", { href: "#/logs?trace_id=" + t.trace_id }, "logs of this trace")),
     wf, detail);
 }
 
-/** A log body as one line: a string as itself, a structured body as its JSON. */
-function bodyText(body) {
-  if (body === null || body === undefined) return "";
-  return typeof body === "string" ? body : JSON.stringify(body);
+/** Nanoseconds from `from` to `to` (both strings of digits) as a duration. */
+function offsetText(from, to) {
+  try {
+    const ms = Number(BigInt(to) - BigInt(from)) / 1e6;
+    return (ms < 0 ? "-" : "+") + fmtMs(Math.abs(ms));
+  } catch (_) {
+    return "";
+  }
 }
 
-function logTable(items, events) {
-  return table([
-    { title: "Time", value: (l) => fmtTime(l.time) },
+/** What a span holds: its status, kind, ids, times, attributes, events, links, scope and resource. */
+function spanDetail(s, traceStart) {
+  const facts = [
+    ["Status", [badge(["unset", "ok", "error"][s.status_code] || "unset"), s.status_message ? [" ", s.status_message] : null]],
+    ["Service", s.service_name],
+    ["Kind", SPAN_KINDS[s.kind] || "kind " + s.kind],
+    ["Duration", fmtMs(Number(BigInt(s.end_time_unix_nano) - BigInt(s.start_time_unix_nano)) / 1e6)],
+    ["Start", [when(s.start_time_unix_nano, true), " ", h("span", { class: "muted" }, offsetText(String(traceStart), s.start_time_unix_nano) + " into the trace")]],
+    ["Span id", idView(s.span_id, "span id")],
+    ["Parent", s.parent_span_id ? idView(s.parent_span_id, "parent span id") : h("span", { class: "muted" }, "none (a root span)")],
+    s.trace_state ? ["Trace state", h("code", {}, s.trace_state)] : null,
+    s.scope_name ? ["Scope", h("code", {}, s.scope_name + (s.scope_version ? " " + s.scope_version : ""))] : null,
+    s.dropped_attributes_count ? ["Dropped", fmtNum(s.dropped_attributes_count) + " attributes"] : null,
+    s.dropped_events_count ? ["Dropped events", fmtNum(s.dropped_events_count)] : null,
+    s.dropped_links_count ? ["Dropped links", fmtNum(s.dropped_links_count)] : null,
+  ];
+  const events = s.events || [];
+  const links = s.links || [];
+  return [
+    h("h2", {}, s.name),
+    factList(facts),
+    h("h3", {}, "Attributes"), kvTable(s.attributes, { empty: "No attributes." }),
+    events.length ? [h("h3", {}, "Events"), table([
+      { title: "Time", value: (e) => [when(e.time_unix_nano, true), " ", h("span", { class: "muted" }, offsetText(s.start_time_unix_nano, e.time_unix_nano))] },
+      { title: "Event", value: (e) => e.name },
+      { title: "Attributes", value: (e) => kvTable(e.attributes, { empty: "no attributes" }) },
+    ], events.map((e) => ({ ...e, __attrs: { class: "event-row" } })))] : null,
+    links.length ? [h("h3", {}, "Links"), table([
+      { title: "Linked trace", value: (l) => idView(l.trace_id, "trace id", "#/traces/" + encodeURIComponent(l.trace_id)) },
+      { title: "Span", value: (l) => idView(l.span_id, "span id") },
+      { title: "Trace state", value: (l) => l.trace_state ? h("code", {}, l.trace_state) : "" },
+      { title: "Attributes", value: (l) => kvTable(l.attributes, { empty: "no attributes" }) },
+    ], links.map((l) => ({ ...l, __attrs: { class: "link-row" } })))] : null,
+    (s.resource && Object.keys(s.resource).length) ? h("details", { class: "resource" }, h("summary", {}, "Resource (" + Object.keys(s.resource).length + " attributes)"), kvTable(s.resource)) : null,
+  ];
+}
+
+/** Facts as a definition list: [label, value] pairs, nulls skipped. */
+function factList(facts) {
+  return h("dl", { class: "facts" }, facts.filter(Boolean).map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]));
+}
+
+/** Identifies a log record among those listed (for the live tail and the rows opened). */
+function logKey(l) {
+  const body = typeof l.body === "string" ? l.body : JSON.stringify(l.body);
+  return l.time_unix_nano + "|" + l.service_name + "|" + (l.span_id || "") + "|" + body + "|" + (l.event_name || "");
+}
+
+/** A log body in one line: a string as itself (long ones folded), a structured body as a
+ * preview of its keys and values. */
+function bodyLine(body) {
+  if (body === null || body === undefined) return null;
+  if (typeof body === "string") return longText(body, false);
+  return h("span", { class: "body-preview" }, preview(body));
+}
+
+/** Everything a log record holds, shown when its row is opened. */
+function logDetail(l) {
+  const structured = l.body !== null && typeof l.body === "object";
+  return h("div", { class: "log-detail-body" },
+    factList([
+      ["Time", when(l.time_unix_nano, true)],
+      l.observed_time_unix_nano && l.observed_time_unix_nano !== "0" ? ["Observed", when(l.observed_time_unix_nano, true)] : null,
+      ["Severity", (l.severity_text || "") + " (" + l.severity_number + ")"],
+      ["Service", l.service_name],
+      l.event_name ? ["Event", l.event_name] : null,
+      l.scope_name ? ["Scope", h("code", {}, l.scope_name + (l.scope_version ? " " + l.scope_version : ""))] : null,
+      l.trace_id ? ["Trace", idView(l.trace_id, "trace id", "#/traces/" + l.trace_id)] : null,
+      l.span_id ? ["Span", idView(l.span_id, "span id")] : null,
+      l.dropped_attributes_count ? ["Dropped", fmtNum(l.dropped_attributes_count) + " attributes"] : null,
+    ]),
+    l.body !== null && l.body !== undefined
+      ? [h("h4", {}, "Body ", h("span", { class: "muted" }, l.body_type || typeName(l.body))), structured ? valueView(l.body, "", true) : valueView(l.body, "")]
+      : null,
+    h("h4", {}, "Attributes"), kvTable(l.attributes, { empty: "No attributes." }),
+    (l.resource && Object.keys(l.resource).length) ? h("details", { class: "resource" }, h("summary", {}, "Resource (" + Object.keys(l.resource).length + " attributes)"), kvTable(l.resource)) : null);
+}
+
+/**
+ * Log records (or events) as rows that open, on a click or Enter, to everything the
+ * record holds (logDetail). `opened` holds the keys (logKey) of the rows open, kept
+ * across renderings of the live tail.
+ */
+function logTable(items, events, opened) {
+  const columns = [
+    { title: "Time", value: (l) => when(l.time_unix_nano) },
     { title: "Service", value: (l) => l.service_name },
     events
       ? { title: "Event", value: (l) => l.event_name }
       : { title: "Severity", value: (l) => h("span", { class: "sev-" + (Math.floor((l.severity_number - 1) / 4) * 4 + 1) }, l.severity_text || String(l.severity_number)) },
-    { title: events ? "Attributes" : "Message", value: (l) => events ? JSON.stringify(l.attributes)
-      : bodyText(l.body) || (l.event_name ? [h("span", { class: "badge" }, l.event_name), " ", JSON.stringify(l.attributes)] : JSON.stringify(l.attributes)) },
+    events
+      ? { title: "Attributes", value: (l) => kvTable(l.attributes, { empty: "no attributes" }) }
+      : { title: "Message", value: (l) => bodyLine(l.body) || (l.event_name
+        ? [h("span", { class: "badge" }, l.event_name), " ", h("span", { class: "body-preview" }, preview(l.attributes))]
+        : h("span", { class: "body-preview muted" }, preview(l.attributes))) },
     { title: "Trace", narrow: true, value: (l) => l.trace_id ? h("a", { href: "#/traces/" + l.trace_id }, l.trace_id.slice(0, 8)) : "" },
-  ], items.map((l) => ({ ...l, __attrs: { class: "log-row" } })));
+  ];
+  const cls = (c) => (c.num ? "num" : (c.narrow ? "hide-narrow" : null));
+  const rows = [];
+  for (const l of items) {
+    const k = logKey(l);
+    const cell = h("td", { colspan: columns.length });
+    const detail = h("tr", { class: "log-detail", hidden: true }, cell);
+    const row = h("tr", { class: "log-row clickable", tabindex: 0, "aria-expanded": "false", title: "Show everything this record holds" },
+      columns.map((c) => h("td", { class: cls(c) }, c.value(l))));
+    const toggle = (open) => {
+      if (open && !cell.firstChild) cell.append(logDetail(l));
+      detail.hidden = !open;
+      row.setAttribute("aria-expanded", String(open));
+      if (open) opened.add(k); else opened.delete(k);
+    };
+    row.addEventListener("click", (e) => {
+      // Links, buttons and folds in the row act on their own; selecting text opens nothing.
+      if (e.target.closest("a, button, summary") || String(window.getSelection() || "")) return;
+      toggle(detail.hidden);
+    });
+    row.addEventListener("keydown", (e) => {
+      if (e.target === row && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); toggle(detail.hidden); }
+    });
+    if (opened.has(k)) toggle(true);
+    rows.push(row, detail);
+  }
+  return h("div", { class: "table-wrap" }, h("table", { class: "logs" },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: cls(c) }, c.title)))),
+    h("tbody", {}, rows)));
 }
 
 async function logs(main, events) {
@@ -351,9 +450,10 @@ async function logs(main, events) {
   const status = h("p", { class: "muted", id: "tail-status" });
   add(main, status, holder);
   let items = (await api(path + query({ ...rangeParams(), ...values, limit: 200 }))).items;
-  const render = () => holder.replaceChildren(items.length ? logTable(items, events) : h("p", { class: "muted" }, "Nothing in this range."));
+  const opened = new Set();
+  const render = () => holder.replaceChildren(items.length ? logTable(items, events, opened) : h("p", { class: "muted" }, "Nothing in this range."));
   render();
-  const key = (l) => l.time_unix_nano + "|" + l.service_name + "|" + (l.body || l.event_name);
+  const key = logKey;
   let timer = null;
   const poll = async () => {
     try {
@@ -376,30 +476,58 @@ async function logs(main, events) {
   stopPage = () => { if (timer) clearInterval(timer); };
 }
 
+/** Where a metric's points come from (the API's `origin`), as the Metrics page names it. */
+const METRIC_ORIGINS = {
+  application: "Sent by applications",
+  probes: "This server's probes (serve --probe)",
+  fleet: "This server's fleet collection (serve --fleet-interval)",
+};
+
 async function metrics(main) {
   const values = hashParams();
   const names = (await api("/api/v1/metrics")).items;
+  const origin = (m) => (METRIC_ORIGINS[m.origin] ? m.origin : "application");
+  const own = names.filter((m) => origin(m) !== "application");
   add(main, h("h1", {}, "Metrics"));
   if (!names.length) return add(main, h("p", { class: "muted" }, "No metrics stored yet."));
-  const name = values.name || names[0].name;
+  // The applications' metrics first: the server's own are shown only when chosen.
+  const first = names.find((m) => origin(m) === "application");
+  const name = values.name || (first ? first.name : "");
   const info = names.find((m) => m.name === name);
   add(main, filterForm([
-    { name: "name", label: "Metric", options: names.map((m) => m.name) },
+    { name: "name", label: "Metric", groups: Object.entries(METRIC_ORIGINS).map(([o, label]) => ({ label, options: names.filter((m) => origin(m) === o).map((m) => m.name) })) },
     { name: "agg", label: "Aggregation", options: ["", "avg", "sum", "min", "max", "count"] },
     { name: "group_by", label: "Group by attribute", placeholder: "service.name" },
     { name: "step", label: "Step", placeholder: "auto", size: 6 },
   ], { ...values, name }, (v) => setHash("#/metrics", v)));
-  const params = { ...rangeParams(), agg: values.agg, group_by: values.group_by, step: values.step };
-  add(main, 
-    h("p", { class: "muted" }, info ? info.kind + " · " + fmtNum(info.points) + " points · last " + fmtTime(info.last_time) : ""),
-    chartBox("/api/v1/metrics/" + encodeURIComponent(name) + "/chart.svg" + query(params)));
-  const series = await api("/api/v1/metrics/" + encodeURIComponent(name) + "/series" + query(params));
-  add(main, ...section("Latest values (" + series.agg + ", " + series.source + ")", table([
-    { title: "Group", value: (s) => Object.keys(s.group).length ? JSON.stringify(s.group) : "all" },
-    { title: "Last step", value: (s) => fmtTime(s.points[s.points.length - 1].time) },
-    { title: "Value", num: true, value: (s) => fmtNum(s.points[s.points.length - 1].value) },
-    { title: "Steps", num: true, value: (s) => s.points.length },
-  ], series.series.filter((s) => s.points.length))));
+  if (name) {
+    const params = { ...rangeParams(), agg: values.agg, group_by: values.group_by, step: values.step };
+    add(main,
+      h("p", { class: "muted", id: "metric-origin", dataset: { origin: info ? origin(info) : "" } },
+        info ? [METRIC_ORIGINS[origin(info)], " · ", info.kind, " · ", fmtNum(info.points), " points · last ", when(info.last_time)] : ""),
+      chartBox("/api/v1/metrics/" + encodeURIComponent(name) + "/chart.svg" + query(params)));
+    const series = await api("/api/v1/metrics/" + encodeURIComponent(name) + "/series" + query(params));
+    add(main, ...section("Latest values (" + series.agg + ", " + series.source + ")", table([
+      { title: "Group", value: (s) => Object.keys(s.group).length ? Object.entries(s.group).map(([k, v]) => k + " = " + scalarText(v)).join(", ") : "all" },
+      { title: "Last step", value: (s) => when(s.points[s.points.length - 1].time) },
+      { title: "Value", num: true, value: (s) => fmtNum(s.points[s.points.length - 1].value) },
+      { title: "Steps", num: true, value: (s) => s.points.length },
+    ], series.series.filter((s) => s.points.length))));
+  } else {
+    add(main, h("p", { class: "muted", id: "no-application-metrics" }, "No application has sent a metric yet; the server's own metrics are below."));
+  }
+  if (own.length) {
+    add(main, h("section", { id: "server-metrics" }, ...section("This server's own metrics",
+      h("p", { class: "muted" }, "Written by the server itself, kept apart from what applications send: the probes' up and probe_latency_ms, "
+        + "and the fleet collection's fleet.* gauges of this host, its containers and agents (serve --fleet-interval sets how often, off stops it)."),
+      table([
+        { title: "Metric", value: (m) => h("a", { href: "#/metrics" + query({ name: m.name }) }, m.name) },
+        { title: "From", value: (m) => METRIC_ORIGINS[origin(m)] },
+        { title: "Kind", value: (m) => m.kind },
+        { title: "Points", num: true, value: (m) => fmtNum(m.points) },
+        { title: "Last", value: (m) => when(m.last_time) },
+      ], own.map((m) => ({ ...m, __attrs: { class: "own-metric", "data-origin": origin(m) } }))))));
+  }
 }
 
 async function runs(main) {
@@ -409,7 +537,7 @@ async function runs(main) {
     { name: "status", label: "Status", options: ["", "completed", "failed"] },
   ], values, (v) => setHash("#/runs", v)));
   await paged(main, "/api/v1/agents/runs", { ...rangeParams(), limit: 50, ...values }, (items) => table([
-    { title: "Start", value: (r) => fmtTime(r.start_time) },
+    { title: "Start", value: (r) => when(r.start_time) },
     { title: "Agent", value: (r) => h("a", { href: "#/runs/" + encodeURIComponent(r.correlation_id) }, r.agent_name) },
     { title: "Status", value: (r) => badge(r.status) },
     { title: "Quality", num: true, value: (r) => r.quality_score === null ? "–" : r.quality_score.toFixed(2) },
@@ -446,13 +574,15 @@ async function run(main, id) {
       card("Errors", String(counts.error || 0)), card("Successes", String(counts.success || 0))),
     r.error ? h("p", { class: "error" }, r.error) : null,
     ...section("Timeline", h("div", { class: "legend" }, ["tool_call", "decision", "error", "success"].map((t) => h("span", { class: t }, t.replace("_", " ")))), timeline),
-    h("p", { class: "muted" }, "correlation id ", h("code", {}, r.correlation_id), r.trace_id ? [" · ", h("a", { href: "#/traces/" + r.trace_id }, "trace")] : ""),
+    h("p", { class: "muted" }, "correlation id ", idView(r.correlation_id, "correlation id"), r.trace_id ? [" · ", h("a", { href: "#/traces/" + r.trace_id }, "trace")] : "",
+      " · started ", when(r.start_time)),
     ...section("Actions", table([
-      { title: "Time", value: (a) => fmtTime(a.time) },
+      { title: "Time", value: (a) => [when(a.time, true), " ", h("span", { class: "muted" }, "+" + fmtMs(Math.max(Date.parse(a.time) - start, 0)))] },
       { title: "Type", value: (a) => badge(a.action_type) },
       { title: "Name", value: (a) => a.name },
       { title: "Duration", num: true, value: (a) => a.duration_ms ? fmtMs(a.duration_ms) : "" },
-      { title: "Details", narrow: true, value: (a) => JSON.stringify(a.attributes) },
+      { title: "Details", narrow: true, value: (a) => Object.keys(a.attributes || {}).length
+        ? folded(preview(a.attributes, 90), kvTable(a.attributes)) : h("span", { class: "muted" }, "none") },
     ], r.actions.map((a) => ({ ...a, __attrs: { class: a.is_error ? "action-row failed" : "action-row", "data-action-type": a.action_type } })))),
   );
 }
@@ -484,19 +614,22 @@ async function health(main) {
     { title: "Severity", value: (a) => a.severity },
     { title: "Condition", value: (a) => a.reduce + "(" + a.metric + (a.where ? " where " + a.where : "") + ") " + a.condition + " " + a.threshold },
     { title: "Value", num: true, value: (a) => fmtNum(a.value) },
-    { title: "Since", value: (a) => fmtTime(a.since) },
+    { title: "Since", value: (a) => when(a.since) },
   ], alerts.items) : h("p", { class: "muted" }, "No alert rules configured.")));
 }
 
 async function fleet(main) {
   const status = await api("/telemetry/status");
-  add(main, h("h1", {}, "Fleet"));
+  add(main, h("h1", {}, "Fleet"),
+    h("p", { class: "muted", id: "fleet-origin" }, "Collected by this server itself, apart from what applications send: this host's CPU, memory, disks "
+      + "and network, its Docker containers, the agents of serve --agent and the probes' states, as hash-chained snapshots and fleet.* "
+      + "metrics. serve --fleet-interval sets how often (60 s unless told), off stops it."));
   const snap = status.snapshot;
   if (!snap) return add(main, h("p", { class: "muted" }, "No snapshot collected yet (serve --fleet-interval; POST /telemetry/collect with an admin token)."));
   const r = snap.results || {};
   add(main, h("div", { class: "cards" },
-    card("Collected", fmtTime(snap.collected_at)),
-    card("Chain position", "#" + status.chain.seq, { title: status.chain.hash }),
+    card("Collected", when(snap.collected_at)),
+    card("Chain position", ["#" + status.chain.seq, " ", copyButton(status.chain.hash, "snapshot hash")], { title: status.chain.hash }),
     r.host ? card("CPU", fmtNum(r.host.cpu && r.host.cpu.usage_percent) + " %") : null,
     r.host && r.host.memory ? card("Memory used", pct(r.host.memory.used_bytes / r.host.memory.total_bytes)) : null,
     r.agents ? card("Agents healthy", r.agents.healthy + " / " + r.agents.total) : null,
@@ -524,8 +657,8 @@ async function fleet(main) {
   add(main, h("div", { class: "grid2" },
     h("div", {}, h("h2", {}, "Host CPU"), chartBox("/api/v1/metrics/fleet.host.cpu.usage_percent/chart.svg" + query({ ...rangeParams(), agg: "avg" }))),
     h("div", {}, h("h2", {}, "Memory used (ratio)"), chartBox("/api/v1/metrics/fleet.host.memory.used_ratio/chart.svg" + query({ ...rangeParams(), agg: "avg" })))));
-  if (snap.errors && Object.keys(snap.errors).length) add(main, ...section("Collectors that failed", json(snap.errors)));
-  add(main, h("details", { class: "panel" }, h("summary", {}, "The whole snapshot (" + snap.snapshot_id + ")"), json(snap)));
+  if (snap.errors && Object.keys(snap.errors).length) add(main, ...section("Collectors that failed", kvTable(snap.errors)));
+  add(main, h("details", { class: "panel snapshot" }, h("summary", {}, "The whole snapshot (" + snap.snapshot_id + ")"), kvTable(snap)));
 }
 
 function login(main, message) {

@@ -22,3 +22,36 @@ function add(el, ...children) {
   }
   return el;
 }
+
+/** A time as a Date: from a Date, an RFC 3339 string, or nanoseconds since the epoch
+ * (a string of digits, as the API gives them); null when it is none of them. */
+function toDate(t) {
+  if (t === null || t === undefined || t === "") return null;
+  if (t instanceof Date) return isNaN(t) ? null : t;
+  if (typeof t === "string" && /^\d+$/.test(t)) return new Date(Number(BigInt(t) / 1000000n));
+  const d = new Date(t);
+  return isNaN(d) ? null : d;
+}
+
+/** How long ago `d` was (or how far ahead): "just now", "42 s ago", "3 min ago", "in 2 h". */
+function ago(d, now) {
+  const s = ((now === undefined ? Date.now() : now) - d.getTime()) / 1000;
+  const abs = Math.abs(s);
+  if (abs < 5) return "just now";
+  const [n, unit] = abs < 60 ? [abs, "s"] : abs < 3600 ? [abs / 60, "min"] : abs < 86400 ? [abs / 3600, "h"]
+    : abs < 86400 * 60 ? [abs / 86400, "d"] : abs < 86400 * 730 ? [abs / (86400 * 30.44), "mo"] : [abs / (86400 * 365.25), "y"];
+  const text = Math.floor(n) + " " + unit;
+  return s >= 0 ? text + " ago" : "in " + text;
+}
+
+/** A time in the browser's local time zone with how long ago it was; the exact UTC time
+ * in its tooltip. `precise` adds milliseconds. */
+function when(t, precise) {
+  const d = toDate(t);
+  if (!d) return typeof t === "string" ? t : "";
+  const options = precise
+    ? { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3 }
+    : undefined;
+  return h("time", { datetime: d.toISOString(), title: d.toISOString() },
+    d.toLocaleString(undefined, options), h("span", { class: "ago" }, " · " + ago(d)));
+}

@@ -37,7 +37,7 @@ function render(root, p) {
       h("p", {}, d.rollouts_complete + " of " + d.services + " rollouts complete"),
       h("div", { class: "cards" }, Object.entries(d.versions).map(([v, s]) => meter("Version " + v, s.agents + (s.agents === 1 ? " agent" : " agents"), s.share))));
   }
-  root.append(h("p", { class: "muted" }, "Updated " + new Date(p.collected_at).toLocaleString()));
+  root.append(h("p", { class: "muted" }, "Updated ", when(p.collected_at)));
 }
 
 async function load() {
