@@ -45,7 +45,10 @@ async function watched(context, label) {
   const page = await context.newPage();
   page.problems = [];
   page.on("console", (m) => { if (m.type() === "error") page.problems.push(label + ": console: " + m.text()); });
-  page.on("pageerror", (e) => page.problems.push(label + ": exception: " + e.message));
+  page.on("pageerror", (e) => {
+    page.problems.push(label + ": exception: " + e.message);
+    process.stderr.write(label + ": exception: " + (e.stack || e.message) + "\n");
+  });
   page.on("requestfailed", (r) => page.problems.push(label + ": request failed: " + r.url()));
   return page;
 }

@@ -272,7 +272,8 @@ async function trace(main, id) {
   const show = (s, row) => {
     main.querySelectorAll(".wf-row.selected").forEach((r) => r.classList.remove("selected"));
     row.classList.add("selected");
-    detail.replaceChildren(spanDetail(s, start));
+    detail.replaceChildren();
+    add(detail, spanDetail(s, start));
   };
   const wf = h("div", { class: "panel waterfall", id: "waterfall" }, rows.map(({ span: s, depth }) => {
     const offset = Number(BigInt(s.start_time_unix_nano) - start) / total * 100;
