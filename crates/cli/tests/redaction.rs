@@ -93,7 +93,7 @@ fn official_python_sdk_data_is_redacted_on_ingest_by_default() {
     assert_eq!(exception_message(&span), "no user [REDACTED:email]");
     assert_eq!(
         log["body"],
-        "login failed for [REDACTED:email]; Authorization: Bearer [REDACTED:jwt]"
+        "login failed for [REDACTED:email] password=[REDACTED:secret]; Authorization: Bearer [REDACTED:jwt]"
     );
     // Identity stays readable.
     assert_eq!(span["name"], "pii-span");
@@ -102,7 +102,7 @@ fn official_python_sdk_data_is_redacted_on_ingest_by_default() {
 
     // None of the secrets is stored anywhere in the span or the log record.
     let stored = format!("{span}{log}");
-    for key in ["email", "card", "jwt"] {
+    for key in ["email", "card", "jwt", "password"] {
         let secret = sent[key].as_str().expect("secret");
         assert!(!stored.contains(secret), "{key} stored: {stored}");
     }

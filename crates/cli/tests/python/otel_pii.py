@@ -24,7 +24,8 @@ card = "4111 1111 1111 1111"
 jwt = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
        ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkphbmUifQ"
        ".c2lnbmF0dXJlLW5vdC12YWxpZC1mb3ItdGVzdHM")
-body = f"login failed for {email}; Authorization: Bearer {jwt}"
+password = "hunter2-Secret!"
+body = f"login failed for {email} password={password}; Authorization: Bearer {jwt}"
 status = f"card {card} declined"
 exception = f"no user {email}"
 
@@ -61,6 +62,7 @@ json.dump({
     "url": url,
     "card": card,
     "jwt": jwt,
+    "password": password,
     "body": body,
     "status": status,
     "exception": exception,
