@@ -10,6 +10,22 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// Caps glibc's malloc at two arenas. By default it gives each thread that allocates
+/// under contention an arena of its own (up to 8 per core), and memory freed in one
+/// stays there: in a 10-minute soak the server's resident memory climbed to 227 MiB
+/// with the default and stayed flat at 129 MiB with two arenas (mimalloc instead: flat
+/// near 215 MiB); docs/PERFORMANCE.md. Called first thing in `main`, before any thread.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn cap_malloc_arenas() {
+    // SAFETY: mallopt only sets a tunable of glibc's allocator; it is called before any
+    // other thread exists, and an unknown option or value is refused by returning 0.
+    let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn cap_malloc_arenas() {}
+
 #[derive(Parser)]
 #[command(
     name = "automagik-telemetry",
@@ -63,6 +79,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    cap_malloc_arenas();
     let cli = Cli::parse();
     if matches!(cli.command, Command::Serve(_)) {
         tracing_subscriber::fmt()
