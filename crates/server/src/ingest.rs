@@ -491,6 +491,24 @@ mod tests {
     }
 
     #[test]
+    fn a_message_written_as_a_json_array_is_refused() {
+        // serde reads a struct from a JSON array too; OTLP JSON writes messages as
+        // objects, and the measure taken before decoding refuses anything else (found by
+        // the otlp_json fuzz target: `[]` as a metrics request).
+        for body in [&b"[]"[..], br#"{"resourceMetrics": [[]]}"#] {
+            let refused = decode_within::<ExportMetricsServiceRequest>(
+                Encoding::Json,
+                body,
+                &Limits::default(),
+            );
+            assert!(
+                matches!(refused, Err(IngestError::Malformed(_))),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_gzip_member_is_decompressed() {
         let body = [gzip(b"first member, "), gzip(b"second member")].concat();
         let out = decompress("gzip", &body, 1024).expect("two members");
