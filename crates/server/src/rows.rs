@@ -266,8 +266,7 @@ pub fn exemplars_json(exemplars: &[Exemplar]) -> String {
                 "value": value.filter(|v| v.is_finite()),
                 "trace_id": hex::encode(&e.trace_id),
                 "span_id": hex::encode(&e.span_id),
-                "attributes": serde_json::from_str::<Json>(&attributes_json(&e.filtered_attributes))
-                    .unwrap_or(Json::Null),
+                "attributes": attributes_to_json(&e.filtered_attributes),
             })
         })
         .collect();

@@ -111,6 +111,14 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// Nothing to commit: a request with no cumulative point.
+    fn nothing() -> Pending {
+        Pending {
+            guard: None,
+            updates: Vec::new(),
+        }
+    }
+
     /// Records the converted points as the last of their series.
     pub fn commit(mut self) {
         if let Some(states) = self.guard.as_mut() {
@@ -147,31 +155,27 @@ impl Temporality {
     /// or dropped; a request with no cumulative point takes no lock.
     pub async fn begin(&self, req: &mut ExportMetricsServiceRequest) -> Pending {
         if !has_cumulative(req) {
-            return Pending {
-                guard: None,
-                updates: Vec::new(),
-            };
+            return Pending::nothing();
         }
         let guard = self.states.clone().lock_owned().await;
-        let updates = convert(req, &guard, self.started_at_unix_nano);
-        Pending {
-            guard: Some(guard),
-            updates,
-        }
+        self.convert_under(guard, req)
     }
-}
 
-impl Temporality {
     /// [`Temporality::begin`] for callers outside an async runtime (it blocks while
     /// another request holds the state); must not be called from async code.
     pub fn begin_blocking(&self, req: &mut ExportMetricsServiceRequest) -> Pending {
         if !has_cumulative(req) {
-            return Pending {
-                guard: None,
-                updates: Vec::new(),
-            };
+            return Pending::nothing();
         }
         let guard = self.states.clone().blocking_lock_owned();
+        self.convert_under(guard, req)
+    }
+
+    fn convert_under(
+        &self,
+        guard: tokio::sync::OwnedMutexGuard<HashMap<u64, SeriesState>>,
+        req: &mut ExportMetricsServiceRequest,
+    ) -> Pending {
         let updates = convert(req, &guard, self.started_at_unix_nano);
         Pending {
             guard: Some(guard),

@@ -40,6 +40,18 @@ fn first_error(checks: &[(&str, u64)], now: u64) -> Option<String> {
         .find_map(|(what, t)| check(what, *t, now).err())
 }
 
+/// Keeps the `items` that `error` finds nothing wrong with; pushes why each other one
+/// was refused to `refused`.
+fn keep<T>(items: &mut Vec<T>, refused: &mut Vec<String>, error: impl Fn(&T) -> Option<String>) {
+    items.retain(|item| match error(item) {
+        Some(e) => {
+            refused.push(e);
+            false
+        }
+        None => true,
+    });
+}
+
 /// Removes the spans of `req` with a refused start, end or event time; returns why each
 /// was refused.
 pub fn traces(req: &mut ExportTraceServiceRequest, now: u64) -> Vec<String> {
@@ -49,7 +61,7 @@ pub fn traces(req: &mut ExportTraceServiceRequest, now: u64) -> Vec<String> {
         .iter_mut()
         .flat_map(|rs| &mut rs.scope_spans)
     {
-        ss.spans.retain(|s| {
+        keep(&mut ss.spans, &mut refused, |s| {
             let mut checks = vec![
                 ("span start time", s.start_time_unix_nano),
                 ("span end time", s.end_time_unix_nano),
@@ -59,13 +71,7 @@ pub fn traces(req: &mut ExportTraceServiceRequest, now: u64) -> Vec<String> {
                     .iter()
                     .map(|e| ("span event time", e.time_unix_nano)),
             );
-            match first_error(&checks, now) {
-                Some(e) => {
-                    refused.push(e);
-                    false
-                }
-                None => true,
-            }
+            first_error(&checks, now)
         });
     }
     refused
@@ -80,18 +86,14 @@ pub fn logs(req: &mut ExportLogsServiceRequest, now: u64) -> Vec<String> {
         .iter_mut()
         .flat_map(|rl| &mut rl.scope_logs)
     {
-        sl.log_records.retain(|l| {
-            let checks = [
-                ("log record time", l.time_unix_nano),
-                ("log record observed time", l.observed_time_unix_nano),
-            ];
-            match first_error(&checks, now) {
-                Some(e) => {
-                    refused.push(e);
-                    false
-                }
-                None => true,
-            }
+        keep(&mut sl.log_records, &mut refused, |l| {
+            first_error(
+                &[
+                    ("log record time", l.time_unix_nano),
+                    ("log record observed time", l.observed_time_unix_nano),
+                ],
+                now,
+            )
         });
     }
     refused
@@ -107,37 +109,30 @@ pub fn metrics(req: &mut ExportMetricsServiceRequest, now: u64) -> Vec<String> {
         .flat_map(|rm| &mut rm.scope_metrics)
         .flat_map(|sm| &mut sm.metrics)
     {
-        let name = m.name.clone();
-        let mut keep = |start: u64, time: u64| {
-            let checks = [("data point time", time)];
-            let error = first_error(&checks, now).or_else(|| {
-                // A start time is in the past of its point; only its range is checked.
-                check("data point start time", start, u64::MAX).err()
-            });
-            match error {
-                Some(e) => {
-                    refused.push(format!("metric {name:?}: {e}"));
-                    false
-                }
-                None => true,
-            }
+        let name = &m.name;
+        // A start time is in the past of its point; only its range is checked.
+        let error = |start: u64, time: u64| {
+            first_error(&[("data point time", time)], now)
+                .or_else(|| check("data point start time", start, u64::MAX).err())
+                .map(|e| format!("metric {name:?}: {e}"))
         };
+        let r = &mut refused;
         match &mut m.data {
-            Some(Data::Gauge(g)) => g
-                .data_points
-                .retain(|p| keep(p.start_time_unix_nano, p.time_unix_nano)),
-            Some(Data::Sum(s)) => s
-                .data_points
-                .retain(|p| keep(p.start_time_unix_nano, p.time_unix_nano)),
-            Some(Data::Histogram(h)) => h
-                .data_points
-                .retain(|p| keep(p.start_time_unix_nano, p.time_unix_nano)),
-            Some(Data::ExponentialHistogram(h)) => h
-                .data_points
-                .retain(|p| keep(p.start_time_unix_nano, p.time_unix_nano)),
-            Some(Data::Summary(s)) => s
-                .data_points
-                .retain(|p| keep(p.start_time_unix_nano, p.time_unix_nano)),
+            Some(Data::Gauge(g)) => keep(&mut g.data_points, r, |p| {
+                error(p.start_time_unix_nano, p.time_unix_nano)
+            }),
+            Some(Data::Sum(s)) => keep(&mut s.data_points, r, |p| {
+                error(p.start_time_unix_nano, p.time_unix_nano)
+            }),
+            Some(Data::Histogram(h)) => keep(&mut h.data_points, r, |p| {
+                error(p.start_time_unix_nano, p.time_unix_nano)
+            }),
+            Some(Data::ExponentialHistogram(h)) => keep(&mut h.data_points, r, |p| {
+                error(p.start_time_unix_nano, p.time_unix_nano)
+            }),
+            Some(Data::Summary(s)) => keep(&mut s.data_points, r, |p| {
+                error(p.start_time_unix_nano, p.time_unix_nano)
+            }),
             None => {}
         }
     }
