@@ -336,6 +336,15 @@ const EXPONENTIAL_HISTOGRAM: &str = "{METRIC_COMMON},
     AggregationTemporality Int32 CODEC(ZSTD(1)),{ADDED}
     {METRIC_INDEX}";
 
+/// The Collector's summary table (`ValueAtQuantiles Nested(Quantile, Value)` as the
+/// flattened arrays ClickHouse makes of it; no exemplars: summaries carry none).
+const SUMMARY: &str = "{METRIC_COMMON},
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    `ValueAtQuantiles.Quantile` Array(Float64) CODEC(ZSTD(1)),
+    `ValueAtQuantiles.Value` Array(Float64) CODEC(ZSTD(1)),{ADDED}
+    {METRIC_INDEX}";
+
 /// The Collector's exemplar columns of every metric table (its `Exemplars Nested(...)`
 /// as the flattened arrays ClickHouse makes of it), added after the tables were first
 /// released: (column, type, codec).
@@ -530,6 +539,14 @@ const TABLES: &[Table] = &[
         "toDateTime(TimeUnix)",
         "cityHash64(ServiceName, MetricName)",
     ),
+    raw(
+        "otel_metrics_summary",
+        SUMMARY,
+        "toDate(TimeUnix)",
+        "(ServiceName, MetricName, toUnixTimestamp64Nano(TimeUnix))",
+        "toDateTime(TimeUnix)",
+        "cityHash64(ServiceName, MetricName)",
+    ),
     replacing(
         "automagik_agent_actions",
         AGENT_ACTIONS,
@@ -651,6 +668,22 @@ const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
          FROM {source} AS h WHERE h.Count > 0 GROUP BY Bucket, ServiceName, MetricName",
     ),
     (
+        "otel_metrics_summary_rollup",
+        "otel_metrics_rollup",
+        "otel_metrics_summary",
+        // Min and max: the quantiles 0 and 1 when the summary has them, else its mean.
+        "SELECT {bucket}(s.TimeUnix) AS Bucket, s.ServiceName AS ServiceName, \
+         s.MetricName AS MetricName, sum(s.Count) AS Count, \
+         sum(if(isFinite(s.Sum), s.Sum, 0)) AS Sum, \
+         min(if(has(s.`ValueAtQuantiles.Quantile`, 0), \
+             s.`ValueAtQuantiles.Value`[indexOf(s.`ValueAtQuantiles.Quantile`, 0)], \
+             if(isFinite(s.Sum), s.Sum, 0) / s.Count)) AS Min, \
+         max(if(has(s.`ValueAtQuantiles.Quantile`, 1), \
+             s.`ValueAtQuantiles.Value`[indexOf(s.`ValueAtQuantiles.Quantile`, 1)], \
+             if(isFinite(s.Sum), s.Sum, 0) / s.Count)) AS Max \
+         FROM {source} AS s WHERE s.Count > 0 GROUP BY Bucket, ServiceName, MetricName",
+    ),
+    (
         "automagik_agent_rollup",
         "automagik_agent_rollup",
         "automagik_agent_actions",
@@ -699,6 +732,8 @@ impl Schema {
     pub const HISTOGRAMS: &'static str = "otel_metrics_histogram";
     /// Exponential histogram points.
     pub const EXPONENTIAL_HISTOGRAMS: &'static str = "otel_metrics_exponential_histogram";
+    /// Summary points.
+    pub const SUMMARIES: &'static str = "otel_metrics_summary";
     /// Agent actions.
     pub const AGENT_ACTIONS: &'static str = "automagik_agent_actions";
     /// Agent runs.

@@ -10,7 +10,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    Exemplar, HistogramDataPoint, exemplar, metric::Data, number_data_point,
+    Exemplar, HistogramDataPoint, Metric, SummaryDataPoint, exemplar, metric::Data,
+    number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span;
@@ -181,8 +182,9 @@ pub struct MetricPointRow {
     /// `service.name` of its resource.
     pub service_name: String,
     /// `sum` (monotonic: increases), `updown_sum` (a non-monotonic sum: current
-    /// values), `gauge` or `histogram` (explicit buckets; exponential histograms are
-    /// converted to them).
+    /// values), `gauge`, `histogram` (explicit buckets; exponential histograms are
+    /// converted to them) or `summary` (count and sum as increases, with the quantiles
+    /// the sender computed).
     pub kind: &'static str,
     /// Start of the interval, ns.
     pub start_time_unix_nano: u64,
@@ -190,13 +192,13 @@ pub struct MetricPointRow {
     pub time_unix_nano: u64,
     /// Sum and gauge value.
     pub value: Option<f64>,
-    /// Histogram count.
+    /// Histogram or summary count.
     pub count: Option<u64>,
-    /// Histogram sum.
+    /// Histogram or summary sum.
     pub sum: Option<f64>,
-    /// Histogram min.
+    /// Histogram min (a summary's quantile 0 when it has one).
     pub min: Option<f64>,
-    /// Histogram max.
+    /// Histogram max (a summary's quantile 1 when it has one).
     pub max: Option<f64>,
     /// Histogram bucket counts.
     pub bucket_counts: Option<Vec<u64>>,
@@ -207,6 +209,8 @@ pub struct MetricPointRow {
     /// Exemplars, JSON array text of `{time_unix_nano, value, trace_id, span_id,
     /// attributes}` (ids as hex, empty when the exemplar has none); `[]` for none.
     pub exemplars: String,
+    /// A summary's `(quantile, value)` pairs, by quantile; `None` for other kinds.
+    pub quantiles: Option<Vec<(f64, f64)>>,
 }
 
 /// The stored kind name `kind` as one of [`MetricPointRow::kind`]'s names
@@ -216,6 +220,7 @@ pub fn metric_kind(kind: &str) -> &'static str {
         "sum" => "sum",
         "updown_sum" => "updown_sum",
         "gauge" => "gauge",
+        "summary" => "summary",
         _ => "histogram",
     }
 }
@@ -245,7 +250,16 @@ impl MetricPointRow {
             explicit_bounds: None,
             attributes: attributes.into(),
             exemplars: "[]".into(),
+            quantiles: None,
         }
+    }
+
+    /// [`MetricPointRow::quantiles`] as stored: JSON array text of `[quantile, value]`
+    /// pairs, `None` without them.
+    pub fn quantiles_json(&self) -> Option<String> {
+        self.quantiles
+            .as_ref()
+            .map(|q| serde_json::to_string(q).unwrap_or_else(|_| "[]".into()))
     }
 }
 
@@ -286,6 +300,17 @@ pub struct AgentRunRow {
     pub service_name: String,
     /// The run's trace.
     pub trace_id: String,
+    /// The run's span (hex), empty for a run not read from a span (the Kafka consumer's).
+    pub span_id: String,
+    /// The parent of the run's span (hex), empty for a root span; the parent run is the
+    /// nearest agent span above it in the trace.
+    pub parent_span_id: String,
+    /// The session (`gen_ai.conversation.id`, `session.id`, `langfuse.session.id`), empty
+    /// when none.
+    pub session_id: String,
+    /// The user (`user.id`, `langfuse.user.id`; hashed when our SDK sent it), empty when
+    /// none.
+    pub user_id: String,
     /// Start, ns.
     pub start_time_unix_nano: u64,
     /// End, ns.
@@ -322,6 +347,87 @@ pub struct AgentActionRow {
     pub attributes: String,
 }
 
+/// An LLM call: a span whose operation is `chat`, `text_completion`, `generate_content`
+/// or `embeddings` (or their OpenInference and Langfuse equivalents), as
+/// [`automagik_telemetry_core::genai`] normalises it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LlmCallRow {
+    /// Its trace (hex).
+    pub trace_id: String,
+    /// Its span (hex); `(trace_id, span_id)` is unique.
+    pub span_id: String,
+    /// The parent span (hex), empty for a root span.
+    pub parent_span_id: String,
+    /// The run it belongs to when known at ingest (a `correlation_id` attribute, or the
+    /// nearest agent span above it in the same request), else empty; readers resolve the
+    /// rest through the trace.
+    pub correlation_id: String,
+    /// The agent (its own `gen_ai.agent.name`, or its run's), empty when unknown.
+    pub agent_name: String,
+    /// `service.name` of its resource.
+    pub service_name: String,
+    /// `chat`, `text_completion`, `generate_content`, `embeddings`, ...
+    pub operation: String,
+    /// Provider (`openai`, `anthropic`, ...), empty when unknown.
+    pub provider: String,
+    /// The requested model, empty when unknown.
+    pub request_model: String,
+    /// The model that answered, empty when unknown.
+    pub response_model: String,
+    /// Input tokens, cached ones included (the GenAI conventions' meaning).
+    pub input_tokens: Option<u64>,
+    /// Output tokens, reasoning ones included.
+    pub output_tokens: Option<u64>,
+    /// Input tokens read from the provider's cache.
+    pub cache_read_tokens: Option<u64>,
+    /// Input tokens written to the provider's cache.
+    pub cache_write_tokens: Option<u64>,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: Option<u64>,
+    /// Cost in USD: the span's own when it carries one, else from the price table;
+    /// `None` for an unpriced model (never counted as zero).
+    pub cost_usd: Option<f64>,
+    /// Start, ns.
+    pub start_time_unix_nano: u64,
+    /// Duration, ns.
+    pub duration_ns: u64,
+    /// Time to the first token, ns, when given.
+    pub time_to_first_token_ns: Option<u64>,
+    /// Finish reasons, JSON array text (`[]` for none).
+    pub finish_reasons: String,
+    /// Whether the span's status is an error.
+    pub is_error: bool,
+    /// The session, empty when none.
+    pub session_id: String,
+    /// The user, empty when none.
+    pub user_id: String,
+}
+
+/// A score: a judgement of a trace, span, run or session, from a person, a model or code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoreRow {
+    /// Unique id (given by the client, or a UUID); storing the same id again replaces it.
+    pub score_id: String,
+    /// `trace`, `span`, `run` or `session`.
+    pub target_kind: String,
+    /// The target's id: a trace id, `<trace id>-<span id>`, a correlation id, a session id.
+    pub target_id: String,
+    /// What is judged (`quality`, `correctness`, ...).
+    pub name: String,
+    /// `numeric`, `categorical` or `boolean`.
+    pub data_type: String,
+    /// A numeric or boolean (1 or 0) value.
+    pub value: Option<f64>,
+    /// A categorical value.
+    pub string_value: Option<String>,
+    /// Free text.
+    pub comment: Option<String>,
+    /// `human`, `llm` or `code`.
+    pub source: String,
+    /// When it was given, ns.
+    pub time_unix_nano: u64,
+}
+
 /// What one request turns into.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Batch {
@@ -335,6 +441,10 @@ pub struct Batch {
     pub agent_runs: Vec<AgentRunRow>,
     /// Agent actions found among the spans and events.
     pub agent_actions: Vec<AgentActionRow>,
+    /// LLM calls found among the spans.
+    pub llm_calls: Vec<LlmCallRow>,
+    /// Scores (posted, or read from `gen_ai.evaluation.result` events and runs' quality).
+    pub scores: Vec<ScoreRow>,
     /// Items refused, with the first reason.
     pub rejected: u64,
     /// Items refused, by category (they add up to `rejected`).
@@ -707,7 +817,38 @@ pub fn into_logs(mut accepted: ExportLogsServiceRequest) -> Batch {
     batch
 }
 
-/// Data points of a metrics request (sums, gauges, histograms; other kinds are rejected),
+/// A summary point: its count and sum (increases once converted), its quantiles by
+/// quantile (non-finite ones left out), min and max from its quantiles 0 and 1.
+fn summary_row(m: &Metric, service: &str, p: &SummaryDataPoint) -> MetricPointRow {
+    let mut quantiles: Vec<(f64, f64)> = p
+        .quantile_values
+        .iter()
+        .filter(|q| q.quantile.is_finite() && (0.0..=1.0).contains(&q.quantile) && q.value.is_finite())
+        .map(|q| (q.quantile, q.value))
+        .collect();
+    quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+    quantiles.dedup_by(|a, b| a.0 == b.0);
+    let at = |level: f64| quantiles.iter().find(|(q, _)| *q == level).map(|(_, v)| *v);
+    MetricPointRow {
+        name: m.name.clone(),
+        service_name: service.to_string(),
+        kind: "summary",
+        start_time_unix_nano: p.start_time_unix_nano,
+        time_unix_nano: p.time_unix_nano,
+        value: None,
+        count: Some(p.count),
+        sum: p.sum.is_finite().then_some(p.sum),
+        min: at(0.0),
+        max: at(1.0),
+        bucket_counts: None,
+        explicit_bounds: None,
+        attributes: attributes_json(&p.attributes),
+        exemplars: "[]".into(),
+        quantiles: Some(quantiles),
+    }
+}
+
+/// Data points of a metrics request (sums, gauges, histograms, summaries; other kinds are rejected),
 /// and a copy of the request without the refused metrics ([`into_metrics`] keeps the
 /// request itself).
 pub fn from_metrics(req: &ExportMetricsServiceRequest) -> Batch {
@@ -754,6 +895,7 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                 explicit_bounds: Some(p.explicit_bounds.clone()),
                 attributes: attributes_json(&p.attributes),
                 exemplars: exemplars_json(&p.exemplars),
+                quantiles: None,
             };
             match &m.data {
                 // A non-monotonic sum (an up-down counter) is a current value.
@@ -780,14 +922,9 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                         }
                     }
                 }
-                Some(Data::Summary(s)) => {
-                    for _ in &s.data_points {
-                        batch.reject(
-                            ItemRefusal::UnsupportedMetricKind,
-                            format!("metric {:?}: summaries are not stored yet", m.name),
-                        );
-                    }
-                }
+                Some(Data::Summary(s)) => batch
+                    .metric_points
+                    .extend(s.data_points.iter().map(|p| summary_row(m, &service, p))),
                 None => batch.reject(
                     ItemRefusal::NoData,
                     format!("metric {:?} has no data", m.name),
@@ -813,6 +950,7 @@ pub fn into_metrics(mut accepted: ExportMetricsServiceRequest) -> Batch {
                         | Data::Gauge(_)
                         | Data::Histogram(_)
                         | Data::ExponentialHistogram(_)
+                        | Data::Summary(_)
                 )
             )
         });

@@ -22,7 +22,8 @@ pub enum Agg {
     /// series (for histograms, the mean of each series' last point, averaged).
     Last,
     /// A quantile, in thousandths (`p95` is 950): from the merged buckets of the step's
-    /// histogram points, or from the values of number points.
+    /// histogram points, from the quantiles summaries carry ([`summary_quantile`]), or
+    /// from the values of number points.
     Quantile(u16),
 }
 
@@ -311,6 +312,20 @@ fn value_quantile(values: &mut [f64], q: f64) -> Option<f64> {
     Some(a + (b - a) * frac)
 }
 
+/// The `q` quantile of a summary's `(quantile, value)` pairs (sorted by quantile): the
+/// value at `q` when the summary carries it, else linear between the two closest carried
+/// quantiles; `None` outside the carried range (a summary's quantiles cannot be
+/// extrapolated, nor merged exactly).
+pub fn summary_quantile(pairs: &[(f64, f64)], q: f64) -> Option<f64> {
+    let upper = pairs.iter().position(|(level, _)| *level >= q)?;
+    let (hi_q, hi_v) = pairs[upper];
+    if hi_q == q {
+        return Some(hi_v);
+    }
+    let (lo_q, lo_v) = *pairs.get(upper.checked_sub(1)?)?;
+    Some(lo_v + (hi_v - lo_v) * (q - lo_q) / (hi_q - lo_q))
+}
+
 /// What one step of a raw series gathers for its aggregation.
 #[derive(Default)]
 struct RawStep {
@@ -320,6 +335,8 @@ struct RawStep {
     values: Vec<f64>,
     buckets: MergedBuckets,
     histograms: bool,
+    /// Per series: time, count and quantiles of its last summary point.
+    summaries: BTreeMap<String, (u64, u64, Vec<(f64, f64)>)>,
 }
 
 impl RawStep {
@@ -341,6 +358,18 @@ impl RawStep {
                 }
             }
             Agg::Quantile(_) => match (&p.bucket_counts, &p.explicit_bounds) {
+                _ if p.kind == "summary" => {
+                    let series = format!("{}\u{1}{}", p.service_name, p.attributes);
+                    let now = (
+                        p.time_unix_nano,
+                        p.count.unwrap_or(0),
+                        p.quantiles.clone().unwrap_or_default(),
+                    );
+                    let slot = self.summaries.entry(series).or_insert_with(|| now.clone());
+                    if now.0 >= slot.0 {
+                        *slot = now;
+                    }
+                }
                 (Some(counts), Some(bounds)) if p.kind == "histogram" => {
                     self.histograms = true;
                     self.buckets.add(bounds, counts, p.min, p.max);
@@ -368,7 +397,19 @@ impl RawStep {
             }
             Agg::Quantile(t) => {
                 let q = f64::from(t) / 1000.0;
-                if self.histograms {
+                if !self.summaries.is_empty() {
+                    // Each series' last summary; several series: their mean weighted by
+                    // count (an approximation: summaries cannot be merged exactly).
+                    let (mut total, mut weight) = (0.0, 0.0);
+                    for (_, count, pairs) in self.summaries.values() {
+                        if let Some(v) = summary_quantile(pairs, q) {
+                            let w = (*count).max(1) as f64;
+                            total += v * w;
+                            weight += w;
+                        }
+                    }
+                    (weight > 0.0).then(|| total / weight)
+                } else if self.histograms {
                     self.buckets.quantile(q)
                 } else {
                     value_quantile(&mut self.values, q)
@@ -746,5 +787,38 @@ mod tests {
         for bad in ["p0", "p101", "p9.99", "px", "median"] {
             assert!(bad.parse::<Agg>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn summary_quantiles_are_read_as_carried_and_interpolated_between() {
+        let pairs = [(0.0, 1.0), (0.5, 10.0), (0.9, 50.0), (1.0, 90.0)];
+        assert_eq!(summary_quantile(&pairs, 0.5), Some(10.0));
+        assert_eq!(summary_quantile(&pairs, 0.7), Some(30.0));
+        assert_eq!(summary_quantile(&pairs, 0.95), Some(70.0));
+        assert_eq!(summary_quantile(&[(0.5, 10.0), (0.9, 50.0)], 0.99), None);
+        assert_eq!(summary_quantile(&[(0.5, 10.0), (0.9, 50.0)], 0.25), None);
+        assert_eq!(summary_quantile(&[], 0.5), None);
+
+        let summary = |t: u64, route: &str, count: u64, median: f64| MetricPointRow {
+            count: Some(count),
+            sum: Some(median * count as f64),
+            quantiles: Some(vec![(0.5, median), (0.99, median * 2.0)]),
+            ..MetricPointRow::number("rpc", "s", "summary", t, None, format!(r#"{{"route":"{route}"}}"#))
+        };
+        // Series "a": its last point (median 30) counts, weighted by its count 3; "b": 60, 1.
+        let points = [
+            summary(1, "a", 5, 10.0),
+            summary(2, "a", 3, 30.0),
+            summary(3, "b", 1, 60.0),
+        ];
+        let p50 = from_points(&points, 0, 100, Agg::Quantile(500), None);
+        assert_eq!(p50[0].1[0].value, (30.0 * 3.0 + 60.0) / 4.0);
+        let per_route = from_points(&points, 0, 100, Agg::Quantile(990), Some("route"));
+        let values: Vec<f64> = per_route.iter().map(|(_, pts)| pts[0].value).collect();
+        assert_eq!(values, [60.0, 120.0]);
+        // Count and mean come from count and sum.
+        assert_eq!(from_points(&points, 0, 100, Agg::Count, None)[0].1[0].value, 9.0);
+        let avg = from_points(&points, 0, 100, Agg::Avg, None)[0].1[0].value;
+        assert_eq!(avg, (50.0 + 90.0 + 60.0) / 9.0);
     }
 }

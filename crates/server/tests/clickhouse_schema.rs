@@ -454,3 +454,77 @@ fn exponential_histograms_land_in_the_collector_table() {
         ("sizes", "histogram")
     );
 }
+
+/// Summaries are kept in the Collector's `otel_metrics_summary` table with its column
+/// names (`ValueAtQuantiles.Quantile` / `.Value`), and read back with their quantiles.
+#[test]
+fn summaries_land_in_the_collector_table() {
+    use automagik_telemetry_server::{ClickHouseStore, StoreRead, StoreWrite, rows};
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Metric, ResourceMetrics, ScopeMetrics, Summary, SummaryDataPoint, metric::Data,
+        summary_data_point::ValueAtQuantile,
+    };
+
+    let ch = ClickHouse::start().expect("start the ClickHouse engine");
+    let store = ClickHouseStore::open(&ch.url, 7300, 7300).expect("open the store");
+    let t = 1_700_000_000_000_000_000u64;
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "rpc_seconds".into(),
+                    data: Some(Data::Summary(Summary {
+                        data_points: vec![SummaryDataPoint {
+                            time_unix_nano: t,
+                            count: 12,
+                            sum: 30.0,
+                            quantile_values: vec![
+                                ValueAtQuantile {
+                                    quantile: 0.5,
+                                    value: 2.0,
+                                },
+                                ValueAtQuantile {
+                                    quantile: 0.99,
+                                    value: 9.5,
+                                },
+                            ],
+                            ..Default::default()
+                        }],
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    store.insert(rows::into_metrics(req)).expect("insert");
+    let stored = rows(
+        &ch,
+        "SELECT MetricName, Count, Sum, `ValueAtQuantiles.Quantile` AS q, \
+         `ValueAtQuantiles.Value` AS v FROM automagik.otel_metrics_summary",
+    );
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["Count"].to_string().trim_matches('"'), "12");
+    assert_eq!(stored[0]["q"], serde_json::json!([0.5, 0.99]));
+    assert_eq!(stored[0]["v"], serde_json::json!([2.0, 9.5]));
+    let points = store
+        .metric_points("rpc_seconds", 0, u64::MAX / 2, 10)
+        .expect("points");
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0].kind, "summary");
+    assert_eq!((points[0].count, points[0].sum), (Some(12), Some(30.0)));
+    assert_eq!(
+        points[0].quantiles.as_deref(),
+        Some(&[(0.5, 2.0), (0.99, 9.5)][..])
+    );
+    // The rollup view counts it.
+    let rollup = rows(
+        &ch,
+        "SELECT sum(Count) AS c, sum(Sum) AS s FROM automagik.otel_metrics_rollup_1m \
+         WHERE MetricName = 'rpc_seconds'",
+    );
+    assert_eq!(rollup[0]["c"].to_string().trim_matches('"'), "12");
+    assert_eq!(rollup[0]["s"], 30.0);
+}

@@ -22,7 +22,8 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint,
     Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-    exemplar, exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+    Summary, SummaryDataPoint, exemplar, exponential_histogram_data_point::Buckets, metric::Data,
+    number_data_point, summary_data_point::ValueAtQuantile,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status, span};
@@ -941,6 +942,71 @@ fn metrics_of_every_kind_from_sdk_requests(store: &dyn Store) {
     assert_eq!(p75[0].1[0].value, 6.0, "half-way through (4, 8]");
 }
 
+fn summaries_are_stored_as_increases_with_their_quantiles(store: &dyn Store) {
+    // A summary (as Prometheus client libraries and the Collector's Prometheus receiver
+    // send them): cumulative count and sum, exported twice, with its quantiles.
+    let temporality = Temporality::new(T0);
+    let quantiles = |median: f64| {
+        [(0.0, 1.0), (0.5, median), (0.99, median * 3.0), (1.0, 100.0)]
+            .into_iter()
+            .map(|(quantile, value)| ValueAtQuantile { quantile, value })
+            .collect()
+    };
+    for (i, (count, sum, median)) in [(10u64, 200.0, 15.0), (25, 650.0, 20.0)].into_iter().enumerate() {
+        let data = Data::Summary(Summary {
+            data_points: vec![SummaryDataPoint {
+                start_time_unix_nano: T0 + MS,
+                time_unix_nano: T0 + (i as u64 + 1) * MIN,
+                count,
+                sum,
+                quantile_values: quantiles(median),
+                attributes: vec![string_kv("route", "/pay")],
+                ..Default::default()
+            }],
+        });
+        ingest_metrics(store, &temporality, metric_request("api", "rpc_seconds", data));
+    }
+    let points = store
+        .metric_points("rpc_seconds", T0, T0 + 10 * MIN, 100)
+        .expect("points");
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[0].kind, "summary");
+    let increases: Vec<(Option<u64>, Option<f64>)> =
+        points.iter().map(|p| (p.count, p.sum)).collect();
+    assert_eq!(increases, [(Some(10), Some(200.0)), (Some(15), Some(450.0))]);
+    assert_eq!(
+        points[1].quantiles.as_deref(),
+        Some(&[(0.0, 1.0), (0.5, 20.0), (0.99, 60.0), (1.0, 100.0)][..])
+    );
+    assert_eq!((points[1].min, points[1].max), (Some(1.0), Some(100.0)));
+    let kinds: Vec<(String, String)> = store
+        .metric_names(100)
+        .expect("names")
+        .into_iter()
+        .map(|m| (m.name, m.kind))
+        .collect();
+    assert!(kinds.contains(&("rpc_seconds".into(), "summary".into())), "{kinds:?}");
+    // Percentiles from the last summary of the step; count and mean from the increases.
+    let at = |agg| series::from_points(&points, T0, 10 * MIN, agg, None)[0].1[0].value;
+    assert_eq!(at(Agg::Quantile(500)), 20.0);
+    assert_eq!(at(Agg::Quantile(990)), 60.0);
+    assert_eq!(at(Agg::Count), 25.0);
+    assert_eq!(at(Agg::Avg), 650.0 / 25.0);
+    // The rollups add the increases.
+    let rollups = store
+        .metric_rollups(&RollupQuery {
+            resolution: 3600,
+            from: T0,
+            to: T0 + 10 * MIN,
+            service: None,
+            name: Some("rpc_seconds".into()),
+        })
+        .expect("rollups");
+    let count: u64 = rollups.iter().map(|r| r.1.count).sum();
+    let sum: f64 = rollups.iter().map(|r| r.1.sum).sum();
+    assert_eq!((count, sum), (25, 650.0));
+}
+
 fn span_rollups_merge_across_batches(store: &dyn Store) {
     // 100 spans of 1..=100 ms in two batches, the same minute; 10 failing.
     for half in 0..2u16 {
@@ -1261,6 +1327,7 @@ macro_rules! conformance {
                 the_servers_own_metric_points_name_no_service,
                 metrics_points_and_rollups,
                 metrics_of_every_kind_from_sdk_requests,
+                summaries_are_stored_as_increases_with_their_quantiles,
                 span_rollups_merge_across_batches,
                 agent_runs_and_actions,
                 retention_purges_old_rows_only,

@@ -508,6 +508,15 @@ pub enum PointColumns<'a> {
     Exponential(&'a ExponentialHistogramDataPoint),
     /// A gauge or sum value (none is written as NaN).
     Number(Option<f64>),
+    /// A summary: count, sum (NaN when not finite) and its `(quantile, value)` pairs.
+    Summary {
+        /// Count.
+        count: u64,
+        /// Sum.
+        sum: f64,
+        /// Quantiles, by quantile.
+        quantiles: &'a [(f64, f64)],
+    },
     /// A histogram (no sum is written as 0, no min or max as NaN).
     Histogram {
         /// Count.
@@ -557,6 +566,18 @@ pub fn metric_row(m: &MetricColumns<'_>, point: &PointColumns<'_>) -> Json {
     });
     match point {
         PointColumns::Number(value) => row["Value"] = float(value.unwrap_or(f64::NAN)),
+        PointColumns::Summary {
+            count,
+            sum,
+            quantiles,
+        } => {
+            row["Count"] = json!(count);
+            row["Sum"] = float(*sum);
+            row["ValueAtQuantiles.Quantile"] =
+                Json::Array(quantiles.iter().map(|(q, _)| float(*q)).collect());
+            row["ValueAtQuantiles.Value"] =
+                Json::Array(quantiles.iter().map(|(_, v)| float(*v)).collect());
+        }
         PointColumns::Exponential(p) => {
             let (positive, negative) = (p.positive.clone(), p.negative.clone());
             let (positive, negative) = (positive.unwrap_or_default(), negative.unwrap_or_default());
@@ -846,6 +867,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
             let mut sums = Insert::new(Schema::SUMS);
             let mut histograms = Insert::new(Schema::HISTOGRAMS);
             let mut exponentials = Insert::new(Schema::EXPONENTIAL_HISTOGRAMS);
+            let mut summaries = Insert::new(Schema::SUMMARIES);
             for rm in &req.resource_metrics {
                 let service_name = service(rm.resource.as_ref());
                 let resource = resource_map(rm.resource.as_ref());
@@ -955,13 +977,33 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                                     exponentials.push(&row);
                                 }
                             }
-                            // Summaries have no table yet.
-                            _ => {}
+                            Some(Data::Summary(s)) => {
+                                for p in &s.data_points {
+                                    let quantiles: Vec<(f64, f64)> = p
+                                        .quantile_values
+                                        .iter()
+                                        .map(|q| (q.quantile, q.value))
+                                        .collect();
+                                    let row = point_row(
+                                        &p.attributes,
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        p.flags,
+                                        PointColumns::Summary {
+                                            count: p.count,
+                                            sum: p.sum,
+                                            quantiles: &quantiles,
+                                        },
+                                    );
+                                    summaries.push(&row);
+                                }
+                            }
+                            None => {}
                         }
                     }
                 }
             }
-            out.extend([gauges, sums, histograms, exponentials]);
+            out.extend([gauges, sums, histograms, exponentials, summaries]);
         }
         SignalRequest::EncodedLogs(_) => {}
     }

@@ -29,6 +29,11 @@
 //!   series, so the increase keeps it only when it changed in the interval (then it was
 //!   reached in it); otherwise it is left out.
 //!
+//! Summaries carry no temporality: by the OpenTelemetry data model their count and sum
+//! are cumulative, so they are converted the same way (a count that went down or a new
+//! start time is a reset); their quantiles describe the sender's own recent window and
+//! stay as sent.
+//!
 //! Non-monotonic sums (up-down counters) are current values and stay as they are; delta
 //! points and gauges are left alone.
 //!
@@ -44,7 +49,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint,
-    exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+    SummaryDataPoint, exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::collections::HashMap;
@@ -80,6 +85,10 @@ enum Last {
         zero_count: u64,
         positive: Vec<(i64, u64)>,
         negative: Vec<(i64, u64)>,
+    },
+    Summary {
+        count: u64,
+        sum: f64,
     },
 }
 
@@ -193,6 +202,7 @@ fn has_cumulative(req: &ExportMetricsServiceRequest) -> bool {
             Some(Data::Sum(s)) => s.is_monotonic && s.aggregation_temporality == CUMULATIVE,
             Some(Data::Histogram(h)) => h.aggregation_temporality == CUMULATIVE,
             Some(Data::ExponentialHistogram(h)) => h.aggregation_temporality == CUMULATIVE,
+            Some(Data::Summary(s)) => !s.data_points.is_empty(),
             _ => false,
         })
 }
@@ -330,6 +340,12 @@ fn convert(
                             exponential_point(p, key, &mut view, started_at)
                         });
                         h.aggregation_temporality = DELTA;
+                    }
+                    Some(Data::Summary(s)) => {
+                        s.data_points.retain_mut(|p| {
+                            let key = series_key(context, name, unit, 3, &p.attributes);
+                            summary_point(p, key, &mut view, started_at)
+                        });
                     }
                     _ => {}
                 }
@@ -604,6 +620,41 @@ fn exponential_point(
                     p.sum = sum_increase(p.sum, *sum);
                     p.min = moved(p.min, *min);
                     p.max = moved(p.max, *max);
+                }
+            }
+        }
+    }
+    view.set(key, state);
+    true
+}
+
+/// Rewrites one summary point's cumulative count and sum as their increases (its
+/// quantiles stay as sent); `false` drops it.
+fn summary_point(p: &mut SummaryDataPoint, key: u64, view: &mut View<'_>, started_at: u64) -> bool {
+    let (start, time) = (p.start_time_unix_nano, p.time_unix_nano);
+    let state = SeriesState {
+        start,
+        time,
+        last: Last::Summary {
+            count: p.count,
+            sum: p.sum,
+        },
+    };
+    match step(view.get(key), start, time, started_at) {
+        Step::Drop => return false,
+        Step::Full => {}
+        Step::Baseline => {
+            p.start_time_unix_nano = time;
+            p.count = 0;
+            p.sum = 0.0;
+        }
+        Step::Since(prev) => {
+            if let Last::Summary { count, sum } = prev.last {
+                // A count that went down: the summary restarted, its whole value counts.
+                if let Some(increase) = p.count.checked_sub(count) {
+                    p.start_time_unix_nano = prev.time;
+                    p.count = increase;
+                    p.sum -= sum;
                 }
             }
         }

@@ -11,7 +11,9 @@ pub mod sqlite;
 
 use crate::query::Cursor;
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
-use crate::rows::{AgentActionRow, AgentRunRow, Batch, LogRow, MetricPointRow, SpanRow};
+use crate::rows::{
+    AgentActionRow, AgentRunRow, Batch, LlmCallRow, LogRow, MetricPointRow, ScoreRow, SpanRow,
+};
 use serde::Serialize;
 
 /// Why a store operation failed. The message is for the server log; clients get a
@@ -157,10 +159,44 @@ pub struct RunQuery {
     pub from: Option<u64>,
     /// Started not after, ns.
     pub to: Option<u64>,
+    /// Only runs of this session.
+    pub session_id: Option<String>,
+    /// Only runs of this user.
+    pub user_id: Option<String>,
+    /// Only runs of this trace.
+    pub trace_id: Option<String>,
     /// Page size.
     pub limit: usize,
     /// Continue after this position.
     pub cursor: Option<Cursor>,
+}
+
+/// Which LLM calls to read (every filter given must hold).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LlmCallQuery {
+    /// Only calls in one of these traces (none: any trace).
+    pub trace_ids: Vec<String>,
+    /// Only calls of this session.
+    pub session_id: Option<String>,
+    /// Only calls of this user.
+    pub user_id: Option<String>,
+    /// Started not before, ns.
+    pub from: Option<u64>,
+    /// Started not after, ns.
+    pub to: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Which scores to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScoreQuery {
+    /// Only scores of one of these `(target_kind, target_id)` (none: any target).
+    pub targets: Vec<(String, String)>,
+    /// Only scores with this name.
+    pub name: Option<String>,
+    /// At most this many.
+    pub limit: usize,
 }
 
 /// A stored agent run with its row id and how many actions it has.
@@ -299,6 +335,10 @@ pub trait StoreRead {
     fn run(&self, correlation_id: &str) -> Result<Option<StoredRun>, StoreError>;
     /// The actions of a run, oldest first.
     fn actions(&self, correlation_id: &str) -> Result<Vec<AgentActionRow>, StoreError>;
+    /// LLM calls matching `query`, newest first, at most `query.limit`.
+    fn llm_calls(&self, query: &LlmCallQuery) -> Result<Vec<LlmCallRow>, StoreError>;
+    /// Scores matching `query`, newest first, at most `query.limit`.
+    fn scores(&self, query: &ScoreQuery) -> Result<Vec<ScoreRow>, StoreError>;
 }
 
 /// Retention: removing what is older than the configured windows.

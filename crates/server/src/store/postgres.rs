@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_fleet_snapshots.sql"),
     include_str!("../../migrations/postgres/0003_metric_exemplars_and_buckets.sql"),
     include_str!("../../migrations/postgres/0004_otlp_fields.sql"),
+    include_str!("../../migrations/postgres/0005_metric_summaries.sql"),
 ];
 /// Rows one retention step deletes per table.
 const PURGE_CHUNK: i64 = 10_000;
@@ -251,9 +252,9 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
     if !batch.metric_points.is_empty() {
         let stmt = tx.prepare(
             "INSERT INTO metric_points (name, service_name, kind, start_time_unix_nano, time_unix_nano, value,
-                count, sum, min, max, bucket_counts, explicit_bounds, attributes, exemplars)
+                count, sum, min, max, bucket_counts, explicit_bounds, attributes, exemplars, quantiles)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb,
-                     $14::text::jsonb)",
+                     $14::text::jsonb, $15::text::jsonb)",
         )?;
         for m in &batch.metric_points {
             tx.execute(
@@ -275,6 +276,7 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
                     &m.explicit_bounds,
                     &m.attributes,
                     &(m.exemplars != "[]").then_some(&m.exemplars),
+                    &m.quantiles_json(),
                 ],
             )?;
         }

@@ -392,11 +392,12 @@ fn metric_point_listing(
         d,
         format!(
             "SELECT name, service_name, kind, start_time_unix_nano, time_unix_nano, value, count, sum, min, max,
-                    {}, {}, {}, {} FROM metric_points",
+                    {}, {}, {}, {}, {} FROM metric_points",
             d.json("attributes"),
             d.json_array("bucket_counts"),
             d.json_array("explicit_bounds"),
             d.json("exemplars"),
+            d.json("quantiles"),
         ),
     );
     l.push(
@@ -582,6 +583,7 @@ macro_rules! read_metric_point {
             exemplars: $row
                 .$get::<_, Option<String>>(13)?
                 .unwrap_or_else(|| "[]".to_string()),
+            quantiles: $crate::store::sql::json_numbers($row.$get(14)?),
         }
     }};
 }

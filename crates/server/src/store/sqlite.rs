@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_fleet_snapshots.sql"),
     include_str!("../../migrations/sqlite/0004_metric_exemplars_and_buckets.sql"),
     OTLP_FIELDS,
+    include_str!("../../migrations/sqlite/0006_metric_summaries.sql"),
 ];
 /// The migration that keeps the OTLP fields of spans and logs (links, trace state, flags,
 /// scopes, dropped counts, observed times, body types).
@@ -375,8 +376,8 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
         )?;
         let mut metric_stmt = tx.prepare_cached(
             "INSERT INTO metric_points (name, service_name, kind, start_time_unix_nano, time_unix_nano, value,
-                count, sum, min, max, bucket_counts, explicit_bounds, attributes, exemplars)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                count, sum, min, max, bucket_counts, explicit_bounds, attributes, exemplars, quantiles)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         let mut run_stmt = tx.prepare_cached(&sql::upsert_run(Dialect::Sqlite))?;
         let mut action_stmt = tx.prepare_cached(&sql::insert_action(Dialect::Sqlite))?;
@@ -467,6 +468,7 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                         .map(|b| serde_json::to_string(b).unwrap_or_default()),
                     m.attributes,
                     (m.exemplars != "[]").then_some(&m.exemplars),
+                    m.quantiles_json(),
                 ])?;
             }
             for r in &batch.agent_runs {

@@ -414,13 +414,33 @@ pub(super) struct PointOut {
     types: Map<String, Json>,
     #[serde(flatten)]
     exemplars: ExemplarColumns,
+    #[serde(default)]
+    q_levels: Vec<Option<f64>>,
+    #[serde(default)]
+    q_values: Vec<Option<f64>>,
 }
 
 impl PointOut {
     /// The point; bucket counts and bounds only for histograms.
     pub(super) fn row(self) -> MetricPointRow {
         let histogram = self.kind == "histogram";
+        let summary = self.kind == "summary";
         let exemplars = self.exemplars.text();
+        let mut quantiles: Vec<(f64, f64)> = self
+            .q_levels
+            .iter()
+            .zip(&self.q_values)
+            .filter_map(|(q, v)| Some(((*q)?, (*v)?)))
+            .filter(|(q, v)| (0.0..=1.0).contains(q) && v.is_finite())
+            .collect();
+        quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+        quantiles.dedup_by(|a, b| a.0 == b.0);
+        let at = |level: f64| quantiles.iter().find(|(q, _)| *q == level).map(|(_, v)| *v);
+        let (min, max) = if summary {
+            (at(0.0), at(1.0))
+        } else {
+            (self.min, self.max)
+        };
         MetricPointRow {
             exemplars,
             kind: crate::rows::metric_kind(&self.kind),
@@ -429,10 +449,10 @@ impl PointOut {
             start_time_unix_nano: self.start,
             time_unix_nano: self.t,
             value: self.value,
-            count: histogram.then_some(self.count),
-            sum: self.sum,
-            min: self.min,
-            max: self.max,
+            count: (histogram || summary).then_some(self.count),
+            sum: self.sum.filter(|s| s.is_finite()),
+            min,
+            max,
             bucket_counts: histogram.then(|| {
                 self.bucket_counts
                     .iter()
@@ -446,6 +466,7 @@ impl PointOut {
                     .collect()
             }),
             attributes: join_attributes(self.attributes, &self.types),
+            quantiles: summary.then_some(quantiles),
         }
     }
 }
@@ -568,6 +589,7 @@ impl ExponentialOut {
             explicit_bounds: Some(point.explicit_bounds),
             attributes: join_attributes(self.attributes, &self.types),
             exemplars: self.exemplars.text(),
+            quantiles: None,
         })
     }
 }

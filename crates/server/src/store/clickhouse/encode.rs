@@ -152,10 +152,11 @@ fn own_rows(batch: &Batch) -> Vec<Insert> {
             event_name: l.event_name.as_deref().unwrap_or(""),
         }));
     }
-    let (mut gauges, mut sums, mut histograms) = (
+    let (mut gauges, mut sums, mut histograms, mut summaries) = (
         Insert::new(Schema::GAUGES),
         Insert::new(Schema::SUMS),
         Insert::new(Schema::HISTOGRAMS),
+        Insert::new(Schema::SUMMARIES),
     );
     for m in &batch.metric_points {
         let attributes = attribute_columns(&m.attributes);
@@ -176,6 +177,14 @@ fn own_rows(batch: &Batch) -> Vec<Insert> {
                     max: m.max,
                     bucket_counts: m.bucket_counts.as_deref().unwrap_or_default(),
                     explicit_bounds: m.explicit_bounds.as_deref().unwrap_or_default(),
+                },
+            ),
+            "summary" => (
+                &mut summaries,
+                PointColumns::Summary {
+                    count: m.count.unwrap_or(0),
+                    sum: m.sum.unwrap_or(f64::NAN),
+                    quantiles: m.quantiles.as_deref().unwrap_or_default(),
                 },
             ),
             "sum" => (&mut sums, PointColumns::Number(m.value)),
@@ -217,7 +226,7 @@ fn own_rows(batch: &Batch) -> Vec<Insert> {
             attributes: &attributes,
         }));
     }
-    vec![spans, logs, gauges, sums, histograms, runs, actions]
+    vec![spans, logs, gauges, sums, histograms, summaries, runs, actions]
 }
 
 /// The string map of attributes kept as JSON object text (resources take no type map).

@@ -77,6 +77,7 @@ const RAW_TABLES: &[(&str, &str, bool)] = &[
     (Schema::SUMS, "TimeUnix", true),
     (Schema::HISTOGRAMS, "TimeUnix", true),
     (Schema::EXPONENTIAL_HISTOGRAMS, "TimeUnix", true),
+    (Schema::SUMMARIES, "TimeUnix", true),
     (Schema::AGENT_ACTIONS, "Timestamp", true),
     (Schema::AGENT_RUNS, "Timestamp", true),
     ("automagik_events", "Timestamp", false),
@@ -309,28 +310,48 @@ impl ClickHouseStore {
             at(from),
             at(to)
         );
-        let common = "MetricName, ServiceName, toUnixTimestamp64Nano(StartTimeUnix) AS start, \
-             toUnixTimestamp64Nano(TimeUnix) AS t, Attributes, AttributeTypes, \
+        let point = "MetricName, ServiceName, toUnixTimestamp64Nano(StartTimeUnix) AS start, \
+             toUnixTimestamp64Nano(TimeUnix) AS t, Attributes, AttributeTypes";
+        let common = format!(
+            "{point}, \
              arrayMap(x -> toString(toUnixTimestamp64Nano(x)), `Exemplars.TimeUnix`) AS ex_time, \
              `Exemplars.Value` AS ex_value, `Exemplars.TraceId` AS ex_trace, \
-             `Exemplars.SpanId` AS ex_span, `Exemplars.FilteredAttributes` AS ex_attributes";
+             `Exemplars.SpanId` AS ex_span, `Exemplars.FilteredAttributes` AS ex_attributes"
+        );
+        // Only summaries have quantiles.
+        let no_quantiles =
+            "CAST([], 'Array(Float64)') AS q_levels, CAST([], 'Array(Float64)') AS q_values";
         let number = |kind: &str, table: &str| {
             format!(
                 "SELECT {kind} AS kind, {common}, Value AS value, toUInt64(0) AS count, \
                  CAST(NULL, 'Nullable(Float64)') AS sum, CAST(NULL, 'Nullable(Float64)') AS min, \
                  CAST(NULL, 'Nullable(Float64)') AS max, CAST([], 'Array(UInt64)') AS bucket_counts, \
-                 CAST([], 'Array(Float64)') AS explicit_bounds FROM {} WHERE {filter}",
+                 CAST([], 'Array(Float64)') AS explicit_bounds, {no_quantiles} FROM {} WHERE {filter}",
                 self.table(table)
             )
         };
         let histogram = format!(
             "SELECT 'histogram' AS kind, {common}, CAST(NULL, 'Nullable(Float64)') AS value, \
              Count AS count, toNullable(Sum) AS sum, toNullable(Min) AS min, toNullable(Max) AS max, \
-             BucketCounts AS bucket_counts, ExplicitBounds AS explicit_bounds FROM {} WHERE {filter}",
+             BucketCounts AS bucket_counts, ExplicitBounds AS explicit_bounds, {no_quantiles} \
+             FROM {} WHERE {filter}",
             self.table(Schema::HISTOGRAMS)
         );
+        // Summaries carry no exemplars.
+        let summary = format!(
+            "SELECT 'summary' AS kind, {point}, CAST([], 'Array(String)') AS ex_time, \
+             CAST([], 'Array(Nullable(Float64))') AS ex_value, CAST([], 'Array(String)') AS ex_trace, \
+             CAST([], 'Array(String)') AS ex_span, \
+             CAST([], 'Array(Map(LowCardinality(String), String))') AS ex_attributes, \
+             CAST(NULL, 'Nullable(Float64)') AS value, Count AS count, toNullable(Sum) AS sum, \
+             CAST(NULL, 'Nullable(Float64)') AS min, CAST(NULL, 'Nullable(Float64)') AS max, \
+             CAST([], 'Array(UInt64)') AS bucket_counts, CAST([], 'Array(Float64)') AS explicit_bounds, \
+             `ValueAtQuantiles.Quantile` AS q_levels, `ValueAtQuantiles.Value` AS q_values \
+             FROM {} WHERE {filter}",
+            self.table(Schema::SUMMARIES)
+        );
         let rows: Vec<PointOut> = self.select(&format!(
-            "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram}) \
+            "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram} UNION ALL {summary}) \
              ORDER BY {order}, ServiceName, toString(Attributes) LIMIT {limit}",
             number("'gauge'", Schema::GAUGES),
             number("if(IsMonotonic, 'sum', 'updown_sum')", Schema::SUMS),
@@ -543,6 +564,7 @@ impl StoreRead for ClickHouseStore {
                     Schema::SUMS,
                     Schema::HISTOGRAMS,
                     Schema::EXPONENTIAL_HISTOGRAMS,
+                    Schema::SUMMARIES,
                 ]
                 .iter()
                 .map(|t| {
@@ -598,6 +620,7 @@ impl StoreRead for ClickHouseStore {
             bounds(Schema::SUMS, "TimeUnix", "")?,
             bounds(Schema::HISTOGRAMS, "TimeUnix", "")?,
             bounds(Schema::EXPONENTIAL_HISTOGRAMS, "TimeUnix", "")?,
+            bounds(Schema::SUMMARIES, "TimeUnix", "")?,
         ];
         let all: Vec<&Bounds> = [&spans, &logs].into_iter().chain(&metrics).collect();
         let seen = || all.iter().filter(|b| b.n > 0);
@@ -637,6 +660,7 @@ impl StoreRead for ClickHouseStore {
             ("if(any(IsMonotonic), 'sum', 'updown_sum')", Schema::SUMS),
             ("'histogram'", Schema::HISTOGRAMS),
             ("'histogram'", Schema::EXPONENTIAL_HISTOGRAMS),
+            ("'summary'", Schema::SUMMARIES),
         ]
         .into_iter()
         .map(|(kind, t)| {
