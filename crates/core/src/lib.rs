@@ -8,6 +8,7 @@ pub mod agent_event;
 pub mod clickhouse;
 pub mod consent;
 pub mod exponential;
+pub mod genai;
 pub mod human;
 pub mod kafka;
 pub mod latency;
