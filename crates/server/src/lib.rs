@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod consumer;
 pub mod fleet;
+pub mod genai;
 pub mod grpc;
 pub mod http;
 pub mod http_client;
