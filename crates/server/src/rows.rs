@@ -468,7 +468,11 @@ impl Batch {
 
     /// Whether there is nothing to store.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0 && self.agent_runs.is_empty() && self.agent_actions.is_empty()
+        self.len() == 0
+            && self.agent_runs.is_empty()
+            && self.agent_actions.is_empty()
+            && self.llm_calls.is_empty()
+            && self.scores.is_empty()
     }
 
     /// Refuses one item for `reason`; `why` says it to the client.
@@ -697,6 +701,10 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
                         status: if run.failed { "failed" } else { "completed" }.to_string(),
                         service_name: service.clone(),
                         trace_id: trace_id.clone(),
+                        span_id: span_id.clone(),
+                        parent_span_id: parent_span_id.clone(),
+                        session_id: String::new(),
+                        user_id: String::new(),
                         start_time_unix_nano: span.start_time_unix_nano,
                         end_time_unix_nano: end,
                         quality_score: run.quality_score,

@@ -6,10 +6,14 @@
 use automagik_telemetry_core::exponential;
 use automagik_telemetry_server::ingest::temporality::Temporality;
 use automagik_telemetry_server::rollup::quantile_ns;
-use automagik_telemetry_server::rows::{self, Batch, BodyType, MetricPointRow};
+use automagik_telemetry_server::rows::{
+    self, AgentRunRow, Batch, BodyType, LlmCallRow, MetricPointRow, ScoreRow,
+};
 use automagik_telemetry_server::series::{self, Agg};
+use automagik_telemetry_server::store::{LlmCallQuery, ScoreQuery};
 use automagik_telemetry_server::{
-    ClickHouseStore, LogQuery, PostgresStore, RollupQuery, RunQuery, SqliteStore, Store, TraceQuery,
+    ClickHouseStore, LogQuery, PostgresStore, RollupQuery, RunQuery, SqliteStore, Store, StoredRun,
+    TraceQuery,
 };
 use automagik_telemetry_testkit::build::{any_kv, log_request, string_kv, trace_request};
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
@@ -1202,6 +1206,416 @@ fn agent_runs_and_actions(store: &dyn Store) {
     assert!(by_type.contains(&("tool_call", 5, 0)), "{by_type:?}");
 }
 
+/// A run of trace 70 by `user-1`, started at `start`.
+fn run_row(correlation: &str, span: &str, parent: &str, session: &str, start: u64) -> AgentRunRow {
+    AgentRunRow {
+        correlation_id: correlation.into(),
+        agent_name: "planner".into(),
+        status: "completed".into(),
+        service_name: "agents".into(),
+        trace_id: hex::encode(tid(70)),
+        span_id: span.into(),
+        parent_span_id: parent.into(),
+        session_id: session.into(),
+        user_id: "user-1".into(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 900 * MS,
+        quality_score: None,
+        error: None,
+        attributes: r#"{"k":"v"}"#.into(),
+    }
+}
+
+/// A run's place: correlation id, span, parent span, session, user.
+fn run_place(r: &StoredRun) -> (&str, &str, &str, &str, &str) {
+    (
+        r.row.correlation_id.as_str(),
+        r.row.span_id.as_str(),
+        r.row.parent_span_id.as_str(),
+        r.row.session_id.as_str(),
+        r.row.user_id.as_str(),
+    )
+}
+
+/// A priced chat call of session `sess-1` by `user-1`.
+fn llm_call(trace: u8, span: u16, parent: &str, start: u64) -> LlmCallRow {
+    LlmCallRow {
+        trace_id: hex::encode(tid(trace)),
+        span_id: hex::encode(sid(span)),
+        parent_span_id: parent.into(),
+        correlation_id: String::new(),
+        agent_name: "planner".into(),
+        service_name: "agents".into(),
+        operation: "chat".into(),
+        provider: "openai".into(),
+        request_model: "gpt-4o".into(),
+        response_model: "gpt-4o-2024-08-06".into(),
+        input_tokens: Some(1_200),
+        output_tokens: Some(300),
+        cache_read_tokens: Some(200),
+        cache_write_tokens: Some(0),
+        reasoning_tokens: Some(50),
+        cost_usd: Some(0.0105),
+        start_time_unix_nano: start,
+        duration_ns: 800 * MS,
+        time_to_first_token_ns: Some(120 * MS),
+        finish_reasons: r#"["stop","length"]"#.into(),
+        is_error: false,
+        session_id: "sess-1".into(),
+        user_id: "user-1".into(),
+    }
+}
+
+/// Asserts that `got` is `want`, in order, every field equal (the finish reasons as
+/// JSON: a store may write the array back with its own spacing).
+fn assert_calls(got: Vec<LlmCallRow>, want: &[&LlmCallRow]) {
+    let spans: Vec<&str> = got.iter().map(|c| c.span_id.as_str()).collect();
+    let wanted: Vec<&str> = want.iter().map(|c| c.span_id.as_str()).collect();
+    assert_eq!(spans, wanted, "which calls, newest first");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(json(&g.finish_reasons), json(&w.finish_reasons));
+        let g = LlmCallRow {
+            finish_reasons: w.finish_reasons.clone(),
+            ..g.clone()
+        };
+        assert_eq!(&g, *w);
+    }
+}
+
+/// Score targets as a [`ScoreQuery`] takes them.
+fn targets(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(kind, id)| (kind.to_string(), id.to_string()))
+        .collect()
+}
+
+/// A score of `target` given at `time`.
+fn score(id: &str, (kind, target): (&str, &str), name: &str, time: u64) -> ScoreRow {
+    ScoreRow {
+        score_id: id.into(),
+        target_kind: kind.into(),
+        target_id: target.into(),
+        name: name.into(),
+        data_type: "numeric".into(),
+        value: Some(0.8),
+        string_value: None,
+        comment: Some("well grounded".into()),
+        source: "human".into(),
+        time_unix_nano: time,
+    }
+}
+
+/// Two runs nested in one trace, LLM calls (priced and not) and scores come back with
+/// every field, by each filter, newest first; a retried request stores nothing twice and
+/// a score stored again under its id replaces the first.
+fn llm_calls_scores_and_nested_runs_round_trip(store: &dyn Store) {
+    let trace = hex::encode(tid(70));
+    let other_trace = hex::encode(tid(71));
+    let (parent_span, child_span) = (hex::encode(sid(1)), hex::encode(sid(2)));
+    let parent = run_row("run-parent", &parent_span, "", "", T0);
+    let child = run_row(
+        "run-child",
+        &child_span,
+        &parent_span,
+        "sess-1",
+        T0 + 5 * MS,
+    );
+    let priced = LlmCallRow {
+        correlation_id: "run-child".into(),
+        ..llm_call(70, 3, &child_span, T0 + 10 * MS)
+    };
+    // An unknown model: no cost (never a cost of zero), few counts, a failure.
+    let unpriced = LlmCallRow {
+        correlation_id: "run-parent".into(),
+        operation: "text_completion".into(),
+        provider: "acme".into(),
+        request_model: "acme-large".into(),
+        response_model: String::new(),
+        input_tokens: Some(40),
+        output_tokens: None,
+        cache_read_tokens: None,
+        cache_write_tokens: None,
+        reasoning_tokens: None,
+        cost_usd: None,
+        time_to_first_token_ns: None,
+        finish_reasons: "[]".into(),
+        is_error: true,
+        ..llm_call(70, 4, &parent_span, T0 + 1_000 * MS)
+    };
+    let elsewhere = LlmCallRow {
+        agent_name: String::new(),
+        operation: "embeddings".into(),
+        request_model: "text-embedding-3-small".into(),
+        response_model: "text-embedding-3-small".into(),
+        output_tokens: Some(0),
+        cost_usd: Some(0.5),
+        finish_reasons: r#"["stop"]"#.into(),
+        session_id: "sess-2".into(),
+        user_id: "user-2".into(),
+        ..llm_call(71, 1, "", T0 + 2 * MIN)
+    };
+    let quality = score("score-1", ("trace", trace.as_str()), "quality", T0 + MIN);
+    let correct = ScoreRow {
+        data_type: "boolean".into(),
+        value: Some(1.0),
+        comment: None,
+        source: "code".into(),
+        ..score("score-2", ("run", "run-child"), "correctness", T0 + 2 * MIN)
+    };
+    let tone = ScoreRow {
+        data_type: "categorical".into(),
+        value: None,
+        string_value: Some("friendly".into()),
+        source: "llm".into(),
+        ..score("score-3", ("trace", trace.as_str()), "tone", T0 + 3 * MIN)
+    };
+    let batch = Batch {
+        agent_runs: vec![parent, child],
+        llm_calls: vec![priced.clone(), unpriced.clone(), elsewhere.clone()],
+        scores: vec![quality.clone(), correct.clone(), tone.clone()],
+        ..Default::default()
+    };
+    store.insert(batch.clone()).expect("insert");
+
+    // Runs by session and by trace, with their place in the trace.
+    let runs = |q: RunQuery| store.runs(&RunQuery { limit: 10, ..q }).expect("runs");
+    let of_session = runs(RunQuery {
+        session_id: Some("sess-1".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        of_session.items.iter().map(run_place).collect::<Vec<_>>(),
+        vec![(
+            "run-child",
+            child_span.as_str(),
+            parent_span.as_str(),
+            "sess-1",
+            "user-1"
+        )]
+    );
+    let of_trace = runs(RunQuery {
+        trace_id: Some(trace.clone()),
+        ..Default::default()
+    });
+    assert_eq!(
+        of_trace.items.iter().map(run_place).collect::<Vec<_>>(),
+        vec![
+            (
+                "run-child",
+                child_span.as_str(),
+                parent_span.as_str(),
+                "sess-1",
+                "user-1"
+            ),
+            ("run-parent", parent_span.as_str(), "", "", "user-1"),
+        ],
+        "newest first"
+    );
+    let stored = &of_trace.items[1].row;
+    assert_eq!(
+        (stored.trace_id.as_str(), stored.agent_name.as_str()),
+        (trace.as_str(), "planner")
+    );
+    assert_eq!(
+        (stored.start_time_unix_nano, stored.end_time_unix_nano),
+        (T0, T0 + 900 * MS)
+    );
+    assert_eq!(json(&stored.attributes), json!({"k": "v"}));
+    let of_user = |user: &str| {
+        runs(RunQuery {
+            user_id: Some(user.into()),
+            ..Default::default()
+        })
+        .items
+        .len()
+    };
+    assert_eq!((of_user("user-1"), of_user("user-2")), (2, 0));
+    assert!(
+        runs(RunQuery {
+            trace_id: Some(other_trace.clone()),
+            ..Default::default()
+        })
+        .items
+        .is_empty()
+    );
+    let one = store.run("run-child").expect("run").expect("found");
+    assert_eq!(
+        run_place(&one),
+        (
+            "run-child",
+            child_span.as_str(),
+            parent_span.as_str(),
+            "sess-1",
+            "user-1"
+        )
+    );
+
+    // LLM calls by trace, session, user and time, every field as stored.
+    let calls = |q: LlmCallQuery| store.llm_calls(&q).expect("llm calls");
+    assert_calls(
+        calls(LlmCallQuery {
+            trace_ids: vec![trace.clone()],
+            limit: 10,
+            ..Default::default()
+        }),
+        &[&unpriced, &priced],
+    );
+    let both_traces = LlmCallQuery {
+        trace_ids: vec![trace.clone(), other_trace.clone()],
+        limit: 10,
+        ..Default::default()
+    };
+    assert_calls(
+        calls(both_traces.clone()),
+        &[&elsewhere, &unpriced, &priced],
+    );
+    assert_calls(
+        calls(LlmCallQuery {
+            session_id: Some("sess-1".into()),
+            limit: 10,
+            ..Default::default()
+        }),
+        &[&unpriced, &priced],
+    );
+    assert_calls(
+        calls(LlmCallQuery {
+            user_id: Some("user-2".into()),
+            limit: 10,
+            ..Default::default()
+        }),
+        &[&elsewhere],
+    );
+    assert_calls(
+        calls(LlmCallQuery {
+            from: Some(T0 + 500 * MS),
+            to: Some(T0 + MIN),
+            limit: 10,
+            ..Default::default()
+        }),
+        &[&unpriced],
+    );
+    assert_calls(
+        calls(LlmCallQuery {
+            limit: 1,
+            ..Default::default()
+        }),
+        &[&elsewhere],
+    );
+    assert!(
+        calls(LlmCallQuery {
+            trace_ids: vec![hex::encode(tid(72))],
+            limit: 10,
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    // A retried request stores no call (and no run) twice.
+    store.insert(batch).expect("retried");
+    assert_calls(calls(both_traces), &[&elsewhere, &unpriced, &priced]);
+    assert_eq!(of_user("user-1"), 2);
+
+    // A score stored again under its id replaces the first.
+    let requality = ScoreRow {
+        value: Some(0.3),
+        comment: None,
+        time_unix_nano: T0 + 4 * MIN,
+        ..quality
+    };
+    store
+        .insert(Batch {
+            scores: vec![requality.clone()],
+            ..Default::default()
+        })
+        .expect("score again");
+    let scores = |targets: Vec<(String, String)>, name: Option<&str>, limit: usize| {
+        store
+            .scores(&ScoreQuery {
+                targets,
+                name: name.map(str::to_string),
+                limit,
+            })
+            .expect("scores")
+    };
+    let of_trace = targets(&[("trace", trace.as_str())]);
+    let of_both = targets(&[("trace", trace.as_str()), ("run", "run-child")]);
+    assert_eq!(
+        scores(of_trace, None, 10),
+        vec![requality.clone(), tone.clone()]
+    );
+    assert_eq!(
+        scores(of_both.clone(), None, 10),
+        vec![requality.clone(), tone.clone(), correct.clone()]
+    );
+    assert_eq!(
+        scores(of_both.clone(), Some("correctness"), 10),
+        vec![correct]
+    );
+    assert_eq!(scores(of_both, None, 1), vec![requality.clone()]);
+    assert_eq!(scores(Vec::new(), None, 10).len(), 3);
+    assert!(
+        scores(targets(&[("run", trace.as_str())]), None, 10).is_empty(),
+        "a target is its kind and its id together"
+    );
+
+    // Calls go with the raw data; scores stay as long as rollups. (The windows are
+    // inverted here to show which one each follows.)
+    let purged = store
+        .purge(T0 + 90 * 1_000 * MS, T0 + 150 * 1_000 * MS)
+        .expect("purge");
+    assert!(purged.raw >= 2, "{purged:?}");
+    assert_calls(
+        calls(LlmCallQuery {
+            limit: 10,
+            ..Default::default()
+        }),
+        &[&elsewhere],
+    );
+    assert_eq!(scores(Vec::new(), None, 10), vec![requality, tone]);
+}
+
+/// A run stored again without its place in the trace (as the Kafka consumer stores
+/// runs) keeps the place it had, and the rest of the row is replaced. SQLite and
+/// PostgreSQL only: ClickHouse replaces a run whole.
+fn a_run_stored_again_without_its_place_keeps_it(store: &dyn Store) {
+    let parent_span = hex::encode(sid(1));
+    let child_span = hex::encode(sid(2));
+    let child = run_row("run-child", &child_span, &parent_span, "sess-1", T0);
+    let runs = |rows: Vec<AgentRunRow>| Batch {
+        agent_runs: rows,
+        ..Default::default()
+    };
+    store.insert(runs(vec![child.clone()])).expect("run");
+    let bare = AgentRunRow {
+        status: "failed".into(),
+        span_id: String::new(),
+        parent_span_id: String::new(),
+        session_id: String::new(),
+        user_id: String::new(),
+        ..child.clone()
+    };
+    store.insert(runs(vec![bare])).expect("run again");
+    let run = store.run("run-child").expect("run").expect("found");
+    assert_eq!(run.row.status, "failed", "the rest is replaced");
+    assert_eq!(
+        run_place(&run),
+        (
+            "run-child",
+            child_span.as_str(),
+            parent_span.as_str(),
+            "sess-1",
+            "user-1"
+        )
+    );
+    let moved = AgentRunRow {
+        session_id: "sess-9".into(),
+        ..child
+    };
+    store.insert(runs(vec![moved])).expect("a new session");
+    let run = store.run("run-child").expect("run").expect("found");
+    assert_eq!(run.row.session_id, "sess-9", "a new value replaces the old");
+    assert_eq!(run.row.span_id, child_span);
+}
+
 fn retention_purges_old_rows_only(store: &dyn Store) {
     let old = T0;
     let new = T0 + 10 * 24 * 3600 * 1_000_000_000;
@@ -1330,6 +1744,7 @@ macro_rules! conformance {
                 summaries_are_stored_as_increases_with_their_quantiles,
                 span_rollups_merge_across_batches,
                 agent_runs_and_actions,
+                llm_calls_scores_and_nested_runs_round_trip,
                 retention_purges_old_rows_only,
                 concurrent_writers_lose_nothing,
                 snapshots_form_a_hash_chain
@@ -1371,3 +1786,15 @@ fn clickhouse() -> (Box<dyn Store>, ClickHouse) {
 conformance!(sqlite_store, sqlite());
 conformance!(postgres_store, postgres());
 conformance!(clickhouse_store, clickhouse());
+
+/// Behaviours of the relational stores only.
+mod sqlite_relational {
+    use super::*;
+    conformance!(@tests sqlite(); a_run_stored_again_without_its_place_keeps_it);
+}
+
+/// Behaviours of the relational stores only.
+mod postgres_relational {
+    use super::*;
+    conformance!(@tests postgres(); a_run_stored_again_without_its_place_keeps_it);
+}

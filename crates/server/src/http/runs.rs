@@ -70,6 +70,7 @@ async fn list_runs(
         to: time("to")?,
         limit: limit_parameter(&params)?,
         cursor: cursor_parameter(&params)?,
+        ..Default::default()
     };
     let page = blocking(&state, move |s| s.runs(&query)).await?;
     let next = page.next.as_ref().map(Cursor::encode);

@@ -248,9 +248,9 @@ pub struct MetricInfo {
 /// How much a retention pass removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Purged {
-    /// Raw rows (spans, logs, metric points, runs, actions).
+    /// Raw rows (spans, logs, metric points, runs, actions, LLM calls).
     pub raw: u64,
-    /// Rollup rows.
+    /// Rollup rows, and the scores kept as long as they are.
     pub rollups: u64,
 }
 

@@ -4,19 +4,20 @@
 //! table), and success only after commit.
 
 use super::sql::{
-    self, AGENT_ROLLUP_COLUMNS, Dialect, Listing, METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES,
-    ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS, ns, read_action, read_agent_rollup, read_log,
-    read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
+    self, AGENT_ROLLUP_COLUMNS, Dialect, KEPT_WITH_ROLLUPS, LLM_CALL_COLUMNS, Listing,
+    METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES, ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS, ns, read_action,
+    read_agent_rollup, read_llm_call, read_log, read_metric_point, read_metric_rollup, read_run,
+    read_score, read_span, read_span_rollup,
 };
 use super::{
-    ChainAppend, ChainTx, Link, LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery,
-    RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
-    TraceQuery, TraceSummary, rfc3339,
+    ChainAppend, ChainTx, Link, LlmCallQuery, LogQuery, MetricInfo, Page, Purged, Retention,
+    RollupQuery, RunQuery, ScoreQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite,
+    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{
     AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, buckets_to_text,
 };
-use crate::rows::{AgentActionRow, Batch, LogRow, MetricPointRow, SpanRow};
+use crate::rows::{AgentActionRow, Batch, LlmCallRow, LogRow, MetricPointRow, ScoreRow, SpanRow};
 use postgres::types::ToSql;
 use postgres::{NoTls, Row, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_metric_exemplars_and_buckets.sql"),
     include_str!("../../migrations/postgres/0004_otlp_fields.sql"),
     include_str!("../../migrations/postgres/0005_metric_summaries.sql"),
+    include_str!("../../migrations/postgres/0006_genai.sql"),
 ];
 /// Rows one retention step deletes per table.
 const PURGE_CHUNK: i64 = 10_000;
@@ -297,6 +299,10 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
                     &r.quality_score,
                     &r.error,
                     &r.attributes,
+                    &r.span_id,
+                    &r.parent_span_id,
+                    &r.session_id,
+                    &r.user_id,
                 ],
             )?;
         }
@@ -320,7 +326,89 @@ fn write(tx: &mut Transaction<'_>, batch: &Batch, rollups: &Rollups) -> Result<(
             )?;
         }
     }
+    write_llm_calls(tx, &batch.llm_calls)?;
+    if !batch.scores.is_empty() {
+        // One statement per score: a batch may hold the same id twice (the last wins),
+        // which one `ON CONFLICT DO UPDATE` statement refuses.
+        let stmt = tx.prepare(&sql::upsert_score(Dialect::Postgres))?;
+        for sc in &batch.scores {
+            tx.execute(
+                &stmt,
+                &[
+                    &sc.score_id,
+                    &sc.target_kind,
+                    &sc.target_id,
+                    &sc.name,
+                    &sc.data_type,
+                    &sc.value,
+                    &sc.string_value,
+                    &sc.comment,
+                    &sc.source,
+                    &ns(sc.time_unix_nano),
+                ],
+            )?;
+        }
+    }
     write_rollups(tx, rollups)
+}
+
+/// LLM calls in one statement; a call already stored (a retried request) is kept.
+fn write_llm_calls(tx: &mut Transaction<'_>, calls: &[LlmCallRow]) -> Result<(), StoreError> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&LlmCallRow) -> &str| calls.iter().map(f).collect::<Vec<&str>>();
+    let tokens = |f: fn(&LlmCallRow) -> Option<u64>| {
+        calls
+            .iter()
+            .map(|r| f(r).map(ns))
+            .collect::<Vec<Option<i64>>>()
+    };
+    let time = |f: fn(&LlmCallRow) -> u64| calls.iter().map(|r| ns(f(r))).collect::<Vec<i64>>();
+    tx.execute(
+        &format!(
+            "INSERT INTO llm_calls ({LLM_CALL_COLUMNS})
+             SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17,
+                c18, c19, c20::jsonb, c21, c22, c23
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[], $12::int8[],
+                         $13::int8[], $14::int8[], $15::int8[], $16::float8[], $17::int8[],
+                         $18::int8[], $19::int8[], $20::text[], $21::bool[], $22::text[],
+                         $23::text[])
+                  AS t(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16,
+                       c17, c18, c19, c20, c21, c22, c23)
+             ON CONFLICT (trace_id, span_id) DO NOTHING"
+        ),
+        &[
+            &col(|r| &r.trace_id),
+            &col(|r| &r.span_id),
+            &col(|r| &r.parent_span_id),
+            &col(|r| &r.correlation_id),
+            &col(|r| &r.agent_name),
+            &col(|r| &r.service_name),
+            &col(|r| &r.operation),
+            &col(|r| &r.provider),
+            &col(|r| &r.request_model),
+            &col(|r| &r.response_model),
+            &tokens(|r| r.input_tokens),
+            &tokens(|r| r.output_tokens),
+            &tokens(|r| r.cache_read_tokens),
+            &tokens(|r| r.cache_write_tokens),
+            &tokens(|r| r.reasoning_tokens),
+            &calls
+                .iter()
+                .map(|r| r.cost_usd)
+                .collect::<Vec<Option<f64>>>(),
+            &time(|r| r.start_time_unix_nano),
+            &time(|r| r.duration_ns),
+            &tokens(|r| r.time_to_first_token_ns),
+            &col(|r| &r.finish_reasons),
+            &calls.iter().map(|r| r.is_error).collect::<Vec<bool>>(),
+            &col(|r| &r.session_id),
+            &col(|r| &r.user_id),
+        ],
+    )?;
+    Ok(())
 }
 
 fn write_rollups(tx: &mut Transaction<'_>, rollups: &Rollups) -> Result<(), StoreError> {
@@ -481,6 +569,14 @@ impl Retention for PostgresStore {
             purged.rollups += tx.execute(
                 &format!(
                     "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE bucket < $1 LIMIT $2)"
+                ),
+                &[&ns(rollups_before), &PURGE_CHUNK],
+            )?;
+        }
+        for (table, time) in KEPT_WITH_ROLLUPS {
+            purged.rollups += tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {time} < $1 LIMIT $2)"
                 ),
                 &[&ns(rollups_before), &PURGE_CHUNK],
             )?;

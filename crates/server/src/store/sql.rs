@@ -1,7 +1,7 @@
 //! SQL shared by the relational stores (SQLite and PostgreSQL): the listings with their
 //! filters and keyset pagination, written once and rendered in either dialect.
 
-use super::{LogQuery, RunQuery, TraceQuery};
+use super::{LlmCallQuery, LogQuery, RunQuery, ScoreQuery, TraceQuery};
 use crate::query::Cursor;
 
 /// Which database the SQL is for.
@@ -143,18 +143,28 @@ impl Listing {
     }
 }
 
-/// Stores an agent run, replacing the one of the same correlation id (10 parameters).
+/// Stores an agent run, replacing the one of the same correlation id (14 parameters:
+/// the 10 columns of the first migration, then span, parent span, session and user). Of
+/// the last four, a stored value is kept when the new row has none (a run read again
+/// from the Kafka consumer, which knows no spans, keeps its place in the trace).
 pub(crate) fn upsert_run(d: Dialect) -> String {
+    let keep = |c: &str| format!("{c} = COALESCE(NULLIF(excluded.{c}, ''), agent_runs.{c})");
     format!(
         "INSERT INTO agent_runs (correlation_id, agent_name, status, service_name, trace_id,
-            start_time_unix_nano, end_time_unix_nano, quality_score, error, attributes)
+            start_time_unix_nano, end_time_unix_nano, quality_score, error, attributes,
+            span_id, parent_span_id, session_id, user_id)
          {}
          ON CONFLICT (correlation_id) DO UPDATE SET agent_name = excluded.agent_name,
             status = excluded.status, service_name = excluded.service_name, trace_id = excluded.trace_id,
             start_time_unix_nano = excluded.start_time_unix_nano,
             end_time_unix_nano = excluded.end_time_unix_nano, quality_score = excluded.quality_score,
-            error = excluded.error, attributes = excluded.attributes",
-        d.values(10, &[10])
+            error = excluded.error, attributes = excluded.attributes,
+            {}, {}, {}, {}",
+        d.values(14, &[10]),
+        keep("span_id"),
+        keep("parent_span_id"),
+        keep("session_id"),
+        keep("user_id"),
     )
 }
 
@@ -166,6 +176,90 @@ pub(crate) fn insert_action(d: Dialect) -> String {
          {} ON CONFLICT (action_id) DO NOTHING",
         d.values(9, &[9])
     )
+}
+
+/// The most ids or targets one [`llm_calls`] or [`scores`] listing filters on; the rest
+/// of a longer list is left out (callers bound what they ask for).
+pub(crate) const MAX_FILTER_IDS: usize = 1_000;
+
+/// The columns of `llm_calls`, in the order of [`crate::rows::LlmCallRow`]'s fields (23
+/// columns; `finish_reasons`, the 20th, is JSON).
+pub(crate) const LLM_CALL_COLUMNS: &str = "trace_id, span_id, parent_span_id, correlation_id, \
+     agent_name, service_name, operation, provider, request_model, response_model, input_tokens, \
+     output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, \
+     start_time_unix_nano, duration_ns, time_to_first_token_ns, finish_reasons, is_error, \
+     session_id, user_id";
+
+/// The columns of `scores`, in the order of [`crate::rows::ScoreRow`]'s fields (10
+/// columns).
+const SCORE_COLUMNS: &str = "score_id, target_kind, target_id, name, data_type, value, \
+     string_value, comment, source, time_unix_nano";
+
+/// Stores a score, replacing the one of the same id (10 parameters, in the order of
+/// [`crate::rows::ScoreRow`]'s fields).
+pub(crate) fn upsert_score(d: Dialect) -> String {
+    format!(
+        "INSERT INTO scores ({SCORE_COLUMNS}) {}
+         ON CONFLICT (score_id) DO UPDATE SET target_kind = excluded.target_kind,
+            target_id = excluded.target_id, name = excluded.name, data_type = excluded.data_type,
+            value = excluded.value, string_value = excluded.string_value,
+            comment = excluded.comment, source = excluded.source,
+            time_unix_nano = excluded.time_unix_nano",
+        d.values(10, &[])
+    )
+}
+
+/// A `LIMIT` of exactly `limit` rows.
+fn limit_of(limit: usize) -> Param {
+    Param::Int(i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
+/// LLM calls matching `q` ([`LLM_CALL_COLUMNS`], the finish reasons as JSON text), newest
+/// first by start time, at most `q.limit`. Only the first [`MAX_FILTER_IDS`] trace ids
+/// are used.
+pub(crate) fn llm_calls(d: Dialect, q: &LlmCallQuery) -> Listing {
+    let columns = LLM_CALL_COLUMNS.replace("finish_reasons", &d.json("finish_reasons"));
+    let mut l = Listing::new(d, format!("SELECT {columns} FROM llm_calls WHERE 1 = 1"));
+    let ids: Vec<Param> = q
+        .trace_ids
+        .iter()
+        .take(MAX_FILTER_IDS)
+        .map(|t| Param::Text(t.clone()))
+        .collect();
+    if !ids.is_empty() {
+        let marks = vec!["?"; ids.len()].join(", ");
+        l.push(&format!(" AND trace_id IN ({marks})"), ids);
+    }
+    l.filter_opt(" AND session_id = ?", q.session_id.clone());
+    l.filter_opt(" AND user_id = ?", q.user_id.clone());
+    l.filter_opt(" AND start_time_unix_nano >= ?", q.from.map(ns));
+    l.filter_opt(" AND start_time_unix_nano <= ?", q.to.map(ns));
+    l.push(
+        " ORDER BY start_time_unix_nano DESC, trace_id DESC, span_id DESC LIMIT ?",
+        vec![limit_of(q.limit)],
+    );
+    l
+}
+
+/// Scores matching `q` ([`SCORE_COLUMNS`]), newest first, at most `q.limit`. Only the
+/// first [`MAX_FILTER_IDS`] targets are used.
+pub(crate) fn scores(d: Dialect, q: &ScoreQuery) -> Listing {
+    let mut l = Listing::new(d, format!("SELECT {SCORE_COLUMNS} FROM scores WHERE 1 = 1"));
+    let targets = &q.targets[..q.targets.len().min(MAX_FILTER_IDS)];
+    if !targets.is_empty() {
+        let clause = vec!["(target_kind = ? AND target_id = ?)"; targets.len()].join(" OR ");
+        let values: Vec<Param> = targets
+            .iter()
+            .flat_map(|(kind, id)| [Param::Text(kind.clone()), Param::Text(id.clone())])
+            .collect();
+        l.push(&format!(" AND ({clause})"), values);
+    }
+    l.filter_opt(" AND name = ?", q.name.clone());
+    l.push(
+        " ORDER BY time_unix_nano DESC, score_id DESC LIMIT ?",
+        vec![limit_of(q.limit)],
+    );
+    l
 }
 
 /// How many columns [`span_columns`] selects.
@@ -277,12 +371,14 @@ pub(crate) fn logs(d: Dialect, q: &LogQuery) -> Listing {
     l.newest_first("time_unix_nano", "id", after, q.limit)
 }
 
-/// The columns of `agent_runs` the stores' readers expect (12 columns, `id` first).
+/// The columns of `agent_runs` the stores' readers expect (16 columns, `id` first; the
+/// action count at 11, then span, parent span, session and user).
 pub(crate) fn run_columns(d: Dialect) -> String {
     format!(
         "id, correlation_id, agent_name, status, service_name, trace_id, start_time_unix_nano, \
          end_time_unix_nano, quality_score, error, {}, \
-         (SELECT COUNT(*) FROM agent_actions a WHERE a.correlation_id = agent_runs.correlation_id)",
+         (SELECT COUNT(*) FROM agent_actions a WHERE a.correlation_id = agent_runs.correlation_id), \
+         span_id, parent_span_id, session_id, user_id",
         d.json("attributes")
     )
 }
@@ -295,6 +391,9 @@ pub(crate) fn runs(d: Dialect, q: &RunQuery) -> Listing {
     );
     l.filter_opt(" AND agent_name = ?", q.agent.clone());
     l.filter_opt(" AND status = ?", q.status.clone());
+    l.filter_opt(" AND session_id = ?", q.session_id.clone());
+    l.filter_opt(" AND user_id = ?", q.user_id.clone());
+    l.filter_opt(" AND trace_id = ?", q.trace_id.clone());
     l.filter_opt(" AND start_time_unix_nano >= ?", q.from.map(ns));
     l.filter_opt(" AND start_time_unix_nano <= ?", q.to.map(ns));
     let after = q.cursor.as_ref().map(|c| (c.time, cursor_id(c)));
@@ -534,6 +633,10 @@ macro_rules! read_run {
                 quality_score: $row.$get(8)?,
                 error: $row.$get(9)?,
                 attributes: $row.$get(10)?,
+                span_id: $row.$get(12)?,
+                parent_span_id: $row.$get(13)?,
+                session_id: $row.$get(14)?,
+                user_id: $row.$get(15)?,
             },
             action_count: actions as u64,
         }
@@ -555,6 +658,64 @@ macro_rules! read_action {
             time_unix_nano: time as u64,
             duration_ns: duration as u64,
             attributes: $row.$get(8)?,
+        }
+    }};
+}
+
+/// Reads a row of [`llm_calls`].
+macro_rules! read_llm_call {
+    ($row:ident . $get:ident) => {{
+        let input: Option<i64> = $row.$get(10)?;
+        let output: Option<i64> = $row.$get(11)?;
+        let cache_read: Option<i64> = $row.$get(12)?;
+        let cache_write: Option<i64> = $row.$get(13)?;
+        let reasoning: Option<i64> = $row.$get(14)?;
+        let start: i64 = $row.$get(16)?;
+        let duration: i64 = $row.$get(17)?;
+        let first_token: Option<i64> = $row.$get(18)?;
+        $crate::rows::LlmCallRow {
+            trace_id: $row.$get(0)?,
+            span_id: $row.$get(1)?,
+            parent_span_id: $row.$get(2)?,
+            correlation_id: $row.$get(3)?,
+            agent_name: $row.$get(4)?,
+            service_name: $row.$get(5)?,
+            operation: $row.$get(6)?,
+            provider: $row.$get(7)?,
+            request_model: $row.$get(8)?,
+            response_model: $row.$get(9)?,
+            input_tokens: input.map(|n| n as u64),
+            output_tokens: output.map(|n| n as u64),
+            cache_read_tokens: cache_read.map(|n| n as u64),
+            cache_write_tokens: cache_write.map(|n| n as u64),
+            reasoning_tokens: reasoning.map(|n| n as u64),
+            cost_usd: $row.$get(15)?,
+            start_time_unix_nano: start as u64,
+            duration_ns: duration as u64,
+            time_to_first_token_ns: first_token.map(|n| n as u64),
+            finish_reasons: $row.$get(19)?,
+            is_error: $row.$get(20)?,
+            session_id: $row.$get(21)?,
+            user_id: $row.$get(22)?,
+        }
+    }};
+}
+
+/// Reads a row of [`scores`].
+macro_rules! read_score {
+    ($row:ident . $get:ident) => {{
+        let time: i64 = $row.$get(9)?;
+        $crate::rows::ScoreRow {
+            score_id: $row.$get(0)?,
+            target_kind: $row.$get(1)?,
+            target_id: $row.$get(2)?,
+            name: $row.$get(3)?,
+            data_type: $row.$get(4)?,
+            value: $row.$get(5)?,
+            string_value: $row.$get(6)?,
+            comment: $row.$get(7)?,
+            source: $row.$get(8)?,
+            time_unix_nano: time as u64,
         }
     }};
 }
@@ -593,7 +754,9 @@ pub(crate) fn json_numbers<T: serde::de::DeserializeOwned>(text: Option<String>)
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
-pub(crate) use {read_action, read_log, read_metric_point, read_run, read_span};
+pub(crate) use {
+    read_action, read_llm_call, read_log, read_metric_point, read_run, read_score, read_span,
+};
 
 /// Span rollup columns: key then aggregates; the histogram last.
 pub(crate) const SPAN_ROLLUP_COLUMNS: &str =
@@ -808,6 +971,16 @@ macro_rules! relational_reads {
                 Ok(read_action!($row.$get))
             })
         }
+
+        fn llm_calls(&self, q: &LlmCallQuery) -> Result<Vec<LlmCallRow>, StoreError> {
+            self.rows(sql::llm_calls($dialect, q), |$row| {
+                Ok(read_llm_call!($row.$get))
+            })
+        }
+
+        fn scores(&self, q: &ScoreQuery) -> Result<Vec<ScoreRow>, StoreError> {
+            self.rows(sql::scores($dialect, q), |$row| Ok(read_score!($row.$get)))
+        }
     };
 }
 
@@ -878,13 +1051,17 @@ macro_rules! read_link {
 pub(crate) use read_link;
 
 /// Tables and the time column that retention cuts on (raw data).
-pub(crate) const RAW_TABLES: [(&str, &str); 5] = [
+pub(crate) const RAW_TABLES: [(&str, &str); 6] = [
     ("spans", "start_time_unix_nano"),
     ("logs", "time_unix_nano"),
     ("metric_points", "time_unix_nano"),
     ("agent_runs", "start_time_unix_nano"),
     ("agent_actions", "time_unix_nano"),
+    ("llm_calls", "start_time_unix_nano"),
 ];
+/// Tables kept as long as rollups, with the time column retention cuts on (a score
+/// outlives the calls it judges, as the rollups of their cost do).
+pub(crate) const KEPT_WITH_ROLLUPS: [(&str, &str); 1] = [("scores", "time_unix_nano")];
 /// Rollup tables (cut on `bucket`).
 pub(crate) const ROLLUP_TABLES: [&str; 3] = ["span_rollups", "metric_rollups", "agent_rollups"];
 
@@ -919,6 +1096,136 @@ mod tests {
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             assert_eq!(span_columns(d, "s.").split(", ").count(), SPAN_COLUMN_COUNT);
         }
+    }
+
+    #[test]
+    fn run_and_llm_call_readers_and_listings_agree_on_the_column_count() {
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            assert_eq!(run_columns(d).split(", ").count(), 16);
+        }
+        assert_eq!(LLM_CALL_COLUMNS.split(", ").count(), 23);
+        assert_eq!(SCORE_COLUMNS.split(", ").count(), 10);
+    }
+
+    #[test]
+    fn a_run_stored_again_keeps_its_place_unless_the_new_row_has_one() {
+        let s = upsert_run(Dialect::Sqlite);
+        assert!(s.contains("?14") && !s.contains("?15"), "{s}");
+        let p = upsert_run(Dialect::Postgres);
+        assert!(p.contains("$10::text::jsonb, $11, $12, $13, $14)"), "{p}");
+        for column in ["span_id", "parent_span_id", "session_id", "user_id"] {
+            let keep =
+                format!("{column} = COALESCE(NULLIF(excluded.{column}, ''), agent_runs.{column})");
+            assert!(s.contains(&keep) && p.contains(&keep), "{column}");
+        }
+        assert!(p.contains("status = excluded.status"));
+    }
+
+    #[test]
+    fn run_listing_filters_on_session_user_and_trace() {
+        let q = RunQuery {
+            session_id: Some("sess".into()),
+            user_id: Some("user".into()),
+            trace_id: Some("ab".repeat(16)),
+            limit: 5,
+            ..Default::default()
+        };
+        let p = runs(Dialect::Postgres, &q);
+        assert!(
+            p.sql
+                .contains("AND session_id = $1 AND user_id = $2 AND trace_id = $3"),
+            "{}",
+            p.sql
+        );
+        assert_eq!(
+            p.args,
+            [
+                Param::Text("sess".into()),
+                Param::Text("user".into()),
+                Param::Text("ab".repeat(16)),
+                Param::Int(6),
+            ]
+        );
+    }
+
+    #[test]
+    fn llm_call_listing_binds_each_trace_id_up_to_the_bound() {
+        let q = LlmCallQuery {
+            trace_ids: (0..1500).map(|i| format!("{i:032x}")).collect(),
+            session_id: Some("sess".into()),
+            from: Some(5),
+            limit: 20,
+            ..Default::default()
+        };
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            let l = llm_calls(d, &q);
+            assert_eq!(l.args.len(), MAX_FILTER_IDS + 3);
+            assert_eq!(l.args[0], Param::Text(format!("{:032x}", 0)));
+            assert_eq!(l.args[999], Param::Text(format!("{:032x}", 999)));
+            assert_eq!(l.args[1000], Param::Text("sess".into()));
+            assert_eq!(l.args[1001], Param::Int(5));
+            assert_eq!(l.args[1002], Param::Int(20));
+            assert!(l.sql.contains(" AND trace_id IN ("), "{}", l.sql);
+            assert!(l.sql.ends_with(match d {
+                Dialect::Sqlite => "span_id DESC LIMIT ?",
+                Dialect::Postgres => "span_id DESC LIMIT $1003",
+            }));
+            match d {
+                Dialect::Sqlite => assert_eq!(l.sql.matches('?').count(), 1003),
+                Dialect::Postgres => {
+                    assert!(l.sql.contains("IN ($1, $2, $3,") && !l.sql.contains('?'));
+                    assert!(l.sql.contains("finish_reasons::text"));
+                }
+            }
+        }
+        let any = llm_calls(
+            Dialect::Sqlite,
+            &LlmCallQuery {
+                limit: 7,
+                ..Default::default()
+            },
+        );
+        assert!(!any.sql.contains(" IN ("), "{}", any.sql);
+        assert_eq!(any.args, [Param::Int(7)]);
+    }
+
+    #[test]
+    fn score_listing_matches_any_of_its_targets() {
+        let q = ScoreQuery {
+            targets: vec![("trace".into(), "t1".into()), ("run".into(), "r1".into())],
+            name: Some("quality".into()),
+            limit: 3,
+        };
+        let p = scores(Dialect::Postgres, &q);
+        assert!(
+            p.sql.contains(
+                " AND ((target_kind = $1 AND target_id = $2) OR (target_kind = $3 AND target_id = $4)) \
+                 AND name = $5 ORDER BY time_unix_nano DESC, score_id DESC LIMIT $6"
+            ),
+            "{}",
+            p.sql
+        );
+        let text = |v: &str| Param::Text(v.into());
+        assert_eq!(
+            p.args,
+            [
+                text("trace"),
+                text("t1"),
+                text("run"),
+                text("r1"),
+                text("quality"),
+                Param::Int(3)
+            ]
+        );
+        let many = ScoreQuery {
+            targets: (0..1200).map(|i| ("span".into(), format!("{i}"))).collect(),
+            limit: 1,
+            ..Default::default()
+        };
+        let s = scores(Dialect::Sqlite, &many);
+        assert_eq!(s.args.len(), 2 * MAX_FILTER_IDS + 1);
+        assert_eq!(s.args[1999], text("999"));
+        assert_eq!(s.sql.matches('?').count(), 2001);
     }
 
     #[test]

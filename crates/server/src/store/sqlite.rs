@@ -8,20 +8,21 @@
 mod integrity;
 
 use super::sql::{
-    self, AGENT_ROLLUP_COLUMNS, Dialect, Listing, METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES,
-    ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS, ns, read_action, read_agent_rollup, read_log,
-    read_metric_point, read_metric_rollup, read_run, read_span, read_span_rollup,
+    self, AGENT_ROLLUP_COLUMNS, Dialect, KEPT_WITH_ROLLUPS, LLM_CALL_COLUMNS, Listing,
+    METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES, ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS, ns, read_action,
+    read_agent_rollup, read_llm_call, read_log, read_metric_point, read_metric_rollup, read_run,
+    read_score, read_span, read_span_rollup,
 };
 use super::{
-    ChainAppend, ChainTx, Link, LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery,
-    RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
-    TraceQuery, TraceSummary, rfc3339,
+    ChainAppend, ChainTx, Link, LlmCallQuery, LogQuery, MetricInfo, Page, Purged, Retention,
+    RollupQuery, RunQuery, ScoreQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite,
+    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use crate::rollup::{
     AgentAgg, AgentKey, MetricAgg, MetricKey, Rollups, SpanAgg, SpanKey, buckets_from_text,
     buckets_to_text, hist_from_bytes, hist_to_bytes, merge_buckets, merge_hist,
 };
-use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
+use crate::rows::{AgentActionRow, Batch, LlmCallRow, MetricPointRow, ScoreRow, SpanRow};
 use rusqlite::config::DbConfig;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, Value};
@@ -38,10 +39,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_metric_exemplars_and_buckets.sql"),
     OTLP_FIELDS,
     include_str!("../../migrations/sqlite/0006_metric_summaries.sql"),
+    GENAI,
 ];
 /// The migration that keeps the OTLP fields of spans and logs (links, trace state, flags,
 /// scopes, dropped counts, observed times, body types).
 const OTLP_FIELDS: &str = include_str!("../../migrations/sqlite/0005_otlp_fields.sql");
+/// The migration that places runs in their trace and session and adds the LLM call and
+/// score tables.
+const GENAI: &str = include_str!("../../migrations/sqlite/0007_genai.sql");
 /// Database file name inside the data directory.
 pub const DB_FILE: &str = "telemetry.sqlite3";
 /// Batches waiting for the writer before callers are told to retry, by default.
@@ -353,6 +358,12 @@ fn purge(
             params![ns(rollups_before), PURGE_CHUNK],
         )? as u64;
     }
+    for (table, time) in KEPT_WITH_ROLLUPS {
+        purged.rollups += tx.execute(
+            &format!("DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {time} < ?1 LIMIT ?2)"),
+            params![ns(rollups_before), PURGE_CHUNK],
+        )? as u64;
+    }
     tx.commit()?;
     Ok(purged)
 }
@@ -381,6 +392,12 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
         )?;
         let mut run_stmt = tx.prepare_cached(&sql::upsert_run(Dialect::Sqlite))?;
         let mut action_stmt = tx.prepare_cached(&sql::insert_action(Dialect::Sqlite))?;
+        // A retried request stores each call once, as it does each span.
+        let mut llm_call_stmt = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO llm_calls ({LLM_CALL_COLUMNS}) {}",
+            Dialect::Sqlite.values(23, &[])
+        ))?;
+        let mut score_stmt = tx.prepare_cached(&sql::upsert_score(Dialect::Sqlite))?;
         let mut span_rollup = tx.prepare_cached(&format!(
             "INSERT INTO span_rollups ({SPAN_ROLLUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (resolution, bucket, service_name, operation) DO UPDATE SET
@@ -483,6 +500,10 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                     r.quality_score,
                     r.error,
                     r.attributes,
+                    r.span_id,
+                    r.parent_span_id,
+                    r.session_id,
+                    r.user_id,
                 ])?;
             }
             for a in &batch.agent_actions {
@@ -496,6 +517,47 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                     ns(a.time_unix_nano),
                     ns(a.duration_ns),
                     a.attributes,
+                ])?;
+            }
+            for c in &batch.llm_calls {
+                llm_call_stmt.execute(params![
+                    c.trace_id,
+                    c.span_id,
+                    c.parent_span_id,
+                    c.correlation_id,
+                    c.agent_name,
+                    c.service_name,
+                    c.operation,
+                    c.provider,
+                    c.request_model,
+                    c.response_model,
+                    c.input_tokens.map(ns),
+                    c.output_tokens.map(ns),
+                    c.cache_read_tokens.map(ns),
+                    c.cache_write_tokens.map(ns),
+                    c.reasoning_tokens.map(ns),
+                    c.cost_usd,
+                    ns(c.start_time_unix_nano),
+                    ns(c.duration_ns),
+                    c.time_to_first_token_ns.map(ns),
+                    c.finish_reasons,
+                    c.is_error,
+                    c.session_id,
+                    c.user_id,
+                ])?;
+            }
+            for sc in &batch.scores {
+                score_stmt.execute(params![
+                    sc.score_id,
+                    sc.target_kind,
+                    sc.target_id,
+                    sc.name,
+                    sc.data_type,
+                    sc.value,
+                    sc.string_value,
+                    sc.comment,
+                    sc.source,
+                    ns(sc.time_unix_nano),
                 ])?;
             }
             for (k, v) in &rollups.spans {
@@ -697,6 +759,67 @@ mod tests {
         assert_eq!(
             store.trace(&"ef".repeat(16)).expect("trace")[0].links,
             r#"[{"trace_id":"x"}]"#
+        );
+    }
+
+    /// A run stored before runs were placed in their trace and session reads with no
+    /// span, session or user, and is found by its trace.
+    #[test]
+    fn runs_stored_before_the_genai_migration_read_with_an_empty_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trace = "ab".repeat(16);
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
+            let before = MIGRATIONS
+                .iter()
+                .position(|m| *m == GENAI)
+                .expect("the migration is listed");
+            for (i, sql) in MIGRATIONS[..before].iter().enumerate() {
+                conn.execute_batch(sql).expect("an earlier migration");
+                conn.pragma_update(None, "user_version", (i + 1) as i64)
+                    .expect("version");
+            }
+            conn.execute(
+                "INSERT INTO agent_runs (correlation_id, agent_name, status, service_name, trace_id,
+                    start_time_unix_nano, end_time_unix_nano, attributes)
+                 VALUES ('run-old', 'planner', 'completed', 'agents', ?1, 10, 20, '{}')",
+                params![trace],
+            )
+            .expect("an old run");
+        }
+        let store = SqliteStore::open(dir.path()).expect("open and migrate");
+        let run = store.run("run-old").expect("run").expect("found");
+        let r = &run.row;
+        assert_eq!(
+            (
+                r.span_id.as_str(),
+                r.parent_span_id.as_str(),
+                r.session_id.as_str(),
+                r.user_id.as_str()
+            ),
+            ("", "", "", "")
+        );
+        assert_eq!(
+            (r.trace_id.as_str(), r.end_time_unix_nano),
+            (trace.as_str(), 20)
+        );
+        let of_trace = store
+            .runs(&RunQuery {
+                trace_id: Some(trace.clone()),
+                limit: 10,
+                ..Default::default()
+            })
+            .expect("runs");
+        assert_eq!(of_trace.items.len(), 1);
+        assert!(
+            store
+                .llm_calls(&LlmCallQuery {
+                    trace_ids: vec![trace],
+                    limit: 10,
+                    ..Default::default()
+                })
+                .expect("the new table")
+                .is_empty()
         );
     }
 }
