@@ -5,9 +5,10 @@
 //! (`otel_traces`, `otel_traces_trace_id_ts`, `otel_logs`, `otel_metrics_sum`,
 //! `otel_metrics_gauge`, `otel_metrics_histogram`), so dashboards written for it work on
 //! this data. Ours beside them: `automagik_events` (product events, filled from
-//! `otel_logs` by a materialized view), `automagik_agent_actions`, and the rollups
-//! (`*_rollup_1m`, `*_rollup_1h`: `AggregatingMergeTree` tables filled by materialized
-//! views, with their own TTL).
+//! `otel_logs` by a materialized view), `automagik_agent_actions`,
+//! `automagik_agent_runs`, `automagik_llm_calls`, `automagik_scores` (kept as long as the
+//! rollups), and the rollups (`*_rollup_1m`, `*_rollup_1h`: `AggregatingMergeTree` tables
+//! filled by materialized views, with their own TTL).
 //!
 //! Every table has `DateTime64(9)` timestamps, `LowCardinality` service and span names,
 //! `Map(LowCardinality(String), String)` attributes, Delta/ZSTD codecs, daily partitions
@@ -18,8 +19,10 @@
 //! trace-id lookup shard on the trace id (a trace lives on one shard, so a lookup by id
 //! reads one shard); logs on the trace id too (a trace's logs sit with its spans; logs
 //! without a trace spread at random);
-//! metrics on service and metric name (a series stays on one shard); events, agent
-//! actions and rollups follow their source. Materialized views are created on the
+//! metrics on service and metric name (a series stays on one shard); agent actions and
+//! runs on the correlation id, LLM calls on the trace id, scores on their id (the rows of
+//! one identity meet on one shard, where `FINAL` joins them); events and rollups follow
+//! their source. Materialized views are created on the
 //! `_local` tables, so each shard aggregates what it stores and the `Distributed`
 //! rollup tables merge the partial states at query time.
 
@@ -68,13 +71,21 @@ struct Table {
     name: &'static str,
     body: &'static str,
     /// `MergeTree`, `ReplacingMergeTree` (rows with an identity: a span, an agent action
-    /// or run delivered twice is kept once) or `AggregatingMergeTree`.
+    /// or run, an LLM call or a score delivered twice is kept once) or
+    /// `AggregatingMergeTree`.
     engine: &'static str,
+    /// The version column of a `ReplacingMergeTree` (of the rows of one identity, the
+    /// highest version is kept; equal ones, the last inserted), or empty: the last
+    /// inserted is kept.
+    version: &'static str,
     partition: &'static str,
     order: &'static str,
     /// TTL expression without the interval, e.g. `toDateTime(Timestamp)`.
     ttl_column: &'static str,
+    /// Filled by materialized views (so without a deduplication window of its own).
     rollup: bool,
+    /// Kept for the rollup TTL (the rollups, and scores, written directly).
+    rollup_ttl: bool,
     /// Sharding key of the `Distributed` table in cluster mode.
     shard_key: &'static str,
     /// Rows per granule.
@@ -142,7 +153,8 @@ const TRACES: &str = "
 /// take a missing entry as the default. Logs: the observed time, the body's OTLP type
 /// (`string`, `bool`, `int`, `double`, `bytes`, `array`, `kvlist`; `Body` holds its
 /// text, so search and the Collector's dashboards read it as before) and the dropped
-/// attribute count.
+/// attribute count. Agent runs: the run's span and its parent (hex; empty for a run not
+/// read from a span, or a root span), its session and user (empty when none).
 const ADDED_COLUMNS: &[(&str, &str, &str, &str)] = &[
     ("otel_traces", "Flags", "UInt32", "CODEC(ZSTD(1))"),
     (
@@ -211,6 +223,20 @@ const ADDED_COLUMNS: &[(&str, &str, &str, &str)] = &[
         "UInt32",
         "CODEC(ZSTD(1))",
     ),
+    ("automagik_agent_runs", "SpanId", "String", "CODEC(ZSTD(1))"),
+    (
+        "automagik_agent_runs",
+        "ParentSpanId",
+        "String",
+        "CODEC(ZSTD(1))",
+    ),
+    (
+        "automagik_agent_runs",
+        "SessionId",
+        "String",
+        "CODEC(ZSTD(1))",
+    ),
+    ("automagik_agent_runs", "UserId", "String", "CODEC(ZSTD(1))"),
 ];
 
 /// Every added column: [`ADDED_COLUMNS`], and the exemplar columns of each metric table.
@@ -389,8 +415,56 @@ const AGENT_RUNS: &str = "
     TraceId String CODEC(ZSTD(1)),
     QualityScore Nullable(Float64) CODEC(ZSTD(1)),
     Error Nullable(String) CODEC(ZSTD(1)),
-    Attributes {MAP} CODEC(ZSTD(1)),
+    Attributes {MAP} CODEC(ZSTD(1)),{ADDED}
     AttributeTypes {TYPES} CODEC(ZSTD(1))";
+
+/// LLM calls (a `chat`, `text_completion`, `generate_content` or `embeddings` span, as
+/// the server normalises it): one row per `(TraceId, SpanId)`. Token counts, cost and
+/// time to first token are `NULL` when unknown (an unpriced model costs `NULL`, never
+/// 0); `Duration` and `TimeToFirstToken` are ns.
+const LLM_CALLS: &str = "
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    CorrelationId String CODEC(ZSTD(1)),
+    AgentName LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Operation LowCardinality(String) CODEC(ZSTD(1)),
+    Provider LowCardinality(String) CODEC(ZSTD(1)),
+    RequestModel LowCardinality(String) CODEC(ZSTD(1)),
+    ResponseModel LowCardinality(String) CODEC(ZSTD(1)),
+    InputTokens Nullable(UInt64) CODEC(ZSTD(1)),
+    OutputTokens Nullable(UInt64) CODEC(ZSTD(1)),
+    CacheReadTokens Nullable(UInt64) CODEC(ZSTD(1)),
+    CacheWriteTokens Nullable(UInt64) CODEC(ZSTD(1)),
+    ReasoningTokens Nullable(UInt64) CODEC(ZSTD(1)),
+    CostUsd Nullable(Float64) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    TimeToFirstToken Nullable(UInt64) CODEC(ZSTD(1)),
+    FinishReasons Array(String) CODEC(ZSTD(1)),
+    IsError Boolean,
+    SessionId String CODEC(ZSTD(1)),
+    UserId String CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_session SessionId TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_user UserId TYPE bloom_filter(0.01) GRANULARITY 1";
+
+/// Scores: judgements of a trace, span, run or session (`TargetKind`, `TargetId`), one
+/// row per `ScoreId`; `Value` for numeric and boolean ones (1 or 0), `StringValue` for
+/// categorical ones.
+const SCORES: &str = "
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    ScoreId String CODEC(ZSTD(1)),
+    TargetKind LowCardinality(String) CODEC(ZSTD(1)),
+    TargetId String CODEC(ZSTD(1)),
+    Name LowCardinality(String) CODEC(ZSTD(1)),
+    DataType LowCardinality(String) CODEC(ZSTD(1)),
+    Value Nullable(Float64) CODEC(ZSTD(1)),
+    StringValue Nullable(String) CODEC(ZSTD(1)),
+    Comment Nullable(String) CODEC(ZSTD(1)),
+    Source LowCardinality(String) CODEC(ZSTD(1)),
+    INDEX idx_target TargetId TYPE bloom_filter(0.01) GRANULARITY 1";
 
 const SPAN_ROLLUP: &str = "
     Bucket DateTime CODEC(Delta, ZSTD(1)),
@@ -429,10 +503,12 @@ const fn raw(
         name,
         body,
         engine: "MergeTree",
+        version: "",
         partition,
         order,
         ttl_column,
         rollup: false,
+        rollup_ttl: false,
         shard_key,
         index_granularity: 8192,
     }
@@ -459,10 +535,12 @@ const fn rollup(name: &'static str, body: &'static str, order: &'static str) -> 
         name,
         body,
         engine: "AggregatingMergeTree",
+        version: "",
         partition: "toDate(Bucket)",
         order,
         ttl_column: "Bucket",
         rollup: true,
+        rollup_ttl: true,
         shard_key: "rand()",
         index_granularity: 8192,
     }
@@ -563,6 +641,32 @@ const TABLES: &[Table] = &[
         "toDateTime(Timestamp)",
         "cityHash64(CorrelationId)",
     ),
+    // A call is delivered again with the same start, so its retried rows share the
+    // whole key; time first, for the time-range reads of usage and listings (trace,
+    // session and user reads use the bloom filters).
+    replacing(
+        "automagik_llm_calls",
+        LLM_CALLS,
+        "toDate(Timestamp)",
+        "(toDateTime(Timestamp), TraceId, SpanId)",
+        "toDateTime(Timestamp)",
+        "cityHash64(TraceId)",
+    ),
+    // One row per id, the newest by `Timestamp` (equal times: the last stored). A score
+    // stored again on another day lands in another partition, which merges never join:
+    // readers keep the newest row of each id (`LIMIT 1 BY ScoreId`).
+    Table {
+        version: "Timestamp",
+        rollup_ttl: true,
+        ..replacing(
+            "automagik_scores",
+            SCORES,
+            "toDate(Timestamp)",
+            "(ScoreId)",
+            "toDateTime(Timestamp)",
+            "cityHash64(ScoreId)",
+        )
+    },
     rollup(
         "otel_traces_rollup_1m",
         SPAN_ROLLUP,
@@ -738,6 +842,10 @@ impl Schema {
     pub const AGENT_ACTIONS: &'static str = "automagik_agent_actions";
     /// Agent runs.
     pub const AGENT_RUNS: &'static str = "automagik_agent_runs";
+    /// LLM calls.
+    pub const LLM_CALLS: &'static str = "automagik_llm_calls";
+    /// Scores, kept as long as the rollups.
+    pub const SCORES: &'static str = "automagik_scores";
     /// The server's fleet snapshots: a hash chain, so without TTL and never replaced.
     pub const FLEET_SNAPSHOTS: &'static str = "automagik_fleet_snapshots";
 
@@ -762,10 +870,11 @@ impl Schema {
 
     /// `CREATE TABLE` of one table (in cluster mode, its replicated `_local` table and
     /// the `Distributed` table over it); `tail` follows the engine.
+    /// `version` is the version column of a `ReplacingMergeTree`, or empty.
     fn create_table(
         &self,
         name: &str,
-        engine: &str,
+        (engine, version): (&str, &str),
         body: &str,
         tail: &str,
         shard_key: &str,
@@ -774,10 +883,11 @@ impl Schema {
         let local = self.storage_name(name);
         let engine = match &self.cluster {
             Some(_) => format!(
-                "Replicated{engine}('/clickhouse/tables/{{shard}}/{}/{local}', '{{replica}}')",
-                self.database
+                "Replicated{engine}('/clickhouse/tables/{{shard}}/{}/{local}', '{{replica}}'{}{version})",
+                self.database,
+                if version.is_empty() { "" } else { ", " },
             ),
-            None => format!("{engine}()"),
+            None => format!("{engine}({version})"),
         };
         let mut out = vec![format!(
             "CREATE TABLE IF NOT EXISTS {}{on_cluster} ({body}\n) ENGINE = {engine} {tail}",
@@ -815,14 +925,14 @@ impl Schema {
                 .replace("{METRIC_INDEX}", METRIC_INDEX)
                 .replace("{MAP}", MAP)
                 .replace("{TYPES}", TYPES);
-            let days = if t.rollup {
+            let days = if t.rollup_ttl {
                 self.rollup_ttl_days
             } else {
                 self.raw_ttl_days
             };
             out.extend(self.create_table(
                 t.name,
-                t.engine,
+                (t.engine, t.version),
                 &body,
                 &format!(
                     "PARTITION BY {} ORDER BY {} TTL {} + toIntervalDay({days}) \
@@ -860,7 +970,7 @@ impl Schema {
         }
         out.extend(self.create_table(
             Self::FLEET_SNAPSHOTS,
-            "MergeTree",
+            ("MergeTree", ""),
             FLEET_SNAPSHOTS,
             "ORDER BY Seq SETTINGS non_replicated_deduplication_window = 1000",
             "Seq",
@@ -944,6 +1054,37 @@ mod tests {
         }
         assert!(!traces.contains("{ADDED}") && !logs.contains("{ADDED}"));
         assert!(!traces.contains("{TYPES}"));
+        // Runs gained their span, parent, session and user; LLM calls and scores replace
+        // a row stored again, scores keeping the newest and living as long as rollups.
+        let created = |table: &str| {
+            single
+                .iter()
+                .find(|s| s.contains(&format!("`{table}` (")))
+                .unwrap_or_else(|| panic!("{table}"))
+                .clone()
+        };
+        let runs = created(Schema::AGENT_RUNS);
+        for column in ["SpanId", "ParentSpanId", "SessionId", "UserId"] {
+            assert!(
+                runs.contains(&format!("{column} String CODEC(ZSTD(1)),")),
+                "{column}"
+            );
+        }
+        assert!(!runs.contains("{ADDED}"));
+        let calls = created(Schema::LLM_CALLS);
+        assert!(calls.contains(
+            "ENGINE = ReplacingMergeTree() PARTITION BY toDate(Timestamp) \
+             ORDER BY (toDateTime(Timestamp), TraceId, SpanId) \
+             TTL toDateTime(Timestamp) + toIntervalDay(7)"
+        ));
+        assert!(calls.contains("InputTokens Nullable(UInt64)"));
+        assert!(calls.contains("FinishReasons Array(String)"));
+        let scores = created(Schema::SCORES);
+        assert!(scores.contains(
+            "ENGINE = ReplacingMergeTree(Timestamp) PARTITION BY toDate(Timestamp) \
+             ORDER BY (ScoreId) TTL toDateTime(Timestamp) + toIntervalDay(30)"
+        ));
+        assert!(scores.contains("non_replicated_deduplication_window = 1000"));
 
         let cluster = Schema {
             cluster: Some("prod".into()),
@@ -956,6 +1097,15 @@ mod tests {
         )));
         assert!(cluster.iter().any(|s| s.contains(
             "Distributed('prod', 'automagik', 'otel_traces_local', cityHash64(TraceId))"
+        )));
+        assert!(cluster.iter().any(|s| s.contains(
+            "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/automagik/automagik_scores_local', '{replica}', Timestamp)"
+        )));
+        assert!(cluster.iter().any(|s| s.contains(
+            "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/automagik/automagik_llm_calls_local', '{replica}')"
+        )));
+        assert!(cluster.iter().any(|s| s.contains(
+            "Distributed('prod', 'automagik', 'automagik_scores_local', cityHash64(ScoreId))"
         )));
         // Added columns go to the local tables and, without codecs, to the `Distributed`
         // ones in front.

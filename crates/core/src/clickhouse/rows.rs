@@ -630,6 +630,14 @@ pub struct RunColumns<'a> {
     pub service_name: &'a str,
     /// The run's trace id as hex (may be empty).
     pub trace_id: &'a str,
+    /// The run's span id as hex (empty for a run not read from a span).
+    pub span_id: &'a str,
+    /// The parent of the run's span as hex (empty for a root span).
+    pub parent_span_id: &'a str,
+    /// Its session (empty when none).
+    pub session_id: &'a str,
+    /// Its user (empty when none).
+    pub user_id: &'a str,
     /// Quality score, when given (a non-finite one is written as none).
     pub quality_score: Option<f64>,
     /// Its error, when it failed.
@@ -648,6 +656,10 @@ pub fn run_row(r: &RunColumns<'_>) -> Json {
         "Status": r.status,
         "ServiceName": r.service_name,
         "TraceId": r.trace_id,
+        "SpanId": r.span_id,
+        "ParentSpanId": r.parent_span_id,
+        "SessionId": r.session_id,
+        "UserId": r.user_id,
         "QualityScore": r.quality_score,
         "Error": r.error,
         "Attributes": r.attributes.values,
@@ -718,6 +730,23 @@ pub fn snapshot_row(
         "PrevHash": prev_hash,
         "Hash": hash,
     })
+}
+
+/// Attributes naming a run's session, in the order they are looked for.
+const SESSION_KEYS: [&str; 3] = [
+    "gen_ai.conversation.id",
+    "session.id",
+    "langfuse.session.id",
+];
+/// Attributes naming a run's user, in the order they are looked for.
+const USER_KEYS: [&str; 2] = ["user.id", "langfuse.user.id"];
+
+/// The first non-empty string attribute of `keys`, or empty.
+fn first_string<'a>(kvs: &'a [KeyValue], keys: &[&str]) -> &'a str {
+    keys.iter()
+        .filter_map(|k| string_attr(kvs, k))
+        .find(|v| !v.is_empty())
+        .unwrap_or_default()
 }
 
 /// An action read from a request, with the span or record it came from.
@@ -791,6 +820,10 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                                 status: if r.failed { "failed" } else { "completed" },
                                 service_name: &service_name,
                                 trace_id: &trace_id,
+                                span_id: &span_id,
+                                parent_span_id: &parent_span_id,
+                                session_id: first_string(&s.attributes, &SESSION_KEYS),
+                                user_id: first_string(&s.attributes, &USER_KEYS),
                                 quality_score: r.quality_score,
                                 error: r.error.as_deref(),
                                 attributes: &attributes,
@@ -1146,6 +1179,58 @@ mod tests {
         assert_eq!(row["LinksAttributeTypes"], json!([{"batch": "int"}]));
         assert_eq!(row["LinksFlags"], json!([0x101]));
         assert_eq!(row["LinksDroppedAttributesCount"], json!([2]));
+    }
+
+    #[test]
+    fn runs_keep_their_span_parent_session_and_user() {
+        use any_value::Value as V;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let run = |attributes: Vec<KeyValue>| {
+            let mut attributes = attributes;
+            attributes.push(kv(
+                "gen_ai.operation.name",
+                Some(V::StringValue("invoke_agent".into())),
+            ));
+            let request = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    scope_spans: vec![ScopeSpans {
+                        spans: vec![Span {
+                            trace_id: vec![1; 16],
+                            span_id: vec![2; 8],
+                            parent_span_id: vec![3; 8],
+                            name: "planner".into(),
+                            attributes,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+            };
+            only_row(SignalRequest::Traces(request), Schema::AGENT_RUNS)
+        };
+        let row = run(vec![
+            kv("session.id", Some(V::StringValue("s-1".into()))),
+            kv(
+                "gen_ai.conversation.id",
+                Some(V::StringValue("conv-9".into())),
+            ),
+            kv("langfuse.user.id", Some(V::StringValue("u-2".into()))),
+        ]);
+        assert_eq!(row["SpanId"], "02".repeat(8));
+        assert_eq!(row["ParentSpanId"], "03".repeat(8));
+        assert_eq!(row["SessionId"], "conv-9", "the GenAI name first");
+        assert_eq!(row["UserId"], "u-2");
+        let row = run(vec![
+            kv(
+                "gen_ai.conversation.id",
+                Some(V::StringValue(String::new())),
+            ),
+            kv("langfuse.session.id", Some(V::StringValue("lf-3".into()))),
+        ]);
+        assert_eq!(row["SessionId"], "lf-3", "an empty one is skipped");
+        assert_eq!(row["UserId"], "");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! ([`join_attributes`] gives them their types again); 64-bit integers may come quoted
 //! ([`de_u64`]).
 
-use crate::rows::{AgentActionRow, AgentRunRow, BodyType, LogRow, MetricPointRow, SpanRow};
+use crate::rows::{
+    AgentActionRow, AgentRunRow, BodyType, LlmCallRow, LogRow, MetricPointRow, ScoreRow, SpanRow,
+};
 use crate::store::{StoredLog, StoredRun};
 use automagik_telemetry_core::clickhouse::{span_kind_code, status_code_of};
 use serde::Deserialize;
@@ -50,6 +52,22 @@ pub(super) fn de_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::E
     match N::deserialize(d)? {
         N::N(n) => Ok(n),
         N::S(s) => s.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+/// Reads a nullable JSON value that ClickHouse may quote (64-bit integers) as an
+/// `Option<u64>`.
+pub(super) fn de_opt_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        N(u64),
+        S(String),
+    }
+    match Option::<N>::deserialize(d)? {
+        None => Ok(None),
+        Some(N::N(n)) => Ok(Some(n)),
+        Some(N::S(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
 
@@ -303,6 +321,14 @@ pub(super) struct RunOut {
     service_name: String,
     #[serde(rename = "TraceId")]
     trace_id: String,
+    #[serde(rename = "SpanId")]
+    span_id: String,
+    #[serde(rename = "ParentSpanId")]
+    parent_span_id: String,
+    #[serde(rename = "SessionId")]
+    session_id: String,
+    #[serde(rename = "UserId")]
+    user_id: String,
     #[serde(rename = "QualityScore")]
     quality_score: Option<f64>,
     #[serde(rename = "Error")]
@@ -330,6 +356,10 @@ impl RunOut {
                 status: self.status,
                 service_name: self.service_name,
                 trace_id: self.trace_id,
+                span_id: self.span_id,
+                parent_span_id: self.parent_span_id,
+                session_id: self.session_id,
+                user_id: self.user_id,
                 start_time_unix_nano: self.t,
                 end_time_unix_nano: self.end,
                 quality_score: self.quality_score,
@@ -343,7 +373,8 @@ impl RunOut {
 /// The columns a run is selected with, as [`RunOut`] reads them.
 pub(super) const RUN_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, \
      toUnixTimestamp64Nano(EndTimestamp) AS end, cityHash64(CorrelationId) AS id, CorrelationId, \
-     AgentName, Status, ServiceName, TraceId, QualityScore, Error, Attributes, AttributeTypes";
+     AgentName, Status, ServiceName, TraceId, SpanId, ParentSpanId, SessionId, UserId, \
+     QualityScore, Error, Attributes, AttributeTypes";
 
 /// An agent action as the actions query selects it.
 #[derive(Deserialize)]
@@ -383,6 +414,121 @@ impl ActionOut {
             time_unix_nano: self.t,
             duration_ns: self.duration_ns,
             attributes: join_attributes(self.attributes, &self.types),
+        }
+    }
+}
+
+/// An LLM call as [`LLM_CALL_COLUMNS`] select it.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct LlmCallOut {
+    #[serde(rename = "t", deserialize_with = "de_u64")]
+    t: u64,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    correlation_id: String,
+    agent_name: String,
+    service_name: String,
+    operation: String,
+    provider: String,
+    request_model: String,
+    response_model: String,
+    #[serde(deserialize_with = "de_opt_u64")]
+    input_tokens: Option<u64>,
+    #[serde(deserialize_with = "de_opt_u64")]
+    output_tokens: Option<u64>,
+    #[serde(deserialize_with = "de_opt_u64")]
+    cache_read_tokens: Option<u64>,
+    #[serde(deserialize_with = "de_opt_u64")]
+    cache_write_tokens: Option<u64>,
+    #[serde(deserialize_with = "de_opt_u64")]
+    reasoning_tokens: Option<u64>,
+    cost_usd: Option<f64>,
+    #[serde(deserialize_with = "de_u64")]
+    duration: u64,
+    #[serde(deserialize_with = "de_opt_u64")]
+    time_to_first_token: Option<u64>,
+    finish_reasons: Vec<String>,
+    is_error: bool,
+    session_id: String,
+    user_id: String,
+}
+
+/// The columns an LLM call is selected with, as [`LlmCallOut`] reads them.
+pub(super) const LLM_CALL_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, TraceId, SpanId, \
+     ParentSpanId, CorrelationId, AgentName, ServiceName, Operation, Provider, RequestModel, \
+     ResponseModel, InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens, \
+     ReasoningTokens, CostUsd, Duration, TimeToFirstToken, FinishReasons, IsError, SessionId, \
+     UserId";
+
+impl LlmCallOut {
+    /// The call.
+    pub(super) fn row(self) -> LlmCallRow {
+        LlmCallRow {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
+            correlation_id: self.correlation_id,
+            agent_name: self.agent_name,
+            service_name: self.service_name,
+            operation: self.operation,
+            provider: self.provider,
+            request_model: self.request_model,
+            response_model: self.response_model,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cache_read_tokens: self.cache_read_tokens,
+            cache_write_tokens: self.cache_write_tokens,
+            reasoning_tokens: self.reasoning_tokens,
+            cost_usd: self.cost_usd,
+            start_time_unix_nano: self.t,
+            duration_ns: self.duration,
+            time_to_first_token_ns: self.time_to_first_token,
+            finish_reasons: serde_json::to_string(&self.finish_reasons)
+                .unwrap_or_else(|_| "[]".into()),
+            is_error: self.is_error,
+            session_id: self.session_id,
+            user_id: self.user_id,
+        }
+    }
+}
+
+/// A score as [`SCORE_COLUMNS`] select it.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ScoreOut {
+    #[serde(rename = "t", deserialize_with = "de_u64")]
+    t: u64,
+    score_id: String,
+    target_kind: String,
+    target_id: String,
+    name: String,
+    data_type: String,
+    value: Option<f64>,
+    string_value: Option<String>,
+    comment: Option<String>,
+    source: String,
+}
+
+/// The columns a score is selected with, as [`ScoreOut`] reads them.
+pub(super) const SCORE_COLUMNS: &str = "toUnixTimestamp64Nano(Timestamp) AS t, ScoreId, TargetKind, \
+     TargetId, Name, DataType, Value, StringValue, Comment, Source";
+
+impl ScoreOut {
+    /// The score.
+    pub(super) fn row(self) -> ScoreRow {
+        ScoreRow {
+            score_id: self.score_id,
+            target_kind: self.target_kind,
+            target_id: self.target_id,
+            name: self.name,
+            data_type: self.data_type,
+            value: self.value,
+            string_value: self.string_value,
+            comment: self.comment,
+            source: self.source,
+            time_unix_nano: self.t,
         }
     }
 }

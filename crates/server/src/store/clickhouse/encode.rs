@@ -3,22 +3,150 @@
 //! read from an OTLP request is encoded straight from the accepted request
 //! ([`Batch::request`]); rows the server builds itself (its gauges, probe results, agent
 //! runs read from Kafka) go through the same per-table row writers, their attribute JSON
-//! read once.
+//! read once. Agent runs, LLM calls and scores are the server's own rows whatever their
+//! source (it resolves a run's session, user and nesting, and the calls and scores are
+//! never in a request as such): they are written from the batch's rows, so ClickHouse
+//! holds what the other stores hold.
 
-use crate::rows::Batch;
+use crate::rows::{AgentRunRow, Batch, LlmCallRow, ScoreRow};
 use automagik_telemetry_core::clickhouse::{
     self, ActionColumns, Attributes, EventColumns, Insert, LinkColumns, LogColumns, MetricColumns,
     PointColumns, RunColumns, Schema, SpanColumns, action_row, log_row, metric_row, run_row,
     span_row,
 };
-use serde_json::Value as Json;
+use automagik_telemetry_core::time::rfc3339;
+use serde_json::{Value as Json, json};
 
-/// The bodies `batch` is inserted as, one per table.
+/// The bodies `batch` is inserted as, one per table (from a request: only those with
+/// rows).
 pub(super) fn inserts(batch: &Batch) -> Vec<Insert> {
     match &batch.request {
-        Some(request) => clickhouse::inserts(request),
+        Some(request) => {
+            let mut out = clickhouse::inserts(request);
+            out.retain(|i| i.table != Schema::AGENT_RUNS);
+            out.extend(
+                [
+                    runs(&batch.agent_runs),
+                    llm_calls(&batch.llm_calls),
+                    scores(&batch.scores),
+                ]
+                .into_iter()
+                .filter(|i| i.count > 0),
+            );
+            out
+        }
         None => own_rows(batch),
     }
+}
+
+/// The rows of `automagik_agent_runs`.
+fn runs(rows: &[AgentRunRow]) -> Insert {
+    let mut runs = Insert::new(Schema::AGENT_RUNS);
+    for r in rows {
+        let attributes = attribute_columns(&r.attributes);
+        runs.push(&run_row(&RunColumns {
+            start_time_unix_nano: r.start_time_unix_nano,
+            end_time_unix_nano: r.end_time_unix_nano,
+            correlation_id: &r.correlation_id,
+            agent_name: &r.agent_name,
+            status: &r.status,
+            service_name: &r.service_name,
+            trace_id: &r.trace_id,
+            span_id: &r.span_id,
+            parent_span_id: &r.parent_span_id,
+            session_id: &r.session_id,
+            user_id: &r.user_id,
+            quality_score: r.quality_score,
+            error: r.error.as_deref(),
+            attributes: &attributes,
+        }));
+    }
+    runs
+}
+
+/// Finish reasons kept as JSON array text ([`LlmCallRow::finish_reasons`]) as the
+/// `Array(String)` column holds them: strings as they are, other values as their JSON
+/// text; text that is not an array, none.
+pub(super) fn finish_reasons(text: &str) -> Vec<String> {
+    match serde_json::from_str::<Json>(text) {
+        Ok(Json::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Json::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A row of `automagik_llm_calls` (a non-finite cost is written as none).
+pub(super) fn llm_call_row(c: &LlmCallRow) -> Json {
+    let mut row = json!({
+        "Timestamp": rfc3339(c.start_time_unix_nano),
+        "TraceId": c.trace_id,
+        "SpanId": c.span_id,
+        "ParentSpanId": c.parent_span_id,
+        "CorrelationId": c.correlation_id,
+        "AgentName": c.agent_name,
+        "ServiceName": c.service_name,
+        "Operation": c.operation,
+        "Provider": c.provider,
+        "RequestModel": c.request_model,
+        "ResponseModel": c.response_model,
+    });
+    let more = json!({
+        "InputTokens": c.input_tokens,
+        "OutputTokens": c.output_tokens,
+        "CacheReadTokens": c.cache_read_tokens,
+        "CacheWriteTokens": c.cache_write_tokens,
+        "ReasoningTokens": c.reasoning_tokens,
+        "CostUsd": c.cost_usd.filter(|v| v.is_finite()),
+        "Duration": c.duration_ns,
+        "TimeToFirstToken": c.time_to_first_token_ns,
+        "FinishReasons": finish_reasons(&c.finish_reasons),
+        "IsError": c.is_error,
+        "SessionId": c.session_id,
+        "UserId": c.user_id,
+    });
+    if let (Json::Object(row), Json::Object(more)) = (&mut row, more) {
+        row.extend(more);
+    }
+    row
+}
+
+/// The rows of `automagik_llm_calls`.
+fn llm_calls(rows: &[LlmCallRow]) -> Insert {
+    let mut calls = Insert::new(Schema::LLM_CALLS);
+    for c in rows {
+        calls.push(&llm_call_row(c));
+    }
+    calls
+}
+
+/// A row of `automagik_scores` (a non-finite value is written as none).
+pub(super) fn score_row(s: &ScoreRow) -> Json {
+    json!({
+        "Timestamp": rfc3339(s.time_unix_nano),
+        "ScoreId": s.score_id,
+        "TargetKind": s.target_kind,
+        "TargetId": s.target_id,
+        "Name": s.name,
+        "DataType": s.data_type,
+        "Value": s.value.filter(|v| v.is_finite()),
+        "StringValue": s.string_value,
+        "Comment": s.comment,
+        "Source": s.source,
+    })
+}
+
+/// The rows of `automagik_scores`.
+fn scores(rows: &[ScoreRow]) -> Insert {
+    let mut scores = Insert::new(Schema::SCORES);
+    for s in rows {
+        scores.push(&score_row(s));
+    }
+    scores
 }
 
 /// The columns of attributes kept as JSON object text (text that is not an object: no
@@ -192,22 +320,7 @@ fn own_rows(batch: &Batch) -> Vec<Insert> {
         };
         table.push(&metric_row(&columns, &point));
     }
-    let mut runs = Insert::new(Schema::AGENT_RUNS);
-    for r in &batch.agent_runs {
-        let attributes = attribute_columns(&r.attributes);
-        runs.push(&run_row(&RunColumns {
-            start_time_unix_nano: r.start_time_unix_nano,
-            end_time_unix_nano: r.end_time_unix_nano,
-            correlation_id: &r.correlation_id,
-            agent_name: &r.agent_name,
-            status: &r.status,
-            service_name: &r.service_name,
-            trace_id: &r.trace_id,
-            quality_score: r.quality_score,
-            error: r.error.as_deref(),
-            attributes: &attributes,
-        }));
-    }
+    let runs = runs(&batch.agent_runs);
     let mut actions = Insert::new(Schema::AGENT_ACTIONS);
     for a in &batch.agent_actions {
         let attributes = attribute_columns(&a.attributes);
@@ -226,7 +339,18 @@ fn own_rows(batch: &Batch) -> Vec<Insert> {
             attributes: &attributes,
         }));
     }
-    vec![spans, logs, gauges, sums, histograms, summaries, runs, actions]
+    vec![
+        spans,
+        logs,
+        gauges,
+        sums,
+        histograms,
+        summaries,
+        runs,
+        actions,
+        llm_calls(&batch.llm_calls),
+        scores(&batch.scores),
+    ]
 }
 
 /// The string map of attributes kept as JSON object text (resources take no type map).

@@ -19,11 +19,16 @@
 //!   shared encoder (the SDK exporter's), straight from the accepted OTLP request when
 //!   the batch was read from one; each insert carries a deduplication token derived from
 //!   its rows, so a request retried after a partial failure stores nothing twice;
-//!   spans, agent actions and runs live in
+//!   spans, agent actions, runs, LLM calls and scores live in
 //!   `ReplacingMergeTree` tables whose keys end with their identity, and readers keep
 //!   one row per identity (`LIMIT 1 BY` and `uniqExact` on the few rows a lookup
-//!   finds; `FINAL` for runs, whose last delivery wins, and for the counts of `stats`),
-//!   so a span delivered again is kept once.
+//!   finds; `FINAL` for runs, whose last delivery wins, for LLM calls, for scores (the
+//!   newest of an id, with `LIMIT 1 BY` across days) and for the counts of `stats`),
+//!   so a span delivered again is kept once. Agent runs, LLM calls and scores are
+//!   written from the batch's rows, as the other stores write them (the server resolves
+//!   a run's session, user and nesting).
+//! - LLM calls of many traces are read with `TraceId IN (...)` lists of at most 1,000
+//!   ids (and scores of many targets likewise), one query per list, merged newest first.
 //! - Attribute maps hold strings, as the OpenTelemetry Collector writes them; the
 //!   `...AttributeTypes` column beside each says which were numbers, booleans or JSON,
 //!   so span, log, metric and agent attributes come back with their types, and span

@@ -2,16 +2,16 @@
 
 use super::client::{Answer, CallError, Http, error_name, parse_url};
 use super::decode::{
-    ActionOut, ExponentialOut, LOG_COLUMNS, LOG_ID, LogOut, PointOut, RUN_COLUMNS, RunOut,
-    SPAN_COLUMNS, SpanOut, de_u64,
+    ActionOut, ExponentialOut, LLM_CALL_COLUMNS, LOG_COLUMNS, LOG_ID, LlmCallOut, LogOut, PointOut,
+    RUN_COLUMNS, RunOut, SCORE_COLUMNS, SPAN_COLUMNS, ScoreOut, SpanOut, de_u64,
 };
 use super::encode;
 use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
-use crate::rows::{AgentActionRow, Batch, MetricPointRow, SpanRow};
+use crate::rows::{AgentActionRow, Batch, LlmCallRow, MetricPointRow, ScoreRow, SpanRow};
 use crate::store::{
-    ChainAppend, ChainTx, Link, LogQuery, MetricInfo, Page, Purged, Retention, RollupQuery,
-    RunQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite, StoredLog, StoredRun,
-    TraceQuery, TraceSummary, rfc3339,
+    ChainAppend, ChainTx, Link, LlmCallQuery, LogQuery, MetricInfo, Page, Purged, Retention,
+    RollupQuery, RunQuery, ScoreQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite,
+    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use automagik_telemetry_core::clickhouse::{
     Insert, RETRYABLE_ERROR_CODES, Schema, ident, literal, snapshot_row, status_name,
@@ -80,9 +80,19 @@ const RAW_TABLES: &[(&str, &str, bool)] = &[
     (Schema::SUMMARIES, "TimeUnix", true),
     (Schema::AGENT_ACTIONS, "Timestamp", true),
     (Schema::AGENT_RUNS, "Timestamp", true),
+    (Schema::LLM_CALLS, "Timestamp", true),
     ("automagik_events", "Timestamp", false),
     ("otel_traces_trace_id_ts", "End", false),
 ];
+
+/// Tables written directly but kept as long as the rollups (their rows are counted as
+/// raw ones when purged), with their time column.
+const KEPT_AS_ROLLUPS: &[(&str, &str)] = &[(Schema::SCORES, "Timestamp")];
+
+/// Values one `IN (...)` list holds (trace ids of [`StoreRead::llm_calls`], targets of
+/// [`StoreRead::scores`]), so a query stays far below ClickHouse's `max_query_size`
+/// (256 KiB); more are read in several queries, whose results are merged.
+pub(super) const IN_LIST_MAX: usize = 1_000;
 
 const ROLLUP_STEMS: &[&str] = &[
     "otel_traces_rollup",
@@ -92,7 +102,15 @@ const ROLLUP_STEMS: &[&str] = &[
 
 /// Tables whose rows have an identity and are read with `FINAL`.
 fn final_of(table: &str) -> &'static str {
-    if [Schema::TRACES, Schema::AGENT_ACTIONS, Schema::AGENT_RUNS].contains(&table) {
+    if [
+        Schema::TRACES,
+        Schema::AGENT_ACTIONS,
+        Schema::AGENT_RUNS,
+        Schema::LLM_CALLS,
+        Schema::SCORES,
+    ]
+    .contains(&table)
+    {
         " FINAL"
     } else {
         ""
@@ -867,6 +885,15 @@ impl StoreRead for ClickHouseStore {
         if let Some(to) = q.to {
             let _ = write!(w, " AND Timestamp <= {}", at(to));
         }
+        if let Some(s) = &q.session_id {
+            let _ = write!(w, " AND SessionId = {}", literal(s));
+        }
+        if let Some(u) = &q.user_id {
+            let _ = write!(w, " AND UserId = {}", literal(u));
+        }
+        if let Some(t) = &q.trace_id {
+            let _ = write!(w, " AND TraceId = {}", literal(t));
+        }
         if let Some(c) = &q.cursor {
             let id = c.id().map_or(u64::MAX, |i| i as u64);
             w.push_str(&before(
@@ -907,6 +934,121 @@ impl StoreRead for ClickHouseStore {
         ))?;
         Ok(rows.into_iter().map(ActionOut::row).collect())
     }
+
+    fn llm_calls(&self, q: &LlmCallQuery) -> Result<Vec<LlmCallRow>, StoreError> {
+        let mut calls = Vec::new();
+        for sql in llm_call_selects(&self.table(Schema::LLM_CALLS), q) {
+            let rows: Vec<LlmCallOut> = self.select(&sql)?;
+            calls.extend(rows.into_iter().map(LlmCallOut::row));
+        }
+        // The newest `limit` of each list, merged: the newest `limit` of all.
+        calls.sort_by(|a, b| {
+            (b.start_time_unix_nano, &b.trace_id, &b.span_id).cmp(&(
+                a.start_time_unix_nano,
+                &a.trace_id,
+                &a.span_id,
+            ))
+        });
+        calls.truncate(q.limit);
+        Ok(calls)
+    }
+
+    fn scores(&self, q: &ScoreQuery) -> Result<Vec<ScoreRow>, StoreError> {
+        let mut scores = Vec::new();
+        for sql in score_selects(&self.table(Schema::SCORES), q) {
+            let rows: Vec<ScoreOut> = self.select(&sql)?;
+            scores.extend(rows.into_iter().map(ScoreOut::row));
+        }
+        // Newest first; an id whose versions name targets of two lists, once.
+        scores
+            .sort_by(|a, b| (b.time_unix_nano, &b.score_id).cmp(&(a.time_unix_nano, &a.score_id)));
+        let mut seen = std::collections::HashSet::new();
+        scores.retain(|s| seen.insert(s.score_id.clone()));
+        scores.truncate(q.limit);
+        Ok(scores)
+    }
+}
+
+/// The SELECTs of [`StoreRead::llm_calls`] on `table` (qualified): one per
+/// [`IN_LIST_MAX`] distinct trace ids, or one without them, each newest first and at most
+/// `q.limit` rows.
+pub(super) fn llm_call_selects(table: &str, q: &LlmCallQuery) -> Vec<String> {
+    let mut w = String::from("1 = 1");
+    if let Some(s) = &q.session_id {
+        let _ = write!(w, " AND SessionId = {}", literal(s));
+    }
+    if let Some(u) = &q.user_id {
+        let _ = write!(w, " AND UserId = {}", literal(u));
+    }
+    if let Some(from) = q.from {
+        let _ = write!(w, " AND Timestamp >= {}", at(from));
+    }
+    if let Some(to) = q.to {
+        let _ = write!(w, " AND Timestamp <= {}", at(to));
+    }
+    let mut ids: Vec<&str> = q.trace_ids.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    in_lists(&w, "TraceId", &ids, |id| literal(id))
+        .into_iter()
+        .map(|filter| {
+            format!(
+                "SELECT {LLM_CALL_COLUMNS} FROM {table} FINAL WHERE {filter} \
+                 ORDER BY Timestamp DESC, TraceId DESC, SpanId DESC LIMIT {}",
+                q.limit
+            )
+        })
+        .collect()
+}
+
+/// The SELECTs of [`StoreRead::scores`] on `table` (qualified): one per [`IN_LIST_MAX`]
+/// distinct targets, or one without them, each newest first and at most `q.limit` rows.
+/// `FINAL` joins the rows of an id within a partition (a day); `LIMIT 1 BY` keeps the
+/// newest of an id stored again on another day.
+pub(super) fn score_selects(table: &str, q: &ScoreQuery) -> Vec<String> {
+    let mut w = String::from("1 = 1");
+    if let Some(n) = &q.name {
+        let _ = write!(w, " AND Name = {}", literal(n));
+    }
+    let mut targets: Vec<(&str, &str)> = q
+        .targets
+        .iter()
+        .map(|(kind, id)| (kind.as_str(), id.as_str()))
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    in_lists(&w, "(TargetKind, TargetId)", &targets, |(kind, id)| {
+        format!("({}, {})", literal(kind), literal(id))
+    })
+    .into_iter()
+    .map(|filter| {
+        format!(
+            "SELECT {SCORE_COLUMNS} FROM {table} FINAL WHERE {filter} \
+             ORDER BY Timestamp DESC, ScoreId DESC LIMIT 1 BY ScoreId LIMIT {}",
+            q.limit
+        )
+    })
+    .collect()
+}
+
+/// `filter` and `column IN (...)` of each [`IN_LIST_MAX`] of `values` (written by
+/// `sql`); `filter` alone when there are none.
+fn in_lists<T>(
+    filter: &str,
+    column: &str,
+    values: &[T],
+    sql: impl Fn(&T) -> String,
+) -> Vec<String> {
+    if values.is_empty() {
+        return vec![filter.to_string()];
+    }
+    values
+        .chunks(IN_LIST_MAX)
+        .map(|chunk| {
+            let list: Vec<String> = chunk.iter().map(&sql).collect();
+            format!("{filter} AND {column} IN ({})", list.join(", "))
+        })
+        .collect()
 }
 
 impl Retention for ClickHouseStore {
@@ -943,6 +1085,9 @@ impl Retention for ClickHouseStore {
                 format!("{col} < {}", at(raw_before))
             };
             purged.raw += delete(table, condition, *counted)?;
+        }
+        for (table, col) in KEPT_AS_ROLLUPS {
+            purged.raw += delete(table, format!("{col} < {}", at(rollups_before)), true)?;
         }
         for stem in ROLLUP_STEMS {
             for suffix in ["1m", "1h"] {

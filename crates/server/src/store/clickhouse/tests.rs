@@ -1,5 +1,5 @@
-//! Unit tests of the URL parser, the attribute encoding, error names and time literals
-//! in queries.
+//! Unit tests of the URL parser, the attribute encoding, error names, time literals in
+//! queries, and the rows and queries of agent runs, LLM calls and scores.
 
 use super::client::{Target, error_name, parse_url};
 use super::decode::join_attributes;
@@ -150,5 +150,316 @@ fn rows_the_server_builds_follow_the_same_column_rules() {
     assert_eq!(
         row["AttributeTypes"],
         json!({"latency": "double", "note": "json"})
+    );
+}
+
+/// An LLM call with every field set.
+fn llm_call() -> crate::rows::LlmCallRow {
+    crate::rows::LlmCallRow {
+        trace_id: "ab".repeat(16),
+        span_id: "cd".repeat(8),
+        parent_span_id: "ef".repeat(8),
+        correlation_id: "run-1".into(),
+        agent_name: "planner".into(),
+        service_name: "api".into(),
+        operation: "chat".into(),
+        provider: "openai".into(),
+        request_model: "gpt-4o".into(),
+        response_model: "gpt-4o-2024-08-06".into(),
+        input_tokens: Some(1_200),
+        output_tokens: Some(300),
+        cache_read_tokens: Some(1_000),
+        cache_write_tokens: None,
+        reasoning_tokens: Some(u64::MAX),
+        cost_usd: Some(0.0125),
+        start_time_unix_nano: 1_699_999_200_000_000_001,
+        duration_ns: 1_500_000_000,
+        time_to_first_token_ns: Some(250_000_000),
+        finish_reasons: r#"["stop","length"]"#.into(),
+        is_error: true,
+        session_id: "s-1".into(),
+        user_id: "u-1".into(),
+    }
+}
+
+/// A categorical score.
+fn score() -> crate::rows::ScoreRow {
+    crate::rows::ScoreRow {
+        score_id: "sc-1".into(),
+        target_kind: "run".into(),
+        target_id: "run-1".into(),
+        name: "tone".into(),
+        data_type: "categorical".into(),
+        value: None,
+        string_value: Some("polite".into()),
+        comment: Some("it's fine".into()),
+        source: "human".into(),
+        time_unix_nano: 1_699_999_200_000_000_002,
+    }
+}
+
+/// The one row of `table` among `inserts`.
+fn only_row(inserts: &[automagik_telemetry_core::clickhouse::Insert], table: &str) -> Json {
+    let insert = inserts
+        .iter()
+        .find(|i| i.table == table)
+        .unwrap_or_else(|| panic!("an insert into {table}"));
+    assert_eq!(insert.count, 1, "{table}");
+    serde_json::from_str(insert.rows.trim()).expect("one JSON row")
+}
+
+#[test]
+fn llm_calls_and_scores_are_written_in_their_columns() {
+    use crate::rows::Batch;
+    let batch = Batch {
+        llm_calls: vec![llm_call()],
+        scores: vec![score()],
+        ..Default::default()
+    };
+    let inserts = super::encode::inserts(&batch);
+    let call = only_row(&inserts, "automagik_llm_calls");
+    assert_eq!(
+        call,
+        json!({
+            "Timestamp": "2023-11-14T22:00:00.000000001Z",
+            "TraceId": "ab".repeat(16),
+            "SpanId": "cd".repeat(8),
+            "ParentSpanId": "ef".repeat(8),
+            "CorrelationId": "run-1",
+            "AgentName": "planner",
+            "ServiceName": "api",
+            "Operation": "chat",
+            "Provider": "openai",
+            "RequestModel": "gpt-4o",
+            "ResponseModel": "gpt-4o-2024-08-06",
+            "InputTokens": 1_200,
+            "OutputTokens": 300,
+            "CacheReadTokens": 1_000,
+            "CacheWriteTokens": null,
+            "ReasoningTokens": u64::MAX,
+            "CostUsd": 0.0125,
+            "Duration": 1_500_000_000u64,
+            "TimeToFirstToken": 250_000_000,
+            "FinishReasons": ["stop", "length"],
+            "IsError": true,
+            "SessionId": "s-1",
+            "UserId": "u-1",
+        })
+    );
+    let score_row = only_row(&inserts, "automagik_scores");
+    assert_eq!(
+        score_row,
+        json!({
+            "Timestamp": "2023-11-14T22:00:00.000000002Z",
+            "ScoreId": "sc-1",
+            "TargetKind": "run",
+            "TargetId": "run-1",
+            "Name": "tone",
+            "DataType": "categorical",
+            "Value": null,
+            "StringValue": "polite",
+            "Comment": "it's fine",
+            "Source": "human",
+        })
+    );
+    // Unknown amounts stay unknown: no tokens, no cost (a NaN one included), no finish
+    // reasons (text that is not an array reads as none; other values as their JSON).
+    let bare = super::encode::llm_call_row(&crate::rows::LlmCallRow {
+        cost_usd: Some(f64::NAN),
+        finish_reasons: "stop".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        (
+            &bare["InputTokens"],
+            &bare["CostUsd"],
+            &bare["TimeToFirstToken"]
+        ),
+        (&Json::Null, &Json::Null, &Json::Null)
+    );
+    assert_eq!(bare["FinishReasons"], json!([]));
+    assert_eq!(bare["IsError"], false);
+    assert_eq!(
+        super::encode::finish_reasons(r#"["stop",1,null]"#),
+        ["stop", "1", "null"]
+    );
+    let numeric = super::encode::score_row(&crate::rows::ScoreRow {
+        data_type: "numeric".into(),
+        value: Some(0.75),
+        string_value: None,
+        comment: None,
+        ..score()
+    });
+    assert_eq!(
+        (
+            &numeric["Value"],
+            &numeric["StringValue"],
+            &numeric["Comment"]
+        ),
+        (&json!(0.75), &Json::Null, &Json::Null)
+    );
+}
+
+#[test]
+fn llm_calls_and_scores_read_back_from_clickhouse_rows() {
+    use super::decode::{LlmCallOut, ScoreOut};
+    // As ClickHouse answers with `output_format_json_quote_64bit_integers = 0`.
+    let line = format!(
+        r#"{{"t":1699999200000000001,"TraceId":"{}","SpanId":"{}","ParentSpanId":"{}","CorrelationId":"run-1","AgentName":"planner","ServiceName":"api","Operation":"chat","Provider":"openai","RequestModel":"gpt-4o","ResponseModel":"gpt-4o-2024-08-06","InputTokens":1200,"OutputTokens":300,"CacheReadTokens":1000,"CacheWriteTokens":null,"ReasoningTokens":18446744073709551615,"CostUsd":0.0125,"Duration":1500000000,"TimeToFirstToken":"250000000","FinishReasons":["stop","length"],"IsError":true,"SessionId":"s-1","UserId":"u-1"}}"#,
+        "ab".repeat(16),
+        "cd".repeat(8),
+        "ef".repeat(8)
+    );
+    let call: LlmCallOut = serde_json::from_str(&line).expect("a call row");
+    assert_eq!(call.row(), llm_call(), "a quoted integer reads too");
+    let line = r#"{"t":1699999200000000002,"ScoreId":"sc-1","TargetKind":"run","TargetId":"run-1","Name":"tone","DataType":"categorical","Value":null,"StringValue":"polite","Comment":"it's fine","Source":"human"}"#;
+    let read: ScoreOut = serde_json::from_str(line).expect("a score row");
+    assert_eq!(read.row(), score());
+}
+
+#[test]
+fn llm_call_and_score_queries_quote_filter_and_split_long_lists() {
+    use super::store::{IN_LIST_MAX, llm_call_selects, score_selects};
+    use crate::store::{LlmCallQuery, ScoreQuery};
+    let table = "`automagik`.`automagik_llm_calls`";
+    let one = llm_call_selects(
+        table,
+        &LlmCallQuery {
+            session_id: Some("it's".into()),
+            user_id: Some("u-1".into()),
+            from: Some(5),
+            to: Some(9),
+            limit: 50,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        one,
+        [format!(
+            "SELECT {} FROM {table} FINAL WHERE 1 = 1 AND SessionId = 'it\\'s' AND UserId = 'u-1' \
+             AND Timestamp >= fromUnixTimestamp64Nano(toInt64(5)) \
+             AND Timestamp <= fromUnixTimestamp64Nano(toInt64(9)) \
+             ORDER BY Timestamp DESC, TraceId DESC, SpanId DESC LIMIT 50",
+            super::decode::LLM_CALL_COLUMNS
+        )]
+    );
+    // 2,500 distinct trace ids (and repeats): three lists, each id once, quoted.
+    let mut trace_ids: Vec<String> = (0..2_500).map(|i| format!("{i:032x}")).collect();
+    let repeats = trace_ids[..10].to_vec();
+    trace_ids.extend(repeats);
+    trace_ids.push("x'); DROP TABLE t; --".into());
+    let many = llm_call_selects(
+        table,
+        &LlmCallQuery {
+            trace_ids,
+            limit: 20,
+            ..Default::default()
+        },
+    );
+    assert_eq!(many.len(), 2_501usize.div_ceil(IN_LIST_MAX));
+    let listed: usize = many.iter().map(|s| s.matches("', '").count() + 1).sum();
+    assert_eq!(listed, 2_501);
+    assert!(many[0].contains(&format!(
+        "WHERE 1 = 1 AND TraceId IN ('{:032x}', '{:032x}', ",
+        0, 1
+    )));
+    assert!(many[2].contains("'x\\'); DROP TABLE t; --')"));
+    assert!(many.iter().all(|s| s.ends_with("LIMIT 20")));
+
+    let scores = "`automagik`.`automagik_scores`";
+    let none = score_selects(
+        scores,
+        &ScoreQuery {
+            name: Some("quality".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        none,
+        [format!(
+            "SELECT {} FROM {scores} FINAL WHERE 1 = 1 AND Name = 'quality' \
+             ORDER BY Timestamp DESC, ScoreId DESC LIMIT 1 BY ScoreId LIMIT 10",
+            super::decode::SCORE_COLUMNS
+        )]
+    );
+    let targeted = score_selects(
+        scores,
+        &ScoreQuery {
+            targets: vec![
+                ("trace".into(), "t-1".into()),
+                ("run".into(), "o'k".into()),
+                ("trace".into(), "t-1".into()),
+            ],
+            limit: 10,
+            ..Default::default()
+        },
+    );
+    assert_eq!(targeted.len(), 1);
+    assert!(
+        targeted[0].contains(
+            "WHERE 1 = 1 AND (TargetKind, TargetId) IN (('run', 'o\\'k'), ('trace', 't-1')) ORDER BY"
+        ),
+        "{}",
+        targeted[0]
+    );
+}
+
+#[test]
+fn runs_of_a_request_are_the_batch_rows_beside_the_request_rows() {
+    use automagik_telemetry_core::SignalRequest;
+    use automagik_telemetry_testkit::build::{string_kv, trace_request};
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    let span = Span {
+        trace_id: vec![7; 16],
+        span_id: vec![1; 8],
+        parent_span_id: vec![2; 8],
+        name: "planner".into(),
+        start_time_unix_nano: 1_699_999_200_000_000_001,
+        end_time_unix_nano: 1_699_999_200_000_500_000,
+        attributes: vec![string_kv("gen_ai.operation.name", "invoke_agent")],
+        ..Default::default()
+    };
+    let request = trace_request("api", vec![span]);
+    let mut batch = crate::rows::from_traces(&request);
+    assert_eq!(batch.agent_runs.len(), 1);
+    // What the server resolved beyond the span: its session and user.
+    batch.agent_runs[0].session_id = "s-1".into();
+    batch.agent_runs[0].user_id = "u-1".into();
+    batch.llm_calls.push(llm_call());
+    let inserts = super::encode::inserts(&batch);
+    let shared = automagik_telemetry_core::clickhouse::inserts(&SignalRequest::Traces(request));
+    let spans = |inserts: &[automagik_telemetry_core::clickhouse::Insert]| {
+        inserts
+            .iter()
+            .find(|i| i.table == "otel_traces")
+            .cloned()
+            .expect("spans")
+    };
+    assert_eq!(spans(&inserts), spans(&shared), "spans from the request");
+    let run = only_row(&inserts, "automagik_agent_runs");
+    assert_eq!(
+        (
+            run["SpanId"].as_str(),
+            run["ParentSpanId"].as_str(),
+            run["SessionId"].as_str(),
+            run["UserId"].as_str()
+        ),
+        (
+            Some("01".repeat(8).as_str()),
+            Some("02".repeat(8).as_str()),
+            Some("s-1"),
+            Some("u-1")
+        )
+    );
+    assert_eq!(
+        only_row(&inserts, "automagik_llm_calls")["SpanId"],
+        "cd".repeat(8)
+    );
+    assert!(
+        inserts
+            .iter()
+            .all(|i| i.count > 0 && i.table != "automagik_scores"),
+        "no empty bodies"
     );
 }
