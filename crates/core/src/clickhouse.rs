@@ -1034,7 +1034,7 @@ mod tests {
             .iter()
             .filter(|s| s.contains("MATERIALIZED VIEW"))
             .count();
-        assert_eq!(views, 2 + 7 * 2);
+        assert_eq!(views, 2 + 8 * 2);
         // The columns added since the first release are in the new tables, and added to
         // older ones.
         let logs = single

@@ -831,7 +831,9 @@ fn summary_row(m: &Metric, service: &str, p: &SummaryDataPoint) -> MetricPointRo
     let mut quantiles: Vec<(f64, f64)> = p
         .quantile_values
         .iter()
-        .filter(|q| q.quantile.is_finite() && (0.0..=1.0).contains(&q.quantile) && q.value.is_finite())
+        .filter(|q| {
+            q.quantile.is_finite() && (0.0..=1.0).contains(&q.quantile) && q.value.is_finite()
+        })
         .map(|q| (q.quantile, q.value))
         .collect();
     quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));

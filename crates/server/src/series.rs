@@ -326,6 +326,9 @@ pub fn summary_quantile(pairs: &[(f64, f64)], q: f64) -> Option<f64> {
     Some(lo_v + (hi_v - lo_v) * (q - lo_q) / (hi_q - lo_q))
 }
 
+/// Time, count and `(quantile, value)` pairs of a series' last summary point.
+type LastSummary = (u64, u64, Vec<(f64, f64)>);
+
 /// What one step of a raw series gathers for its aggregation.
 #[derive(Default)]
 struct RawStep {
@@ -335,8 +338,8 @@ struct RawStep {
     values: Vec<f64>,
     buckets: MergedBuckets,
     histograms: bool,
-    /// Per series: time, count and quantiles of its last summary point.
-    summaries: BTreeMap<String, (u64, u64, Vec<(f64, f64)>)>,
+    /// Per series: its last summary point.
+    summaries: BTreeMap<String, LastSummary>,
 }
 
 impl RawStep {
@@ -793,8 +796,12 @@ mod tests {
     fn summary_quantiles_are_read_as_carried_and_interpolated_between() {
         let pairs = [(0.0, 1.0), (0.5, 10.0), (0.9, 50.0), (1.0, 90.0)];
         assert_eq!(summary_quantile(&pairs, 0.5), Some(10.0));
-        assert_eq!(summary_quantile(&pairs, 0.7), Some(30.0));
-        assert_eq!(summary_quantile(&pairs, 0.95), Some(70.0));
+        let close = |q: f64, want: f64| {
+            let got = summary_quantile(&pairs, q).expect("within the carried range");
+            assert!((got - want).abs() < 1e-9, "{q}: {got} != {want}");
+        };
+        close(0.7, 30.0);
+        close(0.95, 70.0);
         assert_eq!(summary_quantile(&[(0.5, 10.0), (0.9, 50.0)], 0.99), None);
         assert_eq!(summary_quantile(&[(0.5, 10.0), (0.9, 50.0)], 0.25), None);
         assert_eq!(summary_quantile(&[], 0.5), None);
@@ -803,7 +810,14 @@ mod tests {
             count: Some(count),
             sum: Some(median * count as f64),
             quantiles: Some(vec![(0.5, median), (0.99, median * 2.0)]),
-            ..MetricPointRow::number("rpc", "s", "summary", t, None, format!(r#"{{"route":"{route}"}}"#))
+            ..MetricPointRow::number(
+                "rpc",
+                "s",
+                "summary",
+                t,
+                None,
+                format!(r#"{{"route":"{route}"}}"#),
+            )
         };
         // Series "a": its last point (median 30) counts, weighted by its count 3; "b": 60, 1.
         let points = [
@@ -817,7 +831,10 @@ mod tests {
         let values: Vec<f64> = per_route.iter().map(|(_, pts)| pts[0].value).collect();
         assert_eq!(values, [60.0, 120.0]);
         // Count and mean come from count and sum.
-        assert_eq!(from_points(&points, 0, 100, Agg::Count, None)[0].1[0].value, 9.0);
+        assert_eq!(
+            from_points(&points, 0, 100, Agg::Count, None)[0].1[0].value,
+            9.0
+        );
         let avg = from_points(&points, 0, 100, Agg::Avg, None)[0].1[0].value;
         assert_eq!(avg, (50.0 + 90.0 + 60.0) / 9.0);
     }

@@ -951,12 +951,20 @@ fn summaries_are_stored_as_increases_with_their_quantiles(store: &dyn Store) {
     // send them): cumulative count and sum, exported twice, with its quantiles.
     let temporality = Temporality::new(T0);
     let quantiles = |median: f64| {
-        [(0.0, 1.0), (0.5, median), (0.99, median * 3.0), (1.0, 100.0)]
-            .into_iter()
-            .map(|(quantile, value)| ValueAtQuantile { quantile, value })
-            .collect()
+        [
+            (0.0, 1.0),
+            (0.5, median),
+            (0.99, median * 3.0),
+            (1.0, 100.0),
+        ]
+        .into_iter()
+        .map(|(quantile, value)| ValueAtQuantile { quantile, value })
+        .collect()
     };
-    for (i, (count, sum, median)) in [(10u64, 200.0, 15.0), (25, 650.0, 20.0)].into_iter().enumerate() {
+    for (i, (count, sum, median)) in [(10u64, 200.0, 15.0), (25, 650.0, 20.0)]
+        .into_iter()
+        .enumerate()
+    {
         let data = Data::Summary(Summary {
             data_points: vec![SummaryDataPoint {
                 start_time_unix_nano: T0 + MS,
@@ -968,7 +976,11 @@ fn summaries_are_stored_as_increases_with_their_quantiles(store: &dyn Store) {
                 ..Default::default()
             }],
         });
-        ingest_metrics(store, &temporality, metric_request("api", "rpc_seconds", data));
+        ingest_metrics(
+            store,
+            &temporality,
+            metric_request("api", "rpc_seconds", data),
+        );
     }
     let points = store
         .metric_points("rpc_seconds", T0, T0 + 10 * MIN, 100)
@@ -977,7 +989,10 @@ fn summaries_are_stored_as_increases_with_their_quantiles(store: &dyn Store) {
     assert_eq!(points[0].kind, "summary");
     let increases: Vec<(Option<u64>, Option<f64>)> =
         points.iter().map(|p| (p.count, p.sum)).collect();
-    assert_eq!(increases, [(Some(10), Some(200.0)), (Some(15), Some(450.0))]);
+    assert_eq!(
+        increases,
+        [(Some(10), Some(200.0)), (Some(15), Some(450.0))]
+    );
     assert_eq!(
         points[1].quantiles.as_deref(),
         Some(&[(0.0, 1.0), (0.5, 20.0), (0.99, 60.0), (1.0, 100.0)][..])
@@ -989,7 +1004,10 @@ fn summaries_are_stored_as_increases_with_their_quantiles(store: &dyn Store) {
         .into_iter()
         .map(|m| (m.name, m.kind))
         .collect();
-    assert!(kinds.contains(&("rpc_seconds".into(), "summary".into())), "{kinds:?}");
+    assert!(
+        kinds.contains(&("rpc_seconds".into(), "summary".into())),
+        "{kinds:?}"
+    );
     // Percentiles from the last summary of the step; count and mean from the increases.
     let at = |agg| series::from_points(&points, T0, 10 * MIN, agg, None)[0].1[0].value;
     assert_eq!(at(Agg::Quantile(500)), 20.0);

@@ -5,3 +5,4 @@
 
 pub mod content;
 pub mod price;
+pub mod runs;

@@ -350,19 +350,27 @@ fn summary_point_of(req: &ExportMetricsServiceRequest) -> Option<SummaryDataPoin
 #[tokio::test]
 async fn summary_counts_and_sums_become_increases_and_quantiles_stay() {
     let t = Temporality::new(STARTED);
-    let first = summary_point_of(&export(&t, summary(1_500, 2_000, 4, 40.0)).await).unwrap();
-    assert_eq!((first.count, first.sum), (4, 40.0), "started while the server ran");
-    let second = summary_point_of(&export(&t, summary(1_500, 3_000, 10, 130.0)).await).unwrap();
+    let first =
+        summary_point_of(&export(&t, summary(1_500, 2_000, 4, 40.0)).await).expect("a point");
+    assert_eq!(
+        (first.count, first.sum),
+        (4, 40.0),
+        "started while the server ran"
+    );
+    let second =
+        summary_point_of(&export(&t, summary(1_500, 3_000, 10, 130.0)).await).expect("a point");
     assert_eq!((second.count, second.sum), (6, 90.0));
     assert_eq!(second.start_time_unix_nano, 2_000);
     assert_eq!(second.quantile_values[0].value, 13.0, "quantiles as sent");
     // A retry of the same point is already counted.
     assert!(summary_point_of(&export(&t, summary(1_500, 3_000, 10, 130.0)).await).is_none());
     // A new start time (the sender restarted) counts in full.
-    let restarted = summary_point_of(&export(&t, summary(3_500, 4_000, 2, 5.0)).await).unwrap();
+    let restarted =
+        summary_point_of(&export(&t, summary(3_500, 4_000, 2, 5.0)).await).expect("a point");
     assert_eq!((restarted.count, restarted.sum), (2, 5.0));
     // A series older than the server is a baseline.
     let old = Temporality::new(STARTED);
-    let base = summary_point_of(&export(&old, summary(500, 2_000, 9, 90.0)).await).unwrap();
+    let base =
+        summary_point_of(&export(&old, summary(500, 2_000, 9, 90.0)).await).expect("a point");
     assert_eq!((base.count, base.sum), (0, 0.0));
 }

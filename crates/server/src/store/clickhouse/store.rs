@@ -312,7 +312,8 @@ impl ClickHouseStore {
     }
 
     /// Raw points of `name` in `[from, to]` matching `filter`, in `order`, at most
-    /// `limit`.
+    /// `limit`. A filter on exemplars leaves summaries out (they have none, nor the
+    /// columns).
     fn points(
         &self,
         name: &str,
@@ -369,10 +370,15 @@ impl ClickHouseStore {
             self.table(Schema::SUMMARIES)
         );
         let rows: Vec<PointOut> = self.select(&format!(
-            "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram} UNION ALL {summary}) \
+            "SELECT * FROM ({} UNION ALL {} UNION ALL {histogram}{}) \
              ORDER BY {order}, ServiceName, toString(Attributes) LIMIT {limit}",
             number("'gauge'", Schema::GAUGES),
             number("if(IsMonotonic, 'sum', 'updown_sum')", Schema::SUMS),
+            if filter.contains("Exemplars") {
+                String::new()
+            } else {
+                format!(" UNION ALL {summary}")
+            },
         ))?;
         // Exponential histograms, read in the explicit layout (as the relational stores
         // keep them), then merged in time order.
