@@ -2,17 +2,25 @@
 //! spans and events are their actions. The SDK's `AgentRun` writes them; the server's
 //! stores and the ClickHouse rows read them here, so there is one definition.
 //!
-//! - A run: a span with `gen_ai.operation.name = invoke_agent`; `gen_ai.agent.name`
-//!   (else the span name), `correlation_id` (else the trace id), `agent.quality_score`;
+//! Spans are read through [`crate::genai`]'s one mapping (the OpenTelemetry GenAI
+//! conventions, current and deprecated, OpenInference, Langfuse and our SDK's names):
+//!
+//! - A run: an agent span (`gen_ai.operation.name = invoke_agent`, OpenInference
+//!   `AGENT`, Langfuse `agent`); its agent name (else the span name), `correlation_id`
+//!   (else the trace id for a root span and `<trace id>-<span id>` for a span below
+//!   another, so nested runs stay apart), `agent.quality_score`, session and user;
 //!   failed when `agent.status = failed`, or without `agent.status` when the span status
 //!   is an error (`error.message`, else the status message, is the error).
-//! - A tool call: a span with `gen_ai.operation.name = execute_tool`; `gen_ai.tool.name`
-//!   (else the span name), `agent.action_id` (else `<trace id>-<span id>`), failed when
-//!   the status is an error.
+//! - A tool call: a tool span (`execute_tool`, OpenInference `TOOL`, Langfuse `tool`);
+//!   its tool name (else the span name), `agent.action_id` (else `<trace id>-<span
+//!   id>`), failed when the status is an error.
+//! - An LLM call: a `chat`, `text_completion`, `generate_content` or `embeddings` span
+//!   (and the OpenInference and Langfuse equivalents), returned as read.
 //! - A decision, error, success or tool call reported as an event `agent.decision`,
 //!   `agent.error`, `agent.success`, `agent.tool_call` carrying a `correlation_id`; its
 //!   name is `gen_ai.tool.name`, `agent.choice` or `agent.message` (else the body).
 
+use crate::genai::{self, GenAiSpan};
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -52,6 +60,12 @@ pub struct Run {
     pub error: Option<String>,
     /// Quality score, when given.
     pub quality_score: Option<f64>,
+    /// Session, when given.
+    pub session_id: Option<String>,
+    /// User, when given.
+    pub user_id: Option<String>,
+    /// Whether the span named its correlation id (else it was made from its ids).
+    pub explicit_id: bool,
 }
 
 /// An action read from a span or an event.
@@ -73,6 +87,9 @@ pub struct Action {
     pub time_unix_nano: u64,
     /// How long, ns.
     pub duration_ns: u64,
+    /// Whether its run was named (a `correlation_id`); else it is the trace id, and a
+    /// reader may place it better.
+    pub explicit_run: bool,
 }
 
 /// What a span is to the agent conventions.
@@ -82,48 +99,60 @@ pub enum SpanRole {
     Run(Run),
     /// A tool call.
     Action(Action),
+    /// An LLM call, as read.
+    LlmCall(Box<GenAiSpan>),
 }
 
 /// Reads a span; `trace_id` and `span_id` are its ids as hex.
 pub fn from_span(span: &Span, trace_id: &str, span_id: &str) -> Option<SpanRole> {
-    let attr = |k| string_attr(&span.attributes, k);
-    let correlation_id = || attr("correlation_id").unwrap_or(trace_id).to_string();
+    let g = genai::normalise_span(span)?;
     let status = span.status.as_ref();
     let status_error = status.is_some_and(|s| s.code == 2);
-    match attr("gen_ai.operation.name")? {
-        "invoke_agent" => {
-            let failed = match attr("agent.status") {
-                Some(s) => s == "failed",
-                None => status_error,
-            };
-            Some(SpanRole::Run(Run {
-                correlation_id: correlation_id(),
-                agent_name: attr("gen_ai.agent.name").unwrap_or(&span.name).to_string(),
-                failed,
-                error: failed.then(|| {
-                    attr("error.message")
-                        .or(status.map(|s| s.message.as_str()))
-                        .unwrap_or_default()
-                        .to_string()
-                }),
-                quality_score: number_attr(&span.attributes, "agent.quality_score"),
-            }))
-        }
-        "execute_tool" => Some(SpanRole::Action(Action {
+    let explicit = g.correlation_id.is_some();
+    if g.operation.is_agent() {
+        let failed = g.failed_status.unwrap_or(status_error);
+        let correlation_id = match &g.correlation_id {
+            Some(c) => c.clone(),
+            None if span.parent_span_id.is_empty() => trace_id.to_string(),
+            None => format!("{trace_id}-{span_id}"),
+        };
+        Some(SpanRole::Run(Run {
+            correlation_id,
+            agent_name: g.agent_name.clone().unwrap_or_else(|| span.name.clone()),
+            failed,
+            error: failed.then(|| {
+                string_attr(&span.attributes, "error.message")
+                    .or(status.map(|s| s.message.as_str()))
+                    .unwrap_or_default()
+                    .to_string()
+            }),
+            quality_score: g.quality_score,
+            session_id: g.session_id,
+            user_id: g.user_id,
+            explicit_id: explicit,
+        }))
+    } else if g.operation.is_tool() {
+        Some(SpanRole::Action(Action {
             // Span ids are unique within their trace only.
-            action_id: attr("agent.action_id")
-                .map_or_else(|| format!("{trace_id}-{span_id}"), str::to_string),
-            correlation_id: correlation_id(),
-            agent_name: attr("gen_ai.agent.name").unwrap_or_default().to_string(),
+            action_id: g
+                .action_id
+                .clone()
+                .unwrap_or_else(|| format!("{trace_id}-{span_id}")),
+            correlation_id: g.correlation_id.unwrap_or_else(|| trace_id.to_string()),
+            agent_name: g.agent_name.unwrap_or_default(),
             action_type: "tool_call",
-            name: attr("gen_ai.tool.name").unwrap_or(&span.name).to_string(),
+            name: g.tool_name.unwrap_or_else(|| span.name.clone()),
             is_error: status_error,
             time_unix_nano: span.start_time_unix_nano,
             duration_ns: span
                 .end_time_unix_nano
                 .saturating_sub(span.start_time_unix_nano),
-        })),
-        _ => None,
+            explicit_run: explicit,
+        }))
+    } else if g.operation.is_llm_call() {
+        Some(SpanRole::LlmCall(Box::new(g)))
+    } else {
+        None
     }
 }
 
@@ -162,6 +191,7 @@ pub fn from_event(
         time_unix_nano,
         duration_ns: number_attr(&log.attributes, "agent.duration_ms")
             .map_or(0, |ms| (ms.max(0.0) * 1e6) as u64),
+        explicit_run: true,
     })
 }
 

@@ -513,7 +513,7 @@ fn from_span(span: &opentelemetry_proto::tonic::trace::v1::Span, out: &mut Vec<E
                 payload,
             ));
         }
-        None => {}
+        Some(SpanRole::LlmCall(_)) | None => {}
     }
 }
 

@@ -127,6 +127,10 @@ pub struct FileConfig {
     /// user-id `salt` [default: none of them].
     #[serde(default)]
     pub redaction: RedactionConfig,
+    /// The `[genai]` table: `max_content_bytes` kept of each prompt or completion and
+    /// `[[genai.prices]]` overriding the built-in price table [default: none].
+    #[serde(default)]
+    pub genai: crate::genai::GenAiConfig,
 }
 
 /// An `[[alert]]` table.
@@ -349,6 +353,8 @@ pub struct ServerConfig {
     pub http_max_connections: usize,
     /// Redaction on ingest (its mode, allow-listed keys, extra rules and salt).
     pub redaction: Arc<IngestRedactor>,
+    /// Prices and the content size cap applied to GenAI data on ingest.
+    pub genai: Arc<crate::genai::GenAiIngest>,
 }
 
 /// `NAME=URL` or `NAME@SERVICE=URL`.
@@ -440,6 +446,8 @@ impl ServerConfig {
             &file.redaction,
         )
         .map_err(|e| invalid(format!("redaction: {e}")))?;
+        let genai = crate::genai::GenAiIngest::from_config(&file.genai)
+            .map_err(|e| invalid(format!("genai: {e}")))?;
         let floor = |d: Duration| d.max(Duration::from_millis(100));
         // A client's time limits: never zero, and never so long that a deadline overflows.
         let bound = |d: Duration| d.clamp(Duration::from_millis(100), Duration::from_secs(86_400));
@@ -526,6 +534,7 @@ impl ServerConfig {
                 .unwrap_or(1024)
                 .clamp(1, 1_000_000),
             redaction: Arc::new(redaction),
+            genai: Arc::new(genai),
         })
     }
 

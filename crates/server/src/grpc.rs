@@ -313,6 +313,7 @@ impl<T: OtlpRequest> UnaryService<T> for ExportMethod<T> {
                 &state.metrics,
                 &state.redactor,
                 &state.temporality,
+                &state.genai,
                 request.into_inner(),
             )
             .await?;

@@ -13,6 +13,7 @@ mod cost;
 pub mod temporality;
 pub mod time_range;
 
+use crate::genai::GenAiIngest;
 use crate::redaction::IngestRedactor;
 use crate::refusal::ItemRefusal;
 use crate::rows::{self, Batch};
@@ -262,6 +263,8 @@ pub trait OtlpRequest: Message + Default + serde::de::DeserializeOwned + Send + 
     type Response: Message + serde::Serialize + 'static;
     /// Redacts the request in place with `redactor`, counting replacements in `metrics`.
     fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics);
+    /// Cuts prompts and completions to `genai`'s size cap (never drops an item).
+    fn truncate_content(&mut self, _genai: &GenAiIngest) {}
     /// The rows to store (and what was refused); the request itself becomes the
     /// batch's accepted request, without a copy.
     fn into_rows(self) -> Batch;
@@ -286,6 +289,9 @@ impl OtlpRequest for ExportTraceServiceRequest {
     fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
         redactor.traces(self, metrics);
     }
+    fn truncate_content(&mut self, genai: &GenAiIngest) {
+        genai.truncate_traces(self);
+    }
     fn into_rows(self) -> Batch {
         rows::into_traces(self)
     }
@@ -307,6 +313,9 @@ impl OtlpRequest for ExportLogsServiceRequest {
     type Response = ExportLogsServiceResponse;
     fn redact(&mut self, redactor: &IngestRedactor, metrics: &ServerMetrics) {
         redactor.logs(self, metrics);
+    }
+    fn truncate_content(&mut self, genai: &GenAiIngest) {
+        genai.truncate_logs(self);
     }
     fn into_rows(self) -> Batch {
         rows::into_logs(self)
@@ -364,8 +373,8 @@ async fn store_batch(
 
 /// Redacts one decoded export request with `redactor`, normalises its metric points
 /// (cumulative to increases with `temporality`, exponential histograms to explicit
-/// buckets), stores it in `store` (answering only after commit) and counts the outcome
-/// in `metrics` (items refused by their category, which also logs them, rate-limited);
+/// buckets), cuts prompts and completions to `genai`'s cap and prices LLM calls, stores
+/// it in `store` (answering only after commit) and counts the outcome in `metrics` (items refused by their category, which also logs them, rate-limited);
 /// shared by OTLP/HTTP and OTLP/gRPC. Nothing of the request reaches the store
 /// unredacted.
 pub async fn store_request<T: OtlpRequest>(
@@ -373,9 +382,11 @@ pub async fn store_request<T: OtlpRequest>(
     metrics: &Arc<ServerMetrics>,
     redactor: &IngestRedactor,
     temporality: &Temporality,
+    genai: &GenAiIngest,
     mut req: T,
 ) -> Result<T::Response, IngestError> {
     req.redact(redactor, metrics);
+    req.truncate_content(genai);
     let mut refused: Vec<(ItemRefusal, String)> = req
         .refuse_times(crate::query::now_ns())
         .into_iter()
@@ -394,6 +405,7 @@ pub async fn store_request<T: OtlpRequest>(
         None => None,
     };
     let mut batch = req.into_rows();
+    genai.price(&mut batch.llm_calls);
     for (reason, why) in refused {
         batch.reject(reason, why);
     }

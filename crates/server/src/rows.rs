@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span;
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[cfg(test)]
 mod tests;
@@ -660,9 +660,138 @@ pub fn from_traces(req: &ExportTraceServiceRequest) -> Batch {
     into_traces(req.clone())
 }
 
+/// An LLM call read from a span: its row, without its run yet.
+fn llm_call_row(
+    g: &automagik_telemetry_core::genai::GenAiSpan,
+    span: &opentelemetry_proto::tonic::trace::v1::Span,
+    ids: (&str, &str, &str),
+    service: &str,
+) -> LlmCallRow {
+    let (trace_id, span_id, parent_span_id) = ids;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    LlmCallRow {
+        trace_id: trace_id.to_string(),
+        span_id: span_id.to_string(),
+        parent_span_id: parent_span_id.to_string(),
+        correlation_id: text(&g.correlation_id),
+        agent_name: text(&g.agent_name),
+        service_name: service.to_string(),
+        operation: g.operation.as_str().to_string(),
+        provider: text(&g.provider),
+        request_model: text(&g.request_model),
+        response_model: text(&g.response_model),
+        input_tokens: g.usage.input,
+        output_tokens: g.usage.output,
+        cache_read_tokens: g.usage.cache_read,
+        cache_write_tokens: g.usage.cache_write,
+        reasoning_tokens: g.usage.reasoning,
+        cost_usd: g.cost_usd,
+        start_time_unix_nano: span.start_time_unix_nano,
+        duration_ns: span
+            .end_time_unix_nano
+            .saturating_sub(span.start_time_unix_nano),
+        time_to_first_token_ns: g.time_to_first_token_ns,
+        finish_reasons: serde_json::to_string(&g.finish_reasons).unwrap_or_else(|_| "[]".into()),
+        is_error: span.status.as_ref().is_some_and(|s| s.code == 2),
+        session_id: text(&g.session_id),
+        user_id: text(&g.user_id),
+    }
+}
+
+/// Places the request's tool calls and LLM calls that name no run in the run of the
+/// nearest agent span above them in this request, and gives LLM calls and nested runs
+/// the agent, session and user of their run when they carry none. `links` maps
+/// `(trace id, span id)` to the parent span id; `explicit` lists the actions that named
+/// their run.
+fn place_in_runs(batch: &mut Batch, links: &HashMap<(String, String), String>, explicit: &[bool]) {
+    let runs: HashMap<(&str, &str), usize> = batch
+        .agent_runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.trace_id.as_str(), r.span_id.as_str()), i))
+        .collect();
+    // The nearest run above a span (itself excluded), within this request.
+    let nearest = |trace: &str, span: &str| -> Option<usize> {
+        let mut at = links.get(&(trace.to_string(), span.to_string()))?.clone();
+        for _ in 0..links.len() {
+            if at.is_empty() {
+                return None;
+            }
+            if let Some(i) = runs.get(&(trace, at.as_str())) {
+                return Some(*i);
+            }
+            at = links.get(&(trace.to_string(), at))?.clone();
+        }
+        None
+    };
+    let run_of: Vec<Option<usize>> = batch
+        .llm_calls
+        .iter()
+        .map(|c| nearest(&c.trace_id, &c.span_id))
+        .collect();
+    let action_runs: Vec<Option<usize>> = batch
+        .agent_actions
+        .iter()
+        .map(|a| {
+            a.action_id
+                .split_once('-')
+                .and_then(|(trace, span)| nearest(trace, span))
+        })
+        .collect();
+    let parents: Vec<Option<usize>> = batch
+        .agent_runs
+        .iter()
+        .map(|r| nearest(&r.trace_id, &r.span_id))
+        .collect();
+    let snapshot: Vec<(String, String, String, String)> = batch
+        .agent_runs
+        .iter()
+        .map(|r| {
+            (
+                r.correlation_id.clone(),
+                r.agent_name.clone(),
+                r.session_id.clone(),
+                r.user_id.clone(),
+            )
+        })
+        .collect();
+    let fill = |slot: &mut String, from: &str| {
+        if slot.is_empty() {
+            *slot = from.to_string();
+        }
+    };
+    for (r, parent) in batch.agent_runs.iter_mut().zip(&parents) {
+        if let Some((_, _, session, user)) = parent.and_then(|p| snapshot.get(p)) {
+            fill(&mut r.session_id, session);
+            fill(&mut r.user_id, user);
+        }
+    }
+    for (c, run) in batch.llm_calls.iter_mut().zip(&run_of) {
+        if let Some((id, agent, session, user)) = run.and_then(|i| snapshot.get(i)) {
+            fill(&mut c.correlation_id, id);
+            fill(&mut c.agent_name, agent);
+            fill(&mut c.session_id, session);
+            fill(&mut c.user_id, user);
+        }
+    }
+    for ((a, run), named) in batch
+        .agent_actions
+        .iter_mut()
+        .zip(&action_runs)
+        .zip(explicit)
+    {
+        if let (false, Some((id, agent, _, _))) = (named, run.and_then(|i| snapshot.get(i))) {
+            a.correlation_id = id.clone();
+            fill(&mut a.agent_name, agent);
+        }
+    }
+}
+
 /// Spans of a traces request, and the request without the refused spans.
 pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
     let mut batch = Batch::default();
+    let mut links: HashMap<(String, String), String> = HashMap::new();
+    let mut explicit_actions: Vec<bool> = Vec::new();
     for rs in &mut accepted.resource_spans {
         let resource = resource_json(rs.resource.as_ref());
         let service = service_name(rs.resource.as_ref());
@@ -694,28 +823,57 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
                 let status = span.status.clone().unwrap_or_default();
                 let attributes = attributes_json(&span.attributes);
                 let end = span.end_time_unix_nano.max(span.start_time_unix_nano);
+                if links.len() < MAX_LINKS {
+                    links.insert(
+                        (trace_id.clone(), span_id.clone()),
+                        parent_span_id.clone(),
+                    );
+                }
                 match agent::from_span(span, &trace_id, &span_id) {
-                    Some(agent::SpanRole::Run(run)) => batch.agent_runs.push(AgentRunRow {
-                        correlation_id: run.correlation_id,
-                        agent_name: run.agent_name,
-                        status: if run.failed { "failed" } else { "completed" }.to_string(),
-                        service_name: service.clone(),
-                        trace_id: trace_id.clone(),
-                        span_id: span_id.clone(),
-                        parent_span_id: parent_span_id.clone(),
-                        session_id: String::new(),
-                        user_id: String::new(),
-                        start_time_unix_nano: span.start_time_unix_nano,
-                        end_time_unix_nano: end,
-                        quality_score: run.quality_score,
-                        error: run.error,
-                        attributes: attributes.clone(),
-                    }),
+                    Some(agent::SpanRole::Run(run)) => {
+                        if let Some(quality) = run.quality_score.filter(|q| q.is_finite()) {
+                            batch.scores.push(ScoreRow {
+                                score_id: format!("{}:quality", run.correlation_id),
+                                target_kind: "run".into(),
+                                target_id: run.correlation_id.clone(),
+                                name: "quality".into(),
+                                data_type: "numeric".into(),
+                                value: Some(quality),
+                                string_value: None,
+                                comment: None,
+                                source: "code".into(),
+                                time_unix_nano: end,
+                            });
+                        }
+                        batch.agent_runs.push(AgentRunRow {
+                            correlation_id: run.correlation_id,
+                            agent_name: run.agent_name,
+                            status: if run.failed { "failed" } else { "completed" }.to_string(),
+                            service_name: service.clone(),
+                            trace_id: trace_id.clone(),
+                            span_id: span_id.clone(),
+                            parent_span_id: parent_span_id.clone(),
+                            session_id: run.session_id.unwrap_or_default(),
+                            user_id: run.user_id.unwrap_or_default(),
+                            start_time_unix_nano: span.start_time_unix_nano,
+                            end_time_unix_nano: end,
+                            quality_score: run.quality_score,
+                            error: run.error,
+                            attributes: attributes.clone(),
+                        })
+                    }
                     Some(agent::SpanRole::Action(action)) => {
+                        explicit_actions.push(action.explicit_run);
                         batch
                             .agent_actions
                             .push(action_row(action, attributes.clone()));
                     }
+                    Some(agent::SpanRole::LlmCall(g)) => batch.llm_calls.push(llm_call_row(
+                        &g,
+                        span,
+                        (&trace_id, &span_id, &parent_span_id),
+                        &service,
+                    )),
                     None => {}
                 }
                 batch.spans.push(SpanRow {
@@ -746,9 +904,52 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
             });
         }
     }
+    place_in_runs(&mut batch, &links, &explicit_actions);
     batch.request = Some(SignalRequest::Traces(accepted));
     batch
 }
+
+/// The score a `gen_ai.evaluation.result` event gives (OpenTelemetry GenAI conventions):
+/// `gen_ai.evaluation.name`, `gen_ai.evaluation.score.value` (numeric) or
+/// `gen_ai.evaluation.score.label` (categorical), `gen_ai.evaluation.explanation`; its
+/// target is the span the event names, else its trace. `None` without a name, a value
+/// or a target.
+fn evaluation_score(
+    log: &opentelemetry_proto::tonic::logs::v1::LogRecord,
+    trace_id: Option<&str>,
+    span_id: Option<&str>,
+    time_unix_nano: u64,
+) -> Option<ScoreRow> {
+    let attr = |k| agent::string_attr(&log.attributes, k);
+    let name = attr("gen_ai.evaluation.name")?;
+    let value = agent::number_attr(&log.attributes, "gen_ai.evaluation.score.value")
+        .filter(|v| v.is_finite());
+    let label = attr("gen_ai.evaluation.score.label");
+    if value.is_none() && label.is_none() {
+        return None;
+    }
+    let trace = trace_id?;
+    let (target_kind, target_id) = match span_id {
+        Some(span) => ("span", format!("{trace}-{span}")),
+        None => ("trace", trace.to_string()),
+    };
+    Some(ScoreRow {
+        score_id: format!("{target_id}:{name}:{time_unix_nano}"),
+        target_kind: target_kind.into(),
+        target_id,
+        name: name.to_string(),
+        data_type: if value.is_some() { "numeric" } else { "categorical" }.into(),
+        value,
+        string_value: label.map(str::to_string),
+        comment: attr("gen_ai.evaluation.explanation").map(str::to_string),
+        source: "llm".into(),
+        time_unix_nano,
+    })
+}
+
+/// Most spans of one request whose parent links are kept to place calls in their runs
+/// (the request limits bound it anyway).
+const MAX_LINKS: usize = 100_000;
 
 /// Log records of a logs request, and a copy of the request without the refused records
 /// ([`into_logs`] keeps the request itself).
@@ -798,6 +999,16 @@ pub fn into_logs(mut accepted: ExportLogsServiceRequest) -> Batch {
                     batch
                         .agent_actions
                         .push(action_row(action, attributes.clone()));
+                }
+                if event_name.as_deref() == Some("gen_ai.evaluation.result")
+                    && let Some(score) = evaluation_score(
+                        log,
+                        trace_id.as_deref(),
+                        span_id.as_deref(),
+                        time_unix_nano,
+                    )
+                {
+                    batch.scores.push(score);
                 }
                 batch.logs.push(LogRow {
                     time_unix_nano,

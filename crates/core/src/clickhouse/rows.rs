@@ -828,7 +828,7 @@ pub fn inserts(request: &SignalRequest) -> Vec<Insert> {
                                 error: r.error.as_deref(),
                                 attributes: &attributes,
                             })),
-                            None => {}
+                            Some(SpanRole::LlmCall(_)) | None => {}
                         }
                     }
                 }

@@ -133,6 +133,7 @@ async fn export<T: OtlpRequest>(
         &state.metrics,
         &state.redactor,
         &state.temporality,
+        &state.genai,
         req,
     )
     .await?;

@@ -32,6 +32,8 @@ pub struct AppState {
     /// The last point of each cumulative metric series, so that cumulative points are
     /// stored as increases.
     pub temporality: Arc<Temporality>,
+    /// Prices and the content size cap for GenAI data on ingest.
+    pub genai: Arc<crate::genai::GenAiIngest>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             probes: ProbesCollector::default(),
             redactor: Arc::new(IngestRedactor::standard()),
             temporality: Arc::new(Temporality::default()),
+            genai: Arc::new(crate::genai::GenAiIngest::default()),
         }
     }
 }

@@ -156,6 +156,7 @@ pub fn app_state(config: &ServerConfig, store: Arc<dyn Store>) -> AppState {
     state.limits = Limits::default();
     state.auth = Arc::new(Auth::new(config.tokens.clone()));
     state.redactor = config.redaction.clone();
+    state.genai = config.genai.clone();
     state
 }
 
