@@ -385,8 +385,9 @@ pub async fn store_request<T: OtlpRequest>(
     genai: &GenAiIngest,
     mut req: T,
 ) -> Result<T::Response, IngestError> {
-    req.redact(redactor, metrics);
+    // Cut first: the redactor need not read what is not kept.
     req.truncate_content(genai);
+    req.redact(redactor, metrics);
     let mut refused: Vec<(ItemRefusal, String)> = req
         .refuse_times(crate::query::now_ns())
         .into_iter()

@@ -824,10 +824,7 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
                 let attributes = attributes_json(&span.attributes);
                 let end = span.end_time_unix_nano.max(span.start_time_unix_nano);
                 if links.len() < MAX_LINKS {
-                    links.insert(
-                        (trace_id.clone(), span_id.clone()),
-                        parent_span_id.clone(),
-                    );
+                    links.insert((trace_id.clone(), span_id.clone()), parent_span_id.clone());
                 }
                 match agent::from_span(span, &trace_id, &span_id) {
                     Some(agent::SpanRole::Run(run)) => {
@@ -938,7 +935,12 @@ fn evaluation_score(
         target_kind: target_kind.into(),
         target_id,
         name: name.to_string(),
-        data_type: if value.is_some() { "numeric" } else { "categorical" }.into(),
+        data_type: if value.is_some() {
+            "numeric"
+        } else {
+            "categorical"
+        }
+        .into(),
         value,
         string_value: label.map(str::to_string),
         comment: attr("gen_ai.evaluation.explanation").map(str::to_string),

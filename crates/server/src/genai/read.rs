@@ -251,7 +251,10 @@ pub fn messages_of(span: Option<&SpanRow>, events: &[&LogRow]) -> Json {
             "gen_ai.choice" => {
                 let message = body.get("message").cloned().unwrap_or(Json::Null);
                 let mut m = event_message(
-                    message.get("role").and_then(Json::as_str).unwrap_or("assistant"),
+                    message
+                        .get("role")
+                        .and_then(Json::as_str)
+                        .unwrap_or("assistant"),
                     &message,
                 );
                 if let Some(reason) = body.get("finish_reason") {

@@ -10,6 +10,8 @@
 //! | `GET /api/v1/logs`, `/api/v1/events` | `logs.rs` | read |
 //! | `GET /api/v1/metrics`, `/api/v1/metrics/{name}/series` | `metrics.rs` | read |
 //! | `GET /api/v1/agents/runs`, `/api/v1/agents/runs/{correlation_id}` | `runs.rs` | read |
+//! | `GET /api/v1/sessions`, `/api/v1/sessions/{id}`, `/api/v1/genai/usage`, `/api/v1/scores` | `genai.rs` | read |
+//! | `POST /api/v1/scores` | `genai.rs` | ingest |
 //! | `GET /api/v1/overview`, `/api/v1/overview/chart.svg`, `/api/v1/metrics/{name}/chart.svg` | `overview.rs` | read |
 //! | `GET /api/v1/probes`, `/api/v1/probes/graph.svg` | `probes.rs` | read |
 //! | `GET /telemetry/status`, `/telemetry/history` | `fleet_api.rs` | read |
@@ -27,6 +29,7 @@
 
 mod error;
 mod fleet_api;
+mod genai;
 mod logs;
 mod metrics;
 mod ops;
@@ -57,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(logs::routes(&state))
         .merge(metrics::routes(&state))
         .merge(runs::routes(&state))
+        .merge(genai::routes(&state))
         .merge(overview::routes(&state))
         .merge(probes::routes(&state))
         .merge(fleet_api::routes(&state))
