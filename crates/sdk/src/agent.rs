@@ -8,6 +8,14 @@
 //! - A tool call is a child span `execute_tool <tool>` with `gen_ai.operation.name =
 //!   execute_tool`, `gen_ai.tool.name`, `agent.action_id`, its parameters and its result
 //!   (or an error status).
+//! - An LLM call is a child span `chat <model>` (or another operation) with
+//!   `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`,
+//!   `gen_ai.response.model`, `gen_ai.usage.*` token counts, `gen_ai.input.messages` /
+//!   `gen_ai.output.messages` and `gen_ai.response.finish_reasons`
+//!   ([`AgentRun::llm_call`]).
+//! - A score is a `gen_ai.evaluation.result` event on the run's span
+//!   (`gen_ai.evaluation.name`, `gen_ai.evaluation.score.value`,
+//!   `gen_ai.evaluation.explanation`; [`AgentRun::score`]).
 //! - Progress, decisions, errors and successes are events `agent.progress`,
 //!   `agent.decision`, `agent.error`, `agent.success` in the run's trace, each with the
 //!   `correlation_id` and an `agent.action_id`; so are routing decisions and manifest
@@ -39,6 +47,15 @@ pub struct AgentRun {
 /// unfinished, it is recorded as an error.
 #[derive(Debug)]
 pub struct ToolCall {
+    span: Span,
+    finished: bool,
+}
+
+/// An LLM call in progress, started by [`AgentRun::llm_call`]: set its figures, then end
+/// it with [`LlmCall::ok`] or [`LlmCall::err`] (dropped unfinished, it is recorded as an
+/// error). Its span measures the call's latency.
+#[derive(Debug)]
+pub struct LlmCall {
     span: Span,
     finished: bool,
 }
@@ -176,6 +193,61 @@ impl AgentRun {
             span,
             finished: false,
         }
+    }
+
+    /// Starts an LLM call of `model` at `provider` (`openai`, `anthropic`, ...), a chat
+    /// completion unless [`LlmCall::operation`] says otherwise.
+    ///
+    /// ```
+    /// # let telemetry = automagik_telemetry::Telemetry::disabled();
+    /// let run = telemetry.agent_run("planner", "Which orders shipped late?");
+    /// let mut call = run.llm_call("openai", "gpt-4o");
+    /// call.input_messages(r#"[{"role":"user","parts":[{"type":"text","content":"hi"}]}]"#)
+    ///     .usage(52, 17)
+    ///     .cache(16, 0);
+    /// call.ok("stop");
+    /// run.score("helpfulness", 0.8, "answered the question");
+    /// run.complete(0.9);
+    /// ```
+    pub fn llm_call(&self, provider: impl Into<String>, model: impl Into<String>) -> LlmCall {
+        if !self.telemetry.is_enabled() {
+            return LlmCall {
+                span: self.telemetry.span(""),
+                finished: true,
+            };
+        }
+        let model = model.into();
+        let mut builder = self
+            .telemetry
+            .span_builder(format!("chat {model}"))
+            .kind(SpanKind::Client);
+        if let Some(parent) = self.span.context() {
+            builder = builder.parent(parent);
+        }
+        let mut span = builder.start();
+        span.set_attribute("gen_ai.operation.name", "chat");
+        span.set_attribute("gen_ai.provider.name", provider.into());
+        span.set_attribute("gen_ai.request.model", model);
+        span.set_attribute("gen_ai.agent.name", self.agent.clone());
+        span.set_attribute("correlation_id", self.correlation_id.clone());
+        LlmCall {
+            span,
+            finished: false,
+        }
+    }
+
+    /// Scores the run: a named numeric judgement (for example 0–1) with a comment, as a
+    /// `gen_ai.evaluation.result` event on the run's span.
+    pub fn score(&self, name: impl Into<String>, value: f64, comment: impl Into<String>) {
+        let mut attributes = vec![
+            KeyValue::new("gen_ai.evaluation.name", name.into()),
+            KeyValue::new("gen_ai.evaluation.score.value", value),
+        ];
+        let comment = comment.into();
+        if !comment.is_empty() {
+            attributes.push(KeyValue::new("gen_ai.evaluation.explanation", comment));
+        }
+        self.event("gen_ai.evaluation.result", Severity::Info, attributes);
     }
 
     /// Records a decision: the choice, the alternatives considered, a confidence (0–1)
@@ -339,6 +411,94 @@ impl ToolCall {
         self.span.set_attribute("error.message", error.clone());
         self.span.set_status(SpanStatus::Error(error.into()));
         self.finished = true;
+    }
+}
+
+impl LlmCall {
+    /// The operation when not a chat completion: `text_completion`, `generate_content`
+    /// or `embeddings`.
+    pub fn operation(&mut self, operation: impl Into<String>) -> &mut Self {
+        self.span
+            .set_attribute("gen_ai.operation.name", operation.into());
+        self
+    }
+
+    /// The model that answered (a dated snapshot, say), when it differs from the one
+    /// asked for.
+    pub fn response_model(&mut self, model: impl Into<String>) -> &mut Self {
+        self.span.set_attribute("gen_ai.response.model", model.into());
+        self
+    }
+
+    /// Input tokens (cached ones included) and output tokens (reasoning included).
+    pub fn usage(&mut self, input_tokens: u64, output_tokens: u64) -> &mut Self {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.span
+            .set_attribute("gen_ai.usage.input_tokens", n(input_tokens));
+        self.span
+            .set_attribute("gen_ai.usage.output_tokens", n(output_tokens));
+        self
+    }
+
+    /// Input tokens read from and written to the provider's cache (part of the input).
+    pub fn cache(&mut self, read: u64, write: u64) -> &mut Self {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.span
+            .set_attribute("gen_ai.usage.cache_read.input_tokens", n(read));
+        self.span
+            .set_attribute("gen_ai.usage.cache_write.input_tokens", n(write));
+        self
+    }
+
+    /// Output tokens spent on reasoning (part of the output).
+    pub fn reasoning(&mut self, tokens: u64) -> &mut Self {
+        self.span.set_attribute(
+            "gen_ai.usage.reasoning.output_tokens",
+            i64::try_from(tokens).unwrap_or(i64::MAX),
+        );
+        self
+    }
+
+    /// The messages sent, as JSON text in the GenAI messages shape
+    /// (`[{"role": "user", "parts": [{"type": "text", "content": "..."}]}]`); redacted
+    /// like any attribute.
+    pub fn input_messages(&mut self, json: impl Into<String>) -> &mut Self {
+        self.span.set_attribute("gen_ai.input.messages", json.into());
+        self
+    }
+
+    /// The messages answered, as JSON text in the same shape.
+    pub fn output_messages(&mut self, json: impl Into<String>) -> &mut Self {
+        self.span
+            .set_attribute("gen_ai.output.messages", json.into());
+        self
+    }
+
+    /// Ends the call, with why the model stopped (`stop`, `length`, `tool_calls`, ...).
+    pub fn ok(mut self, finish_reason: impl Into<String>) {
+        self.span.set_attribute(
+            "gen_ai.response.finish_reasons",
+            Value::Array(vec![Value::from(finish_reason.into())]),
+        );
+        self.span.set_status(SpanStatus::Ok);
+        self.finished = true;
+    }
+
+    /// Ends the call with an error.
+    pub fn err(mut self, error: impl Into<String>) {
+        let error = error.into();
+        self.span.set_attribute("error.message", error.clone());
+        self.span.set_status(SpanStatus::Error(error.into()));
+        self.finished = true;
+    }
+}
+
+impl Drop for LlmCall {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.span
+                .set_status(SpanStatus::Error("the LLM call was not finished".into()));
+        }
     }
 }
 

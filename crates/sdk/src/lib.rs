@@ -63,7 +63,7 @@ pub mod pipeline;
 pub mod span;
 mod telemetry;
 
-pub use agent::{AgentRun, ToolCall};
+pub use agent::{AgentRun, LlmCall, ToolCall};
 pub use automagik_telemetry_core::{
     ConsentDecision, ConsentRule, Key, KeyValue, MetricKind, PiiKind, Redactor, RedactorBuilder,
     Severity, SpanContext, SpanKind, SpanStatus, TraceparentError, Value, attrs,

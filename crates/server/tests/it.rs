@@ -1132,6 +1132,24 @@ fn sdk_agent_run_shows_in_the_runs_api_with_its_four_action_types() {
         failed_id = run.correlation_id().to_string();
         run.fail("no results");
     }
+    let llm_id;
+    {
+        let run = t.agent_run("writer", "draft a reply");
+        llm_id = run.correlation_id().to_string();
+        let mut call = run.llm_call("openai", "gpt-4o");
+        call.response_model("gpt-4o-2024-08-06")
+            .usage(1_000, 200)
+            .cache(400, 0)
+            .reasoning(50)
+            .input_messages(r#"[{"role":"user","parts":[{"type":"text","content":"draft it"}]}]"#)
+            .output_messages(r#"[{"role":"assistant","parts":[{"type":"text","content":"Dear ..."}]}]"#);
+        call.ok("stop");
+        let mut unknown = run.llm_call("acme", "unknown-model");
+        unknown.usage(10, 10);
+        unknown.ok("stop");
+        run.score("helpfulness", 0.7, "clear");
+        run.complete(0.8);
+    }
     t.flush(Duration::from_secs(10)).expect("flush");
     rt.block_on(async {
         let v = list(&state, "/api/v1/agents/runs?agent=researcher").await;
@@ -1188,6 +1206,30 @@ fn sdk_agent_run_shows_in_the_runs_api_with_its_four_action_types() {
             "planning"
         );
         assert_eq!(progress["items"][0]["trace_id"], run["trace_id"]);
+
+        // LLM calls and scores of the SDK: priced (gpt-4o: 600 uncached input at $2.50,
+        // 400 cached at $1.25, 200 output at $10 per million), an unknown model unpriced.
+        let run = list(&state, &format!("/api/v1/agents/runs/{llm_id}")).await;
+        let totals = &run["totals"];
+        assert_eq!(totals["llm_calls"], 2);
+        assert_eq!(totals["input_tokens"], 1_010);
+        assert_eq!(totals["cache_read_tokens"], 400);
+        assert_eq!(totals["reasoning_tokens"], 50);
+        assert_eq!(totals["unpriced_calls"], 1);
+        let want = 600.0 * 2.5e-6 + 400.0 * 1.25e-6 + 200.0 * 10e-6;
+        let cost = totals["cost_usd"].as_f64().expect("cost");
+        assert!((cost - want).abs() < 1e-12, "{cost} != {want}");
+        let calls = run["llm_calls"].as_array().expect("calls");
+        assert_eq!(calls[0]["messages"]["output"][0]["parts"][0]["content"], "Dear ...");
+        assert_eq!(calls[1]["cost_usd"], serde_json::Value::Null);
+        let mut names: Vec<&str> = run["scores"]
+            .as_array()
+            .expect("scores")
+            .iter()
+            .map(|s| s["name"].as_str().expect("name"))
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["helpfulness", "quality"]);
     });
 }
 

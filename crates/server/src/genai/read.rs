@@ -30,7 +30,7 @@ pub struct RunView {
     pub calls: Vec<LlmCallRow>,
     /// Its own and its nested runs' totals.
     pub totals: Totals,
-    /// Scores of the run (and of its trace, for a run at the top of it).
+    /// Scores of the run and of its span (and of its trace, for a run at the top of it).
     pub scores: Vec<ScoreRow>,
 }
 
@@ -130,6 +130,11 @@ pub fn runs_with_totals(
             [
                 ("run".to_string(), r.row.correlation_id.clone()),
                 ("trace".to_string(), r.row.trace_id.clone()),
+                // A score given to the run's span (a `gen_ai.evaluation.result` event).
+                (
+                    "span".to_string(),
+                    format!("{}-{}", r.row.trace_id, r.row.span_id),
+                ),
             ]
         })
         .collect();
@@ -151,6 +156,9 @@ pub fn runs_with_totals(
                 .iter()
                 .filter(|s| {
                     (s.target_kind == "run" && s.target_id == run.row.correlation_id)
+                        || (s.target_kind == "span"
+                            && !run.row.span_id.is_empty()
+                            && s.target_id == format!("{}-{}", run.row.trace_id, run.row.span_id))
                         || (top && s.target_kind == "trace" && s.target_id == run.row.trace_id)
                 })
                 .cloned()

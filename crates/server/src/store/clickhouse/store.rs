@@ -1093,7 +1093,7 @@ impl Retention for ClickHouseStore {
             purged.raw += delete(table, condition, *counted)?;
         }
         for (table, col) in KEPT_AS_ROLLUPS {
-            purged.raw += delete(table, format!("{col} < {}", at(rollups_before)), true)?;
+            purged.rollups += delete(table, format!("{col} < {}", at(rollups_before)), true)?;
         }
         for stem in ROLLUP_STEMS {
             for suffix in ["1m", "1h"] {
