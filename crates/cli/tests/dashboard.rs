@@ -3,7 +3,10 @@
 //! token, probes (one target down, one blocked by it, one up) and fleet snapshots,
 //! filled by `send-test` and by the official OpenTelemetry Python SDK
 //! (`tests/python/otel_dashboard.py`: GenAI messages, nested attributes, an exception
-//! with its stack trace, a span link, a structured event body). Every page must load
+//! with its stack trace, a span link, a structured event body) and by the
+//! `opentelemetry-instrumentation-openai-v2` instrumentation of the official `openai`
+//! client calling a local stub (`tests/python/genai_openai.py otel`: an agent run with
+//! three LLM calls, their conversations and a tool call). Every page must load
 //! without a console error and show no JSON text in a table cell; the checks of each
 //! page are in the script. Screenshots go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
 //! (the README's come from `scripts/screenshots`) or a temporary folder.
@@ -123,6 +126,51 @@ url = "http://127.0.0.1:{port}/healthz"
     );
     let sent_by_python: serde_json::Value =
         serde_json::from_slice(&python.stdout).expect("what the Python SDK sent");
+    // An agent's LLM calls and tool call, traced by the openai-v2 instrumentation and
+    // exported over OTLP/HTTP with the token (the exporters' standard variables).
+    let genai = Command::new(automagik_telemetry_testkit::test_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/genai_openai.py"
+        ))
+        .arg("otel")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &base)
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            format!("Authorization=Bearer%20{token}"),
+        )
+        .env_remove("OTEL_SEMCONV_STABILITY_OPT_IN")
+        .output()
+        .expect("run the openai instrumentation");
+    assert!(
+        genai.status.success(),
+        "the openai instrumentation failed: {}",
+        String::from_utf8_lossy(&genai.stderr)
+    );
+    let sent_by_genai: serde_json::Value = String::from_utf8_lossy(&genai.stdout)
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .expect("what the openai instrumentation sent");
+
+    // The weather agent's run is stored with its three LLM calls.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let runs = get_json(
+            &format!("{base}/api/v1/agents/runs?agent=weather-agent"),
+            Some(token),
+        );
+        let stored = runs["items"].as_array().is_some_and(|items| {
+            items.iter().any(|r| {
+                r["trace_id"] == sent_by_genai["trace_id"] && r["totals"]["llm_calls"] == 3
+            })
+        });
+        if stored {
+            break;
+        }
+        assert!(Instant::now() < deadline, "runs: {runs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // The probes have run and a snapshot holds their states.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -257,6 +305,7 @@ url = "http://127.0.0.1:{port}/healthz"
             serde_json::to_string(&secrets).expect("json"),
         )
         .env("DASHBOARD_PYTHON", sent_by_python.to_string())
+        .env("DASHBOARD_GENAI", sent_by_genai.to_string())
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -288,6 +337,10 @@ url = "http://127.0.0.1:{port}/healthz"
         "metrics",
         "runs",
         "run",
+        "genai-run",
+        "usage",
+        "sessions",
+        "session",
         "health",
         "fleet",
         "status",

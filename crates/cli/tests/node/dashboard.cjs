@@ -5,7 +5,8 @@
 // node dashboard.cjs BASE_URL TOKEN SCREENSHOT_DIR
 // Environment: AUTOMAGIK_TELEMETRY_TEST_CHROMIUM (default /usr/bin/chromium),
 // DASHBOARD_SECRETS: JSON list of internal identifiers /status must not show,
-// DASHBOARD_PYTHON: what tests/python/otel_dashboard.py sent (its JSON output).
+// DASHBOARD_PYTHON: what tests/python/otel_dashboard.py sent (its JSON output),
+// DASHBOARD_GENAI: what tests/python/genai_openai.py otel sent (its JSON summary).
 "use strict";
 
 const { chromium } = require("playwright-core");
@@ -15,6 +16,7 @@ const path = require("path");
 const [base, token, shots] = process.argv.slice(2);
 const secrets = JSON.parse(process.env.DASHBOARD_SECRETS || "[]");
 const py = JSON.parse(process.env.DASHBOARD_PYTHON || "{}");
+const genai = JSON.parse(process.env.DASHBOARD_GENAI || "{}");
 const failures = [];
 const report = { pages: {}, performance: {} };
 
@@ -87,6 +89,11 @@ async function noJsonText(page, label) {
 /** Opens every log or event row of the page (each row opens to everything it holds). */
 async function openAllRows(page) {
   await page.$$eval("#main tr.log-row[aria-expanded=false]", (rows) => rows.forEach((r) => r.click()));
+}
+
+/** A read of the query API from the page, with the token. */
+async function apiGet(page, path) {
+  return page.evaluate(async ([p, t]) => (await fetch(p, { headers: { Authorization: "Bearer " + t } })).json(), [path, token]);
 }
 
 async function shot(page, name) {
@@ -255,11 +262,11 @@ async function dashboard(browser) {
   check(own.every(([, n]) => n.startsWith("fleet.") || n === "up" || n === "probe_latency_ms"), "metrics: only the server's own are apart " + JSON.stringify(own));
   await noJsonText(page, "metrics (default)");
 
-  // Agent runs: the list, then the run's timeline with its four kinds of action.
+  // Agent runs: the list, then send-test's run with its timeline of four kinds of action.
   await open(page, "#/runs");
-  check((await page.$$("#main tbody tr")).length >= 1, "runs: send-test's run is listed");
+  check((await page.$$('#main tr.run-row[data-agent="planner"]')).length === 1, "runs: send-test's run is listed");
   await shot(page, "runs");
-  await page.click("#main tbody tr");
+  await page.click('#main tr.run-row[data-agent="planner"] td:first-child');
   await page.waitForSelector("#run-timeline", { timeout: 15000 });
   const kinds = await page.$$eval("#run-timeline .tl-mark", (els) => [...new Set(els.map((e) => e.dataset.actionType))].sort());
   report.pages.run_action_types = kinds;
@@ -270,6 +277,7 @@ async function dashboard(browser) {
   check(await page.$("#main tr.action-row details.nested table.kv"), "run: each action's details as a folded table");
   await noJsonText(page, "run");
   await shot(page, "run");
+  await genaiPages(page);
 
   // Health: the target that is down, the one it blocks, and the dependency view.
   await open(page, "#/health");
@@ -372,12 +380,125 @@ async function pythonTraces(page, context) {
   }
 }
 
+/**
+ * The openai-v2 instrumentation's run of the weather agent: listed with its model, tokens,
+ * cost and session; its page with the totals, the LLM calls (model, tokens, cost) and a
+ * call's conversation as a chat (the user's message, the tool call get_weather, the
+ * tool's answer); the usage page's charts with a series for the model; the session.
+ */
+async function genaiPages(page) {
+  const listed = await apiGet(page, "/api/v1/agents/runs?from=-1h&agent=" + encodeURIComponent(genai.agent_name));
+  const run = (listed.items || []).find((r) => r.trace_id === genai.trace_id);
+  check(run, "genai: the weather agent's run is in the API " + JSON.stringify(listed).slice(0, 300));
+  if (!run) return;
+  const model = genai.response_model;
+  await open(page, "#/runs");
+  const rowSelector = `#main tr.run-row[data-correlation-id="${run.correlation_id}"]`;
+  const row = await page.$eval(rowSelector, (r) => ({
+    text: r.textContent, models: [...r.querySelectorAll(".models li")].map((e) => e.textContent),
+    cost: (r.querySelector(".cost") || {}).textContent || "", session: (r.querySelector("a.session-link") || {}).textContent || "",
+  })).catch((e) => ({ error: String(e) }));
+  report.pages.genai_run_row = row;
+  const served = genai.served || {};
+  check(row.models && row.models.includes(model), "runs: the weather agent's row names its model " + JSON.stringify(row));
+  check(row.text && row.text.includes(served.input_tokens + " in / " + served.output_tokens + " out"), "runs: the row shows the tokens in and out " + JSON.stringify(row));
+  check(/^\$0\.\d+$/.test(row.cost || ""), "runs: the row shows the cost in USD " + JSON.stringify(row));
+  check(row.session === genai.conversation_id, "runs: the row links its session " + JSON.stringify(row));
+  // Enter on the focused row opens the run.
+  await page.focus(rowSelector);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#main[data-ready=true] #llm-calls tr.llm-call-row", { timeout: 15000 })
+    .catch(() => failures.push("genai run: Enter on its row did not open the run with its LLM calls"));
+  const totals = await page.$$eval("#run-totals [data-total]", (els) => Object.fromEntries(els.map((e) => [e.dataset.total, e.textContent])));
+  report.pages.genai_run_totals = totals;
+  check(totals.llm_calls === "3" && totals.tool_calls === "1", "genai run: the totals count three LLM calls and one tool call " + JSON.stringify(totals));
+  check(/^\$0\.\d+$/.test(totals.cost_usd || ""), "genai run: the totals show the cost " + JSON.stringify(totals));
+  check(totals.input_tokens === String(served.input_tokens) && totals.output_tokens === String(served.output_tokens),
+    "genai run: the totals show the tokens the stub served " + JSON.stringify([totals, served]));
+  const calls = await page.$$eval("#llm-calls tr.llm-call-row", (rows) => rows.map((r) => ({
+    span: r.dataset.spanId, model: (r.querySelector(".call-model code") || {}).textContent || "",
+    tokens: (r.querySelector(".tokens") || {}).textContent || "", cost: (r.querySelector(".cost") || {}).textContent || "",
+  })));
+  report.pages.genai_llm_calls = calls;
+  check(calls.length === genai.llm_calls.length, "genai run: " + calls.length + " LLM calls shown of " + genai.llm_calls.length);
+  for (const sent of genai.llm_calls) {
+    const shown = calls.find((c) => c.span === sent.span_id);
+    check(shown && shown.model === model && shown.tokens === sent.input_tokens + " in / " + sent.output_tokens + " out" && /^\$0\.\d+$/.test(shown.cost),
+      "genai run: the " + sent.answer + " call with its model, tokens and cost " + JSON.stringify([shown, sent]));
+  }
+  // The call that asked for the tool opens to its conversation as a chat.
+  const asking = genai.llm_calls.find((c) => c.answer === "tool_call") || {};
+  await page.click(`#llm-calls tr.llm-call-row[data-span-id="${asking.span_id}"] td:first-child`);
+  const opened = `#llm-calls tr.llm-call-row[data-span-id="${asking.span_id}"] + tr.llm-call-detail:not([hidden])`;
+  await page.waitForSelector(opened + " .chat", { timeout: 15000 }).catch(() => failures.push("genai run: the LLM call opens to no conversation"));
+  const chat = await page.$eval(opened, (d) => ({
+    user: [...d.querySelectorAll('.conversation-input .msg[data-role="user"] .msg-body')].map((e) => e.textContent),
+    system: [...d.querySelectorAll('.msg[data-role="system"] .msg-body')].map((e) => e.textContent),
+    tools: [...d.querySelectorAll('.conversation-output .msg[data-role="assistant"] .msg-tool.tool-call')].map((e) => e.dataset.toolName),
+    city: (d.querySelector('.msg-tool.tool-call table.kv tr[data-key="city"] .kv-value') || {}).textContent || "",
+  })).catch((e) => ({ error: String(e) }));
+  report.pages.genai_chat = chat;
+  check(chat.user && chat.user.some((t) => t.includes(genai.question)), "genai run: the user's message as a bubble " + JSON.stringify(chat));
+  check(chat.system && chat.system.some((t) => t.includes("weather assistant")), "genai run: the system message " + JSON.stringify(chat));
+  check(chat.tools && chat.tools.includes(genai.tool_name) && chat.city === "Paris", "genai run: the tool call get_weather with its arguments " + JSON.stringify(chat));
+  // Every call open: the tool's answer in the next call's input, and no JSON text anywhere.
+  await page.$$eval("#llm-calls tr.llm-call-row[aria-expanded=false]", (rows) => rows.forEach((r) => r.click()));
+  const answered = await page.$$eval('#llm-calls .msg[data-role="tool"] .msg-tool.tool-result', (els) => els.map((e) => e.textContent));
+  check(answered.some((t) => t.includes("sunny")), "genai run: the tool's answer in the conversation " + JSON.stringify(answered));
+  // Enter closes an opened call.
+  await page.focus(`#llm-calls tr.llm-call-row[data-span-id="${asking.span_id}"]`);
+  await page.keyboard.press("Enter");
+  check(await page.$eval(`#llm-calls tr.llm-call-row[data-span-id="${asking.span_id}"]`, (r) => r.getAttribute("aria-expanded")) === "false",
+    "genai run: Enter closes an opened LLM call");
+  await page.keyboard.press("Enter");
+  await noJsonText(page, "genai run (every call open)");
+  await shot(page, "genai-run");
+
+  // Usage: cost and tokens over time by model, then by provider.
+  check((await page.textContent('#nav a[data-page="usage"]')) === "Usage", "usage: the navigation has a Usage entry");
+  await open(page, "#/usage");
+  for (const box of ["#usage-cost", "#usage-tokens"]) {
+    check(await page.$(`${box} svg g.series[data-series="${model}"] rect`), "usage: " + box + " draws a series for " + model);
+  }
+  const usageRow = await page.$eval(`#usage-table tr.usage-row[data-group="${model}"]`, (r) => [...r.children].map((c) => c.textContent))
+    .catch((e) => [String(e)]);
+  report.pages.usage_row = usageRow;
+  check(Number(usageRow[1]) >= genai.llm_calls.length && /^\$0\.\d+$/.test(usageRow[8] || ""), "usage: the totals table has the model's calls and cost " + JSON.stringify(usageRow));
+  await noJsonText(page, "usage");
+  await shot(page, "usage");
+  await page.selectOption("#main form.filters select[name=group_by]", "provider");
+  await page.click("#main form.filters button[type=submit]");
+  await page.waitForSelector(`#main[data-ready=true] #usage-cost svg g.series[data-series="${genai.provider}"] rect`, { timeout: 15000 })
+    .catch(() => failures.push("usage: grouped by provider, no series for " + genai.provider));
+  check(await page.$eval("#main form.filters select[name=group_by]", (el) => el.value) === "provider", "usage: the selector shows the grouping chosen");
+  await noJsonText(page, "usage by provider");
+
+  // Sessions: the conversation listed, then its turns in order with the run among them.
+  await open(page, "#/sessions");
+  const sessionRow = `#session-list tr.session-row[data-session="${genai.conversation_id}"]`;
+  check(await page.$(sessionRow), "sessions: the conversation " + genai.conversation_id + " is listed");
+  await noJsonText(page, "sessions");
+  await shot(page, "sessions");
+  if (await page.$(sessionRow)) {
+    await page.focus(sessionRow);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#main[data-ready=true] #session-turns", { timeout: 15000 }).catch(() => failures.push("sessions: Enter did not open the session"));
+    const turns = await page.$$eval("#session-turns tr.turn-row", (rows) => rows.map((r) => [r.dataset.kind, r.dataset.correlationId]));
+    report.pages.session_turns = turns;
+    check(turns.some(([kind, id]) => kind === "run" && id === run.correlation_id), "session: the run is one of its turns " + JSON.stringify(turns));
+    const llm = await page.textContent('#session-totals [data-total="llm_calls"]').catch(() => "");
+    check(Number(llm) >= genai.llm_calls.length, "session: the totals count the run's LLM calls " + llm);
+    await noJsonText(page, "session");
+    await shot(page, "session");
+  }
+}
+
 /** A phone-sized screen: no page scrolls sideways. */
 async function narrow(browser) {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await context.addInitScript((t) => sessionStorage.setItem("automagik-telemetry.token", t), token);
   const page = await watched(context, "narrow");
-  for (const route of ["#/overview", "#/traces", "#/logs", "#/runs", "#/health"]) {
+  for (const route of ["#/overview", "#/traces", "#/logs", "#/runs", "#/sessions", "#/usage", "#/health"]) {
     await open(page, route);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, route + " on a narrow screen scrolls sideways by " + overflow + "px");

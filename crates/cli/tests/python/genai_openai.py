@@ -22,7 +22,7 @@ headers from OTEL_EXPORTER_OTLP_HEADERS (e.g. "Authorization=Bearer%20TOKEN").
 The scenario, inside one agent span: a chat completion with tools (the model asks for
 get_weather), the tool span, a second chat completion with the tool's result, and a
 streamed completion with usage. Prints a JSON summary to stdout (last line): the trace
-id, the spans, the log event names, the three LLM calls with the usage the stub served,
+id, the question asked and the tool's name, the spans, the log event names, the three LLM calls with the usage the stub served,
 `served` (the stub's totals), `expected` (the totals as the library reports them: null for
 a kind of token it does not carry; checked here against `served`) and, per token
 attribute key, the sum found on the exported spans.
@@ -401,6 +401,8 @@ summary = {
     "agent_name": AGENT,
     "conversation_id": CONVERSATION,
     "user_id": USER,
+    "question": QUESTION,
+    "tool_name": TOOLS[0]["function"]["name"],
     "request_model": REQUEST_MODEL,
     "response_model": openai_stub.MODEL,
     "provider": "openai",

@@ -76,6 +76,15 @@ function fmtMs(ms) {
   return ms.toFixed(2) + " ms";
 }
 
+/** A step as its unit: "30 s", "5 min", "2 h", "1 d". */
+function fmtStep(ms) {
+  const n = Number(ms) || 0;
+  if (n >= 86400000 && n % 86400000 === 0) return n / 86400000 + " d";
+  if (n >= 3600000 && n % 3600000 === 0) return n / 3600000 + " h";
+  if (n >= 60000 && n % 60000 === 0) return n / 60000 + " min";
+  return fmtMs(n);
+}
+
 function fmtNum(n) {
   if (n === null || n === undefined) return "–";
   return Number(n).toLocaleString(undefined, { maximumFractionDigits: 2 });
@@ -92,6 +101,58 @@ function pct(x) {
   return x === null || x === undefined ? "–" : (x * 100).toFixed(1) + " %";
 }
 
+/** An amount in US dollars: small ones to three significant digits ("$0.000898"). */
+function fmtUsd(v) {
+  if (v === null || v === undefined || !Number.isFinite(Number(v))) return "–";
+  const n = Number(v);
+  if (n === 0) return "$0";
+  const options = Math.abs(n) >= 1 ? { minimumFractionDigits: 2, maximumFractionDigits: 2 } : { maximumSignificantDigits: 3 };
+  return new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", ...options }).format(n);
+}
+
+/** A cost with the "unpriced" marker when some calls had no price (their cost is not in it). */
+function costView(cost, unpriced) {
+  const marker = unpriced > 0 ? h("span", {
+    class: "badge warn unpriced", title: fmtNum(unpriced) + (unpriced === 1 ? " call" : " calls") + " of a model the price table does not know: not in the cost",
+  }, "unpriced " + fmtNum(unpriced)) : null;
+  return h("span", { class: "cost" }, marker && !cost ? "–" : fmtUsd(cost), marker ? " " : null, marker);
+}
+
+/** Input and output tokens: "163 in / 49 out". */
+function tokensText(input, output) {
+  return fmtNum(input || 0) + " in / " + fmtNum(output || 0) + " out";
+}
+
+/** Totals' tokens in and out, with their cached and reasoning parts in the tooltip. */
+function tokensView(t) {
+  if (!t) return "";
+  const parts = [["cache read", t.cache_read_tokens], ["cache write", t.cache_write_tokens], ["reasoning", t.reasoning_tokens]]
+    .filter(([, n]) => n).map(([k, n]) => k + " " + fmtNum(n));
+  return h("span", { class: "tokens", title: parts.length ? parts.join(", ") : null }, tokensText(t.input_tokens, t.output_tokens));
+}
+
+/** Names (models, users) as a short list of chips. */
+function chips(names, cls) {
+  const list = (names || []).filter((n) => n !== null && n !== undefined && n !== "");
+  if (!list.length) return h("span", { class: "muted" }, "–");
+  return h("ul", { class: "inline-list " + (cls || "") }, list.map((n) => h("li", {}, String(n))));
+}
+
+/** A score's value as text: numbers to three decimals, booleans and labels as they are. */
+function scoreValue(s) {
+  if (s.value === null || s.value === undefined) return "–";
+  if (typeof s.value === "number") return s.value.toLocaleString(undefined, { maximumFractionDigits: 3 });
+  return String(s.value);
+}
+
+/** Scores as chips "name value", each with its source and comment in the tooltip. */
+function scoreChips(scores) {
+  if (!scores || !scores.length) return h("span", { class: "muted" }, "–");
+  return h("ul", { class: "inline-list scores" }, scores.map((s) => h("li", {
+    class: "score", dataset: { score: s.name }, title: [s.source, s.comment].filter(Boolean).join(": ") || null,
+  }, s.name + " ", h("strong", {}, scoreValue(s)))));
+}
+
 function errorText(e) {
   return h("p", { class: "error problem", role: "alert" }, String(e.message || e));
 }
@@ -105,12 +166,31 @@ function card(label, value, extra, note) {
     note ? h("div", { class: "note muted" }, note) : null);
 }
 
-function table(columns, rows, onClick) {
-  const head = h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : (c.narrow ? "hide-narrow" : null) }, c.title)));
-  const body = rows.map((r) =>
-    h("tr", { class: onClick ? "clickable" : null, onclick: onClick ? () => onClick(r) : null, ...(r.__attrs || {}) },
-      columns.map((c) => h("td", { class: c.num ? "num" : (c.narrow ? "hide-narrow" : null) }, c.value(r)))));
-  return h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
+/**
+ * Rows as a table of `columns` ({title, value(row), num, narrow}). With `onClick`, a row
+ * opens on a click or on Enter (rows take the focus); links, buttons and folds inside it
+ * act on their own. `row.__attrs` adds attributes to a row (its classes beside "clickable").
+ */
+function table(columns, rows, onClick, attrs) {
+  const cls = (c) => [c.num ? "num" : "", c.narrow ? "hide-narrow" : ""].filter(Boolean).join(" ") || null;
+  const head = h("tr", {}, columns.map((c) => h("th", { class: cls(c), scope: "col" }, c.title)));
+  const body = rows.map((r) => {
+    const extra = r.__attrs || {};
+    const classes = [onClick ? "clickable" : "", extra.class || ""].filter(Boolean).join(" ");
+    const tr = h("tr", { ...extra, class: classes || null, tabindex: onClick ? 0 : null },
+      columns.map((c) => h("td", { class: cls(c) }, c.value(r))));
+    if (onClick) {
+      tr.addEventListener("click", (e) => {
+        if (e.target.closest("a, button, summary, input, select") || String(window.getSelection() || "")) return;
+        onClick(r);
+      });
+      tr.addEventListener("keydown", (e) => {
+        if (e.target === tr && e.key === "Enter") { e.preventDefault(); onClick(r); }
+      });
+    }
+    return tr;
+  });
+  return h("div", { class: "table-wrap" }, h("table", attrs || {}, h("thead", {}, head), h("tbody", {}, body)));
 }
 
 /**
@@ -193,7 +273,7 @@ async function overview(main) {
   }
 }
 
-function filterForm(fields, values, onSubmit, extra) {
+function filterForm(fields, values, onSubmit, extra, submitLabel) {
   const inputs = {};
   const form = h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); onSubmit(Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]))); } },
     fields.map((f) => {
@@ -207,7 +287,7 @@ function filterForm(fields, values, onSubmit, extra) {
       inputs[f.name] = el;
       return h("label", {}, f.label, el);
     }),
-    h("button", { type: "submit" }, "Search"), extra || null);
+    h("button", { type: "submit" }, submitLabel || "Search"), extra || null);
   return form;
 }
 
@@ -531,33 +611,225 @@ async function metrics(main) {
   }
 }
 
+// ---------------------------------------------------------------- agent runs, sessions, usage
+
+function runHref(id) {
+  return "#/runs/" + encodeURIComponent(id);
+}
+
+function sessionHref(id) {
+  return "#/sessions/" + encodeURIComponent(id);
+}
+
+/** Runs in tree order: each nested run right under its parent (children oldest first),
+ * with its depth; a run whose parent is not among them stays where it is, at depth 0. */
+function runTree(items) {
+  const byId = new Map(items.map((r) => [r.correlation_id, r]));
+  const children = new Map();
+  const roots = [];
+  for (const r of items) {
+    const p = r.parent_correlation_id;
+    if (p && p !== r.correlation_id && byId.has(p)) {
+      if (!children.has(p)) children.set(p, []);
+      children.get(p).push(r);
+    } else roots.push(r);
+  }
+  const out = [];
+  const seen = new Set();
+  const walk = (r, depth) => {
+    if (seen.has(r.correlation_id)) return;
+    seen.add(r.correlation_id);
+    out.push({ run: r, depth });
+    const kids = (children.get(r.correlation_id) || []).slice().sort((a, b) => Date.parse(a.start_time) - Date.parse(b.start_time));
+    for (const c of kids) walk(c, depth + 1);
+  };
+  roots.forEach((r) => walk(r, 0));
+  // Runs left over (a loop of parents) keep their place.
+  for (const r of items) walk(r, 0);
+  return out;
+}
+
+/** The agent cell of a run: its name linked, nested runs indented and marked, with a
+ * link to their parent when it is not listed above them. */
+function runAgentCell(r, depth, parentListed) {
+  const nested = !!r.parent_correlation_id;
+  const cell = h("span", { class: "run-agent" + (nested ? " nested-run" : "") },
+    depth > 0 ? h("span", { class: "nest-mark", "aria-hidden": "true" }, "↳ ") : null,
+    h("a", { href: runHref(r.correlation_id) }, r.agent_name || r.correlation_id),
+    nested ? [" ", h("span", { class: "badge nested", title: "A run inside run " + r.parent_correlation_id }, "nested")] : null,
+    nested && !parentListed ? [" ", h("span", { class: "muted" }, "in "), h("a", { href: runHref(r.parent_correlation_id), class: "parent-link" }, h("code", {}, r.parent_correlation_id.slice(0, 8)))] : null);
+  if (depth > 0) cell.style.paddingLeft = Math.min(depth, 6) * 1.1 + "em";
+  return cell;
+}
+
+/** How many LLM calls totals count (0 when there are no totals). */
+function llmCalls(t) {
+  return t ? Number(t.llm_calls || t.calls || 0) : 0;
+}
+
+/** The columns of a list of runs, whose rows are {run, depth} (runTree); `listed` holds
+ * the ids of the runs shown (or whose page this is). */
+function runColumns(listed) {
+  return [
+    { title: "Start", value: (x) => when(x.run.start_time) },
+    { title: "Agent", value: (x) => runAgentCell(x.run, x.depth, listed.has(x.run.parent_correlation_id)) },
+    { title: "Status", value: (x) => badge(x.run.status) },
+    { title: "Models", value: (x) => chips(x.run.models || (x.run.totals || {}).models, "models") },
+    { title: "Tokens (in / out)", num: true, value: (x) => llmCalls(x.run.totals) ? tokensView(x.run.totals) : h("span", { class: "muted" }, "–") },
+    { title: "Cost", num: true, value: (x) => llmCalls(x.run.totals) ? costView(x.run.totals.cost_usd, x.run.totals.unpriced_calls) : h("span", { class: "muted" }, "–") },
+    { title: "Scores", value: (x) => scoreChips(x.run.scores) },
+    { title: "Session", value: (x) => x.run.session_id ? h("a", { href: sessionHref(x.run.session_id), class: "session-link" }, x.run.session_id) : "" },
+    { title: "Duration", num: true, value: (x) => fmtMs(x.run.duration_ms) },
+    { title: "Actions", num: true, narrow: true, value: (x) => fmtNum(x.run.action_count) },
+    { title: "Error", narrow: true, value: (x) => x.run.error || "" },
+  ];
+}
+
+/** Runs as a table, nested runs under their parents; a row opens its run. `parent`
+ * names the run whose nested runs they are (its page), linked from none of them. */
+function runTable(items, id, parent) {
+  const tree = runTree(items);
+  const listed = new Set(items.map((r) => r.correlation_id));
+  if (parent) listed.add(parent);
+  return table(runColumns(listed), tree.map((x) => ({
+    ...x,
+    __attrs: {
+      class: "run-row" + (x.run.parent_correlation_id ? " nested" : "") + (x.run.status === "failed" ? " failed" : ""),
+      "data-correlation-id": x.run.correlation_id, "data-agent": x.run.agent_name, "data-depth": String(x.depth),
+      "data-parent": x.run.parent_correlation_id || "", "data-status": x.run.status,
+    },
+  })), (x) => { location.hash = runHref(x.run.correlation_id); }, id ? { id } : null);
+}
+
 async function runs(main) {
   const values = hashParams();
   add(main, h("h1", {}, "Agent runs"), filterForm([
     { name: "agent", label: "Agent" },
     { name: "status", label: "Status", options: ["", "completed", "failed"] },
+    { name: "session", label: "Session" },
+    { name: "user", label: "User" },
+    { name: "score", label: "Has score", placeholder: "name", size: 10 },
   ], values, (v) => setHash("#/runs", v)));
-  await paged(main, "/api/v1/agents/runs", { ...rangeParams(), limit: 50, ...values }, (items) => table([
-    { title: "Start", value: (r) => when(r.start_time) },
-    { title: "Agent", value: (r) => h("a", { href: "#/runs/" + encodeURIComponent(r.correlation_id) }, r.agent_name) },
-    { title: "Status", value: (r) => badge(r.status) },
-    { title: "Quality", num: true, value: (r) => r.quality_score === null ? "–" : r.quality_score.toFixed(2) },
-    { title: "Actions", num: true, value: (r) => r.action_count },
-    { title: "Duration", num: true, value: (r) => fmtMs(r.duration_ms) },
-    { title: "Error", narrow: true, value: (r) => r.error || "" },
-  ], items, (r) => { location.hash = "#/runs/" + encodeURIComponent(r.correlation_id); }), "No agent runs in this range.");
+  await paged(main, "/api/v1/agents/runs", { ...rangeParams(), limit: 50, ...values }, (items) => runTable(items, "run-list"), "No agent runs in this range.");
+}
+
+/** Totals of runs, sessions or usage as cards: calls, tokens by kind, cost. */
+function totalCards(t, id) {
+  return h("div", { class: "cards totals", id: id || null },
+    card("LLM calls", fmtNum(t.llm_calls !== undefined ? t.llm_calls : t.calls), { "data-total": "llm_calls" }),
+    t.tool_calls !== undefined ? card("Tool calls", fmtNum(t.tool_calls), { "data-total": "tool_calls" }) : null,
+    card("Errors", fmtNum(t.errors), { "data-total": "errors" }),
+    card("Cost", costView(t.cost_usd, t.unpriced_calls), { "data-total": "cost_usd", class: "value cost-value" },
+      t.unpriced_calls ? "without " + fmtNum(t.unpriced_calls) + " unpriced" : null),
+    card("Input tokens", fmtNum(t.input_tokens), { "data-total": "input_tokens" }, "cached ones included"),
+    card("Output tokens", fmtNum(t.output_tokens), { "data-total": "output_tokens" }, "reasoning included"),
+    card("Cache read", fmtNum(t.cache_read_tokens), { "data-total": "cache_read_tokens" }),
+    card("Cache write", fmtNum(t.cache_write_tokens), { "data-total": "cache_write_tokens" }),
+    card("Reasoning", fmtNum(t.reasoning_tokens), { "data-total": "reasoning_tokens" }));
+}
+
+/** An LLM call's model: the one that answered, with the one asked for when it differs. */
+function callModel(c) {
+  const answered = c.response_model || c.request_model || "";
+  return h("span", { class: "call-model" }, h("code", {}, answered || "unknown"),
+    c.request_model && c.response_model && c.request_model !== c.response_model ? h("span", { class: "muted" }, " asked " + c.request_model) : null);
+}
+
+/** An LLM call's tokens: in and out, then the cached and reasoning parts given. */
+function callTokens(c) {
+  const extra = [["cache read", c.cache_read_tokens], ["cache write", c.cache_write_tokens], ["reasoning", c.reasoning_tokens]]
+    .filter(([, n]) => n !== null && n !== undefined).map(([k, n]) => k + " " + fmtNum(n));
+  return [h("span", { class: "tokens" }, tokensText(c.input_tokens, c.output_tokens)),
+    extra.length ? h("div", { class: "muted small" }, extra.join(" · ")) : null];
+}
+
+/**
+ * The LLM calls of a run as rows that open, on a click or Enter, to the call's
+ * conversation (callConversation of view.js) and its facts.
+ */
+function llmCallTable(calls, start) {
+  const columns = [
+    { title: "Start", value: (c) => [when(c.start_time, true), " ", h("span", { class: "muted" }, "+" + fmtMs(Math.max(preciseMs(c.start_time) - start, 0)))] },
+    { title: "Model", value: callModel },
+    { title: "Provider", narrow: true, value: (c) => c.provider || "" },
+    { title: "Tokens", num: true, value: callTokens },
+    { title: "Cost", num: true, value: (c) => c.cost_usd === null || c.cost_usd === undefined
+      ? h("span", { class: "badge warn unpriced", title: "The price table does not know this model" }, "unpriced") : costView(c.cost_usd, 0) },
+    { title: "Latency", num: true, value: (c) => fmtMs(c.duration_ms) },
+    { title: "TTFT", num: true, narrow: true, value: (c) => c.time_to_first_token_ms === null || c.time_to_first_token_ms === undefined ? "–" : fmtMs(c.time_to_first_token_ms) },
+    { title: "Finish", narrow: true, value: (c) => [c.is_error ? badge("error") : null, c.is_error ? " " : null, (c.finish_reasons || []).map(String).join(", ")] },
+  ];
+  const cls = (c) => [c.num ? "num" : "", c.narrow ? "hide-narrow" : ""].filter(Boolean).join(" ") || null;
+  const rows = [];
+  calls.forEach((c, i) => {
+    const cell = h("td", { colspan: columns.length });
+    const detailId = "llm-call-detail-" + i;
+    const detail = h("tr", { class: "llm-call-detail", id: detailId, hidden: true }, cell);
+    const row = h("tr", {
+      class: "llm-call-row clickable" + (c.is_error ? " failed" : ""), tabindex: 0, "aria-expanded": "false", "aria-controls": detailId,
+      title: "Show the conversation of this call", dataset: { spanId: c.span_id || "", model: c.response_model || c.request_model || "" },
+    }, columns.map((col) => h("td", { class: cls(col) }, col.value(c))));
+    const toggle = (open) => {
+      if (open && !cell.firstChild) {
+        cell.append(factList([
+          ["Operation", c.operation || ""],
+          ["Span", [idView(c.span_id, "span id"), " ", c.trace_id ? h("a", { href: "#/traces/" + c.trace_id }, "in its trace") : null]],
+          c.request_model ? ["Asked for", c.request_model] : null,
+          c.response_model ? ["Answered by", c.response_model] : null,
+          c.finish_reasons && c.finish_reasons.length ? ["Finish reasons", c.finish_reasons.map(String).join(", ")] : null,
+        ]), callConversation(c.messages));
+      }
+      detail.hidden = !open;
+      row.setAttribute("aria-expanded", String(open));
+    };
+    row.addEventListener("click", (e) => {
+      if (e.target.closest("a, button, summary") || String(window.getSelection() || "")) return;
+      toggle(detail.hidden);
+    });
+    row.addEventListener("keydown", (e) => {
+      if (e.target === row && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); toggle(detail.hidden); }
+    });
+    rows.push(row, detail);
+  });
+  return h("div", { class: "table-wrap" }, h("table", { class: "llm-calls", id: "llm-calls" },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: cls(c), scope: "col" }, c.title)))),
+    h("tbody", {}, rows)));
+}
+
+/** Scores as a table: name, value, type, source, what they score, comment, time. */
+function scoreTable(scores, id) {
+  if (!scores || !scores.length) return h("p", { class: "muted", id: id || null }, "No scores.");
+  return table([
+    { title: "Score", value: (s) => s.name },
+    { title: "Value", num: true, value: (s) => scoreValue(s) },
+    { title: "Type", value: (s) => s.data_type || "" },
+    { title: "Source", value: (s) => s.source || "" },
+    { title: "Target", value: (s) => s.target ? [s.target.kind, " ", h("code", { title: String(s.target.id || "") }, String(s.target.id || "").slice(0, 16))] : "" },
+    { title: "Comment", narrow: true, value: (s) => s.comment ? longText(s.comment, false) : "" },
+    { title: "Time", narrow: true, value: (s) => when(s.time) },
+  ], scores.map((s) => ({ ...s, __attrs: { class: "score-row", "data-score": s.name } })), null, id ? { id } : null);
 }
 
 async function run(main, id) {
   const r = await api("/api/v1/agents/runs/" + encodeURIComponent(id));
-  const start = Date.parse(r.start_time);
-  const span = Math.max(Date.parse(r.end_time) - start, 1);
-  // Tool calls as bars over their duration on one lane; decisions, errors and
-  // successes as marks on the other.
+  const start = preciseMs(r.start_time);
+  const span = Math.max(preciseMs(r.end_time) - start, 1);
+  const calls = r.llm_calls || [];
+  const totals = r.totals || {};
+  // LLM calls as bars on the top lane, tool calls as bars on the middle one; decisions,
+  // errors and successes as marks on the bottom one.
   const at = (t) => Math.min(Math.max((t - start) / span * 100, 0), 100);
-  const timeline = h("div", { class: "timeline", id: "run-timeline", role: "img", "aria-label": "Actions over the run" },
+  const llmMarks = calls.map((c) => {
+    const t = preciseMs(c.start_time);
+    const mark = h("div", { class: "tl-llm" + (c.is_error ? " failed" : ""), title: "LLM call: " + (c.response_model || c.request_model || "") + " (" + fmtMs(c.duration_ms) + ")" });
+    mark.style.left = at(t) + "%";
+    mark.style.width = Math.max(at(t + (c.duration_ms || 0)) - at(t), 0.6) + "%";
+    return mark;
+  });
+  const timeline = h("div", { class: "timeline" + (calls.length ? " with-llm" : ""), id: "run-timeline", role: "img", "aria-label": "LLM calls and actions over the run" },
+    llmMarks,
     r.actions.map((a) => {
-      const t = Date.parse(a.time);
+      const t = preciseMs(a.time);
       const mark = h("div", { class: "tl-mark " + a.action_type + (a.action_type === "tool_call" ? " tl-call" : "") + (a.is_error ? " failed" : ""),
         title: a.action_type.replace("_", " ") + ": " + a.name + (a.duration_ms ? " (" + fmtMs(a.duration_ms) + ")" : ""), dataset: { actionType: a.action_type } });
       mark.style.left = at(t) + "%";
@@ -566,26 +838,283 @@ async function run(main, id) {
     }));
   const counts = {};
   for (const a of r.actions) counts[a.action_type] = (counts[a.action_type] || 0) + 1;
-  add(main, 
-    h("h1", {}, "Run of ", r.agent_name),
+  const nested = r.nested_runs || [];
+  add(main,
+    h("h1", {}, "Run of ", r.agent_name, r.parent_correlation_id ? [" ", h("span", { class: "badge nested" }, "nested")] : null),
+    r.parent_correlation_id ? h("p", { id: "parent-run" }, "A run inside ", h("a", { href: runHref(r.parent_correlation_id), class: "parent-link" }, "its parent run ", h("code", {}, r.parent_correlation_id))) : null,
     h("div", { class: "cards" },
       card("Status", badge(r.status)), card("Quality score", r.quality_score === null ? "–" : r.quality_score.toFixed(2), { id: "quality-score" }),
       card("Duration", fmtMs(r.duration_ms)), card("Actions", String(r.actions.length)),
-      card("Tool calls", String(counts.tool_call || 0)), card("Decisions", String(counts.decision || 0)),
-      card("Errors", String(counts.error || 0)), card("Successes", String(counts.success || 0))),
+      card("Decisions", String(counts.decision || 0)), card("Successes", String(counts.success || 0))),
     r.error ? h("p", { class: "error" }, r.error) : null,
-    ...section("Timeline", h("div", { class: "legend" }, ["tool_call", "decision", "error", "success"].map((t) => h("span", { class: t }, t.replace("_", " ")))), timeline),
+    ...section("Totals", h("p", { class: "muted" }, nested.length ? "This run and its nested runs." : "This run's LLM calls and tool calls."),
+      totalCards(totals, "run-totals"),
+      h("p", { class: "models-line" }, h("span", { class: "muted" }, "Models "), chips(r.models || totals.models, "models"))),
+    ...section("Timeline", h("div", { class: "legend" },
+      calls.length ? h("span", { class: "llm_call" }, "LLM call") : null,
+      ["tool_call", "decision", "error", "success"].map((t) => h("span", { class: t }, t.replace("_", " ")))), timeline),
     h("p", { class: "muted" }, "correlation id ", idView(r.correlation_id, "correlation id"), r.trace_id ? [" · ", h("a", { href: "#/traces/" + r.trace_id }, "trace")] : "",
+      r.session_id ? [" · session ", h("a", { href: sessionHref(r.session_id), class: "session-link" }, r.session_id)] : "",
+      r.user_id ? [" · user ", h("code", {}, r.user_id)] : "",
       " · started ", when(r.start_time)),
-    ...section("Actions", table([
-      { title: "Time", value: (a) => [when(a.time, true), " ", h("span", { class: "muted" }, "+" + fmtMs(Math.max(Date.parse(a.time) - start, 0)))] },
+    nested.length ? section("Nested runs", runTable(nested, "nested-runs", r.correlation_id)) : null,
+    ...section("LLM calls", calls.length
+      ? [h("p", { class: "muted" }, "Open a call to read its conversation."), llmCallTable(calls, start)]
+      : h("p", { class: "muted", id: "llm-calls" }, "No LLM calls in this run.")),
+    ...section("Actions", r.actions.length ? table([
+      { title: "Time", value: (a) => [when(a.time, true), " ", h("span", { class: "muted" }, "+" + fmtMs(Math.max(preciseMs(a.time) - start, 0)))] },
       { title: "Type", value: (a) => badge(a.action_type) },
       { title: "Name", value: (a) => a.name },
       { title: "Duration", num: true, value: (a) => a.duration_ms ? fmtMs(a.duration_ms) : "" },
       { title: "Details", narrow: true, value: (a) => Object.keys(a.attributes || {}).length
         ? folded(preview(a.attributes, 90), kvTable(a.attributes)) : h("span", { class: "muted" }, "none") },
-    ], r.actions.map((a) => ({ ...a, __attrs: { class: a.is_error ? "action-row failed" : "action-row", "data-action-type": a.action_type } })))),
+    ], r.actions.map((a) => ({ ...a, __attrs: { class: a.is_error ? "action-row failed" : "action-row", "data-action-type": a.action_type } }))) : h("p", { class: "muted" }, "No actions.")),
+    ...section("Scores", scoreTable(r.scores, "run-scores")),
+    r.attributes && Object.keys(r.attributes).length
+      ? h("details", { class: "panel run-attributes" }, h("summary", {}, "Attributes of the run (" + Object.keys(r.attributes).length + ")"), kvTable(r.attributes))
+      : null,
   );
+}
+
+async function sessions(main) {
+  const values = hashParams();
+  add(main, h("h1", {}, "Sessions"),
+    h("p", { class: "muted" }, "Conversations (gen_ai.conversation.id, session.id): their runs and LLM calls, newest first."),
+    filterForm([{ name: "user", label: "User" }], values, (v) => setHash("#/sessions", v)));
+  const page = await api("/api/v1/sessions" + query({ ...rangeParams(), limit: 200, ...values }));
+  if (!page.items.length) return add(main, h("p", { class: "muted" }, "No sessions in this range."));
+  add(main, table([
+    { title: "Session", value: (s) => h("a", { href: sessionHref(s.session_id), class: "session-link" }, s.session_id) },
+    { title: "Last activity", value: (s) => when(s.last_time) },
+    { title: "Runs", num: true, value: (s) => fmtNum(s.runs) },
+    { title: "Traces", num: true, value: (s) => fmtNum(s.traces) },
+    { title: "Users", value: (s) => chips(s.users) },
+    { title: "Models", value: (s) => chips((s.totals || {}).models, "models") },
+    { title: "Tokens (in / out)", num: true, value: (s) => tokensView(s.totals) },
+    { title: "Cost", num: true, value: (s) => s.totals ? costView(s.totals.cost_usd, s.totals.unpriced_calls) : "–" },
+    { title: "First activity", narrow: true, value: (s) => when(s.first_time) },
+  ], page.items.map((s) => ({ ...s, __attrs: { class: "session-row", "data-session": s.session_id } })),
+  (s) => { location.hash = sessionHref(s.session_id); }, { id: "session-list" }),
+  page.truncated ? h("p", { class: "muted" }, "More sessions than shown: narrow the range or the user.") : null);
+}
+
+async function session(main, id) {
+  const s = await api("/api/v1/sessions/" + encodeURIComponent(id));
+  const turns = s.turns || [];
+  const totals = s.totals || {};
+  const href = (t) => (t.kind === "run" ? runHref(t.correlation_id) : "#/traces/" + t.trace_id);
+  add(main,
+    h("h1", {}, "Session ", h("code", {}, s.session_id), " ", copyButton(s.session_id, "session id")),
+    h("p", { class: "muted" }, fmtNum(turns.length) + (turns.length === 1 ? " turn" : " turns"),
+      turns.length ? [" · from ", when(turns[0].start_time), " to ", when(turns[turns.length - 1].end_time || turns[turns.length - 1].start_time)] : null,
+      " · ", h("a", { href: "#/runs" + query({ session: s.session_id }) }, "its runs in the list")),
+    ...section("Totals", totalCards(totals, "session-totals"),
+      h("p", { class: "models-line" }, h("span", { class: "muted" }, "Models "), chips(totals.models, "models"))),
+    ...section("Turns", turns.length ? table([
+      { title: "#", num: true, value: (t) => String(t.__index + 1) },
+      { title: "Start", value: (t) => when(t.start_time, true) },
+      { title: "Turn", value: (t) => t.kind === "run"
+        ? [badge("run", "turn-run"), " ", h("a", { href: href(t) }, t.agent_name || t.correlation_id)]
+        : [badge("LLM calls", "turn-trace"), " ", h("a", { href: href(t) }, "trace ", h("code", {}, String(t.trace_id).slice(0, 8)))] },
+      { title: "Status", value: (t) => t.status ? badge(t.status) : (t.totals && t.totals.errors ? badge("error") : "") },
+      { title: "Models", value: (t) => chips((t.totals || {}).models, "models") },
+      { title: "LLM calls", num: true, value: (t) => fmtNum((t.totals || {}).llm_calls) },
+      { title: "Tokens (in / out)", num: true, value: (t) => tokensView(t.totals) },
+      { title: "Cost", num: true, value: (t) => t.totals ? costView(t.totals.cost_usd, t.totals.unpriced_calls) : "–" },
+    ], turns.map((t, i) => ({ ...t, __index: i, __attrs: { class: "turn-row " + t.kind + (t.status === "failed" ? " failed" : ""), "data-kind": t.kind, "data-correlation-id": t.correlation_id || "", "data-trace-id": t.trace_id || "" } })),
+    (t) => { location.hash = href(t); }, { id: "session-turns" }) : h("p", { class: "muted" }, "No turns.")),
+    ...section("Scores", scoreTable(s.scores, "session-scores")),
+  );
+}
+
+/** Colours of the usage charts' series, in order. */
+const SERIES_COLORS = ["#2f6fdf", "#1a9c6b", "#d08700", "#7b57c9", "#d32f2f", "#0e9bb0", "#c2417f", "#6b8e23", "#8a6d5a"];
+/** Series drawn at most; the rest are added up as one. */
+const MAX_SERIES = 8;
+/** What the usage page can group by: the API's group_by, as the page names it. */
+const USAGE_GROUPS = { model: "model", provider: "provider", agent: "agent", session: "session", user: "user" };
+
+/** A group's name as shown: the empty group named for what it lacks. */
+function groupLabel(group, by) {
+  return group === null || group === undefined || group === "" ? "(no " + by + ")" : String(group);
+}
+
+/**
+ * The usage's groups as series over the steps from `from` to `to`: every step present
+ * (zero where nothing was called), the busiest MAX_SERIES groups by cost then calls, the
+ * others added up as one.
+ */
+function usageSeries(u, by) {
+  const from = Date.parse(u.from);
+  const to = Date.parse(u.to);
+  const step = Math.max(Number(u.step_ms) || 60000, 1);
+  const count = Math.min(Math.max(Math.ceil((to - from) / step), 1), 2000);
+  const times = Array.from({ length: count }, (_, i) => from + i * step);
+  const groups = (u.groups || []).slice().sort((a, b) => (b.totals.cost_usd - a.totals.cost_usd) || (b.totals.calls - a.totals.calls));
+  const values = (g) => {
+    const cost = new Array(count).fill(0);
+    const tokens = new Array(count).fill(0);
+    for (const p of g.points || []) {
+      const i = Math.floor((Date.parse(p.time) - from) / step);
+      if (!(i >= 0 && i < count)) continue;
+      cost[i] += p.cost_usd || 0;
+      tokens[i] += (p.input_tokens || 0) + (p.output_tokens || 0);
+    }
+    return { cost, tokens };
+  };
+  const series = groups.slice(0, MAX_SERIES).map((g, i) => ({ key: g.group === null ? "" : String(g.group), label: groupLabel(g.group, by), color: SERIES_COLORS[i % SERIES_COLORS.length], ...values(g) }));
+  const rest = groups.slice(MAX_SERIES);
+  if (rest.length) {
+    const sum = { cost: new Array(count).fill(0), tokens: new Array(count).fill(0) };
+    for (const g of rest) {
+      const v = values(g);
+      for (let i = 0; i < count; i++) { sum.cost[i] += v.cost[i]; sum.tokens[i] += v.tokens[i]; }
+    }
+    series.push({ key: "__other", label: rest.length + " other " + by + "s", color: "#9ca3af", ...sum });
+  }
+  return { times, step, series };
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An SVG element: svgEl("rect", {x: 1}, child, "text"); text only ever as text nodes. */
+function svgEl(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, String(v));
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** The smallest 1, 2 or 5 times a power of ten at or above `v`. */
+function niceCeil(v) {
+  if (!(v > 0)) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+/** A time on a chart's axis: the hour, with the day when the range spans days. */
+function axisTime(t, days) {
+  const d = new Date(t);
+  return days
+    ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" }) + " " + d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
+
+/**
+ * Series stacked as bars per step, drawn as SVG from the data (no markup): a bar per
+ * series and step, with its value in its tooltip, each series a `g.series` named by
+ * `data-series`.
+ */
+function stackedBars(o) {
+  const width = Math.max(280, Math.floor(o.width));
+  const height = o.height || 220;
+  const m = { left: 70, right: 12, top: 12, bottom: 26 };
+  const pw = width - m.left - m.right;
+  const ph = height - m.top - m.bottom;
+  const n = o.times.length;
+  const stacks = o.times.map((_, i) => o.series.reduce((sum, x) => sum + (x[o.field][i] || 0), 0));
+  const top = niceCeil(Math.max(...stacks, 0));
+  const y = (v) => m.top + ph - (v / top) * ph;
+  const bw = pw / n;
+  const gap = bw > 6 ? Math.min(bw * 0.15, 4) : 0;
+  const days = o.times[n - 1] - o.times[0] > 36 * 3600 * 1000;
+  const svg = svgEl("svg", { width, height, viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": o.title, class: "usage-chart" },
+    svgEl("title", {}, o.title));
+  const grid = svgEl("g", { class: "grid" });
+  for (let k = 0; k <= 4; k++) {
+    const v = (top * k) / 4;
+    grid.append(svgEl("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v), stroke: "#e5e7eb" }),
+      svgEl("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#6b7280" }, o.format(v)));
+  }
+  const ticks = Math.min(n, Math.max(2, Math.floor(pw / 110)));
+  for (let k = 0; k < ticks; k++) {
+    const i = Math.round((k * (n - 1)) / Math.max(ticks - 1, 1));
+    grid.append(svgEl("text", { x: m.left + (i + 0.5) * bw, y: height - 8, "text-anchor": "middle", "font-size": 11, fill: "#6b7280" }, axisTime(o.times[i], days)));
+  }
+  svg.append(grid);
+  const base = new Array(n).fill(0);
+  for (const x of o.series) {
+    const g = svgEl("g", { class: "series", "data-series": x.key, fill: x.color }, svgEl("title", {}, x.label));
+    for (let i = 0; i < n; i++) {
+      const v = x[o.field][i] || 0;
+      if (!v) continue;
+      const y0 = y(base[i]);
+      const y1 = y(base[i] + v);
+      base[i] += v;
+      g.append(svgEl("rect", { x: m.left + i * bw + gap / 2, y: y1, width: Math.max(bw - gap, 1), height: Math.max(y0 - y1, 1), "data-time": new Date(o.times[i]).toISOString() },
+        svgEl("title", {}, x.label + " · " + axisTime(o.times[i], true) + " · " + o.format(v))));
+    }
+    svg.append(g);
+  }
+  svg.append(svgEl("line", { x1: m.left, x2: width - m.right, y1: m.top + ph, y2: m.top + ph, stroke: "#9ca3af" }));
+  return svg;
+}
+
+/** The series' names with their colours. */
+function seriesLegend(series) {
+  return h("ul", { class: "series-legend", "aria-label": "Series" }, series.map((x) => {
+    const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+    swatch.style.background = x.color;
+    return h("li", { dataset: { series: x.key } }, swatch, x.label);
+  }));
+}
+
+async function usage(main) {
+  const values = hashParams();
+  const by = USAGE_GROUPS[values.group_by] ? values.group_by : "model";
+  add(main, h("h1", {}, "Usage"),
+    h("p", { class: "muted" }, "LLM calls: their cost, tokens, errors and latency, grouped by what you choose."),
+    filterForm([
+      { name: "group_by", label: "Group by", options: Object.keys(USAGE_GROUPS) },
+      { name: "step", label: "Step", placeholder: "auto", size: 6 },
+    ], { ...values, group_by: by }, (v) => setHash("#/usage", v), null, "Show"));
+  const u = await api("/api/v1/genai/usage" + query({ ...rangeParams(), group_by: by, step: values.step }));
+  const groups = u.groups || [];
+  const sum = (k) => groups.reduce((a, g) => a + (g.totals[k] || 0), 0);
+  const all = {
+    calls: sum("calls"), errors: sum("errors"), cost_usd: sum("cost_usd"), unpriced_calls: sum("unpriced_calls"),
+    input_tokens: sum("input_tokens"), output_tokens: sum("output_tokens"), cache_read_tokens: sum("cache_read_tokens"),
+    cache_write_tokens: sum("cache_write_tokens"), reasoning_tokens: sum("reasoning_tokens"),
+  };
+  add(main, h("p", { class: "muted", id: "usage-range" }, "From ", when(u.from), " to ", when(u.to), " in steps of " + fmtStep(u.step_ms)),
+    totalCards(all, "usage-totals-cards"));
+  if (!groups.length) return add(main, h("p", { class: "muted", id: "usage-empty" }, "No LLM calls in this range."));
+  const { times, series } = usageSeries(u, by);
+  const costBox = h("div", { class: "panel chart-box usage-box", id: "usage-cost" });
+  const tokenBox = h("div", { class: "panel chart-box usage-box", id: "usage-tokens" });
+  add(main,
+    h("h2", {}, "Cost over time by " + by), costBox,
+    h("h2", {}, "Tokens over time by " + by, h("span", { class: "muted small" }, " (input and output)")), tokenBox,
+    seriesLegend(series));
+  // Drawn at the boxes' width, now that they are laid out.
+  const width = Math.min(4000, costBox.clientWidth - 26);
+  costBox.append(stackedBars({ width, times, series, field: "cost", title: "Cost (USD) over time by " + by, format: fmtUsd }));
+  tokenBox.append(stackedBars({ width, times, series, field: "tokens", title: "Tokens over time by " + by, format: (v) => fmtNum(v) }));
+  const color = new Map(series.map((x) => [x.key, x.color]));
+  add(main, ...section("Totals by " + by, table([
+    { title: USAGE_GROUPS[by][0].toUpperCase() + USAGE_GROUPS[by].slice(1), value: (g) => {
+      const key = g.group === null ? "" : String(g.group);
+      const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+      swatch.style.background = color.get(key) || "#9ca3af";
+      return [swatch, groupLabel(g.group, by)];
+    } },
+    { title: "Calls", num: true, value: (g) => fmtNum(g.totals.calls) },
+    { title: "Errors", num: true, value: (g) => fmtNum(g.totals.errors) },
+    { title: "Input", num: true, value: (g) => fmtNum(g.totals.input_tokens) },
+    { title: "Output", num: true, value: (g) => fmtNum(g.totals.output_tokens) },
+    { title: "Cache read", num: true, narrow: true, value: (g) => fmtNum(g.totals.cache_read_tokens) },
+    { title: "Cache write", num: true, narrow: true, value: (g) => fmtNum(g.totals.cache_write_tokens) },
+    { title: "Reasoning", num: true, narrow: true, value: (g) => fmtNum(g.totals.reasoning_tokens) },
+    { title: "Cost", num: true, value: (g) => costView(g.totals.cost_usd, g.totals.unpriced_calls) },
+    { title: "p50", num: true, value: (g) => fmtMs((g.totals.latency_ms || {}).p50) },
+    { title: "p95", num: true, value: (g) => fmtMs((g.totals.latency_ms || {}).p95) },
+    { title: "p99", num: true, narrow: true, value: (g) => fmtMs((g.totals.latency_ms || {}).p99) },
+  ], groups.slice().sort((a, b) => (b.totals.cost_usd - a.totals.cost_usd) || (b.totals.calls - a.totals.calls))
+    .map((g) => ({ ...g, __attrs: { class: "usage-row", "data-group": g.group === null ? "" : String(g.group) } })), null, { id: "usage-table" })));
 }
 
 async function health(main) {
@@ -673,7 +1202,7 @@ function login(main, message) {
 }
 
 const PAGES = {
-  overview, traces, metrics, runs, health, fleet,
+  overview, traces, metrics, runs, sessions, usage, health, fleet,
   logs: (m) => logs(m, false),
   events: (m) => logs(m, true),
 };
@@ -692,6 +1221,7 @@ async function route() {
   try {
     if (page === "traces" && id) await trace(main, decodeURIComponent(id));
     else if (page === "runs" && id) await run(main, decodeURIComponent(id));
+    else if (page === "sessions" && id) await session(main, decodeURIComponent(id));
     else await (PAGES[page] || overview)(main);
   } catch (e) {
     if (e instanceof AuthError) {

@@ -33,6 +33,14 @@ function toDate(t) {
   return isNaN(d) ? null : d;
 }
 
+/** An RFC 3339 time as milliseconds since the epoch, its fraction of a millisecond kept
+ * (Date.parse drops it); NaN when it is not one. */
+function preciseMs(t) {
+  const m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(String(t || ""));
+  if (!m) return Date.parse(t);
+  return Date.parse(m[1] + m[3]) + (m[2] ? Number("0." + m[2]) * 1000 : 0);
+}
+
 /** How long ago `d` was (or how far ahead): "just now", "42 s ago", "3 min ago", "in 2 h". */
 function ago(d, now) {
   const s = ((now === undefined ? Date.now() : now) - d.getTime()) / 1000;

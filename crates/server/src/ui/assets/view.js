@@ -69,7 +69,12 @@ function scalarText(v) {
 /** A one-line preview of a value: `key=value · key=value` for a map, items for a list. */
 function preview(v, max) {
   const limit = max || 160;
-  const part = (x) => (isScalar(x) ? scalarText(x) : "(" + typeName(x) + " of " + Object.keys(x).length + ")");
+  const part = (x) => {
+    // JSON text is previewed as what it holds, never as its text.
+    const inner = jsonInside(x);
+    const v = inner !== undefined ? inner : x;
+    return isScalar(v) ? scalarText(v) : "(" + typeName(v) + " of " + Object.keys(v).length + ")";
+  };
   let text;
   if (Array.isArray(v)) text = v.length ? v.map(part).join(", ") : "empty list";
   else if (v !== null && typeof v === "object") {
@@ -174,12 +179,13 @@ function messagePart(p) {
     return h("div", { class: "msg-text" + (p.type === "reasoning" ? " reasoning" : "") }, text);
   }
   if (p.type === "tool_call") {
-    return h("div", { class: "msg-tool" }, h("span", { class: "badge tool_call" }, "tool call"), " ", h("code", {}, p.name || ""),
+    return h("div", { class: "msg-tool tool-call", dataset: { toolName: typeof p.name === "string" ? p.name : "" } },
+      h("span", { class: "badge tool_call" }, "tool call"), " ", h("code", { class: "tool-name" }, p.name || ""),
       p.id ? h("span", { class: "muted" }, " · " + p.id) : null,
       p.arguments !== undefined ? valueView(p.arguments, "", true) : null);
   }
   if (p.type === "tool_call_response") {
-    return h("div", { class: "msg-tool" }, h("span", { class: "badge" }, "tool result"),
+    return h("div", { class: "msg-tool tool-result" }, h("span", { class: "badge" }, "tool result"),
       p.id ? h("span", { class: "muted" }, " " + p.id) : null, valueView(p.response !== undefined ? p.response : p.result, "", true));
   }
   return valueView(p, "", true);
@@ -190,6 +196,37 @@ function chatView(messages) {
   return h("div", { class: "chat" }, messages.map((m) => h("div", { class: "msg role-" + String(m.role).replace(/[^a-z0-9_-]/gi, ""), dataset: { role: m.role } },
     h("div", { class: "msg-role" }, m.role, m.name ? " · " + m.name : "", m.finish_reason ? h("span", { class: "muted" }, " · " + m.finish_reason) : null),
     h("div", { class: "msg-body" }, Array.isArray(m.parts) ? m.parts.map(messagePart) : messageContent(m.content)))));
+}
+
+/** Messages as chatView takes them: objects only, each with a role. */
+function asMessages(list) {
+  if (!Array.isArray(list)) return [];
+  return list.filter((m) => m !== null && typeof m === "object" && !Array.isArray(m))
+    .map((m) => (typeof m.role === "string" ? m : { ...m, role: "unknown" }));
+}
+
+/**
+ * The conversation of an LLM call as the API gives it (`{system_instructions, input,
+ * output}`, or null when none was recorded): the system instructions, then the input
+ * messages and the output messages as chats.
+ */
+function callConversation(messages) {
+  if (messages === null || messages === undefined || typeof messages !== "object") {
+    return h("p", { class: "muted no-conversation" }, "No conversation was recorded for this call (its instrumentation did not capture message content).");
+  }
+  const system = messages.system_instructions;
+  let instructions = null;
+  if (typeof system === "string" && system !== "") instructions = [{ role: "system", parts: [{ type: "text", content: system }] }];
+  else if (Array.isArray(system) && system.length) {
+    instructions = system.every((p) => p !== null && typeof p === "object" && typeof p.role === "string")
+      ? asMessages(system) : [{ role: "system", parts: system }];
+  } else if (system !== null && system !== undefined && typeof system === "object") instructions = [{ role: "system", parts: [system] }];
+  const input = asMessages(messages.input);
+  const output = asMessages(messages.output);
+  return h("div", { class: "conversation" },
+    instructions ? [h("h4", {}, "System instructions"), h("div", { class: "system-instructions" }, chatView(instructions))] : null,
+    h("h4", {}, "Input"), input.length ? h("div", { class: "conversation-input" }, chatView(input)) : h("p", { class: "muted" }, "none recorded"),
+    h("h4", {}, "Output"), output.length ? h("div", { class: "conversation-output" }, chatView(output)) : h("p", { class: "muted" }, "none recorded"));
 }
 
 /** Copies `text` the old way, for pages the Clipboard API does not serve (plain HTTP
