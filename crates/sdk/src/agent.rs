@@ -426,7 +426,8 @@ impl LlmCall {
     /// The model that answered (a dated snapshot, say), when it differs from the one
     /// asked for.
     pub fn response_model(&mut self, model: impl Into<String>) -> &mut Self {
-        self.span.set_attribute("gen_ai.response.model", model.into());
+        self.span
+            .set_attribute("gen_ai.response.model", model.into());
         self
     }
 
@@ -463,7 +464,8 @@ impl LlmCall {
     /// (`[{"role": "user", "parts": [{"type": "text", "content": "..."}]}]`); redacted
     /// like any attribute.
     pub fn input_messages(&mut self, json: impl Into<String>) -> &mut Self {
-        self.span.set_attribute("gen_ai.input.messages", json.into());
+        self.span
+            .set_attribute("gen_ai.input.messages", json.into());
         self
     }
 

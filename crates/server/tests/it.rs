@@ -1142,7 +1142,9 @@ fn sdk_agent_run_shows_in_the_runs_api_with_its_four_action_types() {
             .cache(400, 0)
             .reasoning(50)
             .input_messages(r#"[{"role":"user","parts":[{"type":"text","content":"draft it"}]}]"#)
-            .output_messages(r#"[{"role":"assistant","parts":[{"type":"text","content":"Dear ..."}]}]"#);
+            .output_messages(
+                r#"[{"role":"assistant","parts":[{"type":"text","content":"Dear ..."}]}]"#,
+            );
         call.ok("stop");
         let mut unknown = run.llm_call("acme", "unknown-model");
         unknown.usage(10, 10);
@@ -1220,7 +1222,10 @@ fn sdk_agent_run_shows_in_the_runs_api_with_its_four_action_types() {
         let cost = totals["cost_usd"].as_f64().expect("cost");
         assert!((cost - want).abs() < 1e-12, "{cost} != {want}");
         let calls = run["llm_calls"].as_array().expect("calls");
-        assert_eq!(calls[0]["messages"]["output"][0]["parts"][0]["content"], "Dear ...");
+        assert_eq!(
+            calls[0]["messages"]["output"][0]["parts"][0]["content"],
+            "Dear ..."
+        );
         assert_eq!(calls[1]["cost_usd"], serde_json::Value::Null);
         let mut names: Vec<&str> = run["scores"]
             .as_array()

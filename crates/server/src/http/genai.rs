@@ -209,11 +209,19 @@ async fn get_session(
     if views.is_empty() && calls.is_empty() && scores.is_empty() {
         return Err(ApiError::NotFound("session"));
     }
+    // The session's totals: its top runs' (their calls, tool calls and nested runs) and
+    // the calls outside any run.
     let mut totals = Totals::default();
-    for c in &calls {
-        totals.add_call(c);
+    for v in views.iter().filter(|v| v.parent.is_none()) {
+        totals.add_nested(&v.totals, false);
     }
     let run_traces: BTreeSet<&str> = views.iter().map(|v| v.run.row.trace_id.as_str()).collect();
+    for c in calls
+        .iter()
+        .filter(|c| !run_traces.contains(c.trace_id.as_str()))
+    {
+        totals.add_call(c);
+    }
     let mut turns: Vec<(u64, Json)> = views
         .iter()
         .filter(|v| v.parent.is_none())
