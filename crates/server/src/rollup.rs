@@ -1,12 +1,13 @@
 //! Rollups maintained at ingest: per minute and per hour, span counts, error counts
 //! and a latency histogram per service and operation; count, sum, min and max per
-//! metric series; counts and errors per agent and action type.
+//! metric series; counts and errors per agent and action type; calls, tokens, cost and a
+//! latency histogram of LLM calls per model, provider, agent, session and user.
 //!
 //! A batch is first aggregated here, in memory; the store then merges each aggregate
 //! into its row (`INSERT ... ON CONFLICT DO UPDATE`), so a rollup row costs one
 //! statement per batch, not one per span.
 
-use crate::rows::Batch;
+use crate::rows::{Batch, LlmCallRow};
 use std::collections::{BTreeMap, HashMap};
 
 /// Rollup resolutions, in seconds.
@@ -243,6 +244,108 @@ pub struct AgentAgg {
     pub errors: u64,
 }
 
+/// The dimensions LLM calls are rolled up by (see [`GenAiKey::dimension`]).
+pub const GENAI_DIMENSIONS: [&str; 5] = ["model", "provider", "agent", "session", "user"];
+
+/// Key of a GenAI usage rollup row: one per resolution, bucket, dimension and key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GenAiKey {
+    /// Seconds per bucket.
+    pub resolution: u32,
+    /// Bucket start, ns.
+    pub bucket: u64,
+    /// `model`, `provider`, `agent`, `session` or `user`.
+    pub dimension: String,
+    /// The model (response model, else request model), provider, agent name, session id
+    /// or user id; empty when the call has none.
+    pub key: String,
+}
+
+/// Aggregate of LLM calls in one bucket.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GenAiAgg {
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Input tokens (cached ones included).
+    pub input_tokens: u64,
+    /// Output tokens (reasoning ones included).
+    pub output_tokens: u64,
+    /// Input tokens read from a cache.
+    pub cache_read_tokens: u64,
+    /// Input tokens written to a cache.
+    pub cache_write_tokens: u64,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: u64,
+    /// Cost of the priced calls, USD.
+    pub cost_usd: f64,
+    /// Calls without a cost.
+    pub unpriced_calls: u64,
+    /// Total duration, ns.
+    pub duration_sum_ns: u64,
+    /// Latency histogram, as [`SpanAgg::hist`].
+    pub hist: Vec<u64>,
+}
+
+impl GenAiAgg {
+    /// Adds another aggregate of the same key.
+    pub fn merge(&mut self, other: &GenAiAgg) {
+        self.calls = self.calls.saturating_add(other.calls);
+        self.errors = self.errors.saturating_add(other.errors);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cache_read_tokens = self
+            .cache_read_tokens
+            .saturating_add(other.cache_read_tokens);
+        self.cache_write_tokens = self
+            .cache_write_tokens
+            .saturating_add(other.cache_write_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
+        self.cost_usd += other.cost_usd;
+        self.unpriced_calls = self.unpriced_calls.saturating_add(other.unpriced_calls);
+        self.duration_sum_ns = self.duration_sum_ns.saturating_add(other.duration_sum_ns);
+        merge_hist(&mut self.hist, &other.hist);
+    }
+
+    /// The aggregate of one call. A cost that is not a finite number counts the call as
+    /// unpriced, as a missing one does.
+    pub fn of_call(c: &LlmCallRow) -> GenAiAgg {
+        let cost = c.cost_usd.filter(|v| v.is_finite());
+        let b = bucket_of(c.duration_ns);
+        let mut hist = vec![0; b + 1];
+        hist[b] = 1;
+        GenAiAgg {
+            calls: 1,
+            errors: u64::from(c.is_error),
+            input_tokens: c.input_tokens.unwrap_or(0),
+            output_tokens: c.output_tokens.unwrap_or(0),
+            cache_read_tokens: c.cache_read_tokens.unwrap_or(0),
+            cache_write_tokens: c.cache_write_tokens.unwrap_or(0),
+            reasoning_tokens: c.reasoning_tokens.unwrap_or(0),
+            cost_usd: cost.unwrap_or(0.0),
+            unpriced_calls: u64::from(cost.is_none()),
+            duration_sum_ns: c.duration_ns,
+            hist,
+        }
+    }
+}
+
+/// The key a call is counted under in `dimension` (one of [`GENAI_DIMENSIONS`]): the
+/// model that answered (else the one asked for), the provider, agent, session or user;
+/// empty when the call has none, or for another dimension.
+pub fn genai_key_of<'a>(c: &'a LlmCallRow, dimension: &str) -> &'a str {
+    match dimension {
+        "model" if c.response_model.is_empty() => &c.request_model,
+        "model" => &c.response_model,
+        "provider" => &c.provider,
+        "agent" => &c.agent_name,
+        "session" => &c.session_id,
+        "user" => &c.user_id,
+        _ => "",
+    }
+}
+
 /// The rollup contributions of one batch, sorted by key (so concurrent writers lock
 /// rows in the same order).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -253,6 +356,8 @@ pub struct Rollups {
     pub metrics: BTreeMap<MetricKey, MetricAgg>,
     /// Agent rollups.
     pub agents: BTreeMap<AgentKey, AgentAgg>,
+    /// GenAI usage rollups: each LLM call once per dimension, by its start time.
+    pub genai: BTreeMap<GenAiKey, GenAiAgg>,
 }
 
 fn bucket_start(time_ns: u64, resolution: u32) -> u64 {
@@ -362,6 +467,23 @@ impl Rollups {
                 agg.errors += u64::from(failed);
             }
         }
+        for c in &batch.llm_calls {
+            let one = GenAiAgg::of_call(c);
+            for &resolution in &RESOLUTIONS {
+                let bucket = bucket_start(c.start_time_unix_nano, resolution);
+                for dimension in GENAI_DIMENSIONS {
+                    r.genai
+                        .entry(GenAiKey {
+                            resolution,
+                            bucket,
+                            dimension: dimension.to_string(),
+                            key: genai_key_of(c, dimension).to_string(),
+                        })
+                        .or_default()
+                        .merge(&one);
+                }
+            }
+        }
         r
     }
 }
@@ -369,7 +491,7 @@ impl Rollups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows::{MetricPointRow, SpanRow};
+    use crate::rows::{LlmCallRow, MetricPointRow, SpanRow};
 
     fn span(service: &str, name: &str, start: u64, duration: u64, status: i32) -> SpanRow {
         SpanRow {
@@ -500,5 +622,174 @@ mod tests {
             (metric.count, metric.sum, metric.min, metric.max),
             (1, 7.0, 7.0, 7.0)
         );
+    }
+
+    const MS: u64 = 1_000_000;
+    /// 2023-11-14T22:00:00Z, a whole hour.
+    const HOUR: u64 = 1_699_999_200_000_000_000;
+    const MINUTE: u64 = 60_000_000_000;
+
+    fn call(model: &str, start: u64, duration_ms: u64, cost: Option<f64>) -> LlmCallRow {
+        LlmCallRow {
+            trace_id: "ab".repeat(16),
+            span_id: format!("{start:016x}"),
+            agent_name: "planner".into(),
+            provider: "openai".into(),
+            request_model: "gpt-4o".into(),
+            response_model: model.into(),
+            input_tokens: Some(1_000),
+            output_tokens: Some(200),
+            cache_read_tokens: Some(100),
+            cache_write_tokens: None,
+            reasoning_tokens: Some(20),
+            cost_usd: cost,
+            start_time_unix_nano: start,
+            duration_ns: duration_ms * MS,
+            session_id: "sess-1".into(),
+            user_id: "user-1".into(),
+            ..LlmCallRow::default()
+        }
+    }
+
+    fn genai_row<'a>(
+        r: &'a Rollups,
+        resolution: u32,
+        bucket: u64,
+        dimension: &str,
+        key: &str,
+    ) -> &'a GenAiAgg {
+        let k = GenAiKey {
+            resolution,
+            bucket,
+            dimension: dimension.into(),
+            key: key.into(),
+        };
+        r.genai.get(&k).unwrap_or_else(|| panic!("no row {k:?}"))
+    }
+
+    #[test]
+    fn llm_calls_roll_up_once_per_dimension_at_every_resolution() {
+        let unpriced = LlmCallRow {
+            provider: "acme".into(),
+            request_model: "acme-large".into(),
+            agent_name: String::new(),
+            session_id: "sess-2".into(),
+            is_error: true,
+            input_tokens: Some(40),
+            output_tokens: None,
+            cache_read_tokens: None,
+            reasoning_tokens: None,
+            ..call("", HOUR + 20_000 * MS, 200, None)
+        };
+        let batch = Batch {
+            llm_calls: vec![
+                call("gpt-4o-2024-08-06", HOUR + 10_000 * MS, 800, Some(0.25)),
+                unpriced,
+                // The next minute, the same hour.
+                call("gpt-4o-2024-08-06", HOUR + MINUTE + 5, 400, Some(0.5)),
+                // An infinite cost is no cost.
+                call("gpt-4o-mini", HOUR + 2 * MINUTE, 300, Some(f64::INFINITY)),
+            ],
+            ..Default::default()
+        };
+        let r = Rollups::of(&batch);
+        let minute_rows = r.genai.keys().filter(|k| k.resolution == 60).count();
+        let hour_rows = r.genai.keys().filter(|k| k.resolution == 3600).count();
+        // Minute HOUR: 2 calls, every dimension but user (both user-1) tells them apart
+        // (model, provider, agent, session: 2 keys each; user: 1) = 9; the two other
+        // minutes: 5 each.
+        assert_eq!(minute_rows, 9 + 5 + 5);
+        // The hour: model 3, provider 2, agent 2, session 2, user 1.
+        assert_eq!(hour_rows, 10);
+        for dimension in GENAI_DIMENSIONS {
+            let calls: u64 = r
+                .genai
+                .iter()
+                .filter(|(k, _)| k.resolution == 3600 && k.dimension == dimension)
+                .map(|(_, v)| v.calls)
+                .sum();
+            assert_eq!(calls, 4, "{dimension}");
+        }
+
+        let gpt = genai_row(&r, 3600, HOUR, "model", "gpt-4o-2024-08-06");
+        assert_eq!(
+            (gpt.calls, gpt.errors, gpt.unpriced_calls, gpt.cost_usd),
+            (2, 0, 0, 0.75)
+        );
+        assert_eq!(
+            (
+                gpt.input_tokens,
+                gpt.output_tokens,
+                gpt.cache_read_tokens,
+                gpt.cache_write_tokens,
+                gpt.reasoning_tokens
+            ),
+            (2_000, 400, 200, 0, 40)
+        );
+        assert_eq!(gpt.duration_sum_ns, 1_200 * MS);
+        assert_eq!(gpt.hist.iter().sum::<u64>(), 2);
+        assert_eq!(
+            quantile_ns(&gpt.hist, 0.5),
+            Some(bucket_value_ns(bucket_of(400 * MS)))
+        );
+        assert_eq!(
+            quantile_ns(&gpt.hist, 1.0),
+            Some(bucket_value_ns(bucket_of(800 * MS)))
+        );
+
+        // No response model: counted under the requested one; no cost: unpriced, not 0.
+        let acme = genai_row(&r, 60, HOUR, "model", "acme-large");
+        assert_eq!(
+            (acme.calls, acme.errors, acme.unpriced_calls, acme.cost_usd),
+            (1, 1, 1, 0.0)
+        );
+        assert_eq!((acme.input_tokens, acme.output_tokens), (40, 0));
+        let mini = genai_row(&r, 60, HOUR + 2 * MINUTE, "model", "gpt-4o-mini");
+        assert_eq!((mini.unpriced_calls, mini.cost_usd), (1, 0.0));
+
+        // A call without an agent is counted under the empty key.
+        assert_eq!(genai_row(&r, 3600, HOUR, "agent", "").calls, 1);
+        assert_eq!(genai_row(&r, 3600, HOUR, "agent", "planner").calls, 3);
+        let openai = genai_row(&r, 3600, HOUR, "provider", "openai");
+        assert_eq!(
+            (openai.calls, openai.cost_usd, openai.unpriced_calls),
+            (3, 0.75, 1)
+        );
+        assert_eq!(genai_row(&r, 3600, HOUR, "session", "sess-2").errors, 1);
+        let user = genai_row(&r, 3600, HOUR, "user", "user-1");
+        assert_eq!((user.calls, user.errors, user.unpriced_calls), (4, 1, 2));
+        assert_eq!(user.duration_sum_ns, 1_700 * MS);
+        // The minute rows add up to the hour's.
+        let mut minutes = GenAiAgg::default();
+        for (_, v) in r
+            .genai
+            .iter()
+            .filter(|(k, _)| k.resolution == 60 && k.dimension == "user")
+        {
+            minutes.merge(v);
+        }
+        assert_eq!(&minutes, user);
+    }
+
+    #[test]
+    fn genai_counts_from_a_request_saturate_instead_of_overflowing() {
+        let huge = LlmCallRow {
+            input_tokens: Some(u64::MAX),
+            duration_ns: u64::MAX,
+            ..call("m", HOUR, 0, Some(1.0))
+        };
+        let batch = Batch {
+            llm_calls: vec![huge.clone(), huge],
+            ..Default::default()
+        };
+        let r = Rollups::of(&batch);
+        let row = genai_row(&r, 60, HOUR, "model", "m");
+        assert_eq!(
+            (row.calls, row.input_tokens, row.duration_sum_ns),
+            (2, u64::MAX, u64::MAX)
+        );
+        assert_eq!(row.hist.len(), HIST_BUCKETS);
+        assert_eq!(row.hist[HIST_BUCKETS - 1], 2);
+        assert_eq!(genai_key_of(&call("m", 0, 1, None), "colour"), "");
     }
 }
