@@ -10,7 +10,9 @@ pub(crate) mod sql;
 pub mod sqlite;
 
 use crate::query::Cursor;
-use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
+use crate::rollup::{
+    AgentAgg, AgentKey, GenAiAgg, GenAiKey, MetricAgg, MetricKey, SpanAgg, SpanKey,
+};
 use crate::rows::{
     AgentActionRow, AgentRunRow, Batch, LlmCallRow, LogRow, MetricPointRow, ScoreRow, SpanRow,
 };
@@ -232,6 +234,19 @@ pub struct RollupQuery {
     pub name: Option<String>,
 }
 
+/// Which GenAI usage rollup rows to read: one dimension at one resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenAiRollupQuery {
+    /// 60 or 3600 seconds.
+    pub resolution: u32,
+    /// First bucket start, ns.
+    pub from: u64,
+    /// Last bucket start, ns.
+    pub to: u64,
+    /// One of [`crate::rollup::GENAI_DIMENSIONS`].
+    pub dimension: String,
+}
+
 /// A metric name and what is stored of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MetricInfo {
@@ -329,6 +344,8 @@ pub trait StoreRead {
     fn metric_rollups(&self, q: &RollupQuery) -> Result<Vec<(MetricKey, MetricAgg)>, StoreError>;
     /// Agent rollup rows (`service` filters the agent, `name` the action type), by bucket.
     fn agent_rollups(&self, q: &RollupQuery) -> Result<Vec<(AgentKey, AgentAgg)>, StoreError>;
+    /// GenAI usage rollup rows of one dimension, by bucket (then key).
+    fn genai_rollups(&self, q: &GenAiRollupQuery) -> Result<Vec<(GenAiKey, GenAiAgg)>, StoreError>;
     /// Agent runs matching `query`, newest first.
     fn runs(&self, query: &RunQuery) -> Result<Page<StoredRun>, StoreError>;
     /// One run by correlation id.

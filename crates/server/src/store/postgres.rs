@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_otlp_fields.sql"),
     include_str!("../../migrations/postgres/0005_metric_summaries.sql"),
     include_str!("../../migrations/postgres/0006_genai.sql"),
+    include_str!("../../migrations/postgres/0007_genai_rollups.sql"),
 ];
 /// Rows one retention step deletes per table.
 const PURGE_CHUNK: i64 = 10_000;
@@ -486,6 +487,32 @@ fn write_rollups(tx: &mut Transaction<'_>, rollups: &Rollups) -> Result<(), Stor
             )?;
         }
     }
+    if !rollups.genai.is_empty() {
+        let stmt = tx.prepare(&sql::upsert_genai_rollup(Dialect::Postgres))?;
+        for (k, v) in &rollups.genai {
+            let hist: Vec<i64> = v.hist.iter().map(|n| ns(*n)).collect();
+            tx.execute(
+                &stmt,
+                &[
+                    &i64::from(k.resolution),
+                    &ns(k.bucket),
+                    &k.dimension,
+                    &k.key,
+                    &ns(v.calls),
+                    &ns(v.errors),
+                    &ns(v.input_tokens),
+                    &ns(v.output_tokens),
+                    &ns(v.cache_read_tokens),
+                    &ns(v.cache_write_tokens),
+                    &ns(v.reasoning_tokens),
+                    &v.cost_usd,
+                    &ns(v.unpriced_calls),
+                    &ns(v.duration_sum_ns),
+                    &hist,
+                ],
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -513,8 +540,8 @@ impl StoreWrite for PostgresStore {
 }
 
 impl StoreRead for PostgresStore {
-    sql::relational_reads!(Dialect::Postgres, r.try_get, hist: {
-        let hist: Vec<i64> = r.try_get(7)?;
+    sql::relational_reads!(Dialect::Postgres, r.try_get, hist(column): {
+        let hist: Vec<i64> = r.try_get(column)?;
         hist.iter().map(|n| *n as u64).collect()
     });
 

@@ -1,7 +1,7 @@
 //! SQL shared by the relational stores (SQLite and PostgreSQL): the listings with their
 //! filters and keyset pagination, written once and rendered in either dialect.
 
-use super::{LlmCallQuery, LogQuery, RunQuery, ScoreQuery, TraceQuery};
+use super::{GenAiRollupQuery, LlmCallQuery, LogQuery, RunQuery, ScoreQuery, TraceQuery};
 use crate::query::Cursor;
 
 /// Which database the SQL is for.
@@ -451,6 +451,68 @@ pub(crate) fn rollups(
     l
 }
 
+/// GenAI usage rollup rows ([`GENAI_ROLLUP_COLUMNS`]) of one dimension at one resolution
+/// within `[from, to]`, by bucket then key.
+pub(crate) fn genai_rollups(d: Dialect, q: &GenAiRollupQuery) -> Listing {
+    let mut l = Listing::new(
+        d,
+        format!("SELECT {GENAI_ROLLUP_COLUMNS} FROM genai_rollups"),
+    );
+    l.push(
+        " WHERE resolution = ? AND bucket >= ? AND bucket <= ? AND dimension = ? ORDER BY bucket, key",
+        vec![
+            Param::Int(i64::from(q.resolution)),
+            Param::Int(ns(q.from)),
+            Param::Int(ns(q.to)),
+            Param::Text(q.dimension.clone()),
+        ],
+    );
+    l
+}
+
+/// `column` of the stored row plus the one being merged into it, at most `i64::MAX`
+/// (both are counts, never negative): an overflow would turn an SQLite integer into a
+/// float and fail a PostgreSQL statement. `stored` names the stored row (`""` in
+/// SQLite, the table in PostgreSQL, where a bare column is ambiguous).
+fn saturating_sum(stored: &str, column: &str) -> String {
+    format!(
+        "{column} = CASE WHEN {stored}{column} > 9223372036854775807 - excluded.{column} \
+         THEN 9223372036854775807 ELSE {stored}{column} + excluded.{column} END"
+    )
+}
+
+/// Merges a GenAI usage rollup row into the stored one (15 parameters, in the order of
+/// [`GENAI_ROLLUP_COLUMNS`]; the histogram as each store keeps it, merged by the
+/// database's `hist_merge`): counts add up, saturating; costs add up.
+pub(crate) fn upsert_genai_rollup(d: Dialect) -> String {
+    let stored = match d {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => "genai_rollups.",
+    };
+    let counts: Vec<String> = [
+        "calls",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "unpriced_calls",
+        "duration_sum_ns",
+    ]
+    .iter()
+    .map(|c| saturating_sum(stored, c))
+    .collect();
+    format!(
+        "INSERT INTO genai_rollups ({GENAI_ROLLUP_COLUMNS}) {}
+         ON CONFLICT (resolution, bucket, dimension, key) DO UPDATE SET
+            {}, cost_usd = {stored}cost_usd + excluded.cost_usd,
+            hist = hist_merge({stored}hist, excluded.hist)",
+        d.values(15, &[]),
+        counts.join(", "),
+    )
+}
+
 /// Raw points of one metric within `[from, to]`, oldest first, at most `max` + 1.
 pub(crate) fn metric_points(d: Dialect, name: &str, from: u64, to: u64, max: usize) -> Listing {
     metric_point_listing(
@@ -768,6 +830,16 @@ pub(crate) const METRIC_ROLLUP_COLUMNS: &str =
 pub(crate) const AGENT_ROLLUP_COLUMNS: &str =
     "resolution, bucket, agent_name, action_type, count, error_count";
 
+/// GenAI usage rollup columns: key then aggregates; the histogram last (at
+/// [`GENAI_HIST_COLUMN`]).
+pub(crate) const GENAI_ROLLUP_COLUMNS: &str = "resolution, bucket, dimension, key, calls, errors, \
+     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, \
+     cost_usd, unpriced_calls, duration_sum_ns, hist";
+/// Where [`GENAI_ROLLUP_COLUMNS`] has the histogram.
+pub(crate) const GENAI_HIST_COLUMN: usize = 14;
+/// Where [`SPAN_ROLLUP_COLUMNS`] has the histogram.
+pub(crate) const SPAN_HIST_COLUMN: usize = 7;
+
 /// Reads the key and counts of a span rollup row; the histogram (column 7) is read by
 /// the store, as its type differs.
 macro_rules! read_span_rollup {
@@ -842,14 +914,53 @@ macro_rules! read_agent_rollup {
     }};
 }
 
-pub(crate) use {read_agent_rollup, read_metric_rollup, read_span_rollup};
+/// Reads the key and aggregates of a GenAI usage rollup row ([`GENAI_ROLLUP_COLUMNS`]);
+/// the histogram is `$hist`, read by the store, as its type differs.
+macro_rules! read_genai_rollup {
+    ($row:ident . $get:ident, $hist:expr) => {{
+        let resolution: i64 = $row.$get(0)?;
+        let bucket: i64 = $row.$get(1)?;
+        let calls: i64 = $row.$get(4)?;
+        let errors: i64 = $row.$get(5)?;
+        let input: i64 = $row.$get(6)?;
+        let output: i64 = $row.$get(7)?;
+        let cache_read: i64 = $row.$get(8)?;
+        let cache_write: i64 = $row.$get(9)?;
+        let reasoning: i64 = $row.$get(10)?;
+        let unpriced: i64 = $row.$get(12)?;
+        let duration: i64 = $row.$get(13)?;
+        (
+            $crate::rollup::GenAiKey {
+                resolution: resolution as u32,
+                bucket: bucket as u64,
+                dimension: $row.$get(2)?,
+                key: $row.$get(3)?,
+            },
+            $crate::rollup::GenAiAgg {
+                calls: calls as u64,
+                errors: errors as u64,
+                input_tokens: input as u64,
+                output_tokens: output as u64,
+                cache_read_tokens: cache_read as u64,
+                cache_write_tokens: cache_write as u64,
+                reasoning_tokens: reasoning as u64,
+                cost_usd: $row.$get(11)?,
+                unpriced_calls: unpriced as u64,
+                duration_sum_ns: duration as u64,
+                hist: $hist,
+            },
+        )
+    }};
+}
+
+pub(crate) use {read_agent_rollup, read_genai_rollup, read_metric_rollup, read_span_rollup};
 
 /// The [`super::StoreRead`] methods that only run a listing of this module and read its
 /// rows, for a store with a `rows(listing, |row| ...)` method: `$dialect` renders the
-/// SQL, `$row.$get(i)` reads a column, and `$hist` reads the histogram of a span
-/// rollup row (column 7), whose type differs between databases.
+/// SQL, `$row.$get(i)` reads a column, and `$hist` reads the histogram of a span or
+/// GenAI rollup row (in column `$col`, a `usize`), whose type differs between databases.
 macro_rules! relational_reads {
-    ($dialect:expr, $row:ident . $get:ident, hist: $hist:expr) => {
+    ($dialect:expr, $row:ident . $get:ident, hist($col:ident): $hist:expr) => {
         fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
             self.rows(sql::trace($dialect, trace_id), |$row| {
                 Ok(read_span!($row.$get))
@@ -925,7 +1036,10 @@ macro_rules! relational_reads {
                 q,
                 ("service_name", "operation"),
             );
-            self.rows(l, |$row| Ok(read_span_rollup!($row.$get, $hist)))
+            self.rows(l, |$row| {
+                let $col: usize = sql::SPAN_HIST_COLUMN;
+                Ok(read_span_rollup!($row.$get, $hist))
+            })
         }
 
         fn metric_rollups(
@@ -952,6 +1066,16 @@ macro_rules! relational_reads {
                 ("agent_name", "action_type"),
             );
             self.rows(l, |$row| Ok(read_agent_rollup!($row.$get)))
+        }
+
+        fn genai_rollups(
+            &self,
+            q: &$crate::store::GenAiRollupQuery,
+        ) -> Result<Vec<($crate::rollup::GenAiKey, $crate::rollup::GenAiAgg)>, StoreError> {
+            self.rows(sql::genai_rollups($dialect, q), |$row| {
+                let $col: usize = sql::GENAI_HIST_COLUMN;
+                Ok(sql::read_genai_rollup!($row.$get, $hist))
+            })
         }
 
         fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
@@ -1063,7 +1187,12 @@ pub(crate) const RAW_TABLES: [(&str, &str); 6] = [
 /// outlives the calls it judges, as the rollups of their cost do).
 pub(crate) const KEPT_WITH_ROLLUPS: [(&str, &str); 1] = [("scores", "time_unix_nano")];
 /// Rollup tables (cut on `bucket`).
-pub(crate) const ROLLUP_TABLES: [&str; 3] = ["span_rollups", "metric_rollups", "agent_rollups"];
+pub(crate) const ROLLUP_TABLES: [&str; 4] = [
+    "span_rollups",
+    "metric_rollups",
+    "agent_rollups",
+    "genai_rollups",
+];
 
 #[cfg(test)]
 mod tests {
@@ -1226,6 +1355,71 @@ mod tests {
         assert_eq!(s.args.len(), 2 * MAX_FILTER_IDS + 1);
         assert_eq!(s.args[1999], text("999"));
         assert_eq!(s.sql.matches('?').count(), 2001);
+    }
+
+    #[test]
+    fn genai_rollup_statements_agree_on_the_columns() {
+        let columns: Vec<&str> = GENAI_ROLLUP_COLUMNS.split(", ").collect();
+        assert_eq!(columns.len(), 15);
+        assert_eq!(columns[GENAI_HIST_COLUMN], "hist");
+        assert_eq!(
+            SPAN_ROLLUP_COLUMNS.split(", ").nth(SPAN_HIST_COLUMN),
+            Some("hist")
+        );
+        let s = upsert_genai_rollup(Dialect::Sqlite);
+        assert!(s.contains("?15)") && !s.contains("?16"), "{s}");
+        assert!(
+            s.contains(
+                "input_tokens = CASE WHEN input_tokens > 9223372036854775807 - excluded.input_tokens \
+                 THEN 9223372036854775807 ELSE input_tokens + excluded.input_tokens END"
+            ),
+            "{s}"
+        );
+        assert!(s.contains("hist = hist_merge(hist, excluded.hist)"), "{s}");
+        let p = upsert_genai_rollup(Dialect::Postgres);
+        assert!(p.contains("$15)") && !p.contains("$16"), "{p}");
+        for column in [
+            "calls",
+            "errors",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "unpriced_calls",
+            "duration_sum_ns",
+        ] {
+            let sum = format!(
+                "{column} = CASE WHEN genai_rollups.{column} > 9223372036854775807 - excluded.{column}"
+            );
+            assert!(p.contains(&sum), "{column}: {p}");
+        }
+        assert!(p.contains("cost_usd = genai_rollups.cost_usd + excluded.cost_usd"));
+        assert!(p.contains("hist = hist_merge(genai_rollups.hist, excluded.hist)"));
+        let q = GenAiRollupQuery {
+            resolution: 3600,
+            from: 10,
+            to: u64::MAX,
+            dimension: "model".into(),
+        };
+        let l = genai_rollups(Dialect::Postgres, &q);
+        assert!(
+            l.sql.ends_with(
+                " WHERE resolution = $1 AND bucket >= $2 AND bucket <= $3 AND dimension = $4 \
+                 ORDER BY bucket, key"
+            ),
+            "{}",
+            l.sql
+        );
+        assert_eq!(
+            l.args,
+            [
+                Param::Int(3600),
+                Param::Int(10),
+                Param::Int(i64::MAX),
+                Param::Text("model".into())
+            ]
+        );
+        assert!(ROLLUP_TABLES.contains(&"genai_rollups"));
     }
 
     #[test]

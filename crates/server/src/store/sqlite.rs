@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     OTLP_FIELDS,
     include_str!("../../migrations/sqlite/0006_metric_summaries.sql"),
     GENAI,
+    include_str!("../../migrations/sqlite/0008_genai_rollups.sql"),
 ];
 /// The migration that keeps the OTLP fields of spans and logs (links, trace state, flags,
 /// scopes, dropped counts, observed times, body types).
@@ -419,6 +420,7 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
              ON CONFLICT (resolution, bucket, agent_name, action_type) DO UPDATE SET
                 count = count + excluded.count, error_count = error_count + excluded.error_count"
         ))?;
+        let mut genai_rollup = tx.prepare_cached(&sql::upsert_genai_rollup(Dialect::Sqlite))?;
         for (batch, rollups) in batches {
             for s in &batch.spans {
                 span_stmt.execute(params![
@@ -595,6 +597,25 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                     ns(v.errors),
                 ])?;
             }
+            for (k, v) in &rollups.genai {
+                genai_rollup.execute(params![
+                    k.resolution,
+                    ns(k.bucket),
+                    k.dimension,
+                    k.key,
+                    ns(v.calls),
+                    ns(v.errors),
+                    ns(v.input_tokens),
+                    ns(v.output_tokens),
+                    ns(v.cache_read_tokens),
+                    ns(v.cache_write_tokens),
+                    ns(v.reasoning_tokens),
+                    v.cost_usd,
+                    ns(v.unpriced_calls),
+                    ns(v.duration_sum_ns),
+                    hist_to_bytes(&v.hist),
+                ])?;
+            }
         }
     }
     tx.commit()?;
@@ -618,8 +639,8 @@ impl StoreWrite for SqliteStore {
 }
 
 impl StoreRead for SqliteStore {
-    sql::relational_reads!(Dialect::Sqlite, r.get, hist: {
-        let hist: Vec<u8> = r.get(7)?;
+    sql::relational_reads!(Dialect::Sqlite, r.get, hist(column): {
+        let hist: Vec<u8> = r.get(column)?;
         hist_from_bytes(&hist)
     });
 
