@@ -5,12 +5,14 @@
 
 use automagik_telemetry_core::exponential;
 use automagik_telemetry_server::ingest::temporality::Temporality;
-use automagik_telemetry_server::rollup::quantile_ns;
+use automagik_telemetry_server::rollup::{
+    GENAI_DIMENSIONS, GenAiAgg, GenAiKey, bucket_of, bucket_value_ns, quantile_ns,
+};
 use automagik_telemetry_server::rows::{
     self, AgentRunRow, Batch, BodyType, LlmCallRow, MetricPointRow, ScoreRow,
 };
 use automagik_telemetry_server::series::{self, Agg};
-use automagik_telemetry_server::store::{LlmCallQuery, ScoreQuery};
+use automagik_telemetry_server::store::{GenAiRollupQuery, LlmCallQuery, ScoreQuery};
 use automagik_telemetry_server::{
     ClickHouseStore, LogQuery, PostgresStore, RollupQuery, RunQuery, SqliteStore, Store, StoredRun,
     TraceQuery,
@@ -1591,6 +1593,231 @@ fn llm_calls_scores_and_nested_runs_round_trip(store: &dyn Store) {
     assert_eq!(scores(Vec::new(), None, 10), vec![requality, tone]);
 }
 
+/// What a GenAI rollup row counts, but its cost: calls, errors, tokens (input, output,
+/// cache read, cache write, reasoning), unpriced calls and total duration (ns).
+type Usage = (u64, u64, [u64; 5], u64, u64);
+
+fn usage(a: &GenAiAgg) -> Usage {
+    (
+        a.calls,
+        a.errors,
+        [
+            a.input_tokens,
+            a.output_tokens,
+            a.cache_read_tokens,
+            a.cache_write_tokens,
+            a.reasoning_tokens,
+        ],
+        a.unpriced_calls,
+        a.duration_sum_ns,
+    )
+}
+
+/// Asserts that `rows` are `want` (bucket, key, usage, cost), in order, with one latency
+/// in the histogram per call.
+fn assert_usage(rows: &[(GenAiKey, GenAiAgg)], want: &[(u64, &str, Usage, f64)]) {
+    let got: Vec<(u64, &str, Usage)> = rows
+        .iter()
+        .map(|(k, v)| (k.bucket, k.key.as_str(), usage(v)))
+        .collect();
+    let wanted: Vec<(u64, &str, Usage)> = want.iter().map(|(b, k, u, _)| (*b, *k, *u)).collect();
+    assert_eq!(got, wanted);
+    for ((k, v), (_, _, _, cost)) in rows.iter().zip(want) {
+        assert!(
+            (v.cost_usd - cost).abs() < 1e-12,
+            "{k:?}: cost {} vs {cost}",
+            v.cost_usd
+        );
+        assert_eq!(
+            v.hist.iter().sum::<u64>(),
+            v.calls,
+            "{k:?}: a latency per call"
+        );
+    }
+}
+
+/// LLM calls of two batches (two models, one unpriced and failing, one without an
+/// agent) come back from the GenAI rollups per dimension at 60 s and 3600 s, every sum
+/// exact and the latency quantiles in the buckets of the known durations; retention
+/// removes the old buckets.
+fn genai_rollups_add_up(store: &dyn Store) {
+    let a = llm_call(90, 1, "", T0 + 10_000 * MS);
+    let b = LlmCallRow {
+        agent_name: String::new(),
+        provider: "acme".into(),
+        request_model: "acme-large".into(),
+        response_model: String::new(),
+        input_tokens: Some(40),
+        output_tokens: None,
+        cache_read_tokens: None,
+        cache_write_tokens: None,
+        reasoning_tokens: None,
+        cost_usd: None,
+        is_error: true,
+        session_id: "sess-2".into(),
+        duration_ns: 200 * MS,
+        ..llm_call(90, 2, "", T0 + 20_000 * MS)
+    };
+    let c = LlmCallRow {
+        cost_usd: Some(0.02),
+        duration_ns: 400 * MS,
+        ..llm_call(91, 1, "", T0 + MIN + 5_000 * MS)
+    };
+    let d = LlmCallRow {
+        request_model: "gpt-4o-mini".into(),
+        response_model: "gpt-4o-mini".into(),
+        input_tokens: Some(500),
+        output_tokens: Some(50),
+        cache_read_tokens: None,
+        cache_write_tokens: None,
+        reasoning_tokens: None,
+        cost_usd: Some(0.001),
+        session_id: "sess-2".into(),
+        user_id: "user-2".into(),
+        duration_ns: 300 * MS,
+        ..llm_call(92, 1, "", T0 + 2 * MIN)
+    };
+    for calls in [vec![a, b], vec![c, d]] {
+        store
+            .insert(Batch {
+                llm_calls: calls,
+                ..Default::default()
+            })
+            .expect("insert");
+    }
+    // Rollups count deliveries, as span and agent rollups do (they are computed from
+    // the batch, before the store knows which calls it had): a retried request is not
+    // part of this test.
+    let read = |resolution: u32, from: u64, to: u64, dimension: &str| {
+        let mut rows = store
+            .genai_rollups(&GenAiRollupQuery {
+                resolution,
+                from,
+                to,
+                dimension: dimension.into(),
+            })
+            .expect("genai rollups");
+        assert!(
+            rows.windows(2).all(|w| w[0].0.bucket <= w[1].0.bucket),
+            "by bucket"
+        );
+        for (k, _) in &rows {
+            assert_eq!(
+                (k.resolution, k.dimension.as_str()),
+                (resolution, dimension)
+            );
+            assert!(k.bucket >= from && k.bucket <= to, "{k:?}");
+        }
+        rows.sort_by(|x, y| (x.0.bucket, &x.0.key).cmp(&(y.0.bucket, &y.0.key)));
+        rows
+    };
+    let gpt = "gpt-4o-2024-08-06";
+    let (acme, mini) = (
+        (1, 1, [40, 0, 0, 0, 0], 1, 200 * MS),
+        (1, 0, [500, 50, 0, 0, 0], 0, 300 * MS),
+    );
+    let one_gpt = |ms: u64| (1, 0, [1_200, 300, 200, 0, 50], 0, ms * MS);
+    let two_gpt = (2, 0, [2_400, 600, 400, 0, 100], 0, 1_200 * MS);
+    let three_openai = (3, 0, [2_900, 650, 400, 0, 100], 0, 1_500 * MS);
+
+    // Per minute, by model: the model that answered, else the one asked for.
+    assert_usage(
+        &read(60, T0, T0 + 5 * MIN, "model"),
+        &[
+            (T0, "acme-large", acme, 0.0),
+            (T0, gpt, one_gpt(800), 0.0105),
+            (T0 + MIN, gpt, one_gpt(400), 0.02),
+            (T0 + 2 * MIN, "gpt-4o-mini", mini, 0.001),
+        ],
+    );
+    assert_usage(
+        &read(60, T0 + MIN, T0 + MIN, "model"),
+        &[(T0 + MIN, gpt, one_gpt(400), 0.02)],
+    );
+    // Per hour, by every dimension; a call without an agent counts under "".
+    let hourly = read(3600, T0, T0, "model");
+    assert_usage(
+        &hourly,
+        &[
+            (T0, "acme-large", acme, 0.0),
+            (T0, gpt, two_gpt, 0.0305),
+            (T0, "gpt-4o-mini", mini, 0.001),
+        ],
+    );
+    assert_usage(
+        &read(3600, T0, T0, "provider"),
+        &[
+            (T0, "acme", acme, 0.0),
+            (T0, "openai", three_openai, 0.0315),
+        ],
+    );
+    assert_usage(
+        &read(3600, T0, T0, "agent"),
+        &[(T0, "", acme, 0.0), (T0, "planner", three_openai, 0.0315)],
+    );
+    assert_usage(
+        &read(3600, T0, T0, "session"),
+        &[
+            (T0, "sess-1", two_gpt, 0.0305),
+            (T0, "sess-2", (2, 1, [540, 50, 0, 0, 0], 1, 500 * MS), 0.001),
+        ],
+    );
+    let users = read(3600, T0, T0, "user");
+    assert_usage(
+        &users,
+        &[
+            (
+                T0,
+                "user-1",
+                (3, 1, [2_440, 600, 400, 0, 100], 1, 1_400 * MS),
+                0.0305,
+            ),
+            (T0, "user-2", mini, 0.001),
+        ],
+    );
+    for dimension in GENAI_DIMENSIONS {
+        let calls: u64 = read(3600, T0, T0, dimension)
+            .iter()
+            .map(|(_, v)| v.calls)
+            .sum();
+        assert_eq!(calls, 4, "{dimension}: each call once");
+    }
+    assert!(read(3600, T0, T0, "colour").is_empty());
+    assert!(read(60, T0 + 3 * MIN, T0 + 5 * MIN, "model").is_empty());
+
+    // Latency quantiles fall in the buckets of the known durations.
+    let bucket = |ms: u64| Some(bucket_value_ns(bucket_of(ms * MS)));
+    let gpt_hist = &hourly[1].1.hist;
+    assert_eq!(quantile_ns(gpt_hist, 0.5), bucket(400));
+    assert_eq!(quantile_ns(gpt_hist, 1.0), bucket(800));
+    let user_hist = &users[0].1.hist;
+    assert_eq!(quantile_ns(user_hist, 0.0), bucket(200));
+    assert_eq!(quantile_ns(user_hist, 0.5), bucket(400));
+    assert_eq!(quantile_ns(user_hist, 1.0), bucket(800));
+    let p50 = quantile_ns(user_hist, 0.5).expect("histogram") / MS as f64;
+    assert!((p50 / 400.0 - 1.0).abs() < 0.1, "p50 = {p50} ms");
+
+    // Retention removes the buckets that start before its cut, and only those.
+    let mut removed = 0;
+    for _ in 0..10 {
+        let purged = store.purge(0, T0 + MIN).expect("purge");
+        assert_eq!(purged.raw, 0);
+        if purged.rollups == 0 {
+            break;
+        }
+        removed += purged.rollups;
+    }
+    assert!(removed > 0);
+    assert_usage(
+        &read(60, T0, T0 + 5 * MIN, "model"),
+        &[
+            (T0 + MIN, gpt, one_gpt(400), 0.02),
+            (T0 + 2 * MIN, "gpt-4o-mini", mini, 0.001),
+        ],
+    );
+    assert!(read(3600, T0, T0, "user").is_empty());
+}
+
 /// A run stored again without its place in the trace (as the Kafka consumer stores
 /// runs) keeps the place it had, and the rest of the row is replaced. SQLite and
 /// PostgreSQL only: ClickHouse replaces a run whole.
@@ -1763,6 +1990,7 @@ macro_rules! conformance {
                 span_rollups_merge_across_batches,
                 agent_runs_and_actions,
                 llm_calls_scores_and_nested_runs_round_trip,
+                genai_rollups_add_up,
                 retention_purges_old_rows_only,
                 concurrent_writers_lose_nothing,
                 snapshots_form_a_hash_chain
