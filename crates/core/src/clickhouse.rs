@@ -82,7 +82,8 @@ struct Table {
     order: &'static str,
     /// TTL expression without the interval, e.g. `toDateTime(Timestamp)`.
     ttl_column: &'static str,
-    /// Filled by materialized views (so without a deduplication window of its own).
+    /// Filled by materialized views. Created before they kept a deduplication window, so
+    /// [`Schema::statements`] gives an older table one (single nodes).
     rollup: bool,
     /// Kept for the rollup TTL (the rollups, and scores, written directly).
     rollup_ttl: bool,
@@ -996,11 +997,11 @@ impl Schema {
                     t.index_granularity,
                     // Retried inserts carry the same deduplication token; keep a window
                     // of them on single nodes too (replicated tables have their own).
-                    if t.rollup {
-                        ""
-                    } else {
-                        ", non_replicated_deduplication_window = 1000"
-                    },
+                    // Rollups as well: since ClickHouse 24.7 a block the source table
+                    // drops as a repeat still reaches the views, and their tables drop it
+                    // only if they remember its token (the inserts ask for that with
+                    // `deduplicate_blocks_in_dependent_materialized_views`).
+                    ", non_replicated_deduplication_window = 1000",
                 ),
                 t.shard_key,
             ));
@@ -1018,6 +1019,16 @@ impl Schema {
                 out.push(format!(
                     "ALTER TABLE {}{on_cluster} ADD COLUMN IF NOT EXISTS {name} {ty}",
                     self.qualified(table),
+                ));
+            }
+        }
+        // Rollup tables created without a deduplication window get one (a no-op on the
+        // tables just created); replicated ones have theirs.
+        if self.cluster.is_none() {
+            for t in TABLES.iter().filter(|t| t.rollup) {
+                out.push(format!(
+                    "ALTER TABLE {} MODIFY SETTING non_replicated_deduplication_window = 1000",
+                    self.qualified(t.name),
                 ));
             }
         }
@@ -1083,6 +1094,20 @@ mod tests {
             .find(|s| s.contains("`otel_traces_rollup_1h` ("))
             .expect("rollup table");
         assert!(rollup.contains("AggregatingMergeTree") && rollup.contains("toIntervalDay(30)"));
+        // A retried insert the source table drops must not be counted again by the views:
+        // rollup tables keep a deduplication window, older ones are given one.
+        assert!(rollup.contains("non_replicated_deduplication_window = 1000"));
+        assert!(single.iter().any(|s| s
+            == "ALTER TABLE `automagik`.`automagik_genai_rollup_1m` MODIFY SETTING \
+                non_replicated_deduplication_window = 1000"));
+        assert_eq!(
+            single
+                .iter()
+                .filter(|s| s.contains("MODIFY SETTING"))
+                .count(),
+            8,
+            "the four rollups, per minute and per hour"
+        );
         let views = single
             .iter()
             .filter(|s| s.contains("MATERIALIZED VIEW"))

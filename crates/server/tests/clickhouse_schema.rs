@@ -1,7 +1,8 @@
 //! The ClickHouse schema against the real engine (chdb behind the HTTP interface):
 //! every single-node statement runs, twice; every cluster statement parses; the
-//! materialized views fill the trace-id lookup, the events table and the rollups, whose
-//! aggregates equal a direct aggregate over the raw rows; what the SDK inserts directly,
+//! materialized views fill the trace-id lookup, the events table and the rollups (GenAI
+//! usage among them), whose aggregates equal a direct aggregate over the raw rows, and
+//! count a retried insert once; what the SDK inserts directly,
 //! the server's ClickHouse store reads back; the official ClickHouse client works
 //! through the test adapter.
 
@@ -328,6 +329,54 @@ fn genai_rollups_equal_the_raw_calls_per_dimension() {
     assert_eq!(later.len(), 29, "minutes 11 to 39, one user each");
     assert_eq!(later[0].0.bucket, (base + 660) * 1_000_000_000);
     assert_eq!(later[0].0.key, "u-1");
+}
+
+/// A request stored again after a failure (its inserts retried with the same tokens) is
+/// kept once and counted once: the rollup tables drop the repeated blocks the views
+/// pass on.
+#[test]
+fn a_retried_insert_is_counted_once_in_the_rollups() {
+    use automagik_telemetry_server::rows::{Batch, LlmCallRow};
+    use automagik_telemetry_server::{ClickHouseStore, StoreWrite};
+
+    let ch = ClickHouse::start().expect("start the ClickHouse engine");
+    let store = ClickHouseStore::open(&ch.url, 7, 30).expect("open the store");
+    let base = automagik_telemetry_testkit::minute_an_hour_ago() * 1_000_000_000;
+    let batch = Batch {
+        llm_calls: (0..3u64)
+            .map(|i| LlmCallRow {
+                trace_id: "ab".repeat(16),
+                span_id: format!("{:016x}", i + 1),
+                provider: "openai".into(),
+                request_model: "gpt-4o".into(),
+                input_tokens: Some(100),
+                cost_usd: Some(0.5),
+                start_time_unix_nano: base + i * 61_000_000_000,
+                duration_ns: 2_000_000,
+                finish_reasons: "[]".into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    store.insert(batch.clone()).expect("insert");
+    store.insert(batch).expect("the same insert again");
+    let count = |sql: &str| run(&ch, &format!("{sql} FORMAT TSVRaw")).trim().to_string();
+    assert_eq!(
+        count("SELECT count() FROM automagik.automagik_llm_calls"),
+        "3",
+        "stored once"
+    );
+    for table in ["automagik_genai_rollup_1m", "automagik_genai_rollup_1h"] {
+        assert_eq!(
+            count(&format!(
+                "SELECT sum(Calls), sum(InputTokens), sum(CostUsd) FROM automagik.{table} \
+                 WHERE Dimension = 'model'"
+            )),
+            "3\t300\t1.5",
+            "{table} counts each call once"
+        );
+    }
 }
 
 #[test]

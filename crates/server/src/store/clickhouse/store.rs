@@ -215,7 +215,12 @@ impl ClickHouseStore {
         }
         let mut h = DefaultHasher::new();
         h.write(insert.rows.as_bytes());
-        // Times are RFC 3339 with a `Z`, as the shared encoder writes them.
+        // Times are RFC 3339 with a `Z`, as the shared encoder writes them. A retried
+        // insert is dropped by the table, and by the rollup tables its views fill when
+        // they check its token: since ClickHouse 24.7 a dropped block still goes on to
+        // the views, whose tables check only when asked (the default since 26.2).
+        // Asking fails with asynchronous inserts before 26.1, and ClickHouse does not
+        // deduplicate those unless told to anyway.
         let query = format!(
             "INSERT INTO {} SETTINGS date_time_input_format = 'best_effort', \
              insert_deduplication_token = '{}:{}:{:016x}'{} FORMAT JSONEachRow",
@@ -226,7 +231,7 @@ impl ClickHouseStore {
             if self.async_insert {
                 ", async_insert = 1, wait_for_async_insert = 1"
             } else {
-                ""
+                ", deduplicate_blocks_in_dependent_materialized_views = 1"
             }
         );
         self.send(&query, Some(&insert.rows)).map(|_| ())
