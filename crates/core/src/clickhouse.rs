@@ -82,7 +82,8 @@ struct Table {
     order: &'static str,
     /// TTL expression without the interval, e.g. `toDateTime(Timestamp)`.
     ttl_column: &'static str,
-    /// Filled by materialized views (so without a deduplication window of its own).
+    /// Filled by materialized views. Created before they kept a deduplication window, so
+    /// [`Schema::statements`] gives an older table one (single nodes).
     rollup: bool,
     /// Kept for the rollup TTL (the rollups, and scores, written directly).
     rollup_ttl: bool,
@@ -491,6 +492,27 @@ const AGENT_ROLLUP: &str = "
     Actions SimpleAggregateFunction(sum, UInt64),
     Errors SimpleAggregateFunction(sum, UInt64)";
 
+/// GenAI usage per dimension (`model`: the response model, else the request model;
+/// `provider`, `agent`, `session`, `user`) and key (empty when the call names none):
+/// calls, errors, token sums (an unreported count as 0), the cost of the priced calls
+/// and how many were unpriced, the duration sum and the latency histogram of the span
+/// rollups.
+const GENAI_ROLLUP: &str = "
+    Bucket DateTime CODEC(Delta, ZSTD(1)),
+    Dimension LowCardinality(String),
+    Key String CODEC(ZSTD(1)),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    InputTokens SimpleAggregateFunction(sum, UInt64),
+    OutputTokens SimpleAggregateFunction(sum, UInt64),
+    CacheReadTokens SimpleAggregateFunction(sum, UInt64),
+    CacheWriteTokens SimpleAggregateFunction(sum, UInt64),
+    ReasoningTokens SimpleAggregateFunction(sum, UInt64),
+    CostUsd SimpleAggregateFunction(sum, Float64),
+    UnpricedCalls SimpleAggregateFunction(sum, UInt64),
+    DurationSum SimpleAggregateFunction(sum, UInt64),
+    DurationHistogram SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(UInt64)))";
+
 const fn raw(
     name: &'static str,
     body: &'static str,
@@ -697,6 +719,16 @@ const TABLES: &[Table] = &[
         AGENT_ROLLUP,
         "(AgentName, ActionType, Bucket)",
     ),
+    rollup(
+        "automagik_genai_rollup_1m",
+        GENAI_ROLLUP,
+        "(Dimension, Key, Bucket)",
+    ),
+    rollup(
+        "automagik_genai_rollup_1h",
+        GENAI_ROLLUP,
+        "(Dimension, Key, Bucket)",
+    ),
 ];
 
 /// Materialized views: (name, target table, SELECT ... FROM {source}); `{source}` is a
@@ -801,6 +833,28 @@ const ROLLUP_VIEWS: &[(&str, &str, &str, &str)] = &[
         "SELECT {bucket}(Timestamp) AS Bucket, AgentName, 'run' AS ActionType, \
          count() AS Actions, countIf(Status = 'failed') AS Errors \
          FROM {source} GROUP BY Bucket, AgentName",
+    ),
+    (
+        "automagik_genai_rollup",
+        "automagik_genai_rollup",
+        "automagik_llm_calls",
+        // One row per call and dimension (`ARRAY JOIN`). Columns are qualified: the
+        // aliases share their names.
+        "SELECT {bucket}(c.Timestamp) AS Bucket, d.1 AS Dimension, d.2 AS Key, \
+         count() AS Calls, countIf(c.IsError) AS Errors, \
+         sum(ifNull(c.InputTokens, 0)) AS InputTokens, \
+         sum(ifNull(c.OutputTokens, 0)) AS OutputTokens, \
+         sum(ifNull(c.CacheReadTokens, 0)) AS CacheReadTokens, \
+         sum(ifNull(c.CacheWriteTokens, 0)) AS CacheWriteTokens, \
+         sum(ifNull(c.ReasoningTokens, 0)) AS ReasoningTokens, \
+         sum(ifNull(c.CostUsd, 0)) AS CostUsd, countIf(c.CostUsd IS NULL) AS UnpricedCalls, \
+         sum(c.Duration) AS DurationSum, \
+         sumMap([{latency_bucket}], [toUInt64(1)]) AS DurationHistogram \
+         FROM {source} AS c ARRAY JOIN [\
+             ('model', toString(if(c.ResponseModel != '', c.ResponseModel, c.RequestModel))), \
+             ('provider', toString(c.Provider)), ('agent', toString(c.AgentName)), \
+             ('session', c.SessionId), ('user', c.UserId)] AS d \
+         GROUP BY Bucket, Dimension, Key",
     ),
 ];
 
@@ -943,11 +997,11 @@ impl Schema {
                     t.index_granularity,
                     // Retried inserts carry the same deduplication token; keep a window
                     // of them on single nodes too (replicated tables have their own).
-                    if t.rollup {
-                        ""
-                    } else {
-                        ", non_replicated_deduplication_window = 1000"
-                    },
+                    // Rollups as well: since ClickHouse 24.7 a block the source table
+                    // drops as a repeat still reaches the views, and their tables drop it
+                    // only if they remember its token (the inserts ask for that with
+                    // `deduplicate_blocks_in_dependent_materialized_views`).
+                    ", non_replicated_deduplication_window = 1000",
                 ),
                 t.shard_key,
             ));
@@ -965,6 +1019,16 @@ impl Schema {
                 out.push(format!(
                     "ALTER TABLE {}{on_cluster} ADD COLUMN IF NOT EXISTS {name} {ty}",
                     self.qualified(table),
+                ));
+            }
+        }
+        // Rollup tables created without a deduplication window get one (a no-op on the
+        // tables just created); replicated ones have theirs.
+        if self.cluster.is_none() {
+            for t in TABLES.iter().filter(|t| t.rollup) {
+                out.push(format!(
+                    "ALTER TABLE {} MODIFY SETTING non_replicated_deduplication_window = 1000",
+                    self.qualified(t.name),
                 ));
             }
         }
@@ -1030,11 +1094,25 @@ mod tests {
             .find(|s| s.contains("`otel_traces_rollup_1h` ("))
             .expect("rollup table");
         assert!(rollup.contains("AggregatingMergeTree") && rollup.contains("toIntervalDay(30)"));
+        // A retried insert the source table drops must not be counted again by the views:
+        // rollup tables keep a deduplication window, older ones are given one.
+        assert!(rollup.contains("non_replicated_deduplication_window = 1000"));
+        assert!(single.iter().any(|s| s
+            == "ALTER TABLE `automagik`.`automagik_genai_rollup_1m` MODIFY SETTING \
+                non_replicated_deduplication_window = 1000"));
+        assert_eq!(
+            single
+                .iter()
+                .filter(|s| s.contains("MODIFY SETTING"))
+                .count(),
+            8,
+            "the four rollups, per minute and per hour"
+        );
         let views = single
             .iter()
             .filter(|s| s.contains("MATERIALIZED VIEW"))
             .count();
-        assert_eq!(views, 2 + 8 * 2);
+        assert_eq!(views, 2 + 9 * 2);
         // The columns added since the first release are in the new tables, and added to
         // older ones.
         let logs = single
@@ -1085,6 +1163,29 @@ mod tests {
              ORDER BY (ScoreId) TTL toDateTime(Timestamp) + toIntervalDay(30)"
         ));
         assert!(scores.contains("non_replicated_deduplication_window = 1000"));
+        // GenAI usage: one rollup row per call and dimension, read by dimension and key.
+        let genai = created("automagik_genai_rollup_1m");
+        assert!(genai.contains(
+            "ENGINE = AggregatingMergeTree() PARTITION BY toDate(Bucket) \
+             ORDER BY (Dimension, Key, Bucket) TTL Bucket + toIntervalDay(30)"
+        ));
+        assert!(genai.contains("CostUsd SimpleAggregateFunction(sum, Float64)"));
+        let genai_view = single
+            .iter()
+            .find(|s| {
+                s.contains(
+                    "`automagik_genai_rollup_1h_mv` TO `automagik`.`automagik_genai_rollup_1h`",
+                )
+            })
+            .expect("the hourly GenAI view");
+        assert!(genai_view.contains("SELECT toStartOfHour(c.Timestamp) AS Bucket"));
+        assert!(
+            genai_view
+                .contains("FROM `automagik`.`automagik_llm_calls` AS c ARRAY JOIN [('model', ")
+        );
+        assert!(genai_view.contains("countIf(c.CostUsd IS NULL) AS UnpricedCalls"));
+        assert!(genai_view.contains("least(floor(log2(Duration / 1000) * 4) + 1, 159)"));
+        assert!(!genai_view.contains('{'), "every placeholder replaced");
 
         let cluster = Schema {
             cluster: Some("prod".into()),
@@ -1122,6 +1223,10 @@ mod tests {
                 .iter()
                 .any(|s| s.contains("TO `automagik`.`otel_traces_rollup_1m_local` AS SELECT"))
         );
+        assert!(cluster.iter().any(|s| {
+            s.contains("TO `automagik`.`automagik_genai_rollup_1m_local` AS SELECT")
+                && s.contains("FROM `automagik`.`automagik_llm_calls_local` AS c ARRAY JOIN")
+        }));
         assert_eq!(ident("we`ird"), "`we\\`ird`");
         assert_eq!(literal("it's"), "'it\\'s'");
     }

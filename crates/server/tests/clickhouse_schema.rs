@@ -1,7 +1,8 @@
 //! The ClickHouse schema against the real engine (chdb behind the HTTP interface):
 //! every single-node statement runs, twice; every cluster statement parses; the
-//! materialized views fill the trace-id lookup, the events table and the rollups, whose
-//! aggregates equal a direct aggregate over the raw rows; what the SDK inserts directly,
+//! materialized views fill the trace-id lookup, the events table and the rollups (GenAI
+//! usage among them), whose aggregates equal a direct aggregate over the raw rows, and
+//! count a retried insert once; what the SDK inserts directly,
 //! the server's ClickHouse store reads back; the official ClickHouse client works
 //! through the test adapter.
 
@@ -166,6 +167,216 @@ fn schema_runs_on_the_real_engine_and_views_aggregate_correctly() {
         post(&ch, "SELECT * FROM automagik.no_such_table").expect_err("error");
     assert_eq!((status, code.as_str()), (500, "60"));
     assert!(message.contains("UNKNOWN_TABLE"), "{message}");
+}
+
+/// One LLM call of the GenAI rollup test: `(start in Unix seconds, row)`. Calls `i` of
+/// 0..40 fall in 40 minutes; some leave out the response model, tokens, cost or session.
+fn genai_call(base: u64, i: u64) -> (u64, Value) {
+    let at = base + i * 60 + i % 7;
+    let gpt = i % 2 == 0;
+    let row = serde_json::json!({
+        "Timestamp": format!("{at}.{i:09}"),
+        "TraceId": format!("{:032x}", i / 4 + 1),
+        "SpanId": format!("{:016x}", i + 1),
+        "AgentName": if i % 3 == 0 { "" } else { "planner" },
+        "ServiceName": "api",
+        "Operation": "chat",
+        "Provider": if gpt { "openai" } else { "anthropic" },
+        "RequestModel": if gpt { "gpt-4o" } else { "claude-sonnet-4" },
+        "ResponseModel": match (i % 5 == 0, gpt) {
+            (true, _) => "",
+            (false, true) => "gpt-4o-2024-08-06",
+            (false, false) => "claude-sonnet-4-20250514",
+        },
+        "InputTokens": if i % 4 == 0 { Value::Null } else { Value::from(100 + i) },
+        "OutputTokens": 10 * i,
+        "CacheReadTokens": if gpt { Value::Null } else { Value::from(i) },
+        "ReasoningTokens": if i % 8 == 0 { Value::from(7u64) } else { Value::Null },
+        "CostUsd": if i % 3 == 0 { Value::Null } else { Value::from(0.25) },
+        "Duration": (i + 1) * 1_000_000,
+        "IsError": i % 6 == 0,
+        "SessionId": if i % 4 == 0 { String::new() } else { format!("s-{}", i % 3) },
+        "UserId": format!("u-{}", i % 2),
+    });
+    (at, row)
+}
+
+/// The GenAI rollup views count each LLM call once per dimension (model, provider,
+/// agent, session, user), as a direct aggregate of the raw calls does, and the store
+/// reads them back by dimension with their histograms.
+#[test]
+fn genai_rollups_equal_the_raw_calls_per_dimension() {
+    use automagik_telemetry_server::rollup::GenAiAgg;
+    use automagik_telemetry_server::store::GenAiRollupQuery;
+    use automagik_telemetry_server::{ClickHouseStore, StoreRead};
+
+    let ch = ClickHouse::start().expect("start the ClickHouse engine");
+    let store = ClickHouseStore::open(&ch.url, 7, 30).expect("open the store");
+    let base = automagik_telemetry_testkit::minute_an_hour_ago();
+    let calls: Vec<(u64, Value)> = (0..40).map(|i| genai_call(base, i)).collect();
+    let body: Vec<String> = calls.iter().map(|(_, row)| row.to_string()).collect();
+    run(
+        &ch,
+        &format!(
+            "INSERT INTO automagik.automagik_llm_calls FORMAT JSONEachRow\n{}",
+            body.join("\n")
+        ),
+    );
+    let pairs = "[('model', toString(if(ResponseModel != '', ResponseModel, RequestModel))), \
+         ('provider', toString(Provider)), ('agent', toString(AgentName)), \
+         ('session', SessionId), ('user', UserId)]";
+    let raw = rows(
+        &ch,
+        &format!(
+            "SELECT toStartOfMinute(Timestamp) AS b, d.1 AS dim, d.2 AS k, count() AS n, \
+             countIf(IsError) AS e, sum(ifNull(InputTokens, 0)) AS i, \
+             sum(ifNull(OutputTokens, 0)) AS o, sum(ifNull(CacheReadTokens, 0)) AS cr, \
+             sum(ifNull(ReasoningTokens, 0)) AS r, sum(ifNull(CostUsd, 0)) AS c, \
+             countIf(CostUsd IS NULL) AS u, sum(Duration) AS ds \
+             FROM automagik.automagik_llm_calls FINAL ARRAY JOIN {pairs} AS d \
+             GROUP BY b, dim, k ORDER BY dim, b, k"
+        ),
+    );
+    let rolled = rows(
+        &ch,
+        "SELECT Bucket AS b, Dimension AS dim, Key AS k, sum(Calls) AS n, sum(Errors) AS e, \
+         sum(InputTokens) AS i, sum(OutputTokens) AS o, sum(CacheReadTokens) AS cr, \
+         sum(ReasoningTokens) AS r, sum(CostUsd) AS c, sum(UnpricedCalls) AS u, \
+         sum(DurationSum) AS ds FROM automagik.automagik_genai_rollup_1m \
+         GROUP BY b, dim, k ORDER BY dim, b, k",
+    );
+    assert_eq!(
+        raw.len(),
+        5 * 40,
+        "each call has its minute, in each dimension"
+    );
+    assert_eq!(rolled, raw, "the view's aggregates equal the raw rows'");
+    let hourly = rows(
+        &ch,
+        "SELECT Dimension AS dim, sum(Calls) AS n, sum(UnpricedCalls) AS u \
+         FROM automagik.automagik_genai_rollup_1h GROUP BY dim ORDER BY dim",
+    );
+    let totals: Vec<(String, String, String)> = hourly
+        .iter()
+        .map(|r| {
+            let text = |v: &Value| v.to_string().trim_matches('"').to_string();
+            (text(&r["dim"]), text(&r["n"]), text(&r["u"]))
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = ["agent", "model", "provider", "session", "user"]
+        .iter()
+        .map(|d| (d.to_string(), "40".to_string(), "14".to_string()))
+        .collect();
+    assert_eq!(
+        totals, want,
+        "every call once per dimension; 14 of 40 unpriced"
+    );
+
+    // The store's read of one dimension: per minute and model, by minute then model.
+    let mut want: std::collections::BTreeMap<(u64, String), GenAiAgg> = Default::default();
+    for (at, c) in &calls {
+        let model = match c["ResponseModel"].as_str() {
+            Some("") | None => c["RequestModel"].as_str().unwrap_or_default(),
+            Some(m) => m,
+        };
+        let a = want
+            .entry(((at - at % 60) * 1_000_000_000, model.to_string()))
+            .or_default();
+        let n = |field: &str| c[field].as_u64().unwrap_or(0);
+        a.calls += 1;
+        a.errors += u64::from(c["IsError"] == true);
+        a.input_tokens += n("InputTokens");
+        a.output_tokens += n("OutputTokens");
+        a.cache_read_tokens += n("CacheReadTokens");
+        a.reasoning_tokens += n("ReasoningTokens");
+        match c["CostUsd"].as_f64() {
+            Some(cost) => a.cost_usd += cost,
+            None => a.unpriced_calls += 1,
+        }
+        a.duration_sum_ns += n("Duration");
+        let bucket = automagik_telemetry_core::latency::bucket_of(n("Duration"));
+        if a.hist.len() <= bucket {
+            a.hist.resize(bucket + 1, 0);
+        }
+        a.hist[bucket] += 1;
+    }
+    let got = store
+        .genai_rollups(&GenAiRollupQuery {
+            resolution: 60,
+            from: base * 1_000_000_000,
+            to: (base + 3600) * 1_000_000_000,
+            dimension: "model".into(),
+        })
+        .expect("GenAI rollups");
+    assert!(
+        got.iter()
+            .all(|(k, _)| k.resolution == 60 && k.dimension == "model")
+    );
+    let got: Vec<((u64, String), GenAiAgg)> = got
+        .into_iter()
+        .map(|(k, a)| ((k.bucket, k.key), a))
+        .collect();
+    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    // A range past the first minutes leaves them out; another dimension has its keys.
+    let later = store
+        .genai_rollups(&GenAiRollupQuery {
+            resolution: 60,
+            from: (base + 600) * 1_000_000_000 + 1,
+            to: (base + 3600) * 1_000_000_000,
+            dimension: "user".into(),
+        })
+        .expect("GenAI rollups");
+    assert_eq!(later.len(), 29, "minutes 11 to 39, one user each");
+    assert_eq!(later[0].0.bucket, (base + 660) * 1_000_000_000);
+    assert_eq!(later[0].0.key, "u-1");
+}
+
+/// A request stored again after a failure (its inserts retried with the same tokens) is
+/// kept once and counted once: the rollup tables drop the repeated blocks the views
+/// pass on.
+#[test]
+fn a_retried_insert_is_counted_once_in_the_rollups() {
+    use automagik_telemetry_server::rows::{Batch, LlmCallRow};
+    use automagik_telemetry_server::{ClickHouseStore, StoreWrite};
+
+    let ch = ClickHouse::start().expect("start the ClickHouse engine");
+    let store = ClickHouseStore::open(&ch.url, 7, 30).expect("open the store");
+    let base = automagik_telemetry_testkit::minute_an_hour_ago() * 1_000_000_000;
+    let batch = Batch {
+        llm_calls: (0..3u64)
+            .map(|i| LlmCallRow {
+                trace_id: "ab".repeat(16),
+                span_id: format!("{:016x}", i + 1),
+                provider: "openai".into(),
+                request_model: "gpt-4o".into(),
+                input_tokens: Some(100),
+                cost_usd: Some(0.5),
+                start_time_unix_nano: base + i * 61_000_000_000,
+                duration_ns: 2_000_000,
+                finish_reasons: "[]".into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    store.insert(batch.clone()).expect("insert");
+    store.insert(batch).expect("the same insert again");
+    let count = |sql: &str| run(&ch, &format!("{sql} FORMAT TSVRaw")).trim().to_string();
+    assert_eq!(
+        count("SELECT count() FROM automagik.automagik_llm_calls"),
+        "3",
+        "stored once"
+    );
+    for table in ["automagik_genai_rollup_1m", "automagik_genai_rollup_1h"] {
+        assert_eq!(
+            count(&format!(
+                "SELECT sum(Calls), sum(InputTokens), sum(CostUsd) FROM automagik.{table} \
+                 WHERE Dimension = 'model'"
+            )),
+            "3\t300\t1.5",
+            "{table} counts each call once"
+        );
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! ([`join_attributes`] gives them their types again); 64-bit integers may come quoted
 //! ([`de_u64`]).
 
+use crate::rollup::{GenAiAgg, GenAiKey, HIST_BUCKETS};
 use crate::rows::{
     AgentActionRow, AgentRunRow, BodyType, LlmCallRow, LogRow, MetricPointRow, ScoreRow, SpanRow,
 };
@@ -530,6 +531,87 @@ impl ScoreOut {
             source: self.source,
             time_unix_nano: self.t,
         }
+    }
+}
+
+/// A latency histogram as `sumMap` answers it (bucket indexes, and counts that may come
+/// quoted), indexed by bucket; an index past the last bucket counts in the last.
+pub(super) fn histogram((buckets, counts): &(Vec<usize>, Vec<Json>)) -> Vec<u64> {
+    let mut hist: Vec<u64> = Vec::new();
+    for (bucket, n) in buckets.iter().zip(counts) {
+        let n = n.as_u64().or_else(|| n.as_str()?.parse().ok()).unwrap_or(0);
+        let bucket = (*bucket).min(HIST_BUCKETS - 1);
+        if hist.len() <= bucket {
+            hist.resize(bucket + 1, 0);
+        }
+        hist[bucket] = hist[bucket].saturating_add(n);
+    }
+    hist
+}
+
+/// A GenAI rollup row of one bucket and key, as [`GENAI_ROLLUP_COLUMNS`] select it.
+#[derive(Deserialize)]
+pub(super) struct GenAiRollupOut {
+    #[serde(deserialize_with = "de_u64")]
+    b: u64,
+    k: String,
+    #[serde(deserialize_with = "de_u64")]
+    calls: u64,
+    #[serde(deserialize_with = "de_u64")]
+    errors: u64,
+    #[serde(deserialize_with = "de_u64")]
+    input_tokens: u64,
+    #[serde(deserialize_with = "de_u64")]
+    output_tokens: u64,
+    #[serde(deserialize_with = "de_u64")]
+    cache_read_tokens: u64,
+    #[serde(deserialize_with = "de_u64")]
+    cache_write_tokens: u64,
+    #[serde(deserialize_with = "de_u64")]
+    reasoning_tokens: u64,
+    /// `null` only for a sum past the largest float (ClickHouse writes infinity so).
+    cost_usd: Option<f64>,
+    #[serde(deserialize_with = "de_u64")]
+    unpriced_calls: u64,
+    #[serde(deserialize_with = "de_u64")]
+    duration_sum: u64,
+    hist: (Vec<usize>, Vec<Json>),
+}
+
+/// The columns of a GenAI rollup read, merged per bucket (`b`, Unix seconds) and key
+/// (`k`), as [`GenAiRollupOut`] reads them: the query groups by `b, k`.
+pub(super) const GENAI_ROLLUP_COLUMNS: &str = "toUnixTimestamp(Bucket) AS b, Key AS k, \
+     sum(Calls) AS calls, sum(Errors) AS errors, sum(InputTokens) AS input_tokens, \
+     sum(OutputTokens) AS output_tokens, sum(CacheReadTokens) AS cache_read_tokens, \
+     sum(CacheWriteTokens) AS cache_write_tokens, sum(ReasoningTokens) AS reasoning_tokens, \
+     sum(CostUsd) AS cost_usd, sum(UnpricedCalls) AS unpriced_calls, \
+     sum(DurationSum) AS duration_sum, sumMap(DurationHistogram) AS hist";
+
+impl GenAiRollupOut {
+    /// The row as a rollup key of `resolution` and `dimension`, and its aggregate.
+    pub(super) fn row(self, resolution: u32, dimension: &str) -> (GenAiKey, GenAiAgg) {
+        let hist = histogram(&self.hist);
+        (
+            GenAiKey {
+                resolution,
+                bucket: self.b.saturating_mul(1_000_000_000),
+                dimension: dimension.to_string(),
+                key: self.k,
+            },
+            GenAiAgg {
+                calls: self.calls,
+                errors: self.errors,
+                input_tokens: self.input_tokens,
+                output_tokens: self.output_tokens,
+                cache_read_tokens: self.cache_read_tokens,
+                cache_write_tokens: self.cache_write_tokens,
+                reasoning_tokens: self.reasoning_tokens,
+                cost_usd: self.cost_usd.unwrap_or(f64::INFINITY),
+                unpriced_calls: self.unpriced_calls,
+                duration_sum_ns: self.duration_sum,
+                hist,
+            },
+        )
     }
 }
 

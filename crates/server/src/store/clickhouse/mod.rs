@@ -18,7 +18,9 @@
 //! - A batch is one `INSERT ... FORMAT JSONEachRow` per table, its rows written by the
 //!   shared encoder (the SDK exporter's), straight from the accepted OTLP request when
 //!   the batch was read from one; each insert carries a deduplication token derived from
-//!   its rows, so a request retried after a partial failure stores nothing twice;
+//!   its rows, so a request retried after a partial failure stores nothing twice (and,
+//!   with `deduplicate_blocks_in_dependent_materialized_views` and the rollup tables'
+//!   deduplication window, counts nothing twice in the rollups);
 //!   spans, agent actions, runs, LLM calls and scores live in
 //!   `ReplacingMergeTree` tables whose keys end with their identity, and readers keep
 //!   one row per identity (`LIMIT 1 BY` and `uniqExact` on the few rows a lookup

@@ -2,16 +2,19 @@
 
 use super::client::{Answer, CallError, Http, error_name, parse_url};
 use super::decode::{
-    ActionOut, ExponentialOut, LLM_CALL_COLUMNS, LOG_COLUMNS, LOG_ID, LlmCallOut, LogOut, PointOut,
-    RUN_COLUMNS, RunOut, SCORE_COLUMNS, SPAN_COLUMNS, ScoreOut, SpanOut, de_u64,
+    ActionOut, ExponentialOut, GENAI_ROLLUP_COLUMNS, GenAiRollupOut, LLM_CALL_COLUMNS, LOG_COLUMNS,
+    LOG_ID, LlmCallOut, LogOut, PointOut, RUN_COLUMNS, RunOut, SCORE_COLUMNS, SPAN_COLUMNS,
+    ScoreOut, SpanOut, de_u64, histogram,
 };
 use super::encode;
-use crate::rollup::{AgentAgg, AgentKey, MetricAgg, MetricKey, SpanAgg, SpanKey};
+use crate::rollup::{
+    AgentAgg, AgentKey, GenAiAgg, GenAiKey, MetricAgg, MetricKey, SpanAgg, SpanKey,
+};
 use crate::rows::{AgentActionRow, Batch, LlmCallRow, MetricPointRow, ScoreRow, SpanRow};
 use crate::store::{
-    ChainAppend, ChainTx, Link, LlmCallQuery, LogQuery, MetricInfo, Page, Purged, Retention,
-    RollupQuery, RunQuery, ScoreQuery, SnapshotChain, Stats, StoreError, StoreRead, StoreWrite,
-    StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
+    ChainAppend, ChainTx, GenAiRollupQuery, Link, LlmCallQuery, LogQuery, MetricInfo, Page, Purged,
+    Retention, RollupQuery, RunQuery, ScoreQuery, SnapshotChain, Stats, StoreError, StoreRead,
+    StoreWrite, StoredLog, StoredRun, TraceQuery, TraceSummary, rfc3339,
 };
 use automagik_telemetry_core::clickhouse::{
     Insert, RETRYABLE_ERROR_CODES, Schema, ident, literal, snapshot_row, status_name,
@@ -98,6 +101,7 @@ const ROLLUP_STEMS: &[&str] = &[
     "otel_traces_rollup",
     "otel_metrics_rollup",
     "automagik_agent_rollup",
+    "automagik_genai_rollup",
 ];
 
 /// Tables whose rows have an identity and are read with `FINAL`.
@@ -211,7 +215,12 @@ impl ClickHouseStore {
         }
         let mut h = DefaultHasher::new();
         h.write(insert.rows.as_bytes());
-        // Times are RFC 3339 with a `Z`, as the shared encoder writes them.
+        // Times are RFC 3339 with a `Z`, as the shared encoder writes them. A retried
+        // insert is dropped by the table, and by the rollup tables its views fill when
+        // they check its token: since ClickHouse 24.7 a dropped block still goes on to
+        // the views, whose tables check only when asked (the default since 26.2).
+        // Asking fails with asynchronous inserts before 26.1, and ClickHouse does not
+        // deduplicate those unless told to anyway.
         let query = format!(
             "INSERT INTO {} SETTINGS date_time_input_format = 'best_effort', \
              insert_deduplication_token = '{}:{}:{:016x}'{} FORMAT JSONEachRow",
@@ -222,7 +231,7 @@ impl ClickHouseStore {
             if self.async_insert {
                 ", async_insert = 1, wait_for_async_insert = 1"
             } else {
-                ""
+                ", deduplicate_blocks_in_dependent_materialized_views = 1"
             }
         );
         self.send(&query, Some(&insert.rows)).map(|_| ())
@@ -765,15 +774,7 @@ impl StoreRead for ClickHouseStore {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let mut hist = Vec::new();
-                for (bucket, n) in r.hist.0.iter().zip(&r.hist.1) {
-                    let n = n.as_u64().or_else(|| n.as_str()?.parse().ok()).unwrap_or(0);
-                    let bucket = (*bucket).min(crate::rollup::HIST_BUCKETS - 1);
-                    if hist.len() <= bucket {
-                        hist.resize(bucket + 1, 0);
-                    }
-                    hist[bucket] += n;
-                }
+                let hist = histogram(&r.hist);
                 (
                     SpanKey {
                         resolution: q.resolution,
@@ -877,6 +878,15 @@ impl StoreRead for ClickHouseStore {
             .collect())
     }
 
+    fn genai_rollups(&self, q: &GenAiRollupQuery) -> Result<Vec<(GenAiKey, GenAiAgg)>, StoreError> {
+        let table = self.rollup_table("automagik_genai_rollup", q.resolution);
+        let rows: Vec<GenAiRollupOut> = self.select(&genai_rollup_select(&table, q))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.row(q.resolution, &q.dimension))
+            .collect())
+    }
+
     fn runs(&self, q: &RunQuery) -> Result<Page<StoredRun>, StoreError> {
         let mut w = String::from("1 = 1");
         if let Some(a) = &q.agent {
@@ -973,6 +983,20 @@ impl StoreRead for ClickHouseStore {
         scores.truncate(q.limit);
         Ok(scores)
     }
+}
+
+/// The SELECT of [`StoreRead::genai_rollups`] on `table` (the qualified rollup table of
+/// the query's resolution): the rows of `q.dimension` whose buckets start in
+/// `[q.from, q.to]`, one per bucket and key (the rows of parts not merged yet summed), by
+/// bucket, then key.
+pub(super) fn genai_rollup_select(table: &str, q: &GenAiRollupQuery) -> String {
+    format!(
+        "SELECT {GENAI_ROLLUP_COLUMNS} FROM {table} WHERE Dimension = {} \
+         AND Bucket >= {} AND Bucket <= {} GROUP BY b, k ORDER BY b, k",
+        literal(&q.dimension),
+        at_second_ceil(q.from),
+        at_second(q.to)
+    )
 }
 
 /// The SELECTs of [`StoreRead::llm_calls`] on `table` (qualified): one per

@@ -1,5 +1,5 @@
 //! Unit tests of the URL parser, the attribute encoding, error names, time literals in
-//! queries, and the rows and queries of agent runs, LLM calls and scores.
+//! queries, and the rows and queries of agent runs, LLM calls, scores and GenAI rollups.
 
 use super::client::{Target, error_name, parse_url};
 use super::decode::join_attributes;
@@ -462,4 +462,66 @@ fn runs_of_a_request_are_the_batch_rows_beside_the_request_rows() {
             .all(|i| i.count > 0 && i.table != "automagik_scores"),
         "no empty bodies"
     );
+}
+
+#[test]
+fn genai_rollups_read_one_dimension_by_bucket_and_key() {
+    use super::decode::{GENAI_ROLLUP_COLUMNS, GenAiRollupOut};
+    use super::store::genai_rollup_select;
+    use crate::rollup::GenAiAgg;
+    use crate::store::GenAiRollupQuery;
+    let table = "`automagik`.`automagik_genai_rollup_1h`";
+    let q = GenAiRollupQuery {
+        resolution: 3600,
+        // Bucket starts in [the second at or after 1.5 s, the second holding 7200.9 s].
+        from: 1_500_000_000,
+        to: 7_200_900_000_000,
+        dimension: "it's".into(),
+    };
+    assert_eq!(
+        genai_rollup_select(table, &q),
+        format!(
+            "SELECT {GENAI_ROLLUP_COLUMNS} FROM {table} WHERE Dimension = 'it\\'s' \
+             AND Bucket >= toDateTime(2) AND Bucket <= toDateTime(7200) \
+             GROUP BY b, k ORDER BY b, k"
+        )
+    );
+    // As ClickHouse answers: 64-bit integers maybe quoted, `sumMap` counts too; a bucket
+    // index past the last counts in the last.
+    let line = r#"{"b":3600,"k":"gpt-4o","calls":"3","errors":1,"input_tokens":1200,"output_tokens":300,"cache_read_tokens":0,"cache_write_tokens":5,"reasoning_tokens":"18446744073709551615","cost_usd":0.0125,"unpriced_calls":2,"duration_sum":4500000000,"hist":[[2,5,170],[1,"2",4]]}"#;
+    let row: GenAiRollupOut = serde_json::from_str(line).expect("a rollup row");
+    let (key, agg) = row.row(3600, "model");
+    assert_eq!(
+        (
+            key.resolution,
+            key.bucket,
+            key.dimension.as_str(),
+            key.key.as_str()
+        ),
+        (3600, 3_600_000_000_000, "model", "gpt-4o")
+    );
+    let mut hist = vec![0; crate::rollup::HIST_BUCKETS];
+    hist[2] = 1;
+    hist[5] = 2;
+    hist[crate::rollup::HIST_BUCKETS - 1] = 4;
+    assert_eq!(
+        agg,
+        GenAiAgg {
+            calls: 3,
+            errors: 1,
+            input_tokens: 1200,
+            output_tokens: 300,
+            cache_read_tokens: 0,
+            cache_write_tokens: 5,
+            reasoning_tokens: u64::MAX,
+            cost_usd: 0.0125,
+            unpriced_calls: 2,
+            duration_sum_ns: 4_500_000_000,
+            hist,
+        }
+    );
+    // A cost sum past the largest float comes as `null`: infinite, not an error.
+    let line = line.replace("0.0125", "null");
+    let row: GenAiRollupOut = serde_json::from_str(&line).expect("a rollup row");
+    assert_eq!(row.row(60, "model").1.cost_usd, f64::INFINITY);
 }
