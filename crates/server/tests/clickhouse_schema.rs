@@ -173,29 +173,29 @@ fn schema_runs_on_the_real_engine_and_views_aggregate_correctly() {
 /// 0..40 fall in 40 minutes; some leave out the response model, tokens, cost or session.
 fn genai_call(base: u64, i: u64) -> (u64, Value) {
     let at = base + i * 60 + i % 7;
-    let gpt = i % 2 == 0;
+    let gpt = i.is_multiple_of(2);
     let row = serde_json::json!({
         "Timestamp": format!("{at}.{i:09}"),
         "TraceId": format!("{:032x}", i / 4 + 1),
         "SpanId": format!("{:016x}", i + 1),
-        "AgentName": if i % 3 == 0 { "" } else { "planner" },
+        "AgentName": if i.is_multiple_of(3) { "" } else { "planner" },
         "ServiceName": "api",
         "Operation": "chat",
         "Provider": if gpt { "openai" } else { "anthropic" },
         "RequestModel": if gpt { "gpt-4o" } else { "claude-sonnet-4" },
-        "ResponseModel": match (i % 5 == 0, gpt) {
+        "ResponseModel": match (i.is_multiple_of(5), gpt) {
             (true, _) => "",
             (false, true) => "gpt-4o-2024-08-06",
             (false, false) => "claude-sonnet-4-20250514",
         },
-        "InputTokens": if i % 4 == 0 { Value::Null } else { Value::from(100 + i) },
+        "InputTokens": if i.is_multiple_of(4) { Value::Null } else { Value::from(100 + i) },
         "OutputTokens": 10 * i,
         "CacheReadTokens": if gpt { Value::Null } else { Value::from(i) },
-        "ReasoningTokens": if i % 8 == 0 { Value::from(7u64) } else { Value::Null },
-        "CostUsd": if i % 3 == 0 { Value::Null } else { Value::from(0.25) },
+        "ReasoningTokens": if i.is_multiple_of(8) { Value::from(7u64) } else { Value::Null },
+        "CostUsd": if i.is_multiple_of(3) { Value::Null } else { Value::from(0.25) },
         "Duration": (i + 1) * 1_000_000,
-        "IsError": i % 6 == 0,
-        "SessionId": if i % 4 == 0 { String::new() } else { format!("s-{}", i % 3) },
+        "IsError": i.is_multiple_of(6),
+        "SessionId": if i.is_multiple_of(4) { String::new() } else { format!("s-{}", i % 3) },
         "UserId": format!("u-{}", i % 2),
     });
     (at, row)

@@ -2,14 +2,15 @@
 //! (`GET /api/v1/genai/usage`) and scores (`POST /api/v1/scores` with the ingest scope,
 //! `GET /api/v1/scores`).
 //!
-//! Sessions and usage are read from the stored LLM calls and runs of the range (at most
-//! [`MAX_CALLS`] calls; a wider range is refused with the reason).
+//! Usage is read from the GenAI usage rollups; sessions from the stored LLM calls and
+//! runs of the range (at most [`MAX_CALLS`] calls; a wider range is refused with the
+//! reason).
 
 use super::error::ApiError;
 use super::params::{
     check_parameters, check_step_count, limit_parameter, param, step_param, time_range,
 };
-use super::read::blocking;
+use super::read::{blocking, span_resolution};
 use super::runs::{call_json, score_json};
 use super::scope::scoped;
 use super::state::AppState;
@@ -17,8 +18,9 @@ use crate::auth::Scope;
 use crate::genai::read::runs_with_totals;
 use crate::genai::runs::Totals;
 use crate::query::{now_ns, parse_time};
+use crate::rollup::{GENAI_DIMENSIONS, GenAiAgg, quantile_ns};
 use crate::rows::{Batch, LlmCallRow, ScoreRow};
-use crate::store::{LlmCallQuery, RunQuery, ScoreQuery, rfc3339};
+use crate::store::{GenAiRollupQuery, LlmCallQuery, RunQuery, ScoreQuery, rfc3339};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -48,15 +50,6 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/scores", axum::routing::post(post_scores))
         .layer(DefaultBodyLimit::max(4 * 1024 * 1024));
     scoped(state, Scope::Read, read).merge(scoped(state, Scope::Ingest, ingest))
-}
-
-/// The model a call is counted under: the one that answered, else the one asked for.
-fn model_of(c: &LlmCallRow) -> &str {
-    if c.response_model.is_empty() {
-        &c.request_model
-    } else {
-        &c.response_model
-    }
 }
 
 /// The LLM calls of `query`, refused when the range holds more than [`MAX_CALLS`].
@@ -275,93 +268,86 @@ async fn get_session(
     .into_response())
 }
 
-/// What one group of calls adds up to in one step.
-#[derive(Default)]
-struct UsageStep {
-    totals: Totals,
-    durations_ms: Vec<f64>,
-}
-
-impl UsageStep {
-    fn json(mut self) -> Json {
-        self.durations_ms.sort_by(f64::total_cmp);
-        let q = |p: f64| {
-            let n = self.durations_ms.len();
-            (n > 0).then(|| self.durations_ms[((n - 1) as f64 * p).round() as usize])
-        };
-        let t = &self.totals;
-        json!({
-            "calls": t.llm_calls,
-            "errors": t.errors,
-            "input_tokens": t.input_tokens,
-            "output_tokens": t.output_tokens,
-            "cache_read_tokens": t.cache_read_tokens,
-            "cache_write_tokens": t.cache_write_tokens,
-            "reasoning_tokens": t.reasoning_tokens,
-            "cost_usd": t.cost_usd,
-            "unpriced_calls": t.unpriced_calls,
-            "latency_ms": {"p50": q(0.5), "p95": q(0.95), "p99": q(0.99)},
-        })
-    }
-
-    fn add(&mut self, c: &LlmCallRow) {
-        self.totals.add_call(c);
-        self.durations_ms.push(c.duration_ns as f64 / 1e6);
-    }
+/// One group's figures in one step (or over the range), as the API gives them; latency
+/// percentiles from the rollups' latency histogram (within one bucket, about 9 %).
+fn usage_json(a: &GenAiAgg) -> Json {
+    let q = |p: f64| quantile_ns(&a.hist, p).map(|ns| ns / 1e6);
+    json!({
+        "calls": a.calls,
+        "errors": a.errors,
+        "input_tokens": a.input_tokens,
+        "output_tokens": a.output_tokens,
+        "cache_read_tokens": a.cache_read_tokens,
+        "cache_write_tokens": a.cache_write_tokens,
+        "reasoning_tokens": a.reasoning_tokens,
+        "cost_usd": a.cost_usd,
+        "unpriced_calls": a.unpriced_calls,
+        "latency_ms": {"p50": q(0.5), "p95": q(0.95), "p99": q(0.99)},
+    })
 }
 
 /// Tokens by kind, cost, calls, errors and latency percentiles of the LLM calls of a
-/// range, per step and per `group_by` (model, provider, agent, session, user).
+/// range, per step and per `group_by` (model, provider, agent, session, user), from the
+/// GenAI usage rollups (minute rows up to two days, hourly beyond; `step` in whole
+/// minutes or hours accordingly).
 async fn usage(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     check_parameters(&params, &["from", "to", "step", "group_by"])?;
     let (from, to) = time_range(&params, 24 * 3_600_000_000_000)?;
-    let step = step_param(&params, to - from, 60_000_000_000)?;
+    let resolution = span_resolution(from, to);
+    let unit = u64::from(resolution) * 1_000_000_000;
+    let step = step_param(&params, to - from, unit)?;
+    if step % unit != 0 {
+        return Err(ApiError::BadRequest(format!(
+            "step: a whole number of {} for this range",
+            if resolution == 60 { "minutes" } else { "hours" }
+        )));
+    }
     check_step_count(to - from, step, "steps")?;
     let group_by = param(&params, "group_by").map(str::to_string);
-    let key: fn(&LlmCallRow) -> &str = match group_by.as_deref() {
-        None => |_| "",
-        Some("model") => model_of,
-        Some("provider") => |c| &c.provider,
-        Some("agent") => |c| &c.agent_name,
-        Some("session") => |c| &c.session_id,
-        Some("user") => |c| &c.user_id,
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "group_by: expected model, provider, agent, session or user".into(),
-            ));
-        }
-    };
-    let calls = blocking(&state, move |s| {
-        bounded_calls(
-            s,
-            LlmCallQuery {
-                from: Some(from),
-                to: Some(to),
-                ..Default::default()
-            },
-        )
+    if let Some(g) = &group_by
+        && !GENAI_DIMENSIONS.contains(&g.as_str())
+    {
+        return Err(ApiError::BadRequest(
+            "group_by: expected model, provider, agent, session or user".into(),
+        ));
+    }
+    // Without a group, every call is counted once under its model, then added up.
+    let dimension = group_by.clone().unwrap_or_else(|| "model".into());
+    let first = from - from % unit;
+    let rows = blocking(&state, move |s| {
+        s.genai_rollups(&GenAiRollupQuery {
+            resolution,
+            from: first,
+            to,
+            dimension,
+        })
     })
-    .await??;
-    let mut groups: BTreeMap<String, (UsageStep, BTreeMap<u64, UsageStep>)> = BTreeMap::new();
-    for c in &calls {
-        let g = groups.entry(key(c).to_string()).or_default();
-        g.0.add(c);
-        let at = from + (c.start_time_unix_nano.saturating_sub(from) / step) * step;
-        g.1.entry(at).or_default().add(c);
+    .await?;
+    let mut groups: BTreeMap<String, (GenAiAgg, BTreeMap<u64, GenAiAgg>)> = BTreeMap::new();
+    for (k, a) in &rows {
+        let key = if group_by.is_some() {
+            k.key.clone()
+        } else {
+            String::new()
+        };
+        let g = groups.entry(key).or_default();
+        g.0.merge(a);
+        let at = first + (k.bucket.saturating_sub(first) / step) * step;
+        g.1.entry(at).or_default().merge(a);
     }
     let groups: Vec<Json> = groups
         .into_iter()
         .map(|(group, (total, steps))| {
             json!({
                 "group": if group_by.is_some() { json!(group) } else { Json::Null },
-                "totals": total.json(),
+                "totals": usage_json(&total),
                 "points": steps
                     .into_iter()
-                    .map(|(t, s)| {
-                        let mut p = s.json();
+                    .map(|(t, a)| {
+                        let mut p = usage_json(&a);
                         p["time"] = json!(rfc3339(t));
                         p
                     })
