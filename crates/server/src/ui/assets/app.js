@@ -432,7 +432,7 @@ function traceScatter(items) {
   return drawnBox({ class: "panel chart-box scatter-box", id: "trace-scatter" }, (width) => {
     let t0 = points.length ? points[0].time : Date.now() - 60000;
     let t1 = points.length ? points[points.length - 1].time : Date.now();
-    const pad = Math.max((t1 - t0) * 0.03, 15000);
+    const pad = Math.max((t1 - t0) * 0.04, 1000);
     t0 -= pad;
     t1 += pad;
     const chart = plotFrame({
@@ -837,7 +837,7 @@ async function percentileChart(name, kind, params) {
         g.append(svgEl("polyline", { class: "line", points: l.points.map((pt) => chart.x(pt.time).toFixed(1) + "," + chart.y(pt.value).toFixed(1)).join(" ") }));
       }
       for (const pt of l.points) {
-        g.append(svgEl("circle", { cx: chart.x(pt.time).toFixed(1), cy: chart.y(pt.value).toFixed(1), r: l.points.length > 1 ? 2.5 : 4 },
+        g.append(svgEl("circle", { cx: chart.x(pt.time).toFixed(1), cy: chart.y(pt.value).toFixed(1), r: l.points.length > 1 ? 2.5 : 4, "data-time": new Date(pt.time).toISOString(), "data-value": pt.value },
           svgEl("title", {}, l.p + " · " + new Date(pt.time).toLocaleString() + " · " + fmtNum(pt.value))));
       }
       chart.svg.append(g);
@@ -846,7 +846,7 @@ async function percentileChart(name, kind, params) {
       const label = "exemplar " + fmtNum(x.value) + " · " + new Date(x.time).toLocaleString() + (x.trace_id ? " · trace " + x.trace_id : " · no trace");
       const dot = svgEl("circle", { cx: chart.x(x.time).toFixed(1), cy: chart.y(x.value).toFixed(1), r: 4.5 });
       return x.trace_id
-        ? svgEl("a", { href: "#/traces/" + encodeURIComponent(x.trace_id) + (x.span_id ? query({ span: x.span_id }) : ""), class: "exemplar", "data-trace-id": x.trace_id, "data-span-id": x.span_id || "", "aria-label": label },
+        ? svgEl("a", { href: "#/traces/" + encodeURIComponent(x.trace_id) + (x.span_id ? query({ span: x.span_id }) : ""), class: "exemplar", "data-trace-id": x.trace_id, "data-span-id": x.span_id || "", "data-value": x.value, "aria-label": label },
           svgEl("title", {}, label), dot)
         : svgEl("g", { class: "exemplar no-trace" }, svgEl("title", {}, label), dot);
     });
