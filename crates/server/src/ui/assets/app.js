@@ -792,7 +792,7 @@ async function percentileChart(name, kind, params) {
     .then((r) => ({ p, r }), (e) => ({ p, e }))));
   const lines = [];
   const notes = [];
-  let exemplars = [];
+  const exemplars = [];
   let t0 = null;
   let t1 = null;
   for (const { p, r, e } of reads) {
