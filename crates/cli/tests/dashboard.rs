@@ -6,9 +6,11 @@
 //! with its stack trace, a span link, a structured event body) and by the
 //! `opentelemetry-instrumentation-openai-v2` instrumentation of the official `openai`
 //! client calling a local stub (`tests/python/genai_openai.py otel`: an agent run with
-//! three LLM calls, their conversations and a tool call). Every page must load
-//! without a console error and show no JSON text in a table cell; the checks of each
-//! page are in the script. Screenshots go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
+//! three LLM calls, their conversations and a tool call), and by the script itself (a
+//! trace across two services, a histogram with exemplars of its spans, a summary).
+//! Every page must load without a console error and show no JSON text in a table cell;
+//! the checks of each page are in the script, in the light theme and the dark one and
+//! from the keyboard. Screenshots go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
 //! (the README's come from `scripts/screenshots`) or a temporary folder.
 //!
 //! `scripts/test` installs the browser (`scripts/setup-browser`) and the Node packages
@@ -335,6 +337,7 @@ url = "http://127.0.0.1:{port}/healthz"
         "logs",
         "events",
         "metrics",
+        "metrics-percentiles",
         "runs",
         "run",
         "genai-run",
@@ -345,6 +348,10 @@ url = "http://127.0.0.1:{port}/healthz"
         "fleet",
         "status",
         "narrow-overview",
+        "overview-light",
+        "overview-dark",
+        "trace-waterfall-light",
+        "trace-waterfall-dark",
     ] {
         let file = shots.join(format!("{name}.png"));
         let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);

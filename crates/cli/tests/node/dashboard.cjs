@@ -1,6 +1,7 @@
 // Drives Debian's Chromium (headless, through playwright-core) over every page of the
-// dashboard of a running `serve` filled by `send-test`, checks what each page shows,
-// saves screenshots, and prints one JSON line of findings and measurements.
+// dashboard of a running `serve` filled by `send-test`, checks what each page shows
+// (in the light theme and the dark one, and from the keyboard), saves screenshots, and
+// prints one JSON line of findings and measurements.
 //
 // node dashboard.cjs BASE_URL TOKEN SCREENSHOT_DIR
 // Environment: AUTOMAGIK_TELEMETRY_TEST_CHROMIUM (default /usr/bin/chromium),
@@ -33,6 +34,7 @@ async function main() {
   });
   try {
     await dashboard(browser);
+    await themes(browser);
     await narrow(browser);
     await status(browser);
     report.performance.dashboard = await measure(browser, base + "/#/overview", "#main[data-ready=true] .chart-box svg", true);
@@ -96,6 +98,38 @@ async function apiGet(page, path) {
   return page.evaluate(async ([p, t]) => (await fetch(p, { headers: { Authorization: "Bearer " + t } })).json(), [path, token]);
 }
 
+/** The relative luminance (0 black, 1 white) of a computed CSS colour "rgb(r, g, b)". */
+function luminance(css) {
+  const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(css || "");
+  return m ? (0.2126 * m[1] + 0.7152 * m[2] + 0.0722 * m[3]) / 255 : -1;
+}
+
+/** The computed background colour of the page's body. */
+async function bodyBackground(page) {
+  return page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+}
+
+/** The centre of the first of `selector`'s elements that no other covers there (a dot of a
+ * chart, where dots may overlap), with the attribute `attr` of it; null when none is. */
+async function clickable(page, selector, attr) {
+  return page.evaluate(([sel, a]) => {
+    for (const el of document.querySelectorAll(sel)) {
+      const r = (el.querySelector("circle") || el).getBoundingClientRect();
+      const x = r.left + r.width / 2;
+      const y = r.top + r.height / 2;
+      const hit = document.elementFromPoint(x, y);
+      if (hit && hit.closest(sel) === el) return { x, y, value: el.getAttribute(a) };
+    }
+    return null;
+  }, [selector, attr]);
+}
+
+/** Waits until the trace `id` is open with its waterfall. */
+async function traceOpened(page, id, what) {
+  await page.waitForFunction((t) => location.hash.split("?")[0] === "#/traces/" + t && document.querySelector("#main[data-ready=true] #waterfall .wf-row"), id, { timeout: 15000 })
+    .catch(() => failures.push(what + " did not open the trace " + id + " (at " + page.url() + ")"));
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: path.join(shots, name + ".png"), fullPage: true });
 }
@@ -136,6 +170,49 @@ async function dashboard(browser) {
   check(/ago|just now/.test(startCell), "traces: start times say how long ago " + JSON.stringify(startCell));
   await noJsonText(page, "traces");
   await shot(page, "traces");
+  // The scatter plot of the traces listed: a dot each, the failed ones in red.
+  const dots = await page.$$eval("#trace-scatter a.dot", (els) => els.map((a) => ({
+    id: a.dataset.traceId, error: a.classList.contains("error"), fill: getComputedStyle(a.querySelector("circle")).fill,
+  })));
+  report.pages.scatter_dots = dots.length;
+  check(dots.length === traces.length && traces.every((t) => dots.filter((d) => d.id === t.trace_id).length === 1),
+    "traces: the scatter has one dot per trace listed, " + dots.length + " for " + traces.length);
+  const failedTraces = new Set(traces.filter((t) => t.status_code === 2).map((t) => t.trace_id));
+  check(failedTraces.size > 0 && dots.every((d) => d.error === failedTraces.has(d.id)), "traces: the failed traces' dots, and only theirs, are errors");
+  const redDot = dots.find((d) => d.error);
+  const okDot = dots.find((d) => !d.error);
+  check(redDot && okDot && redDot.fill !== okDot.fill && /^rgb\((\d{3}), (\d{1,2}), (\d{1,2})\)$/.test(redDot.fill),
+    "traces: errors are red on the scatter " + JSON.stringify([redDot, okDot]));
+  // A click on a dot opens its trace.
+  const dot = await clickable(page, "#trace-scatter a.dot", "data-trace-id");
+  check(dot, "traces: no dot of the scatter can be clicked");
+  if (dot) {
+    await page.mouse.click(dot.x, dot.y);
+    await traceOpened(page, dot.value, "traces: a click on the scatter's dot");
+  }
+  // From the keyboard: "/" comes to the filters; a focused row, with its focus ring, opens on Enter.
+  await open(page, "#/traces");
+  await page.keyboard.press("/");
+  const slash = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute("name"));
+  check(slash === "name", "traces: / focuses the filter box, not " + slash);
+  const firstRow = await page.$eval("#trace-list tbody tr", (r) => r.dataset.traceId);
+  await page.focus("#trace-list tbody tr");
+  const ring = await page.$eval("#trace-list tbody tr", (r) => getComputedStyle(r).outlineStyle + " " + getComputedStyle(r).outlineWidth);
+  check(/^solid [1-9]/.test(ring), "traces: a focused row shows a focus ring, got " + ring);
+  await page.keyboard.press("Enter");
+  await traceOpened(page, firstRow, "traces: Enter on a focused row");
+  // The scatter is one stop of the Tab key: the arrow keys go from dot to dot, Enter opens one.
+  await open(page, "#/traces");
+  check((await page.$$("#trace-scatter a.dot[tabindex='0']")).length === 1, "traces: the scatter's dots are one stop of the Tab key");
+  await page.focus("#trace-scatter a.dot[tabindex='0']");
+  await page.keyboard.press("ArrowRight");
+  const moved = await page.evaluate(() => (document.activeElement.matches("#trace-scatter a.dot") ? document.activeElement.getAttribute("data-trace-id") : null));
+  check(moved && (traces.length < 2 || (await page.$eval("#trace-scatter a.dot[tabindex='0']", (a) => a.getAttribute("data-trace-id"))) === moved),
+    "traces: the arrow key moves to the next dot, focused " + moved);
+  if (moved) {
+    await page.keyboard.press("Enter");
+    await traceOpened(page, moved, "traces: Enter on a focused dot");
+  }
   // Page by page: two at a time, then "Load more" until the cursor runs out.
   await open(page, "#/traces?limit=2");
   check((await page.$$("#main tbody tr")).length === 2, "traces: a first page of two");
@@ -147,11 +224,13 @@ async function dashboard(browser) {
   const paged = await page.$$eval("#main tbody tr a", (els) => els.map((e) => e.getAttribute("href")));
   check(paged.length === traces.length && new Set(paged).size === traces.length, "traces: load more reaches every trace once, got " + paged.length + " of " + traces.length);
   const deep = traces.slice().sort((a, b) => b.span_count - a.span_count)[0];
-  await page.click("text=" + deep.name);
+  await page.click(`#trace-list a[href="#/traces/${deep.trace_id}"]`);
   await page.waitForSelector("#waterfall .wf-row", { timeout: 15000 });
   const wf = await page.$$eval("#waterfall .wf-row", (els) => els.map((e) => ({
     id: e.dataset.spanId, parent: e.dataset.parentId, depth: Number(e.dataset.depth),
     left: parseFloat(e.querySelector(".wf-bar").style.left), name: e.querySelector(".wf-name").textContent,
+    service: e.dataset.service, kind: e.dataset.kind, shownKind: (e.querySelector(".wf-kind") || {}).textContent || "",
+    critical: e.dataset.critical === "true",
   })));
   report.pages.waterfall = wf;
   check(wf.length === deep.span_count, "waterfall: " + wf.length + " rows for " + deep.span_count + " spans");
@@ -163,6 +242,7 @@ async function dashboard(browser) {
   await page.click(`.wf-row[data-span-id="${child.id}"]`);
   const detail = await page.textContent("#span-detail");
   check(detail.includes(child.parent), "waterfall: the selected span names its parent");
+  await waterfallMarks(page, wf, "waterfall");
   await noJsonText(page, "waterfall");
   await shot(page, "trace-waterfall");
   await pythonTraces(page, context);
@@ -245,6 +325,19 @@ async function dashboard(browser) {
   const groups = await page.$$eval("#main tbody tr td:first-child", (els) => els.map((e) => e.textContent));
   check(groups.includes("http.route = /checkout"), "metrics: groups as attribute = value " + JSON.stringify(groups));
   await noJsonText(page, "metrics grouped");
+  // A histogram's percentiles over time: p50, p90 and p99, in order at every step.
+  await open(page, "#/metrics?name=http.server.request.duration_ms");
+  const percentiles = await page.$$eval("#metric-percentiles g.series", (gs) => Object.fromEntries(gs.map((g) => [g.dataset.series,
+    [...g.querySelectorAll("circle")].map((c) => [c.dataset.time, Number(c.dataset.value)])])));
+  report.pages.percentiles = percentiles;
+  check((percentiles.p50 || []).length > 0 && (percentiles.p99 || []).length > 0, "metrics: a histogram shows p50 and p99 lines " + JSON.stringify(percentiles));
+  check((percentiles.p50 || []).every(([t, v]) => (percentiles.p99 || []).some(([t2, v2]) => t2 === t && v2 >= v)),
+    "metrics: p99 is at or above p50 at each step " + JSON.stringify(percentiles));
+  const percentileLegend = await page.$$eval("#percentile-legend li", (els) => els.map((e) => e.dataset.series));
+  check(["p50", "p90", "p99"].every((p) => percentileLegend.includes(p)), "metrics: the percentiles' legend " + JSON.stringify(percentileLegend));
+  await noJsonText(page, "metrics percentiles");
+  await shot(page, "metrics-percentiles");
+  await samplePages(page);
 
   // Opened without a name: the applications' first metric, the server's own apart.
   await open(page, "#/metrics");
@@ -378,6 +471,170 @@ async function pythonTraces(page, context) {
     const heading = await page.textContent("#main h1");
     check(heading.includes(py.checkout_trace_id), "trace: the linked trace is shown: " + heading);
   }
+}
+
+/**
+ * The marks of a waterfall (`wf`: its rows as read by the caller): a time axis with
+ * ticks, a legend entry per service, each span's kind, and the critical path as a chain
+ * from a root down, parent to child.
+ */
+async function waterfallMarks(page, wf, label) {
+  const ticks = await page.$$eval("#wf-axis .wf-tick", (els) => els.map((e) => e.textContent));
+  check(ticks.length >= 2 && ticks[0] === "0" && ticks.slice(1).every((t) => / (ms|s)$/.test(t)), label + ": a time axis with ticks " + JSON.stringify(ticks));
+  const services = [...new Set(wf.map((r) => r.service))].sort();
+  const legend = await page.$$eval("#wf-legend li[data-service]", (els) => els.map((e) => e.dataset.service));
+  check(JSON.stringify(legend.slice().sort()) === JSON.stringify(services), label + ": a legend entry per service " + JSON.stringify([legend, services]));
+  check(wf.every((r) => (r.kind === "unspecified" ? r.shownKind === "" : r.shownKind === r.kind)), label + ": each span shows its kind " + JSON.stringify(wf.map((r) => [r.kind, r.shownKind])));
+  const path = wf.filter((r) => r.critical).sort((a, b) => a.depth - b.depth);
+  check(path.length >= 1 && path[0].depth === 0 && path.every((r, i) => i === 0 || (r.parent === path[i - 1].id && r.depth === i)),
+    label + ": the critical path is a chain from a root " + JSON.stringify(path.map((r) => [r.depth, r.name])));
+  check(!!(await page.$("#wf-legend li.legend-critical")) === (wf.length > 1), label + ": the legend names the critical path");
+}
+
+/**
+ * Telemetry sent from the page: a trace across two services (the first a server, the
+ * second a client and a producer under it, one failing), a histogram whose points carry
+ * exemplars of that trace's spans, and a summary. The waterfall colours each service
+ * apart; the histogram's percentiles come with the exemplars as dots that open the trace
+ * at their span; the summary shows the quantiles it carries.
+ */
+async function samplePages(page) {
+  const ids = await page.evaluate(async (t) => {
+    const hex = (n) => [...crypto.getRandomValues(new Uint8Array(n))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const ms = 1000000n;
+    const now = BigInt(Date.now()) * ms;
+    const trace = hex(16);
+    const [root, call, remote, publish] = [hex(8), hex(8), hex(8), hex(8)];
+    const resource = (name) => ({ attributes: [{ key: "service.name", value: { stringValue: name } }] });
+    const span = (id, parent, name, kind, from, to, failed) => ({
+      traceId: trace, spanId: id, parentSpanId: parent || undefined, name, kind,
+      startTimeUnixNano: String(now - from * ms), endTimeUnixNano: String(now - to * ms), status: failed ? { code: 2, message: "stock unknown" } : undefined,
+    });
+    const post = async (path, body) => (await fetch(path, {
+      method: "POST", headers: { Authorization: "Bearer " + t, "Content-Type": "application/json" }, body: JSON.stringify(body),
+    })).status;
+    const traces = await post("/v1/traces", { resourceSpans: [
+      { resource: resource("send-test"), scopeSpans: [{ spans: [span(root, null, "GET /stock-check", 2, 120n, 0n), span(call, root, "call inventory", 3, 110n, 15n)] }] },
+      { resource: resource("py-shop"), scopeSpans: [{ spans: [span(remote, call, "GET /inventory", 2, 100n, 20n, true), span(publish, remote, "publish stock.checked", 4, 30n, 22n)] }] },
+    ] });
+    const bounds = [10, 25, 50, 100, 250, 500];
+    const minute = 60000n * ms;
+    const histogram = [0n, 1n, 2n].map((k) => ({
+      startTimeUnixNano: String(now - (k + 1n) * minute), timeUnixNano: String(now - k * minute), count: "12", sum: 960,
+      bucketCounts: ["1", "2", "3", "3", "2", "1", "0"], explicitBounds: bounds, min: 4, max: 420,
+      exemplars: [{ timeUnixNano: String(now - k * minute - 1000n), asDouble: 100 + Number(k) * 50, traceId: trace, spanId: k === 0n ? remote : root }],
+    }));
+    // A cumulative summary: its counts grow, oldest first.
+    const summary = [2n, 1n, 0n].map((k) => ({
+      startTimeUnixNano: String(now - 5n * minute), timeUnixNano: String(now - k * minute), count: String(10n * (3n - k)), sum: 60 * Number(10n * (3n - k)),
+      quantileValues: [{ quantile: 0.5, value: 40 }, { quantile: 0.9, value: 90 }, { quantile: 0.99, value: 150 }],
+    }));
+    const metrics = await post("/v1/metrics", { resourceMetrics: [{ resource: resource("send-test"), scopeMetrics: [{ metrics: [
+      { name: "dashboard.sample.duration_ms", unit: "ms", histogram: { aggregationTemporality: 1, dataPoints: histogram } },
+      { name: "dashboard.sample.wait_ms", unit: "ms", summary: { dataPoints: summary } },
+    ] }] }] });
+    return { traces, metrics, trace, root, remote };
+  }, token);
+  check(ids.traces === 200 && ids.metrics === 200, "sample: sent from the page " + JSON.stringify(ids));
+
+  // The waterfall of two services: each its own colour in the bars and the legend.
+  await open(page, "#/traces/" + ids.trace);
+  await page.waitForSelector("#waterfall .wf-row", { timeout: 15000 }).catch(() => failures.push("sample: the trace sent has no waterfall"));
+  const wf = await page.$$eval("#waterfall .wf-row", (els) => els.map((e) => ({
+    id: e.dataset.spanId, parent: e.dataset.parentId, depth: Number(e.dataset.depth), name: e.querySelector(".wf-name").textContent,
+    service: e.dataset.service, kind: e.dataset.kind, shownKind: (e.querySelector(".wf-kind") || {}).textContent || "",
+    critical: e.dataset.critical === "true", colour: getComputedStyle(e.querySelector(".wf-bar")).backgroundColor,
+  })));
+  report.pages.sample_waterfall = wf;
+  await waterfallMarks(page, wf, "sample waterfall");
+  const colourOf = (svc) => [...new Set(wf.filter((r) => r.service === svc).map((r) => r.colour))];
+  check(colourOf("send-test").length === 1 && colourOf("py-shop").length === 1 && colourOf("send-test")[0] !== colourOf("py-shop")[0],
+    "sample waterfall: each service its own colour " + JSON.stringify([colourOf("send-test"), colourOf("py-shop")]));
+  const legendColours = await page.$$eval("#wf-legend li[data-service] .swatch", (els) => els.map((e) => getComputedStyle(e).backgroundColor));
+  check(legendColours.length === 2 && legendColours.every((c) => wf.some((r) => r.colour === c)), "sample waterfall: the legend shows the bars' colours " + JSON.stringify(legendColours));
+  check(JSON.stringify(wf.map((r) => r.shownKind)) === JSON.stringify(["server", "client", "server", "producer"]), "sample waterfall: the span kinds " + JSON.stringify(wf.map((r) => r.shownKind)));
+  check(JSON.stringify(wf.filter((r) => r.critical).map((r) => r.depth)) === JSON.stringify([0, 1, 2, 3]), "sample waterfall: the critical path runs down to the publish " + JSON.stringify(wf.map((r) => [r.name, r.critical])));
+  await noJsonText(page, "sample waterfall");
+
+  // The histogram: its percentiles, and its exemplars opening the trace at their span.
+  await open(page, "#/metrics?name=dashboard.sample.duration_ms");
+  const exemplars = await page.$$eval("#metric-percentiles a.exemplar", (els) => els.map((a) => [a.dataset.traceId, a.dataset.spanId, Number(a.dataset.value)]));
+  report.pages.exemplars = exemplars;
+  check(exemplars.length === 3 && exemplars.every(([t]) => t === ids.trace), "sample metric: three exemplars of the trace " + JSON.stringify(exemplars));
+  check((await page.$$("#metric-percentiles g.series[data-series=p50] circle")).length >= 1 && (await page.$$("#metric-percentiles g.series[data-series=p99] circle")).length >= 1,
+    "sample metric: the histogram's p50 and p99");
+  const exemplar = await clickable(page, `#metric-percentiles a.exemplar[data-span-id="${ids.remote}"]`, "data-span-id");
+  check(exemplar, "sample metric: the exemplar of the failing span cannot be clicked");
+  if (exemplar) {
+    await page.mouse.click(exemplar.x, exemplar.y);
+    await traceOpened(page, ids.trace, "sample metric: a click on the exemplar");
+    const selected = await page.$eval("#waterfall .wf-row.selected", (r) => r.dataset.spanId).catch(() => "");
+    check(selected === ids.remote, "sample metric: the exemplar opens the trace at its span, selected " + selected);
+    check((await page.textContent("#span-detail")).includes("stock unknown"), "sample metric: the exemplar's span is shown");
+  }
+  // The summary: the quantiles it carries.
+  await open(page, "#/metrics?name=dashboard.sample.wait_ms");
+  const quantiles = await page.$$eval("#metric-percentiles g.series", (gs) => Object.fromEntries(gs.map((g) => [g.dataset.series,
+    [...g.querySelectorAll("circle")].map((c) => Number(c.dataset.value))])));
+  report.pages.summary_quantiles = quantiles;
+  check(quantiles.p50 && quantiles.p50.includes(40) && quantiles.p90 && quantiles.p90.includes(90) && quantiles.p99 && quantiles.p99.includes(150),
+    "sample metric: the summary's quantiles " + JSON.stringify(quantiles));
+  await noJsonText(page, "sample summary");
+}
+
+/**
+ * The dark theme: the system's preference followed, and the header's toggle, remembered
+ * in the browser, over it; the body, the charts' text and the scatter's dots in colours
+ * readable on it; the overview and a trace in both themes.
+ */
+async function themes(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "dark" });
+  await context.addInitScript((t) => sessionStorage.setItem("automagik-telemetry.token", t), token);
+  const page = await watched(context, "themes");
+  await open(page, "#/overview");
+  const systemDark = await bodyBackground(page);
+  check(luminance(systemDark) < 0.2, "theme: the system's dark preference gives a dark body, got " + systemDark);
+  check(await page.getAttribute("#theme-toggle", "aria-pressed") === "true", "theme: the toggle shows the dark theme pressed");
+  await page.click("#theme-toggle");
+  const chosenLight = await bodyBackground(page);
+  check(luminance(chosenLight) > 0.8, "theme: the toggle turns a dark system's page light, got " + chosenLight);
+  await context.close();
+
+  const light = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "light" });
+  await light.addInitScript((t) => sessionStorage.setItem("automagik-telemetry.token", t), token);
+  const lit = await watched(light, "themes");
+  await open(lit, "#/overview");
+  const before = await bodyBackground(lit);
+  check(luminance(before) > 0.8, "theme: light by default, got " + before);
+  const lightText = await lit.$eval("#main svg.chart text", (e) => getComputedStyle(e).fill).catch(() => "");
+  await lit.click("#theme-toggle");
+  const after = await bodyBackground(lit);
+  report.pages.theme = { before, after };
+  check(luminance(after) < 0.2, "theme: the toggle makes the body dark, got " + after);
+  check(await lit.getAttribute("#theme-toggle", "aria-pressed") === "true", "theme: the toggle is pressed in the dark theme");
+  // Remembered: the next visit is dark too.
+  await open(lit, "#/overview");
+  check(luminance(await bodyBackground(lit)) < 0.2, "theme: the dark theme is remembered");
+  const darkText = await lit.$eval("#main svg.chart text", (e) => getComputedStyle(e).fill).catch(() => "");
+  check(luminance(darkText) > 0.45 && luminance(lightText) < 0.55, "theme: the chart's text is readable in both themes " + JSON.stringify([lightText, darkText]));
+  await shot(lit, "overview-dark");
+  const listed = await apiGet(lit, "/api/v1/traces?from=-1h");
+  const deep = (listed.items || []).slice().sort((a, b) => b.span_count - a.span_count)[0];
+  if (deep) {
+    await open(lit, "#/traces");
+    const dotFill = await lit.$eval("#trace-scatter a.dot:not(.error) circle", (c) => getComputedStyle(c).fill).catch(() => "");
+    check(luminance(dotFill) > 0.35, "theme: the scatter's dots stand out of the dark panel " + dotFill);
+    await open(lit, "#/traces/" + deep.trace_id);
+    await lit.waitForSelector("#waterfall .wf-row", { timeout: 15000 }).catch(() => failures.push("theme: the trace shows no waterfall"));
+    await shot(lit, "trace-waterfall-dark");
+    await lit.click("#theme-toggle");
+    check(luminance(await bodyBackground(lit)) > 0.8, "theme: the toggle turns the page light again");
+    await shot(lit, "trace-waterfall-light");
+  }
+  await open(lit, "#/overview");
+  await shot(lit, "overview-light");
+  check(lit.problems.length === 0 && page.problems.length === 0, "themes: " + JSON.stringify([...page.problems, ...lit.problems]));
+  await light.close();
 }
 
 /**

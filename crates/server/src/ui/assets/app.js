@@ -309,17 +309,153 @@ async function traces(main) {
     { name: "status", label: "Status", options: ["", "ok", "error", "unset"] },
     { name: "min_duration_ms", label: "Min duration (ms)", size: 8 },
   ], values, (v) => setHash("#/traces", v)));
-  await paged(main, "/api/v1/traces", { ...rangeParams(), limit: 50, ...values }, (items) => table([
+  await paged(main, "/api/v1/traces", { ...rangeParams(), limit: 50, ...values }, (items) => h("div", {}, traceScatter(items), table([
     { title: "Start", value: (t) => when(t.start_time_unix_nano || t.start_time) },
     { title: "Root span", value: (t) => h("a", { href: "#/traces/" + t.trace_id }, t.name) },
     { title: "Service", value: (t) => t.service_name },
     { title: "Duration", num: true, value: (t) => fmtMs(t.duration_ms) },
     { title: "Spans", num: true, value: (t) => t.span_count },
     { title: "Status", value: (t) => badge(["unset", "ok", "error"][t.status_code] || "unset") },
-  ], items, (t) => { location.hash = "#/traces/" + t.trace_id; }), "No traces in this range.");
+  ], items.map((t) => ({ ...t, __attrs: { class: "trace-row", "data-trace-id": t.trace_id } })),
+  (t) => { location.hash = "#/traces/" + t.trace_id; }, { id: "trace-list" })), "No traces in this range.");
+}
+
+/** A box whose chart `draw(width)` is drawn at the box's width once it is laid out
+ * (the page's wait for "Loading chart" covers it). */
+function drawnBox(attrs, draw) {
+  const box = h("div", attrs, h("p", { class: "muted" }, "Loading chart…"));
+  requestAnimationFrame(() => {
+    const width = Math.max(280, Math.min(4000, Math.floor(box.clientWidth - 26)));
+    try {
+      box.replaceChildren(draw(width));
+    } catch (e) {
+      box.replaceChildren(errorText(e));
+    }
+  });
+  return box;
+}
+
+/** The top of a chart's value axis at or above `v`: 1, 2, 3, 4, 5, 6 or 8 times a power
+ * of ten (its quarters, the grid lines, stay round). */
+function chartTop(v) {
+  if (!(v > 0) || !Number.isFinite(v)) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 3, 4, 5, 6, 8, 10]) if (m * p >= v * (1 - 1e-9)) return m * p;
+  return 10 * p;
+}
+
+/** Steps of a time axis, in milliseconds. */
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
+
+/** Ticks of a time axis from `t0` to `t1` (ms), about one per `px` pixels of `width`:
+ * whole steps, labelled with seconds when the step is under a minute, with the day when
+ * the range spans days. */
+function timeTicks(t0, t1, width, px) {
+  const want = Math.max(2, Math.floor(width / (px || 110)));
+  const step = TIME_STEPS.find((s) => (t1 - t0) / s <= want) || TIME_STEPS[TIME_STEPS.length - 1];
+  const days = t1 - t0 > 36 * 3600 * 1000;
+  const ticks = [];
+  for (let t = Math.ceil(t0 / step) * step; t <= t1 && ticks.length < 50; t += step) {
+    const d = new Date(t);
+    const label = step < 60000
+      ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      : days
+        ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" }) + " " + d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+        : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    ticks.push({ t, label });
+  }
+  return ticks;
+}
+
+/**
+ * An empty chart drawn from data as SVG (text only as text nodes, colours by class from
+ * app.css): the frame of `o.width` by `o.height`, horizontal grid lines with `o.yFormat`
+ * labels from 0 to `o.yMax`, time ticks from `o.t0` to `o.t1` (ms). Returns the SVG and
+ * its scales `x(ms)` and `y(value)`.
+ */
+function plotFrame(o) {
+  const width = Math.max(280, Math.floor(o.width));
+  const height = o.height || 220;
+  const m = { left: 64, right: 14, top: 10, bottom: 24 };
+  const pw = width - m.left - m.right;
+  const ph = height - m.top - m.bottom;
+  const span = Math.max(o.t1 - o.t0, 1);
+  const x = (t) => m.left + ((t - o.t0) / span) * pw;
+  const y = (v) => m.top + ph - (Math.max(v, 0) / o.yMax) * ph;
+  const svg = svgEl("svg", { width, height, viewBox: "0 0 " + width + " " + height, class: "plot " + (o.class || ""), "aria-label": o.title, role: o.role || null },
+    svgEl("title", {}, o.title));
+  const grid = svgEl("g", { class: "grid", "aria-hidden": "true" });
+  for (let k = 0; k <= 4; k++) {
+    const v = (o.yMax * k) / 4;
+    grid.append(svgEl("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }),
+      svgEl("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end" }, o.yFormat(v)));
+  }
+  const ticks = timeTicks(o.t0, o.t1, pw);
+  for (const tick of ticks) {
+    const tx = x(tick.t);
+    grid.append(svgEl("line", { class: "x-tick", x1: tx, x2: tx, y1: m.top + ph, y2: m.top + ph + 4 }),
+      svgEl("text", { x: tx, y: height - 6, "text-anchor": tx < m.left + 30 ? "start" : tx > width - m.right - 30 ? "end" : "middle" }, tick.label));
+  }
+  grid.append(svgEl("line", { class: "axis-line", x1: m.left, x2: width - m.right, y1: m.top + ph, y2: m.top + ph }));
+  svg.append(grid);
+  return { svg, x, y, width, height };
+}
+
+/** `links` drawn on a chart (`svg`), in their order, as one stop of the Tab key: the
+ * arrow keys, Home and End move between them, Enter opens the one focused. */
+function rovingLinks(svg, links) {
+  links.forEach((a, i) => a.setAttribute("tabindex", i === 0 ? "0" : "-1"));
+  svg.addEventListener("keydown", (e) => {
+    const i = links.findIndex((a) => a === e.target || a.contains(e.target));
+    if (i < 0) return;
+    const moves = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: links.length - 1 };
+    if (!(e.key in moves)) return;
+    e.preventDefault();
+    const j = Math.min(Math.max(moves[e.key], 0), links.length - 1);
+    links[i].setAttribute("tabindex", "-1");
+    links[j].setAttribute("tabindex", "0");
+    links[j].focus();
+  });
+}
+
+/** The traces listed as a scatter plot of their duration over time, errors in red; a
+ * dot opens its trace (a click, or Enter once focused: the arrow keys move between them). */
+function traceScatter(items) {
+  const points = items.map((t) => {
+    const d = toDate(t.start_time_unix_nano || t.start_time);
+    return { t, time: d ? d.getTime() : NaN, ms: Math.max(Number(t.duration_ms) || 0, 0) };
+  }).filter((p) => Number.isFinite(p.time)).sort((a, b) => a.time - b.time);
+  const errors = points.filter((p) => p.t.status_code === 2).length;
+  const caption = h("div", { class: "chart-caption" },
+    h("span", {}, "Duration over time of the " + fmtNum(points.length) + (points.length === 1 ? " trace" : " traces") + " listed; a dot opens its trace"),
+    h("span", { class: "legend", "aria-hidden": "true" }, h("span", { class: "trace-ok" }, "ok or unset"), h("span", { class: "error" }, "error (" + fmtNum(errors) + ")")));
+  return drawnBox({ class: "panel chart-box scatter-box", id: "trace-scatter" }, (width) => {
+    let t0 = points.length ? points[0].time : Date.now() - 60000;
+    let t1 = points.length ? points[points.length - 1].time : Date.now();
+    const pad = Math.max((t1 - t0) * 0.04, 1000);
+    t0 -= pad;
+    t1 += pad;
+    const chart = plotFrame({
+      width, height: 200, t0, t1, yMax: chartTop(Math.max(...points.map((p) => p.ms), 0)),
+      yFormat: (v) => (v === 0 ? "0" : fmtMs(v)), class: "trace-scatter", role: "group",
+      title: "Duration over time of the traces listed: " + fmtNum(points.length) + ", of which " + fmtNum(errors) + " failed",
+    });
+    // Keyboard order is time order; errors are drawn last, over the others.
+    const links = points.map((p) => {
+      const failed = p.t.status_code === 2;
+      const label = p.t.name + " · " + p.t.service_name + " · " + fmtMs(p.ms) + (failed ? " · error" : "") + " · " + new Date(p.time).toLocaleString();
+      return svgEl("a", { href: "#/traces/" + encodeURIComponent(p.t.trace_id), class: "dot" + (failed ? " error" : ""), "data-trace-id": p.t.trace_id, "aria-label": label },
+        svgEl("title", {}, label), svgEl("circle", { cx: chart.x(p.time).toFixed(1), cy: chart.y(p.ms).toFixed(1), r: 4.5 }));
+    });
+    chart.svg.append(svgEl("g", { class: "dots" }, links.filter((a) => !a.classList.contains("error")), links.filter((a) => a.classList.contains("error"))));
+    rovingLinks(chart.svg, links);
+    return h("div", {}, caption, chart.svg);
+  });
 }
 
 const SPAN_KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
+/** Colours of the services of a waterfall (app.css `--svc-0` on): the rest reuse them. */
+const SERVICE_COLOURS = 8;
 
 /** Spans in tree order (children by start time) with their depth. */
 function spanTree(spans) {
@@ -342,23 +478,75 @@ function spanTree(spans) {
   return out;
 }
 
+/**
+ * The critical path of spans in tree order (spanTree): the chain of spans that ends
+ * last, from the root span that ends last down through, each time, its child that ends
+ * last (the later start when two end together). The spans' ids.
+ */
+function criticalPath(rows) {
+  const children = new Map();
+  const roots = [];
+  for (let i = 0; i < rows.length; i++) {
+    const s = rows[i].span;
+    if (rows[i].depth === 0) roots.push(s);
+    else {
+      if (!children.has(s.parent_span_id)) children.set(s.parent_span_id, []);
+      children.get(s.parent_span_id).push(s);
+    }
+  }
+  const later = (a, b) => {
+    const ea = BigInt(a.end_time_unix_nano);
+    const eb = BigInt(b.end_time_unix_nano);
+    if (ea !== eb) return ea > eb ? a : b;
+    return BigInt(a.start_time_unix_nano) >= BigInt(b.start_time_unix_nano) ? a : b;
+  };
+  const path = new Set();
+  let s = roots.length ? roots.reduce(later) : null;
+  while (s && !path.has(s.span_id)) {
+    path.add(s.span_id);
+    const kids = children.get(s.span_id) || [];
+    s = kids.length ? kids.reduce(later) : null;
+  }
+  return path;
+}
+
 async function trace(main, id) {
   const t = await api("/api/v1/traces/" + encodeURIComponent(id));
-  const rows = spanTree(t.spans);
+  const rows = spanTree(t.spans || []);
+  if (!rows.length) return add(main, h("h1", {}, "Trace ", h("code", {}, t.trace_id || id)), h("p", { class: "muted" }, "This trace holds no span."));
   const start = rows.reduce((m, r) => { const v = BigInt(r.span.start_time_unix_nano); return v < m ? v : m; }, BigInt(rows[0].span.start_time_unix_nano));
   const end = rows.reduce((m, r) => { const v = BigInt(r.span.end_time_unix_nano); return v > m ? v : m; }, 0n);
   const total = Number(end - start) || 1;
+  // Services in the order they first appear, each with its colour.
+  const services = [...new Set(rows.map((r) => r.span.service_name || ""))];
+  const colour = new Map(services.map((s, i) => [s, i % SERVICE_COLOURS]));
+  const critical = criticalPath(rows);
+  // The time axis: whole steps of 1, 2 or 5 from the trace's start, about six of them.
+  const step = niceCeil(total / 6);
+  const ticks = [];
+  for (let v = 0; v <= total * 1.0001 && ticks.length < 12; v += step) ticks.push(v);
   const detail = h("div", { class: "panel", id: "span-detail" }, h("p", { class: "muted" }, "Select a span to see its attributes and events."));
   const show = (s, row) => {
-    main.querySelectorAll(".wf-row.selected").forEach((r) => r.classList.remove("selected"));
+    main.querySelectorAll(".wf-row.selected").forEach((r) => { r.classList.remove("selected"); r.removeAttribute("aria-current"); });
     row.classList.add("selected");
+    row.setAttribute("aria-current", "true");
     detail.replaceChildren();
     add(detail, spanDetail(s, start));
   };
-  const wf = h("div", { class: "panel waterfall", id: "waterfall" }, rows.map(({ span: s, depth }) => {
+  const rowOf = new Map();
+  const axis = h("div", { class: "wf-axis", id: "wf-axis", "aria-hidden": "true" },
+    h("div", { class: "wf-name" }, "Span · kind · service"),
+    h("div", { class: "wf-ticks" }, ticks.map((v) => {
+      const at = (v / total) * 100;
+      const tick = h("span", { class: "wf-tick" + (at > 88 ? " end" : ""), dataset: { ns: String(v) } }, v === 0 ? "0" : fmtMs(v / 1e6));
+      tick.style.left = at + "%";
+      return tick;
+    })));
+  const wf = h("div", { class: "panel waterfall", id: "waterfall" }, axis, rows.map(({ span: s, depth }) => {
     const offset = Number(BigInt(s.start_time_unix_nano) - start) / total * 100;
     const width = Number(BigInt(s.end_time_unix_nano) - BigInt(s.start_time_unix_nano)) / total * 100;
-    const bar = h("div", { class: "wf-bar" + (s.status_code === 2 ? " error" : "") });
+    const onPath = critical.has(s.span_id);
+    const bar = h("div", { class: "wf-bar svc-" + colour.get(s.service_name || "") + (s.status_code === 2 ? " error" : "") });
     bar.style.left = offset + "%";
     bar.style.width = Math.max(width, 0.2) + "%";
     // The duration after the bar, else before it, else inside it.
@@ -366,18 +554,43 @@ async function trace(main, id) {
     if (offset + width <= 85) label.style.left = offset + width + "%";
     else if (offset >= 15) { label.style.right = 100 - offset + "%"; label.classList.add("before"); }
     else { label.style.right = Math.max(100 - offset - width, 0) + "%"; label.classList.add("inside"); }
-    const name = h("div", { class: "wf-name", title: s.service_name + ": " + s.name }, s.name, " ", h("span", { class: "muted" }, s.service_name));
-    name.style.paddingLeft = depth * 16 + "px";
-    const row = h("div", { class: "wf-row", role: "button", tabindex: 0, dataset: { spanId: s.span_id, parentId: s.parent_span_id || "", depth: String(depth) } },
-      name, h("div", { class: "wf-track" }, bar, label));
+    const kind = SPAN_KINDS[s.kind] || "kind " + s.kind;
+    const name = h("div", { class: "wf-name", title: s.service_name + ": " + s.name + " (" + kind + (onPath ? ", on the critical path" : "") + ")" },
+      s.kind ? h("span", { class: "wf-kind kind-" + kind.replace(/[^a-z0-9]/gi, "") }, kind) : null,
+      s.name, " ", h("span", { class: "muted" }, s.service_name));
+    name.style.paddingLeft = 6 + depth * 16 + "px";
+    const row = h("div", {
+      class: "wf-row" + (onPath ? " critical" : ""), role: "button", tabindex: 0,
+      dataset: { spanId: s.span_id, parentId: s.parent_span_id || "", depth: String(depth), service: s.service_name || "", kind, critical: onPath ? "true" : "false" },
+    }, name, h("div", { class: "wf-track" }, bar, label));
     row.addEventListener("click", () => show(s, row));
-    row.addEventListener("keydown", (e) => { if (e.key === "Enter") show(s, row); });
+    row.addEventListener("keydown", (e) => {
+      if (e.target !== row) return;
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); show(s, row); return; }
+      // Up and down move between the spans.
+      const next = e.key === "ArrowDown" ? row.nextElementSibling : e.key === "ArrowUp" ? row.previousElementSibling : null;
+      if (next && next.classList.contains("wf-row")) { e.preventDefault(); next.focus(); }
+    });
+    rowOf.set(s.span_id, { s, row });
     return row;
   }));
+  // The grid lines of the ticks, in every track.
+  wf.style.setProperty("--tick", (step / total) * 100 + "%");
+  const legend = h("ul", { class: "series-legend wf-legend", id: "wf-legend", "aria-label": "Services and marks of the waterfall" },
+    services.map((svc) => h("li", { dataset: { service: svc } }, h("span", { class: "swatch svc-" + colour.get(svc), "aria-hidden": "true" }), svc || "(no service)")),
+    rows.some((r) => r.span.status_code === 2) ? h("li", { class: "legend-error" }, h("span", { class: "swatch error-stripes", "aria-hidden": "true" }), "error") : null,
+    rows.length > 1 ? h("li", { class: "legend-critical" }, h("span", { class: "swatch critical", "aria-hidden": "true" }), "critical path (the chain of spans that ends last)") : null);
   add(main, h("h1", {}, "Trace ", h("code", {}, t.trace_id), " ", copyButton(t.trace_id, "trace id")),
-    h("p", { class: "muted" }, rows.length + " spans · " + fmtMs(total / 1e6) + " · ",
-      h("a", { href: "#/logs?trace_id=" + t.trace_id }, "logs of this trace")),
-    wf, detail);
+    h("p", { class: "muted", id: "trace-facts" }, rows.length + " spans · " + fmtMs(total / 1e6) + " · "
+      + services.length + (services.length === 1 ? " service" : " services") + " · critical path of " + critical.size + (critical.size === 1 ? " span" : " spans") + " · ",
+    h("a", { href: "#/logs?trace_id=" + t.trace_id }, "logs of this trace")),
+    legend, wf, detail);
+  // A span asked for by the address (an exemplar's) is selected.
+  const wanted = rowOf.get(hashParams().span || "");
+  if (wanted) {
+    show(wanted.s, wanted.row);
+    wanted.row.scrollIntoView({ block: "center" });
+  }
 }
 
 /** Nanoseconds from `from` to `to` (both strings of digits) as a duration. */
@@ -564,6 +777,86 @@ const METRIC_ORIGINS = {
   fleet: "This server's fleet collection (serve --fleet-interval)",
 };
 
+/** The percentiles drawn over time for histograms and summaries. */
+const PERCENTILES = ["p50", "p90", "p99"];
+
+/**
+ * The percentiles of metric `name` (a histogram, or a summary: `kind`) over time, one
+ * line each (PERCENTILES, read as the series' `agg`), with the exemplars of its points as
+ * dots that open their trace at their span; `params` gives the range and step. Drawn as
+ * SVG from the series' JSON.
+ */
+async function percentileChart(name, kind, params) {
+  const path = "/api/v1/metrics/" + encodeURIComponent(name) + "/series";
+  const reads = await Promise.all(PERCENTILES.map((p) => api(path + query({ ...params, agg: p }))
+    .then((r) => ({ p, r }), (e) => ({ p, e }))));
+  const lines = [];
+  const notes = [];
+  const exemplars = [];
+  let t0 = null;
+  let t1 = null;
+  for (const { p, r, e } of reads) {
+    if (e) { notes.push(p + ": " + (e.message || e)); continue; }
+    if (t0 === null) {
+      t0 = Date.parse(r.from);
+      t1 = Date.parse(r.to);
+      // The same exemplars come with every percentile: those of the first read.
+      for (const s of r.series || []) {
+        for (const pt of s.points || []) {
+          for (const x of pt.exemplars || []) {
+            const at = toDate(x.time_unix_nano) || toDate(pt.time);
+            if (at && typeof x.value === "number" && Number.isFinite(x.value)) exemplars.push({ ...x, time: at.getTime() });
+          }
+        }
+      }
+    }
+    const points = ((r.series || [])[0] || { points: [] }).points
+      .map((pt) => ({ time: Date.parse(pt.time), value: pt.value }))
+      .filter((pt) => Number.isFinite(pt.time) && typeof pt.value === "number" && Number.isFinite(pt.value));
+    if (points.length) lines.push({ p, points });
+    else notes.push(p + ": " + (kind === "summary" ? "not carried by this summary in this range" : "no points in this range"));
+  }
+  const legend = h("ul", { class: "series-legend", id: "percentile-legend", "aria-label": "Percentiles" },
+    lines.map((l) => h("li", { dataset: { series: l.p } }, h("span", { class: "swatch " + l.p, "aria-hidden": "true" }),
+      l.p + " · latest " + fmtNum(l.points[l.points.length - 1].value))),
+    exemplars.length ? h("li", { dataset: { series: "exemplar" } }, h("span", { class: "swatch exemplar", "aria-hidden": "true" }),
+      fmtNum(exemplars.length) + (exemplars.length === 1 ? " exemplar" : " exemplars") + " (a dot opens its trace)") : null);
+  const noteList = notes.length ? h("p", { class: "muted percentile-notes" }, notes.join(" · ")) : null;
+  if (t0 === null || (!lines.length && !exemplars.length)) {
+    return [h("div", { class: "panel", id: "metric-percentiles" }, h("p", { class: "muted" }, "No percentiles in this range.")), noteList];
+  }
+  const values = [...lines.flatMap((l) => l.points.map((pt) => pt.value)), ...exemplars.map((x) => x.value)];
+  const box = drawnBox({ class: "panel chart-box percentile-box", id: "metric-percentiles" }, (width) => {
+    const chart = plotFrame({
+      width, height: 240, t0, t1, yMax: chartTop(Math.max(...values, 0)), yFormat: (v) => fmtNum(v), role: "group",
+      title: PERCENTILES.join(", ") + " of " + name + " over time" + (exemplars.length ? ", with its exemplars" : ""),
+    });
+    for (const l of lines) {
+      const g = svgEl("g", { class: "series " + l.p, "data-series": l.p }, svgEl("title", {}, l.p + " of " + name));
+      if (l.points.length > 1) {
+        g.append(svgEl("polyline", { class: "line", points: l.points.map((pt) => chart.x(pt.time).toFixed(1) + "," + chart.y(pt.value).toFixed(1)).join(" ") }));
+      }
+      for (const pt of l.points) {
+        g.append(svgEl("circle", { cx: chart.x(pt.time).toFixed(1), cy: chart.y(pt.value).toFixed(1), r: l.points.length > 1 ? 2.5 : 4, "data-time": new Date(pt.time).toISOString(), "data-value": pt.value },
+          svgEl("title", {}, l.p + " · " + new Date(pt.time).toLocaleString() + " · " + fmtNum(pt.value))));
+      }
+      chart.svg.append(g);
+    }
+    const links = exemplars.sort((a, b) => a.time - b.time).map((x) => {
+      const label = "exemplar " + fmtNum(x.value) + " · " + new Date(x.time).toLocaleString() + (x.trace_id ? " · trace " + x.trace_id : " · no trace");
+      const dot = svgEl("circle", { cx: chart.x(x.time).toFixed(1), cy: chart.y(x.value).toFixed(1), r: 4.5 });
+      return x.trace_id
+        ? svgEl("a", { href: "#/traces/" + encodeURIComponent(x.trace_id) + (x.span_id ? query({ span: x.span_id }) : ""), class: "exemplar", "data-trace-id": x.trace_id, "data-span-id": x.span_id || "", "data-value": x.value, "aria-label": label },
+          svgEl("title", {}, label), dot)
+        : svgEl("g", { class: "exemplar no-trace" }, svgEl("title", {}, label), dot);
+    });
+    chart.svg.append(svgEl("g", { class: "exemplars" }, links));
+    rovingLinks(chart.svg, links.filter((a) => a.tagName === "a"));
+    return chart.svg;
+  });
+  return [box, legend, noteList];
+}
+
 async function metrics(main) {
   const values = hashParams();
   const names = (await api("/api/v1/metrics")).items;
@@ -575,18 +868,26 @@ async function metrics(main) {
   const first = names.find((m) => origin(m) === "application");
   const name = values.name || (first ? first.name : "");
   const info = names.find((m) => m.name === name);
-  add(main, filterForm([
+  const form = filterForm([
     { name: "name", label: "Metric", groups: Object.entries(METRIC_ORIGINS).map(([o, label]) => ({ label, options: names.filter((m) => origin(m) === o).map((m) => m.name) })) },
-    { name: "agg", label: "Aggregation", options: ["", "avg", "sum", "min", "max", "count"] },
+    { name: "agg", label: "Aggregation", options: ["", "avg", "sum", "min", "max", "count", ...PERCENTILES] },
     { name: "group_by", label: "Group by attribute", placeholder: "service.name" },
     { name: "step", label: "Step", placeholder: "auto", size: 6 },
-  ], { ...values, name }, (v) => setHash("#/metrics", v)));
+  ], { ...values, name }, (v) => setHash("#/metrics", v));
+  // "/" comes to the metric's choice.
+  form.querySelector("select[name=name]").dataset.shortcut = "";
+  add(main, form);
   if (name) {
     const params = { ...rangeParams(), agg: values.agg, group_by: values.group_by, step: values.step };
     add(main,
       h("p", { class: "muted", id: "metric-origin", dataset: { origin: info ? origin(info) : "" } },
         info ? [METRIC_ORIGINS[origin(info)], " · ", info.kind, " · ", fmtNum(info.points), " points · last ", when(info.last_time)] : ""),
       chartBox("/api/v1/metrics/" + encodeURIComponent(name) + "/chart.svg" + query(params)));
+    if (info && (info.kind === "histogram" || info.kind === "summary")) {
+      add(main, ...section("Percentiles over time", h("p", { class: "muted" }, (info.kind === "summary" ? "The quantiles the summary carries" : "From the histogram's buckets")
+        + ", all series together" + (values.group_by ? " (not grouped)" : "") + "."),
+      await percentileChart(name, info.kind, { ...rangeParams(), step: values.step })));
+    }
     const series = await api("/api/v1/metrics/" + encodeURIComponent(name) + "/series" + query(params));
     add(main, ...section("Latest values (" + series.agg + ", " + series.source + ")", table([
       { title: "Group", value: (s) => Object.keys(s.group).length ? Object.entries(s.group).map(([k, v]) => k + " = " + scalarText(v)).join(", ") : "all" },
@@ -1230,12 +1531,57 @@ async function route() {
       add(main, errorText(e));
     }
   } finally {
+    const box = filterBox();
+    if (box) {
+      box.setAttribute("aria-keyshortcuts", "/");
+      if (!box.title) box.title = "Press / to come here";
+    }
     main.setAttribute("aria-busy", "false");
     main.dataset.ready = "true";
   }
 }
 
+/** The page's filter box, which "/" focuses: the field marked for it (`data-shortcut`),
+ * else the filters' first text field, else their first choice. */
+function filterBox() {
+  const form = document.querySelector("#main form.filters");
+  if (!form) return null;
+  return form.querySelector("[data-shortcut]") || form.querySelector("input:not([type=hidden]):not([type=checkbox])") || form.querySelector("select");
+}
+
+/** "/" focuses the page's filter box, unless typing in a field. */
+function slashFocus(e) {
+  if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+  const t = e.target;
+  if (t && t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
+  const box = filterBox();
+  if (!box) return;
+  e.preventDefault();
+  box.focus();
+  if (box.tagName === "INPUT") box.select();
+}
+
+/** The header's theme toggle: pressed while the dark theme shows; a press switches and
+ * remembers the choice. */
+function themeToggle() {
+  const button = document.getElementById("theme-toggle");
+  if (!button) return;
+  const sync = () => {
+    const dark = darkTheme();
+    button.setAttribute("aria-pressed", String(dark));
+    button.title = (dark ? "Dark" : "Light") + " theme" + (storedTheme() ? ", chosen here" : ", as the system's") + ": press for the " + (dark ? "light" : "dark") + " one (remembered in this browser)";
+  };
+  button.addEventListener("click", () => { applyTheme(darkTheme() ? "light" : "dark", true); sync(); });
+  if (window.matchMedia) {
+    const system = window.matchMedia("(prefers-color-scheme: dark)");
+    if (system.addEventListener) system.addEventListener("change", sync);
+  }
+  sync();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  themeToggle();
+  document.addEventListener("keydown", slashFocus);
   const select = document.getElementById("range");
   select.value = localStorage.getItem(RANGE_KEY) || "1h";
   select.addEventListener("change", () => { localStorage.setItem(RANGE_KEY, select.value); route(); });

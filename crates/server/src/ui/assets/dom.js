@@ -1,6 +1,43 @@
 // DOM helpers of the dashboard and the status page: elements built from data, whose
-// text only ever becomes text nodes, never markup.
+// text only ever becomes text nodes, never markup; and the colour theme, applied as
+// this file loads (before the page is drawn: it is the one script not deferred).
 "use strict";
+
+/** Where the theme chosen in the dashboard's header is kept ("dark" or "light"); without
+ * one the page follows the system's (prefers-color-scheme). */
+const THEME_KEY = "automagik-telemetry.theme";
+
+/** The theme chosen, "dark" or "light", or "" when none was (the system's applies). */
+function storedTheme() {
+  try {
+    const t = localStorage.getItem(THEME_KEY);
+    return t === "dark" || t === "light" ? t : "";
+  } catch (_) {
+    return "";
+  }
+}
+
+/** Whether the page shows the dark theme: the one chosen, else the system's. */
+function darkTheme() {
+  const chosen = document.documentElement.dataset.theme;
+  if (chosen === "dark" || chosen === "light") return chosen === "dark";
+  return !!(window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);
+}
+
+/** Shows `theme` ("dark", "light", or "" for the system's); `remember` keeps the choice
+ * for the next visits. Every colour is a CSS variable of the theme (app.css). */
+function applyTheme(theme, remember) {
+  const root = document.documentElement;
+  if (theme === "dark" || theme === "light") root.dataset.theme = theme;
+  else delete root.dataset.theme;
+  if (!remember) return;
+  try {
+    if (theme === "dark" || theme === "light") localStorage.setItem(THEME_KEY, theme);
+    else localStorage.removeItem(THEME_KEY);
+  } catch (_) { /* storage refused: the choice lasts this page only */ }
+}
+
+applyTheme(storedTheme(), false);
 
 /** Builds an element: h("a", {href: "#"}, "text", child, ...). */
 function h(tag, attrs, ...children) {
