@@ -606,4 +606,32 @@ mod tests {
         assert!(toml::from_str::<FileConfig>("redact = \"loose\"\n").is_err());
         assert!(toml::from_str::<FileConfig>("[redaction]\nallow = []\n").is_err());
     }
+
+    #[test]
+    fn the_genai_table_sets_the_content_cap_and_overrides_prices() {
+        let file: FileConfig = toml::from_str(
+            "[genai]\nmax_content_bytes = 4096\n[[genai.prices]]\nprovider = \"acme\"\nmodel = \"acme-1\"\ninput = 1.0\noutput = 2.0\n",
+        )
+        .expect("toml");
+        let merged = ServerConfig::merge(Overrides::default(), file).expect("merged");
+        assert_eq!(merged.genai.max_content_bytes, 4096);
+        let usage = crate::genai::price::Usage {
+            input: Some(1_000_000),
+            output: Some(1_000_000),
+            ..Default::default()
+        };
+        let cost = merged
+            .genai
+            .prices
+            .cost(Some("acme"), "acme-1", &usage)
+            .expect("priced by the override");
+        assert!((cost.total_usd - 3.0).abs() < 1e-9, "{}", cost.total_usd);
+        let bad: FileConfig = toml::from_str(
+            "[[genai.prices]]\nprovider = \"acme\"\nmodel = \"m\"\ninput = -1.0\noutput = 1.0\n",
+        )
+        .expect("toml");
+        let err = ServerConfig::merge(Overrides::default(), bad).expect_err("a negative price");
+        assert!(err.to_string().starts_with("genai: "), "{err}");
+        assert!(toml::from_str::<FileConfig>("[genai]\ncap = 1\n").is_err());
+    }
 }

@@ -423,6 +423,64 @@ impl RawStep {
     }
 }
 
+/// Most buckets of a heatmap: finer layouts (exponential histograms at a high scale)
+/// are merged into every k-th bound.
+pub const MAX_HEATMAP_BUCKETS: usize = 200;
+
+/// A histogram heatmap: the union of the points' bucket upper bounds (the last may be
+/// `+inf`), and per step (its start) the count of each bucket. Points sharing a layout
+/// add bucket by bucket; a coarser layout's counts go to its own upper bounds. Beyond
+/// [`MAX_HEATMAP_BUCKETS`] bounds, consecutive buckets are merged.
+pub type Heatmap = (Vec<f64>, Vec<(u64, Vec<u64>)>);
+
+/// The heatmap of the histogram points among `points`, in steps of `step_ns` from `from`.
+pub fn heatmap(points: &[MetricPointRow], from: u64, step_ns: u64) -> Heatmap {
+    let mut steps: BTreeMap<u64, BTreeMap<Bound, u64>> = BTreeMap::new();
+    let mut uppers: std::collections::BTreeSet<Bound> = std::collections::BTreeSet::new();
+    for p in points.iter().filter(|p| p.kind == "histogram") {
+        let (Some(counts), Some(bounds)) = (&p.bucket_counts, &p.explicit_bounds) else {
+            continue;
+        };
+        let step = steps
+            .entry(step_of(p.time_unix_nano, from, step_ns))
+            .or_default();
+        for (upper, n) in crate::rollup::point_buckets(bounds, counts) {
+            if upper.is_nan() {
+                continue;
+            }
+            uppers.insert(Bound(upper));
+            let slot = step.entry(Bound(upper)).or_insert(0);
+            *slot = slot.saturating_add(n);
+        }
+    }
+    let all: Vec<f64> = uppers.into_iter().map(|b| b.0).collect();
+    // Keep every k-th bound (and the last); counts go to the next kept bound.
+    let k = all.len().div_ceil(MAX_HEATMAP_BUCKETS).max(1);
+    let kept: Vec<f64> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (i + 1) % k == 0 || i + 1 == all.len())
+        .map(|(_, b)| *b)
+        .collect();
+    let slot_of = |upper: f64| {
+        kept.partition_point(|b| *b < upper)
+            .min(kept.len().saturating_sub(1))
+    };
+    let rows = steps
+        .into_iter()
+        .map(|(t, counts)| {
+            let mut row = vec![0u64; kept.len()];
+            for (Bound(upper), n) in counts {
+                if let Some(c) = row.get_mut(slot_of(upper)) {
+                    *c = c.saturating_add(n);
+                }
+            }
+            (t, row)
+        })
+        .collect();
+    (kept, rows)
+}
+
 /// The group of a point: the value of the attribute `group_by` (or of `service.name`
 /// when that is the key), `null` without it or without `group_by`.
 pub fn group_of(p: &MetricPointRow, group_by: Option<&str>) -> serde_json::Value {
@@ -837,5 +895,34 @@ mod tests {
         );
         let avg = from_points(&points, 0, 100, Agg::Avg, None)[0].1[0].value;
         assert_eq!(avg, (50.0 + 90.0 + 60.0) / 9.0);
+    }
+
+    #[test]
+    fn heatmaps_count_each_bucket_per_step() {
+        let h = |t: u64, counts: Vec<u64>| MetricPointRow {
+            count: Some(counts.iter().sum()),
+            bucket_counts: Some(counts),
+            explicit_bounds: Some(vec![10.0, 20.0]),
+            ..MetricPointRow::number("h", "s", "histogram", t, None, "{}")
+        };
+        let points = [
+            h(5, vec![1, 2, 3]),
+            h(7, vec![1, 0, 0]),
+            h(105, vec![0, 4, 0]),
+        ];
+        let (bounds, steps) = heatmap(&points, 0, 100);
+        assert_eq!(bounds, [10.0, 20.0, f64::INFINITY]);
+        assert_eq!(steps, [(0, vec![2, 2, 3]), (100, vec![0, 4, 0])]);
+        // A fine layout is merged down to the cap.
+        let fine: Vec<f64> = (1..=1000).map(f64::from).collect();
+        let p = MetricPointRow {
+            count: Some(1001),
+            bucket_counts: Some(vec![1; 1001]),
+            explicit_bounds: Some(fine),
+            ..MetricPointRow::number("h", "s", "histogram", 1, None, "{}")
+        };
+        let (bounds, steps) = heatmap(&[p], 0, 100);
+        assert!(bounds.len() <= MAX_HEATMAP_BUCKETS, "{}", bounds.len());
+        assert_eq!(steps[0].1.iter().sum::<u64>(), 1001, "no count lost");
     }
 }

@@ -988,10 +988,20 @@ fn metric_series_runs_and_operations_over_http() {
             format!(r#"{{"queue":"{queue}"}}"#),
         )
     };
+    let histogram = |t: u64, counts: Vec<u64>| rows::MetricPointRow {
+        count: Some(counts.iter().sum()),
+        sum: Some(1.0),
+        bucket_counts: Some(counts),
+        explicit_bounds: Some(vec![10.0, 100.0]),
+        ..rows::MetricPointRow::number("latency", "api", "histogram", t, None, "{}")
+    };
     let points = vec![
         point(start, 2.0, "a"),
         point(start + 1_000_000_000, 4.0, "b"),
         point(start + minute, 10.0, "a"),
+        histogram(start, vec![1, 2, 0]),
+        histogram(start + 1_000_000_000, vec![0, 1, 0]),
+        histogram(start + minute, vec![0, 0, 5]),
     ];
     state
         .store
@@ -1015,8 +1025,30 @@ fn metric_series_runs_and_operations_over_http() {
     let rt = runtime();
     rt.block_on(async {
         let v = list(&state, "/api/v1/metrics").await;
-        assert_eq!(v["items"][0]["name"], "queue.depth");
-        assert_eq!(v["items"][0]["kind"], "gauge");
+        assert_eq!(v["items"][1]["name"], "queue.depth");
+        assert_eq!(v["items"][1]["kind"], "gauge");
+        // A histogram's heatmap: its buckets per step, the open last bound null.
+        let h = list(
+            &state,
+            &format!(
+                "/api/v1/metrics/latency/heatmap?from={}&step=1m",
+                automagik_telemetry_server::store::rfc3339(start)
+            ),
+        )
+        .await;
+        assert_eq!(h["bounds"], serde_json::json!([10.0, 100.0, null]), "{h}");
+        let counts: Vec<&serde_json::Value> = h["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| &s["counts"])
+            .collect();
+        assert_eq!(
+            counts,
+            [&serde_json::json!([1, 3, 0]), &serde_json::json!([0, 0, 5])]
+        );
+        let (status, _) = call(&state, get("/api/v1/metrics/queue.depth/heatmap?from=-1h")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a gauge has no buckets");
         let v = list(
             &state,
             "/api/v1/metrics/queue.depth/series?from=-1h&step=1m&agg=max",

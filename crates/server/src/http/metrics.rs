@@ -1,9 +1,13 @@
 //! Metrics (read token): `GET /api/v1/metrics` (names, kinds, point counts) and
 //! `GET /api/v1/metrics/{name}/series` (a metric over time, from its rollups or, grouped,
-//! from its raw points). The same series drawn is in `overview.rs`.
+//! from its raw points) and `GET /api/v1/metrics/{name}/heatmap` (a histogram's buckets
+//! per step). The same series drawn is in `overview.rs`.
 
 use super::error::ApiError;
-use super::params::{check_parameters, name_limit_parameter};
+use super::params::{
+    HOUR_NS, MAX_SERIES_POINTS, check_parameters, check_point_count, name_limit_parameter,
+    step_param, time_range,
+};
 use super::read::{blocking, series_of};
 use super::response::series_points;
 use super::scope::scoped;
@@ -21,7 +25,8 @@ use std::collections::HashMap;
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     let read = Router::new()
         .route("/api/v1/metrics", get(metric_names))
-        .route("/api/v1/metrics/{name}/series", get(metric_series));
+        .route("/api/v1/metrics/{name}/series", get(metric_series))
+        .route("/api/v1/metrics/{name}/heatmap", get(metric_heatmap));
     scoped(state, Scope::Read, read)
 }
 
@@ -118,6 +123,51 @@ async fn metric_series(
         "to": rfc3339(data.to),
         "source": data.source,
         "series": series,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/metrics/{name}/heatmap?from=&to=&step=`: a histogram's buckets per step,
+/// merged from its raw points: `{"bounds": [upper bounds, the last null for +inf],
+/// "steps": [{"time", "counts": [...]}]}`.
+async fn metric_heatmap(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    check_parameters(&params, &["from", "to", "step"])?;
+    let (from, to) = time_range(&params, HOUR_NS)?;
+    let step_ns = step_param(&params, to - from, 1_000_000_000)?;
+    check_point_count(to - from, step_ns)?;
+    let n = name.clone();
+    let points = blocking(&state, move |s| {
+        s.metric_points(&n, from, to, MAX_SERIES_POINTS)
+    })
+    .await?;
+    if points.len() > MAX_SERIES_POINTS {
+        return Err(ApiError::BadRequest(format!(
+            "the range holds more than {MAX_SERIES_POINTS} points; narrow it"
+        )));
+    }
+    if !points.is_empty() && !points.iter().any(|p| p.kind == "histogram") {
+        return Err(ApiError::BadRequest(format!(
+            "{name:?} is not a histogram: a heatmap needs buckets"
+        )));
+    }
+    let (bounds, steps) = crate::series::heatmap(&points, from, step_ns);
+    Ok(axum::Json(json!({
+        "name": name,
+        "step_ms": step_ns / 1_000_000,
+        "from": rfc3339(from),
+        "to": rfc3339(to),
+        "bounds": bounds
+            .iter()
+            .map(|b| if b.is_finite() { json!(b) } else { serde_json::Value::Null })
+            .collect::<Vec<_>>(),
+        "steps": steps
+            .into_iter()
+            .map(|(t, counts)| json!({"time": rfc3339(t), "counts": counts}))
+            .collect::<Vec<_>>(),
     }))
     .into_response())
 }
