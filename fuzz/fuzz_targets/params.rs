@@ -14,7 +14,7 @@ use automagik_telemetry_core::parse::{parse_duration, percent_decode};
 use automagik_telemetry_core::time::{parse_rfc3339, rfc3339};
 use automagik_telemetry_server::query::{now_ns, parse_time, Cursor};
 use automagik_telemetry_server::rows::{
-    AgentActionRow, AgentRunRow, Batch, LogRow, MetricPointRow, SpanRow,
+    AgentActionRow, AgentRunRow, Batch, LlmCallRow, LogRow, MetricPointRow, SpanRow,
 };
 use automagik_telemetry_server::{app, AppState, SqliteStore, StoreWrite};
 use axum::body::Body;
@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
 
 /// The read endpoints whose handlers parse query parameters.
-const ROUTES: [&str; 13] = [
+const ROUTES: [&str; 18] = [
     "/api/v1/overview",
     "/api/v1/overview/chart.svg",
     "/api/v1/metrics/m/series",
@@ -39,6 +39,11 @@ const ROUTES: [&str; 13] = [
     "/api/v1/agents/runs",
     "/telemetry/history",
     "/api/v1/metrics/latency/series",
+    "/api/v1/metrics/latency/heatmap",
+    "/api/v1/sessions",
+    "/api/v1/genai/usage",
+    "/api/v1/scores",
+    "/api/v1/agents/runs/00262331-6790-46f4-b32a-4bef2942c8b0",
 ];
 
 const SECOND: u64 = 1_000_000_000;
@@ -155,6 +160,10 @@ fn sample(now: u64) -> Batch {
         status: "completed".into(),
         service_name: "api".into(),
         trace_id: format!("{:032x}", 1),
+        span_id: format!("{:016x}", 1),
+        parent_span_id: String::new(),
+        session_id: "conv-1".into(),
+        user_id: String::new(),
         start_time_unix_nano: now - 30 * MINUTE,
         end_time_unix_nano: now - 29 * MINUTE,
         quality_score: Some(0.9),
@@ -172,12 +181,31 @@ fn sample(now: u64) -> Batch {
         duration_ns: 15_000_000,
         attributes: "{}".into(),
     }];
+    let llm_calls = (0..4u64)
+        .map(|i| LlmCallRow {
+            trace_id: format!("{:032x}", 1),
+            span_id: format!("{:016x}", 10 + i),
+            parent_span_id: format!("{:016x}", 1),
+            operation: "chat".into(),
+            provider: "openai".into(),
+            request_model: "gpt-4o".into(),
+            input_tokens: Some(100 * i),
+            output_tokens: Some(10),
+            cost_usd: (i % 2 == 0).then_some(0.001),
+            start_time_unix_nano: now - 30 * MINUTE + i * SECOND,
+            duration_ns: 40_000_000,
+            finish_reasons: "[\"stop\"]".into(),
+            session_id: "conv-1".into(),
+            ..LlmCallRow::default()
+        })
+        .collect();
     Batch {
         spans,
         logs,
         metric_points,
         agent_runs,
         agent_actions,
+        llm_calls,
         ..Batch::default()
     }
 }
