@@ -71,6 +71,12 @@ function rangeParams() {
   return { from: "-" + range() };
 }
 
+/** The range chosen, in milliseconds ("15m", "1h", "6h", "24h", "7d"). */
+function rangeMs() {
+  const m = /^(\d+)([mhd])$/.exec(range());
+  return m ? Number(m[1]) * { m: 60000, h: 3600000, d: 86400000 }[m[2]] : 3600000;
+}
+
 function fmtMs(ms) {
   if (ms === null || ms === undefined) return "";
   if (ms >= 1000) return (ms / 1000).toFixed(2) + " s";
@@ -1319,8 +1325,10 @@ async function heatmapChart(name, params) {
     p95Note = "p95: " + (e.message || e);
   }
   const nb = data.bounds.length;
-  const t0 = data.steps[0].time;
-  const t1 = data.steps[data.steps.length - 1].time + data.step;
+  // The whole range across, as the other charts have it.
+  const now = Date.now();
+  const t0 = Math.min(data.steps[0].time, now - rangeMs());
+  const t1 = Math.max(data.steps[data.steps.length - 1].time + data.step, now);
   const box = drawnBox({ class: "panel chart-box heatmap-box", id: "metric-heatmap", dataset: { state: "drawn" } }, (width) => {
     const m = { left: 86, right: 14, top: 10, bottom: 24 };
     const rowH = Math.max(10, Math.min(28, Math.floor(240 / nb)));
@@ -1957,10 +1965,14 @@ async function usage(main) {
     .map((g) => ({ ...g, __attrs: { class: "usage-row", "data-group": g.group === null ? "" : String(g.group) } })), null, { id: "usage-table" })));
 }
 
+/** The colours (app.css `svc-N`) given to probe targets, in order: green and red, the
+ * colours of up and down, come last. */
+const TARGET_COLOURS = [0, 4, 1, 6, 5, 3, 7, 2];
+
 /** A probe target's colour (app.css `svc-0` to `svc-7`, as the waterfall's services):
  * by its place among the targets' names in order, so it stays the same across states. */
 function targetColours(names) {
-  return new Map(names.slice().sort((a, b) => a.localeCompare(b)).map((n, i) => [n, i % SERVICE_COLOURS]));
+  return new Map(names.slice().sort((a, b) => a.localeCompare(b)).map((n, i) => [n, TARGET_COLOURS[i % TARGET_COLOURS.length]]));
 }
 
 /** The series of a grouped read (`group_by=target`) by target: name to [{time, value}]. */
@@ -2099,7 +2111,7 @@ async function health(main) {
         const s = since.get(p.name);
         if (!s) return h("span", { class: "muted" }, "–");
         if (s.whole) return h("span", { class: "muted", title: "Since " + new Date(s.time).toISOString() + " at least" }, "all of the last " + rangeName);
-        return [when(new Date(s.time).toISOString()), s.first ? h("span", { class: "muted" }, " (its first probe in this range)") : null];
+        return [when(new Date(s.time).toISOString()), s.first ? h("span", { class: "muted", title: "Its first probe in this range" }, " (first probe)") : null];
       } },
       { title: "Latency", num: true, value: (p) => fmtMs(p.latency_ms) },
       { title: "Reason", value: (p) => p.reason || "" },
