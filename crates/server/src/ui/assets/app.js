@@ -1261,14 +1261,16 @@ function bucketText(bounds, i) {
 }
 
 /**
- * A heatmap as the API gives it (`{name, step_ms, bounds, steps: [{time, counts}]}`),
- * checked: bounds numbers in order with null (+inf) only last, every step's counts one
- * per bucket (missing ones 0), steps by time. Throws on a shape it cannot draw.
+ * A heatmap as the API gives it (`{name, step_ms, from, to, bounds, steps: [{time,
+ * counts}]}`: the upper bounds of the buckets that hold points, null for +inf), checked:
+ * bounds numbers in order with null only last, every step's counts one per bucket
+ * (missing ones 0), steps by time; `from` and `to` as milliseconds, NaN when absent.
+ * Throws on a shape it cannot draw.
  */
 function heatmapData(hm) {
   if (!hm || !Array.isArray(hm.bounds) || !Array.isArray(hm.steps)) throw new Error("the heatmap could not be read");
   const bounds = hm.bounds.slice(0, 500).map((b) => (b === null ? null : Number(b)));
-  if (!bounds.length || bounds.some((b, i) => (b === null ? i !== bounds.length - 1 : !Number.isFinite(b) || (i > 0 && b < bounds[i - 1])))) {
+  if (bounds.some((b, i) => (b === null ? i !== bounds.length - 1 : !Number.isFinite(b) || (i > 0 && b < bounds[i - 1])))) {
     throw new Error("the heatmap's bucket bounds could not be read");
   }
   const step = Math.max(Number(hm.step_ms) || 0, 1);
@@ -1279,7 +1281,7 @@ function heatmapData(hm) {
       return Number.isFinite(c) && c > 0 ? c : 0;
     }),
   })).filter((s) => Number.isFinite(s.time)).sort((a, b) => a.time - b.time);
-  return { name: hm.name, step, bounds, steps };
+  return { name: hm.name, step, bounds, steps: bounds.length ? steps : [], from: Date.parse(hm.from), to: Date.parse(hm.to) };
 }
 
 /** Where value `v` falls on the heatmap's bucket scale: the bucket's index plus how far
@@ -1306,7 +1308,8 @@ async function heatmapChart(name, params) {
     data = heatmapData(await api(base + "/heatmap" + query(params)));
   } catch (e) {
     if (e instanceof AuthError) throw e;
-    const why = e.status === 404 ? "this server does not give histogram heatmaps (no /heatmap endpoint)" : String(e.message || e);
+    // A 404 without a message of the API's own: a server older than the endpoint.
+    const why = e.status === 404 && /^404\b/.test(String(e.message)) ? "this server does not give histogram heatmaps (no /heatmap endpoint)" : String(e.message || e);
     return h("div", { class: "panel", id: "metric-heatmap", dataset: { state: "unavailable" } }, h("p", { class: "muted heatmap-unavailable" }, "No heatmap: " + why + "."));
   }
   const max = Math.max(0, ...data.steps.flatMap((s) => s.counts));
@@ -1327,8 +1330,8 @@ async function heatmapChart(name, params) {
   const nb = data.bounds.length;
   // The whole range across, as the other charts have it.
   const now = Date.now();
-  const t0 = Math.min(data.steps[0].time, now - rangeMs());
-  const t1 = Math.max(data.steps[data.steps.length - 1].time + data.step, now);
+  const t0 = Math.min(data.steps[0].time, Number.isFinite(data.from) ? data.from : now - rangeMs());
+  const t1 = Math.max(data.steps[data.steps.length - 1].time + data.step, Number.isFinite(data.to) ? data.to : now);
   const box = drawnBox({ class: "panel chart-box heatmap-box", id: "metric-heatmap", dataset: { state: "drawn" } }, (width) => {
     const m = { left: 86, right: 14, top: 10, bottom: 24 };
     const rowH = Math.max(10, Math.min(28, Math.floor(240 / nb)));
@@ -1345,9 +1348,11 @@ async function heatmapChart(name, params) {
         + ", at most " + fmtNum(max) + " in a cell" + (p95.length ? ", with its p95" : ""),
     }, svgEl("title", {}, "Heatmap of " + name));
     const grid = svgEl("g", { class: "grid", "aria-hidden": "true" });
+    // Each bound at the top of its bucket (none for +inf), every few when they are close.
     const every = Math.max(1, Math.ceil(14 / rowH));
-    for (let i = 0; i < nb - 1; i++) {
-      if ((i + 1) % every && i !== nb - 2) continue;
+    const labelled = data.bounds[nb - 1] === null ? nb - 1 : nb;
+    for (let i = 0; i < labelled; i++) {
+      if ((i + 1) % every && i !== labelled - 1) continue;
       grid.append(svgEl("line", { x1: m.left - 4, x2: m.left, y1: yOf(i + 1), y2: yOf(i + 1) }),
         svgEl("text", { x: m.left - 7, y: yOf(i + 1) + 4, "text-anchor": "end", class: "bound" }, fmtNum(data.bounds[i])));
     }
