@@ -1,6 +1,6 @@
 //! The dashboard in a real headless browser: Debian's Chromium driven by Playwright's
 //! `playwright-core` (`tests/node/dashboard.cjs`) against a running `serve` with a
-//! token, probes (one target down, one blocked by it, one up) and fleet snapshots,
+//! token, four probes (one target down, one blocked by it, two up) and fleet snapshots,
 //! filled by `send-test` and by the official OpenTelemetry Python SDK
 //! (`tests/python/otel_dashboard.py`: GenAI messages, nested attributes, an exception
 //! with its stack trace, a span link, a structured event body) and by the
@@ -10,7 +10,8 @@
 //! trace across two services, a histogram with exemplars of its spans, a summary).
 //! Every page must load without a console error and show no JSON text in a table cell;
 //! the checks of each page are in the script, in the light theme and the dark one and
-//! from the keyboard. Screenshots go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
+//! from the keyboard. Screenshots of every page in both themes (`<page>.png`,
+//! `<page>-dark.png`) go to `AUTOMAGIK_TELEMETRY_SCREENSHOTS`
 //! (the README's come from `scripts/screenshots`) or a temporary folder.
 //!
 //! `scripts/test` installs the browser (`scripts/setup-browser`) and the Node packages
@@ -77,6 +78,7 @@ fn every_page_in_headless_chromium() {
         "night-batch-agent@ledger-svc=http://127.0.0.1:{closed}/health"
     )])
     .collect();
+    let agents_port = agents.port;
     let config = dir.path().join("serve.toml");
     std::fs::write(
         &config,
@@ -97,6 +99,10 @@ depends_on = ["orders-db"]
 [[probe]]
 name = "telemetry-self"
 url = "http://127.0.0.1:{port}/healthz"
+
+[[probe]]
+name = "orders-cache"
+url = "tcp://127.0.0.1:{agents_port}"
 "#
         ),
     )
@@ -184,7 +190,7 @@ url = "http://127.0.0.1:{port}/healthz"
             .and_then(|mut r| r.body_mut().read_to_vec().ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        if probes["total"] == 3 && public["probes"]["total"] == 3 && public["agents"]["total"] == 4
+        if probes["total"] == 4 && public["probes"]["total"] == 4 && public["agents"]["total"] == 4
         {
             break;
         }
@@ -197,6 +203,7 @@ url = "http://127.0.0.1:{port}/healthz"
         "orders-db".into(),
         "orders-api".into(),
         "telemetry-self".into(),
+        "orders-cache".into(),
         "127.0.0.1".into(),
         token.into(),
         "research-agent-eu1".into(),
@@ -329,15 +336,17 @@ url = "http://127.0.0.1:{port}/healthz"
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success());
-    // The screenshots are there, one per page.
-    for name in [
+    // The screenshots are there, one per page in each theme.
+    let pages = [
         "overview",
         "traces",
+        "service-map",
         "trace-waterfall",
         "logs",
         "events",
         "metrics",
         "metrics-percentiles",
+        "metrics-heatmap",
         "runs",
         "run",
         "genai-run",
@@ -347,12 +356,12 @@ url = "http://127.0.0.1:{port}/healthz"
         "health",
         "fleet",
         "status",
-        "narrow-overview",
-        "overview-light",
-        "overview-dark",
-        "trace-waterfall-light",
-        "trace-waterfall-dark",
-    ] {
+    ];
+    let names = pages
+        .iter()
+        .flat_map(|p| [p.to_string(), format!("{p}-dark")])
+        .chain(["narrow-overview", "overview-light", "trace-waterfall-light"].map(String::from));
+    for name in names {
         let file = shots.join(format!("{name}.png"));
         let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         assert!(size > 5_000, "{} missing or empty", file.display());

@@ -1,7 +1,8 @@
 // Drives Debian's Chromium (headless, through playwright-core) over every page of the
 // dashboard of a running `serve` filled by `send-test`, checks what each page shows
-// (in the light theme and the dark one, and from the keyboard), saves screenshots, and
-// prints one JSON line of findings and measurements.
+// (in the light theme and the dark one, and from the keyboard), saves screenshots of
+// every page in both themes (`<page>.png` and `<page>-dark.png`), and prints one JSON
+// line of findings and measurements.
 //
 // node dashboard.cjs BASE_URL TOKEN SCREENSHOT_DIR
 // Environment: AUTOMAGIK_TELEMETRY_TEST_CHROMIUM (default /usr/bin/chromium),
@@ -37,6 +38,7 @@ async function main() {
     await themes(browser);
     await narrow(browser);
     await status(browser);
+    await darkPages(browser);
     report.performance.dashboard = await measure(browser, base + "/#/overview", "#main[data-ready=true] .chart-box svg", true);
     report.performance.status = await measure(browser, base + "/status", "#status[data-ready=true]", false);
   } finally {
@@ -130,8 +132,15 @@ async function traceOpened(page, id, what) {
     .catch(() => failures.push(what + " did not open the trace " + id + " (at " + page.url() + ")"));
 }
 
+/** The pages shot in the light theme that darkPages shoots again in the dark one, with
+ * the address each was shot at. */
+const DARK_PAGES = ["overview", "traces", "service-map", "trace-waterfall", "logs", "events", "metrics", "metrics-percentiles",
+  "metrics-heatmap", "runs", "run", "genai-run", "usage", "sessions", "session", "health", "fleet"];
+const darkRoutes = new Map();
+
 async function shot(page, name) {
   await page.screenshot({ path: path.join(shots, name + ".png"), fullPage: true });
+  if (DARK_PAGES.includes(name) && !darkRoutes.has(name)) darkRoutes.set(name, page.url());
 }
 
 async function dashboard(browser) {
@@ -338,6 +347,7 @@ async function dashboard(browser) {
   await noJsonText(page, "metrics percentiles");
   await shot(page, "metrics-percentiles");
   await samplePages(page);
+  await serviceMapPage(page);
 
   // Opened without a name: the applications' first metric, the server's own apart.
   await open(page, "#/metrics");
@@ -382,6 +392,7 @@ async function dashboard(browser) {
   await noJsonText(page, "health");
   check(await page.$('#main svg.graph .node[data-state="down"]'), "health: the dependency view marks the target down");
   check(await page.$("#main svg.graph line.edge"), "health: the dependency view draws an edge");
+  await probeSeries(page, probes);
   await shot(page, "health");
 
   // Fleet.
@@ -572,6 +583,7 @@ async function samplePages(page) {
     check(selected === ids.remote, "sample metric: the exemplar opens the trace at its span, selected " + selected);
     check((await page.textContent("#span-detail")).includes("stock unknown"), "sample metric: the exemplar's span is shown");
   }
+  await heatmapPage(page);
   // The summary: the quantiles it carries.
   await open(page, "#/metrics?name=dashboard.sample.wait_ms");
   const quantiles = await page.$$eval("#metric-percentiles g.series", (gs) => Object.fromEntries(gs.map((g) => [g.dataset.series,
@@ -580,6 +592,193 @@ async function samplePages(page) {
   check(quantiles.p50 && quantiles.p50.includes(40) && quantiles.p90 && quantiles.p90.includes(90) && quantiles.p99 && quantiles.p99.includes(150),
     "sample metric: the summary's quantiles " + JSON.stringify(quantiles));
   await noJsonText(page, "sample summary");
+}
+
+/**
+ * The histogram sent by samplePages as a heatmap: its bucket bounds up the side, its
+ * points merged per step into cells (three points of 12: 36 in all, none in the
+ * unbounded bucket), a colour legend, the p95 over it (350: the 95th percentile falls 40%
+ * into the bucket from 250 to 500, so it is drawn inside that bucket's cells), and the
+ * counts as a table.
+ */
+async function heatmapPage(page) {
+  await open(page, "#/metrics?name=dashboard.sample.duration_ms");
+  const state = await page.getAttribute("#metric-heatmap", "data-state").catch(() => null);
+  const why = await page.textContent("#metric-heatmap").catch(() => "");
+  check(state === "drawn", "heatmap: drawn for the histogram, got " + state + ": " + why.slice(0, 200));
+  const cells = await page.$$eval("#metric-heatmap rect.heat-cell", (els) => els.map((r) => ({
+    time: r.dataset.time, bucket: Number(r.dataset.bucket), count: Number(r.dataset.count), y: Number(r.getAttribute("y")), h: Number(r.getAttribute("height")),
+    level: [...r.classList].find((c) => /^heat-\d$/.test(c)), fill: getComputedStyle(r).fill,
+  })));
+  report.pages.heatmap_cells = cells.length;
+  const total = cells.reduce((sum, c) => sum + c.count, 0);
+  const steps = new Set(cells.map((c) => c.time));
+  check(cells.length > 0 && total === 36 && steps.size >= 1 && steps.size <= 3, "heatmap: the three points' 36 counts in cells " + JSON.stringify([total, steps.size]));
+  check(cells.every((c) => c.bucket >= 0 && c.bucket <= 5), "heatmap: no point above 500 " + JSON.stringify(cells.map((c) => c.bucket)));
+  check(new Set(cells.map((c) => c.fill)).size >= 2, "heatmap: more points, another colour");
+  const bounds = await page.$$eval("#metric-heatmap text.bound", (els) => els.map((e) => e.textContent));
+  check(JSON.stringify(bounds) === JSON.stringify(["10", "25", "50", "100", "250", "500"]), "heatmap: the bucket bounds up the side " + JSON.stringify(bounds));
+  const legend = await page.$$eval("#heatmap-legend li[data-level]", (els) => els.map((e) => e.textContent));
+  check(legend.length >= 2 && legend[0].startsWith("1"), "heatmap: a legend of the colours " + JSON.stringify(legend));
+  const p95 = await page.$$eval("#metric-heatmap g.series[data-series=p95] circle", (els) => els.map((c) => ({ v: Number(c.dataset.value), cy: Number(c.getAttribute("cy")) })));
+  report.pages.heatmap_p95 = p95;
+  check(p95.length >= 1 && p95.every((p) => Math.abs(p.v - 350) < 1e-6), "heatmap: the p95 line over it, 350 at each step " + JSON.stringify(p95));
+  const band = cells.find((c) => c.bucket === 5);
+  check(band && p95.every((p) => p.cy >= band.y && p.cy <= band.y + band.h), "heatmap: the p95 drawn in the bucket from 250 to 500 " + JSON.stringify([band, p95]));
+  check(await page.$('#heatmap-legend li[data-series="p95"]'), "heatmap: the legend names the p95");
+  const rows = await page.$$eval("#heatmap-counts tbody tr", (trs) => trs.map((r) => [...r.children].slice(1).reduce((sum, c) => sum + Number(c.textContent.replace(/[^0-9]/g, "")), 0)));
+  check(rows.length === steps.size && rows.reduce((a, b) => a + b, 0) === 36, "heatmap: the counts as a table " + JSON.stringify(rows));
+  // The drawing's helpers on known values: the log scale's levels and the buckets' positions.
+  const unit = await page.evaluate(() => ({
+    levels: [1, 2, 10, 100].map((c) => heatLevel(c, 100)), legend: heatLegend(12).map((l) => [l.level, l.from, l.to]),
+    positions: [5, 25, 37.5, 900].map((v) => bucketPosition([10, 25, 50, null], v)),
+  }));
+  check(JSON.stringify(unit.levels) === "[1,1,4,6]", "heatmap: levels on a log scale " + JSON.stringify(unit.levels));
+  check(JSON.stringify(unit.legend) === "[[1,1,1],[2,2,2],[3,3,3],[4,4,5],[5,6,7],[6,8,12]]", "heatmap: the legend's ranges " + JSON.stringify(unit.legend));
+  check(JSON.stringify(unit.positions) === "[0.5,2,2.5,3.5]", "heatmap: values placed within their bucket " + JSON.stringify(unit.positions));
+  await noJsonText(page, "metrics heatmap");
+  await shot(page, "metrics-heatmap");
+}
+
+/**
+ * The calls between services of the range's most recent traces, worked out here from
+ * the API (each span whose parent is in another service), against the service map: the
+ * arrow from send-test to py-shop of samplePages' trace with its calls, errors and error
+ * rate, in the drawing and in the table beside it; the map from the keyboard; an arrow
+ * opening the newest trace with a failed call; and serviceGraph on known spans.
+ */
+async function serviceMapPage(page) {
+  const expected = await page.evaluate(async (t) => {
+    const get = async (p) => (await fetch(p, { headers: { Authorization: "Bearer " + t } })).json();
+    const list = (await get("/api/v1/traces?from=-1h&limit=50")).items;
+    const edges = {};
+    for (const item of list) {
+      const spans = (await get("/api/v1/traces/" + item.trace_id)).spans;
+      const byId = Object.fromEntries(spans.map((s) => [s.span_id, s]));
+      for (const s of spans) {
+        const p = byId[s.parent_span_id];
+        if (!p || p.service_name === s.service_name) continue;
+        const e = edges[p.service_name + " > " + s.service_name] = edges[p.service_name + " > " + s.service_name] || { calls: 0, errors: 0, failed_trace: null };
+        e.calls++;
+        if (s.status_code === 2) { e.errors++; e.failed_trace = e.failed_trace || item.trace_id; }
+      }
+    }
+    return { traces: list.length, edges };
+  }, token);
+  report.pages.service_map_expected = expected;
+  await open(page, "#/service-map");
+  check(await page.$eval('#nav a[data-page="traces"]', (a) => a.classList.contains("active")), "service map: in the Traces area of the navigation");
+  check(await page.$('#main nav.tabs a.active[data-tab="map"][aria-current="page"]'), "service map: its tab is the current one");
+  const source = await page.$eval("#service-map-source", (p) => ({ traces: Number(p.dataset.traces), text: p.textContent })).catch((e) => ({ error: String(e) }));
+  check(source.traces === expected.traces && source.text.includes("Computed from the " + expected.traces + " most recent traces"), "service map: says it is computed from the most recent traces " + JSON.stringify(source));
+  const drawn = await page.$$eval("#service-map a.map-edge", (els) => Object.fromEntries(els.map((a) => [a.dataset.from + " > " + a.dataset.to,
+    { calls: Number(a.dataset.calls), errors: Number(a.dataset.errors), label: a.querySelector("text.edge-label").textContent, href: a.getAttribute("href"), failing: a.classList.contains("failing") }])));
+  report.pages.service_map = drawn;
+  check(JSON.stringify(Object.keys(drawn).sort()) === JSON.stringify(Object.keys(expected.edges).sort()), "service map: an arrow per pair of services that call each other " + JSON.stringify([Object.keys(drawn), Object.keys(expected.edges)]));
+  const want = expected.edges["send-test > py-shop"];
+  const got = drawn["send-test > py-shop"];
+  check(want && want.errors >= 1, "service map: the sample trace calls py-shop from send-test and fails " + JSON.stringify(want));
+  if (want && got) {
+    const rate = (want.errors / want.calls * 100).toFixed(1) + "% err";
+    check(got.calls === want.calls && got.errors === want.errors && got.failing, "service map: the arrow's calls and errors " + JSON.stringify([got, want]));
+    check(got.label.startsWith(want.calls + (want.calls === 1 ? " call · " : " calls · ") + rate + " · p95 "), "service map: the arrow's label " + JSON.stringify([got.label, rate]));
+    check(got.href === "#/traces/" + want.failed_trace, "service map: the arrow opens the newest trace with a failed call " + JSON.stringify([got.href, want.failed_trace]));
+    const row = await page.$eval('#service-map-edges tr.map-edge-row[data-from="send-test"][data-to="py-shop"]', (r) => [...r.children].map((c) => c.textContent)).catch(() => []);
+    check(row[2] === String(want.calls) && row[3] === String(want.errors) && row[4] === (want.errors / want.calls * 100).toFixed(1) + " %" && / m?s$/.test(row[5] || ""),
+      "service map: the table beside it " + JSON.stringify(row));
+  } else check(false, "service map: no arrow from send-test to py-shop " + JSON.stringify(Object.keys(drawn)));
+  const services = await page.$$eval("#service-map a.map-node", (els) => els.map((a) => a.dataset.service));
+  check(services.includes("send-test") && services.includes("py-shop"), "service map: the services as boxes " + JSON.stringify(services));
+  // From the keyboard: one stop of the Tab key, the arrow keys from box to box and on to the arrows, Enter opens.
+  check((await page.$$("#service-map a[tabindex='0']")).length === 1, "service map: one stop of the Tab key");
+  await page.focus("#service-map a[tabindex='0']");
+  await page.keyboard.press("End");
+  const last = await page.evaluate(() => (document.activeElement.matches("#service-map a.map-edge, #service-map a.map-node") ? document.activeElement.getAttribute("aria-label") : null));
+  check(last, "service map: End moves the focus along the map");
+  const edgeSel = '#service-map a.map-edge[data-from="send-test"][data-to="py-shop"]';
+  if (await page.$(edgeSel)) {
+    await page.focus(edgeSel);
+    const focused = await page.evaluate(() => ({ label: document.activeElement.getAttribute("aria-label"), row: !!document.querySelector("#service-map-edges tr.highlight") }));
+    check(/send-test → py-shop: \d+ calls?, \d+ errors? \(/.test(focused.label || "") && focused.row, "service map: a focused arrow says what it is and marks its row " + JSON.stringify(focused));
+    await page.keyboard.press("Enter");
+    if (want) await traceOpened(page, want.failed_trace, "service map: Enter on the arrow");
+    await open(page, "#/service-map");
+  }
+  // serviceGraph on known spans: a call that fails half the time, a loop back, a span whose parent is missing.
+  const unit = await page.evaluate(() => {
+    const sp = (id, parent, svc, st, a, b) => ({ span_id: id, parent_span_id: parent, service_name: svc, status_code: st, start_time_unix_nano: String(a * 1e6), end_time_unix_nano: String(b * 1e6) });
+    const g = serviceGraph([
+      { trace_id: "t2", spans: [sp("a", null, "web", 1, 0, 100), sp("b", "a", "web", 0, 1, 90), sp("c", "b", "api", 2, 2, 50), sp("d", "c", "db", 0, 3, 10)] },
+      { trace_id: "t1", spans: [sp("a", null, "web", 1, 0, 100), sp("c", "a", "api", 0, 2, 30), sp("e", "c", "web", 0, 3, 4), sp("x", "zz", "api", 0, 1, 2)] },
+    ]);
+    const layout = mapLayout(g.services.map((s) => s.name), g.edges, new Map(g.services.map((s) => [s.name, s.roots])));
+    return { edges: g.edges.map((e) => [e.from, e.to, e.calls, e.errors, e.error_rate, e.p95_ms, e.trace_id, e.error_trace_id]), layers: [...layout].map(([n, p]) => [n, p.layer]), p95: nearestRank([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], 0.95) };
+  });
+  check(JSON.stringify(unit.edges) === JSON.stringify([["web", "api", 2, 1, 0.5, 48, "t2", "t2"], ["api", "db", 1, 0, 0, 7, "t2", null], ["api", "web", 1, 0, 0, 1, "t1", null]]),
+    "service map: serviceGraph on known spans " + JSON.stringify(unit.edges));
+  check(JSON.stringify(unit.layers) === JSON.stringify([["api", 1], ["db", 2], ["web", 0]]) && unit.p95 === 19, "service map: layers from the caller that starts the traces " + JSON.stringify(unit));
+  await noJsonText(page, "service map");
+  await shot(page, "service-map");
+}
+
+/**
+ * Health: every probe target its own series, none drawn over another: a lane of up and
+ * down each (its cells red where the target is down or blocked, green where up), a line
+ * of latency each in a colour of its own for the targets that answer, a legend of them,
+ * and since when each is in its state.
+ */
+async function probeSeries(page, probes) {
+  const lanes = await page.$$eval("#up-lanes g.lane", (gs) => gs.map((g) => ({
+    target: g.dataset.target, up: g.querySelectorAll("rect.cell.up").length, down: g.querySelectorAll("rect.cell.down").length,
+    last: ([...g.querySelectorAll("rect.cell")].pop() || { classList: [] }).classList[1] || "",
+    colour: getComputedStyle(g.querySelector(".lane-swatch")).fill,
+  })));
+  report.pages.up_lanes = lanes;
+  const names = probes.map(([n]) => n).sort();
+  check(names.length === 4 && JSON.stringify(lanes.map((l) => l.target).sort()) === JSON.stringify(names), "health: four targets, four lanes " + JSON.stringify([lanes, names]));
+  check(new Set(lanes.map((l) => l.colour)).size === lanes.length, "health: each target its own colour " + JSON.stringify(lanes));
+  // The last step as the target is now (a target up may have failed its first probe, as the server started: flapping).
+  for (const [name, state] of probes) {
+    const lane = lanes.find((l) => l.target === name) || {};
+    check(state === "up" ? lane.last === "up" || lane.last === "flapping" : lane.last === "down", "health: the lane of " + name + " ends " + state + " " + JSON.stringify(lane));
+  }
+  const lines = await page.$$eval("#latency-lines g.series", (gs) => gs.map((g) => [g.dataset.target, getComputedStyle(g).stroke, g.querySelectorAll("circle").length]));
+  report.pages.latency_lines = lines;
+  const answering = probes.filter(([, s]) => s === "up").map(([n]) => n).sort();
+  check(JSON.stringify(lines.map((l) => l[0]).sort()) === JSON.stringify(answering) && lines.every((l) => l[2] > 0), "health: a latency line per target that answers " + JSON.stringify([lines, answering]));
+  check(new Set(lines.map((l) => l[1])).size === lines.length, "health: the latency lines in colours of their own " + JSON.stringify(lines));
+  const legend = await page.$$eval("#latency-legend li", (els) => els.map((e) => e.dataset.series).sort());
+  check(JSON.stringify(legend) === JSON.stringify(answering), "health: the latency legend names the lines " + JSON.stringify(legend));
+  const since = await page.$$eval("#main tr.probe-row", (trs) => trs.map((r) => r.children[2].textContent));
+  check(since.length === 4 && since.every((t) => /ago|just now|all of the last/.test(t)), "health: since when each target is in its state " + JSON.stringify(since));
+}
+
+/**
+ * Every page again in the dark theme (the system's preference), where it was shot in the
+ * light one: a dark body, no console error, no JSON text, and `<page>-dark.png`.
+ */
+async function darkPages(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "dark" });
+  await context.addInitScript((t) => sessionStorage.setItem("automagik-telemetry.token", t), token);
+  const problems = [];
+  for (const name of DARK_PAGES) {
+    const url = darkRoutes.get(name);
+    check(url, "dark: the page " + name + " was not shot in the light theme");
+    if (!url) continue;
+    // A page of its own each: a change of the hash alone would not load the page anew.
+    const page = await watched(context, "dark " + name);
+    await page.goto(url);
+    await page.waitForSelector("#main[data-ready=true]", { timeout: 15000 }).catch(() => failures.push("dark: " + name + " did not load"));
+    await page.waitForFunction(() => !document.body.innerText.includes("Loading chart"), null, { timeout: 15000 }).catch(() => {});
+    if (name === "genai-run") await page.$$eval("#llm-calls tr.llm-call-row[aria-expanded=false]", (rows) => rows.forEach((r) => r.click()));
+    check(luminance(await bodyBackground(page)) < 0.2, "dark: " + name + " has a dark body");
+    await noJsonText(page, "dark " + name);
+    await page.screenshot({ path: path.join(shots, name + "-dark.png"), fullPage: true });
+    problems.push(...page.problems);
+    await page.close();
+  }
+  check(problems.length === 0, "dark pages: " + JSON.stringify(problems));
+  await context.close();
 }
 
 /**
@@ -755,7 +954,7 @@ async function narrow(browser) {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await context.addInitScript((t) => sessionStorage.setItem("automagik-telemetry.token", t), token);
   const page = await watched(context, "narrow");
-  for (const route of ["#/overview", "#/traces", "#/logs", "#/runs", "#/sessions", "#/usage", "#/health"]) {
+  for (const route of ["#/overview", "#/traces", "#/service-map", "#/logs", "#/metrics?name=dashboard.sample.duration_ms", "#/runs", "#/sessions", "#/usage", "#/health"]) {
     await open(page, route);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, route + " on a narrow screen scrolls sideways by " + overflow + "px");
@@ -784,9 +983,28 @@ async function status(browser) {
   check(text.includes("Dependencies up"), "status: shows the probes' public counts");
   check(text.includes("3 / 4"), "status: shows three of four agents healthy");
   check(text.includes("Version 2.4.0"), "status: shows the version shares");
+  // Each dependency's state, latency and since when, where the server publishes them.
+  const published = await page.evaluate(async () => (await (await fetch("/telemetry/public")).json()).probes || {}).catch(() => ({}));
+  const rows = await page.$$eval("#probe-targets tr.probe-target", (trs) => trs.map((r) => [r.dataset.state, r.children[2].textContent, r.children[3].textContent]));
+  report.pages.status_targets = rows;
+  check(/dependenc/.test(await page.textContent("#probes-summary").catch(() => "")), "status: says how many dependencies are up");
+  if (Array.isArray(published.targets)) {
+    check(rows.length === published.targets.length && rows.every(([st], i) => st === published.targets[i].state),
+      "status: a row per published dependency with its state " + JSON.stringify([rows, published.targets]));
+    check(rows.every(([st, ms]) => (st === "up") === / m?s$/.test(ms)), "status: the latency of the dependencies that answered " + JSON.stringify(rows));
+  }
   check(page.problems.length === 0, "status: " + JSON.stringify(page.problems));
   await shot(page, "status");
   await context.close();
+  // And in the dark theme, the system's.
+  const dark = await browser.newContext({ viewport: { width: 1000, height: 760 }, colorScheme: "dark" });
+  const night = await watched(dark, "status (dark)");
+  await night.goto(base + "/status");
+  await night.waitForSelector("#status[data-ready=true]", { timeout: 15000 });
+  check(luminance(await bodyBackground(night)) < 0.2, "status: dark in the dark theme");
+  await night.screenshot({ path: path.join(shots, "status-dark.png"), fullPage: true });
+  check(night.problems.length === 0, "status (dark): " + JSON.stringify(night.problems));
+  await dark.close();
 }
 
 /** Bytes a first visit transfers, and the time to first contentful paint and to data. */

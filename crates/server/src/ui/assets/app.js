@@ -24,7 +24,9 @@ async function request(path) {
     try {
       message = (await resp.json()).error || message;
     } catch (_) { /* not JSON */ }
-    throw new Error(message);
+    const err = new Error(message);
+    err.status = resp.status;
+    throw err;
   }
   return resp;
 }
@@ -67,6 +69,12 @@ function range() {
 
 function rangeParams() {
   return { from: "-" + range() };
+}
+
+/** The range chosen, in milliseconds ("15m", "1h", "6h", "24h", "7d"). */
+function rangeMs() {
+  const m = /^(\d+)([mhd])$/.exec(range());
+  return m ? Number(m[1]) * { m: 60000, h: 3600000, d: 86400000 }[m[2]] : 3600000;
 }
 
 function fmtMs(ms) {
@@ -303,7 +311,7 @@ function setHash(path, params) {
 async function traces(main) {
   const values = hashParams();
   const services = await api("/api/v1/services");
-  add(main, h("h1", {}, "Traces"), filterForm([
+  add(main, h("h1", {}, "Traces"), tracesTabs("list"), filterForm([
     { name: "service", label: "Service", options: ["", ...services.items] },
     { name: "name", label: "Root span name" },
     { name: "status", label: "Status", options: ["", "ok", "error", "unset"] },
@@ -318,6 +326,364 @@ async function traces(main) {
     { title: "Status", value: (t) => badge(["unset", "ok", "error"][t.status_code] || "unset") },
   ], items.map((t) => ({ ...t, __attrs: { class: "trace-row", "data-trace-id": t.trace_id } })),
   (t) => { location.hash = "#/traces/" + t.trace_id; }, { id: "trace-list" })), "No traces in this range.");
+}
+
+/** The tabs of the traces' pages: the list and the service map. */
+function tracesTabs(current) {
+  const tab = (id, href, label) => h("a", { href, class: "tab" + (id === current ? " active" : ""), "aria-current": id === current ? "page" : null, dataset: { tab: id } }, label);
+  return h("nav", { class: "tabs", "aria-label": "Views of the traces" },
+    tab("list", "#/traces", "Traces"), tab("map", "#/service-map", "Service map"));
+}
+
+/** The traces the service map reads: the most recent of the range, at most this many. */
+const MAP_TRACES = 50;
+/** Traces whose spans the service map reads at once. */
+const MAP_PARALLEL = 4;
+/** Services drawn on the map at most (the busiest); the tables list them all. */
+const MAP_MAX_NODES = 40;
+
+/** Runs `fn` on every item, `n` at a time: in the items' order, `{value}` or `{error}` each. */
+async function inBatches(items, n, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        out[i] = { value: await fn(items[i]) };
+      } catch (e) {
+        out[i] = { error: e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(n, 1), items.length) }, worker));
+  return out;
+}
+
+/** The value at quantile `q` (0 to 1) of `values` by nearest rank; null when there are none. */
+function nearestRank(values, q) {
+  if (!values.length) return null;
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** A span's duration in milliseconds, null when its times are not numbers of nanoseconds. */
+function spanMs(s) {
+  try {
+    return Number(BigInt(s.end_time_unix_nano) - BigInt(s.start_time_unix_nano)) / 1e6;
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * The services of `traces` (as `/api/v1/traces/{id}` gives them, the newest first) and
+ * the calls between them: for every span whose parent span is in another service, an
+ * edge from the parent's service to the span's, with its calls, errors (spans of status
+ * error), error rate and p95 duration (nearest rank), and the newest trace holding one
+ * of its calls (and one of its failed calls). Services by name; edges by calls, most
+ * first, then by names.
+ */
+function serviceGraph(traces) {
+  const services = new Map();
+  const service = (name) => {
+    if (!services.has(name)) services.set(name, { name, spans: 0, errors: 0, roots: 0, calls_in: 0, calls_out: 0 });
+    return services.get(name);
+  };
+  const edges = new Map();
+  let spanCount = 0;
+  for (const t of traces) {
+    const spans = Array.isArray(t && t.spans) ? t.spans : [];
+    const byId = new Map(spans.map((s) => [s.span_id, s]));
+    for (const s of spans) {
+      spanCount++;
+      const own = service(String(s.service_name || ""));
+      own.spans++;
+      if (s.status_code === 2) own.errors++;
+      if (!s.parent_span_id) own.roots++;
+      const parent = s.parent_span_id ? byId.get(s.parent_span_id) : null;
+      if (!parent || String(parent.service_name || "") === own.name) continue;
+      const from = String(parent.service_name || "");
+      const key = JSON.stringify([from, own.name]);
+      if (!edges.has(key)) edges.set(key, { from, to: own.name, calls: 0, errors: 0, durations: [], trace_id: t.trace_id, error_trace_id: null });
+      const e = edges.get(key);
+      e.calls++;
+      service(from).calls_out++;
+      own.calls_in++;
+      if (s.status_code === 2) {
+        e.errors++;
+        if (!e.error_trace_id) e.error_trace_id = t.trace_id;
+      }
+      const ms = spanMs(s);
+      if (ms !== null && Number.isFinite(ms)) e.durations.push(Math.max(ms, 0));
+    }
+  }
+  const list = [...edges.values()].map(({ durations, ...e }) => ({ ...e, error_rate: e.calls ? e.errors / e.calls : 0, p95_ms: nearestRank(durations, 0.95) }));
+  list.sort((a, b) => b.calls - a.calls || a.from.localeCompare(b.from) || a.to.localeCompare(b.to));
+  return { services: [...services.values()].sort((a, b) => a.name.localeCompare(b.name)), edges: list, traces: traces.length, spans: spanCount };
+}
+
+/**
+ * Layers of the services for the map, left to right: each service one layer after the
+ * furthest of its callers (the calls that close a loop left out, walking first from the
+ * services nobody calls, then from those with the most root spans: `roots`, a Map of
+ * name to count); in a layer, services ordered by where their callers are. A Map from
+ * name to {layer, row, rows}.
+ */
+function mapLayout(names, edges, roots) {
+  const known = new Set(names);
+  const out = new Map(names.map((n) => [n, []]));
+  const incoming = new Map(names.map((n) => [n, 0]));
+  for (const e of edges) {
+    if (!known.has(e.from) || !known.has(e.to)) continue;
+    out.get(e.from).push(e.to);
+    incoming.set(e.to, incoming.get(e.to) + 1);
+  }
+  // Calls that close a loop (found walking from the services nobody calls) are left out.
+  const state = new Map();
+  const back = new Set();
+  const visit = (u) => {
+    const stack = [[u, 0]];
+    state.set(u, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const next = out.get(top[0])[top[1]++];
+      if (next === undefined) { state.set(top[0], 2); stack.pop(); continue; }
+      if (state.get(next) === 1) back.add(top[0] + "\u0000" + next);
+      else if (!state.has(next)) { state.set(next, 1); stack.push([next, 0]); }
+    }
+  };
+  const rootsOf = (n) => (roots && roots.get(n)) || 0;
+  const order = names.slice().sort((a, b) => (incoming.get(a) === 0 ? 0 : 1) - (incoming.get(b) === 0 ? 0 : 1) || rootsOf(b) - rootsOf(a) || a.localeCompare(b));
+  for (const n of order) if (!state.has(n)) visit(n);
+  const parents = new Map(names.map((n) => [n, []]));
+  for (const [u, vs] of out) for (const v of vs) if (!back.has(u + "\u0000" + v)) parents.get(v).push(u);
+  // The longest chain of callers, without loops now.
+  const layer = new Map();
+  const depth = (v) => {
+    const stack = [v];
+    while (stack.length) {
+      const x = stack[stack.length - 1];
+      if (layer.has(x)) { stack.pop(); continue; }
+      const todo = parents.get(x).filter((p) => !layer.has(p));
+      if (todo.length) { stack.push(...todo); continue; }
+      layer.set(x, parents.get(x).reduce((m, p) => Math.max(m, layer.get(p) + 1), 0));
+      stack.pop();
+    }
+    return layer.get(v);
+  };
+  names.forEach(depth);
+  const layers = [];
+  for (const n of names) (layers[layer.get(n)] = layers[layer.get(n)] || []).push(n);
+  const row = new Map();
+  layers.forEach((members, i) => {
+    const at = (n) => {
+      const ps = parents.get(n).filter((p) => row.has(p));
+      return ps.length ? ps.reduce((s, p) => s + row.get(p), 0) / ps.length : Infinity;
+    };
+    const sorted = i === 0 ? members.slice().sort((a, b) => a.localeCompare(b)) : members.slice().sort((a, b) => at(a) - at(b) || a.localeCompare(b));
+    sorted.forEach((n, k) => row.set(n, k));
+  });
+  return new Map(names.map((n) => [n, { layer: layer.get(n), row: row.get(n), rows: layers[layer.get(n)].length }]));
+}
+
+/** A name cut to `max` characters with an ellipsis. */
+function shortName(name, max) {
+  const chars = [...String(name)];
+  return chars.length > max ? chars.slice(0, max - 1).join("") + "…" : chars.join("");
+}
+
+/** An edge's figures in a line: "12 calls · 8.3% err · p95 45 ms". */
+function edgeText(e) {
+  return fmtNum(e.calls) + (e.calls === 1 ? " call" : " calls") + " · " + (e.error_rate * 100).toFixed(1) + "% err · p95 " + (e.p95_ms === null ? "–" : fmtMs(e.p95_ms));
+}
+
+/**
+ * The service map drawn as SVG: services as boxes in layers (mapLayout), calls as
+ * arrows from the caller's service to the called one's, labelled with their calls,
+ * error rate and p95; a box opens the service's traces, an arrow the newest trace with
+ * such a call (a failed one when there is). One stop of the Tab key (rovingLinks): the
+ * arrow keys move between the services, then the calls.
+ */
+function serviceMapSvg(graph, width, onFocus) {
+  const busiest = graph.services.slice().sort((a, b) => b.spans - a.spans || a.name.localeCompare(b.name)).slice(0, MAP_MAX_NODES);
+  const drawn = new Set(busiest.map((s) => s.name));
+  const names = graph.services.filter((s) => drawn.has(s.name)).map((s) => s.name);
+  const edges = graph.edges.filter((e) => drawn.has(e.from) && drawn.has(e.to));
+  // Services that call or are called in layers; the others in rows below them.
+  const linked = new Set(edges.flatMap((e) => [e.from, e.to]));
+  const connected = names.filter((n) => linked.has(n));
+  const alone = new Map(names.filter((n) => !linked.has(n)).map((n, i) => [n, i]));
+  const pos = mapLayout(connected, edges, new Map(graph.services.map((s) => [s.name, s.roots])));
+  const layers = connected.length ? Math.max(...[...pos.values()].map((p) => p.layer + 1)) : 0;
+  const maxRows = connected.length ? Math.max(...[...pos.values()].map((p) => p.rows)) : 0;
+  const nodeW = 170;
+  const nodeH = 46;
+  const rowGap = 40;
+  const pad = 16;
+  const gap = layers > 1 ? Math.max(200, Math.min(320, (width - 2 * pad - layers * nodeW) / (layers - 1))) : 0;
+  const backs = edges.filter((e) => pos.get(e.to).layer <= pos.get(e.from).layer).length;
+  const innerH = maxRows ? maxRows * nodeH + (maxRows - 1) * rowGap : 0;
+  const graphW = layers ? layers * nodeW + (layers - 1) * gap : 0;
+  const graphH = innerH ? innerH + (backs ? 70 : 0) : 0;
+  const cols = Math.max(1, Math.floor((width - 2 * pad + 20) / (nodeW + 20)));
+  const aloneTop = pad + graphH + (alone.size ? (graphH ? 44 : 22) : 0);
+  const height = alone.size ? aloneTop + Math.ceil(alone.size / cols) * (nodeH + 16) - 16 + pad : pad * 2 + graphH;
+  const w = Math.max(width, pad * 2 + graphW);
+  const left = pad + Math.max(0, (w - 2 * pad - graphW) / 2);
+  const box = (n) => {
+    if (alone.has(n)) {
+      const i = alone.get(n);
+      return { x: pad + (i % cols) * (nodeW + 20), y: aloneTop + Math.floor(i / cols) * (nodeH + 16) };
+    }
+    const p = pos.get(n);
+    const colH = p.rows * nodeH + (p.rows - 1) * rowGap;
+    return { x: left + p.layer * (nodeW + gap), y: pad + (innerH - colH) / 2 + p.row * (nodeH + rowGap) };
+  };
+  const svg = svgEl("svg", {
+    width: w, height, viewBox: "0 0 " + w + " " + height, class: "service-map", role: "group", id: "service-map-svg",
+    "aria-label": "Service map: " + fmtNum(names.length) + " services and " + fmtNum(edges.length) + " calls between them",
+  }, svgEl("title", {}, "Service map"),
+  svgEl("defs", {}, ["", "-error"].map((k) => svgEl("marker", {
+    id: "svc-map-arrow" + k, class: "map-arrow" + k, viewBox: "0 0 10 10", refX: 9, refY: 5, markerUnits: "userSpaceOnUse", markerWidth: 11, markerHeight: 11, orient: "auto-start-reverse",
+  }, svgEl("path", { d: "M0,0 L10,5 L0,10 z" })))));
+  const maxCalls = Math.max(1, ...edges.map((e) => e.calls));
+  const edgeLinks = edges.map((e) => {
+    const a = box(e.from);
+    const b = box(e.to);
+    let d;
+    let lx;
+    let ly;
+    if (pos.get(e.to).layer > pos.get(e.from).layer) {
+      const x1 = a.x + nodeW;
+      const y1 = a.y + nodeH / 2;
+      const x2 = b.x - 2;
+      const y2 = b.y + nodeH / 2;
+      const dx = (x2 - x1) / 2;
+      d = "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " + (x2 - dx) + "," + y2 + " " + x2 + "," + y2;
+      // The label halfway through the first gap after the caller.
+      const span = pos.get(e.to).layer - pos.get(e.from).layer;
+      const t = 0.5 / span;
+      const bez = (p0, p1, p2, p3) => (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t * t * p2 + t ** 3 * p3;
+      lx = bez(x1, x1 + dx, x2 - dx, x2);
+      ly = bez(y1, y1, y2, y2) - 6;
+    } else {
+      // A call back to an earlier (or the same) layer: an arc under the map.
+      const x1 = a.x + nodeW / 2;
+      const x2 = b.x + nodeW / 2 + (x1 === b.x + nodeW / 2 ? 12 : 0);
+      const y1 = a.y + nodeH;
+      const y2 = b.y + nodeH + 2;
+      const low = pad + innerH + 55;
+      d = "M" + x1 + "," + y1 + " C" + x1 + "," + low + " " + x2 + "," + low + " " + x2 + "," + y2;
+      lx = (x1 + x2) / 2;
+      ly = pad + innerH + 40;
+    }
+    const failing = e.errors > 0;
+    const label = e.from + " → " + e.to + ": " + fmtNum(e.calls) + (e.calls === 1 ? " call, " : " calls, ") + fmtNum(e.errors)
+      + (e.errors === 1 ? " error" : " errors") + " (" + (e.error_rate * 100).toFixed(1) + "%), p95 " + (e.p95_ms === null ? "unknown" : fmtMs(e.p95_ms))
+      + "; opens the newest trace with " + (failing ? "a failed call" : "such a call");
+    const text = edgeText(e);
+    const textW = text.length * 6.1 + 8;
+    return svgEl("a", {
+      href: "#/traces/" + encodeURIComponent(failing ? e.error_trace_id : e.trace_id), class: "map-edge" + (failing ? " failing" : ""),
+      "data-from": e.from, "data-to": e.to, "data-calls": e.calls, "data-errors": e.errors, "data-error-rate": e.error_rate, "data-p95": e.p95_ms === null ? "" : e.p95_ms,
+      "aria-label": label,
+    }, svgEl("title", {}, label),
+    svgEl("path", { class: "edge-hit", d }),
+    svgEl("path", { class: "edge-line", d, "stroke-width": (1.5 + 2.5 * Math.log(e.calls) / Math.log(Math.max(maxCalls, 2))).toFixed(2), "marker-end": "url(#svc-map-arrow" + (failing ? "-error" : "") + ")" }),
+    svgEl("rect", { class: "edge-label-bg", x: (lx - textW / 2).toFixed(1), y: (ly - 11).toFixed(1), width: textW.toFixed(1), height: 15, rx: 3 }),
+    svgEl("text", { class: "edge-label", x: lx.toFixed(1), y: ly.toFixed(1), "text-anchor": "middle" }, text));
+  });
+  const byName = new Map(graph.services.map((s) => [s.name, s]));
+  const inOrder = [...connected.slice().sort((a, b) => pos.get(a).layer - pos.get(b).layer || pos.get(a).row - pos.get(b).row), ...alone.keys()];
+  const nodeLinks = inOrder.map((n) => {
+    const s = byName.get(n);
+    const b = box(n);
+    const label = (n || "(no service)") + ": " + fmtNum(s.spans) + (s.spans === 1 ? " span, " : " spans, ") + fmtNum(s.errors) + (s.errors === 1 ? " error" : " errors")
+      + ", called " + fmtNum(s.calls_in) + " times, calls others " + fmtNum(s.calls_out) + " times; opens its traces";
+    return svgEl("a", { href: "#/traces" + query({ service: n }), class: "map-node" + (s.errors ? " failing" : "") + (alone.has(n) ? " alone" : ""), "data-service": n, "aria-label": label },
+      svgEl("title", {}, label),
+      svgEl("rect", { x: b.x, y: b.y, width: nodeW, height: nodeH, rx: 6 }),
+      svgEl("text", { class: "node-name", x: b.x + 10, y: b.y + 19 }, shortName(n || "(no service)", 22)),
+      svgEl("text", { class: "node-facts", x: b.x + 10, y: b.y + 36 }, fmtNum(s.spans) + (s.spans === 1 ? " span" : " spans") + (s.errors ? " · " + fmtNum(s.errors) + " err" : "")));
+  });
+  svg.append(svgEl("g", { class: "map-edges" }, edgeLinks), svgEl("g", { class: "map-nodes" }, nodeLinks),
+    alone.size ? svgEl("text", { class: "map-note", x: pad, y: aloneTop - 8 }, connected.length ? "No call to or from another service:" : "No call between services in these traces:") : null);
+  const links = [...nodeLinks, ...edgeLinks];
+  rovingLinks(svg, links);
+  if (onFocus) {
+    for (const a of links) {
+      a.addEventListener("focus", () => onFocus(a, true));
+      a.addEventListener("blur", () => onFocus(a, false));
+    }
+  }
+  return { svg, hidden: graph.services.length - names.length };
+}
+
+/**
+ * The service map of the range: the spans of its most recent traces (MAP_TRACES, read
+ * MAP_PARALLEL at a time) as services and the calls between them (serviceGraph), drawn
+ * (serviceMapSvg) with the same figures as tables beside it.
+ */
+async function serviceMap(main) {
+  add(main, h("h1", {}, "Service map"), tracesTabs("map"));
+  const list = await api("/api/v1/traces" + query({ ...rangeParams(), limit: MAP_TRACES }));
+  const items = (list.items || []).slice(0, MAP_TRACES);
+  if (!items.length) return add(main, h("p", { class: "muted", id: "service-map-empty" }, "No traces in this range."));
+  const progress = h("p", { class: "muted", id: "service-map-progress" }, "Reading the spans of " + fmtNum(items.length) + (items.length === 1 ? " trace…" : " traces…"));
+  add(main, progress);
+  const reads = await inBatches(items, MAP_PARALLEL, (t) => api("/api/v1/traces/" + encodeURIComponent(t.trace_id)));
+  const refused = reads.find((r) => r.error instanceof AuthError);
+  if (refused) throw refused.error;
+  const read = reads.filter((r) => r.value).map((r) => r.value);
+  const failed = reads.length - read.length;
+  const graph = serviceGraph(read);
+  const rangeName = document.getElementById("range").selectedOptions[0].textContent;
+  progress.replaceWith(h("p", { class: "muted", id: "service-map-source", dataset: { traces: String(read.length), spans: String(graph.spans) } },
+    "Computed from the " + fmtNum(read.length) + " most recent " + (read.length === 1 ? "trace" : "traces") + " of the last " + rangeName
+      + " (" + fmtNum(graph.spans) + " spans): an arrow for every span whose parent span is in another service, from the parent's service to the span's; "
+      + "its errors are the called spans of status error, its p95 their duration's. A service opens its traces, an arrow the newest trace with such a call.",
+    failed ? h("span", { class: "error" }, " " + fmtNum(failed) + (failed === 1 ? " trace" : " traces") + " could not be read.") : null));
+  if (!graph.edges.length) {
+    add(main, h("p", { class: "muted", id: "service-map-none" }, graph.services.length > 1
+      ? "None of these traces crosses from one service to another."
+      : "These traces are all in one service: no call between services."));
+  }
+  const edgeRows = new Map();
+  const nodeRows = new Map();
+  const highlight = (a, on) => {
+    const row = a.classList.contains("map-edge") ? edgeRows.get(a.dataset.from + "\u0000" + a.dataset.to) : nodeRows.get(a.dataset.service);
+    if (row) row.classList.toggle("highlight", on);
+  };
+  let hidden = 0;
+  const box = drawnBox({ class: "panel chart-box map-box", id: "service-map" }, (width) => {
+    const drawn = serviceMapSvg(graph, width, highlight);
+    hidden = drawn.hidden;
+    return h("div", { class: "map-scroll" }, drawn.svg,
+      hidden ? h("p", { class: "muted small" }, "The " + MAP_MAX_NODES + " busiest services are drawn; " + fmtNum(hidden) + " more are in the table.") : null);
+  });
+  const edgeTable = table([
+    { title: "From", value: (e) => h("a", { href: "#/traces" + query({ service: e.from }) }, e.from || "(no service)") },
+    { title: "To", value: (e) => h("a", { href: "#/traces" + query({ service: e.to }) }, e.to || "(no service)") },
+    { title: "Calls", num: true, value: (e) => fmtNum(e.calls) },
+    { title: "Errors", num: true, value: (e) => fmtNum(e.errors) },
+    { title: "Error rate", num: true, value: (e) => (e.error_rate * 100).toFixed(1) + " %" },
+    { title: "p95", num: true, value: (e) => (e.p95_ms === null ? "–" : fmtMs(e.p95_ms)) },
+    { title: "Newest trace", narrow: true, value: (e) => h("a", { href: "#/traces/" + encodeURIComponent(e.trace_id) }, h("code", {}, String(e.trace_id).slice(0, 8))) },
+  ], graph.edges.map((e) => ({ ...e, __attrs: { class: "map-edge-row", "data-from": e.from, "data-to": e.to } })), null, { id: "service-map-edges" });
+  for (const tr of edgeTable.querySelectorAll("tr.map-edge-row")) edgeRows.set(tr.dataset.from + "\u0000" + tr.dataset.to, tr);
+  const nodeTable = table([
+    { title: "Service", value: (s) => h("a", { href: "#/traces" + query({ service: s.name }) }, s.name || "(no service)") },
+    { title: "Spans", num: true, value: (s) => fmtNum(s.spans) },
+    { title: "Errors", num: true, value: (s) => fmtNum(s.errors) },
+    { title: "Called", num: true, value: (s) => fmtNum(s.calls_in) },
+    { title: "Calls others", num: true, value: (s) => fmtNum(s.calls_out) },
+  ], graph.services.map((s) => ({ ...s, __attrs: { class: "map-node-row", "data-service": s.name } })), null, { id: "service-map-services" });
+  for (const tr of nodeTable.querySelectorAll("tr.map-node-row")) nodeRows.set(tr.dataset.service, tr);
+  add(main, box, h("div", { class: "grid2 map-tables" },
+    h("section", { "aria-labelledby": "map-calls-title" }, h("h2", { id: "map-calls-title" }, "Calls between services"),
+      graph.edges.length ? edgeTable : h("p", { class: "muted" }, "None.")),
+    h("section", { "aria-labelledby": "map-services-title" }, h("h2", { id: "map-services-title" }, "Services"), nodeTable)));
 }
 
 /** A box whose chart `draw(width)` is drawn at the box's width once it is laid out
@@ -857,6 +1223,187 @@ async function percentileChart(name, kind, params) {
   return [box, legend, noteList];
 }
 
+/** Colour levels of the heatmap's cells (app.css `.heat-1` to `.heat-6`). */
+const HEAT_LEVELS = 6;
+
+/** The level (1 to HEAT_LEVELS) of `count` among counts up to `max`, on a log scale: 1
+ * for a single point, HEAT_LEVELS for the most; 0 for none. */
+function heatLevel(count, max) {
+  if (!(count > 0)) return 0;
+  if (!(max > 1)) return HEAT_LEVELS;
+  const x = Math.log(Math.min(count, max)) / Math.log(max);
+  return Math.min(HEAT_LEVELS, 1 + Math.floor(x * HEAT_LEVELS));
+}
+
+/** The counts each level covers, up to `max`: [{level, from, to}], levels covering no
+ * whole count left out. */
+function heatLegend(max) {
+  if (!(max >= 1)) return [];
+  const out = [];
+  for (let level = 1; level <= HEAT_LEVELS; level++) {
+    let from = level === 1 ? 1 : Math.ceil(Math.pow(max, (level - 1) / HEAT_LEVELS));
+    while (from <= max && heatLevel(from, max) < level) from++;
+    while (from > 1 && heatLevel(from - 1, max) === level) from--;
+    let to = level === HEAT_LEVELS ? max : Math.ceil(Math.pow(max, level / HEAT_LEVELS));
+    while (to >= from && heatLevel(to, max) > level) to--;
+    while (to < max && heatLevel(to + 1, max) === level) to++;
+    if (from <= to && heatLevel(from, max) === level) out.push({ level, from, to });
+  }
+  return out;
+}
+
+/** A bucket's range as text from the heatmap's upper bounds: "≤ 10", "(10, 25]", "> 500". */
+function bucketText(bounds, i) {
+  const hi = bounds[i];
+  const lo = i > 0 ? bounds[i - 1] : null;
+  if (hi === null || hi === undefined) return lo === null ? "any" : "> " + fmtNum(lo);
+  return lo === null ? "≤ " + fmtNum(hi) : "(" + fmtNum(lo) + ", " + fmtNum(hi) + "]";
+}
+
+/**
+ * A heatmap as the API gives it (`{name, step_ms, from, to, bounds, steps: [{time,
+ * counts}]}`: the upper bounds of the buckets that hold points, null for +inf), checked:
+ * bounds numbers in order with null only last, every step's counts one per bucket
+ * (missing ones 0), steps by time; `from` and `to` as milliseconds, NaN when absent.
+ * Throws on a shape it cannot draw.
+ */
+function heatmapData(hm) {
+  if (!hm || !Array.isArray(hm.bounds) || !Array.isArray(hm.steps)) throw new Error("the heatmap could not be read");
+  const bounds = hm.bounds.slice(0, 500).map((b) => (b === null ? null : Number(b)));
+  if (bounds.some((b, i) => (b === null ? i !== bounds.length - 1 : !Number.isFinite(b) || (i > 0 && b < bounds[i - 1])))) {
+    throw new Error("the heatmap's bucket bounds could not be read");
+  }
+  const step = Math.max(Number(hm.step_ms) || 0, 1);
+  const steps = hm.steps.slice(0, 5000).map((s) => ({
+    time: Date.parse(s && s.time),
+    counts: bounds.map((_, i) => {
+      const c = Number(((s && s.counts) || [])[i]);
+      return Number.isFinite(c) && c > 0 ? c : 0;
+    }),
+  })).filter((s) => Number.isFinite(s.time)).sort((a, b) => a.time - b.time);
+  return { name: hm.name, step, bounds, steps: bounds.length ? steps : [], from: Date.parse(hm.from), to: Date.parse(hm.to) };
+}
+
+/** Where value `v` falls on the heatmap's bucket scale: the bucket's index plus how far
+ * into it (0 to 1, linearly between its bounds; the middle of the last, unbounded one). */
+function bucketPosition(bounds, v) {
+  let i = bounds.findIndex((b) => b === null || v <= b);
+  if (i < 0) i = bounds.length - 1;
+  const hi = bounds[i];
+  if (hi === null) return i + 0.5;
+  const lo = i > 0 ? bounds[i - 1] : Math.min(0, hi - 1);
+  return i + (hi > lo ? Math.min(Math.max((v - lo) / (hi - lo), 0), 1) : 1);
+}
+
+/**
+ * The heatmap of histogram `name` (GET /api/v1/metrics/{name}/heatmap): the points per
+ * step and bucket as cells (time across, buckets up, the colour by count on a log
+ * scale), a legend, and the p95 over time drawn over it; the counts as a table too.
+ * A server without the endpoint (404) or refusing the request (400) gets a message.
+ */
+async function heatmapChart(name, params) {
+  const base = "/api/v1/metrics/" + encodeURIComponent(name);
+  let data;
+  try {
+    data = heatmapData(await api(base + "/heatmap" + query(params)));
+  } catch (e) {
+    if (e instanceof AuthError) throw e;
+    // A 404 without a message of the API's own: a server older than the endpoint.
+    const why = e.status === 404 && /^404\b/.test(String(e.message)) ? "this server does not give histogram heatmaps (no /heatmap endpoint)" : String(e.message || e);
+    return h("div", { class: "panel", id: "metric-heatmap", dataset: { state: "unavailable" } }, h("p", { class: "muted heatmap-unavailable" }, "No heatmap: " + why + "."));
+  }
+  const max = Math.max(0, ...data.steps.flatMap((s) => s.counts));
+  if (!data.steps.length || !max) {
+    return h("div", { class: "panel", id: "metric-heatmap", dataset: { state: "empty" } }, h("p", { class: "muted" }, "No histogram points in this range."));
+  }
+  // The p95 of the same steps, drawn over the cells.
+  let p95 = [];
+  let p95Note = null;
+  try {
+    const r = await api(base + "/series" + query({ ...params, step: data.step + "ms", agg: "p95" }));
+    p95 = (((r.series || [])[0] || {}).points || []).map((pt) => ({ time: Date.parse(pt.time), value: pt.value }))
+      .filter((pt) => Number.isFinite(pt.time) && typeof pt.value === "number" && Number.isFinite(pt.value));
+  } catch (e) {
+    if (e instanceof AuthError) throw e;
+    p95Note = "p95: " + (e.message || e);
+  }
+  const nb = data.bounds.length;
+  // The whole range across, as the other charts have it.
+  const now = Date.now();
+  const t0 = Math.min(data.steps[0].time, Number.isFinite(data.from) ? data.from : now - rangeMs());
+  const t1 = Math.max(data.steps[data.steps.length - 1].time + data.step, Number.isFinite(data.to) ? data.to : now);
+  const box = drawnBox({ class: "panel chart-box heatmap-box", id: "metric-heatmap", dataset: { state: "drawn" } }, (width) => {
+    const m = { left: 86, right: 14, top: 10, bottom: 24 };
+    const rowH = Math.max(10, Math.min(28, Math.floor(240 / nb)));
+    const ph = nb * rowH;
+    const height = m.top + ph + m.bottom;
+    const w = Math.max(280, Math.floor(width));
+    const pw = w - m.left - m.right;
+    const span = Math.max(t1 - t0, 1);
+    const x = (t) => m.left + ((t - t0) / span) * pw;
+    const yOf = (pos) => m.top + ph - pos * rowH;
+    const svg = svgEl("svg", {
+      width: w, height, viewBox: "0 0 " + w + " " + height, class: "plot heatmap", role: "img",
+      "aria-label": "Heatmap of " + name + ": points per bucket over " + fmtNum(data.steps.length) + " steps of " + fmtStep(data.step)
+        + ", at most " + fmtNum(max) + " in a cell" + (p95.length ? ", with its p95" : ""),
+    }, svgEl("title", {}, "Heatmap of " + name));
+    const grid = svgEl("g", { class: "grid", "aria-hidden": "true" });
+    // Each bound at the top of its bucket (none for +inf), every few when they are close.
+    const every = Math.max(1, Math.ceil(14 / rowH));
+    const labelled = data.bounds[nb - 1] === null ? nb - 1 : nb;
+    for (let i = 0; i < labelled; i++) {
+      if ((i + 1) % every && i !== labelled - 1) continue;
+      grid.append(svgEl("line", { x1: m.left - 4, x2: m.left, y1: yOf(i + 1), y2: yOf(i + 1) }),
+        svgEl("text", { x: m.left - 7, y: yOf(i + 1) + 4, "text-anchor": "end", class: "bound" }, fmtNum(data.bounds[i])));
+    }
+    for (const tick of timeTicks(t0, t1, pw)) {
+      const tx = x(tick.t);
+      grid.append(svgEl("line", { class: "x-tick", x1: tx, x2: tx, y1: m.top + ph, y2: m.top + ph + 4 }),
+        svgEl("text", { x: tx, y: height - 6, "text-anchor": tx < m.left + 30 ? "start" : tx > w - m.right - 30 ? "end" : "middle" }, tick.label));
+    }
+    grid.append(svgEl("line", { class: "axis-line", x1: m.left, x2: w - m.right, y1: m.top + ph, y2: m.top + ph }),
+      svgEl("line", { class: "axis-line", x1: m.left, x2: m.left, y1: m.top, y2: m.top + ph }));
+    const cells = svgEl("g", { class: "heat-cells" });
+    for (const s of data.steps) {
+      const cx = x(s.time);
+      const cw = Math.max(x(s.time + data.step) - cx - 1, 1);
+      s.counts.forEach((c, i) => {
+        if (!c) return;
+        cells.append(svgEl("rect", {
+          class: "heat-cell heat-" + heatLevel(c, max), x: cx.toFixed(1), y: (yOf(i + 1) + 0.5).toFixed(1), width: cw.toFixed(1), height: Math.max(rowH - 1, 1),
+          "data-time": new Date(s.time).toISOString(), "data-bucket": i, "data-count": c,
+        }, svgEl("title", {}, new Date(s.time).toLocaleString() + " · " + bucketText(data.bounds, i) + " · " + fmtNum(c) + (c === 1 ? " point" : " points"))));
+      });
+    }
+    svg.append(svgEl("rect", { class: "heat-bg", x: m.left, y: m.top, width: pw, height: ph }), grid, cells);
+    if (p95.length) {
+      const pts = p95.map((pt) => ({ ...pt, px: x(pt.time + data.step / 2), py: yOf(bucketPosition(data.bounds, pt.value)) }));
+      const g = svgEl("g", { class: "series p95", "data-series": "p95" }, svgEl("title", {}, "p95 of " + name));
+      if (pts.length > 1) g.append(svgEl("polyline", { class: "line", points: pts.map((p) => p.px.toFixed(1) + "," + p.py.toFixed(1)).join(" ") }));
+      for (const p of pts) {
+        g.append(svgEl("circle", { cx: p.px.toFixed(1), cy: p.py.toFixed(1), r: 3, "data-time": new Date(p.time).toISOString(), "data-value": p.value },
+          svgEl("title", {}, "p95 · " + new Date(p.time).toLocaleString() + " · " + fmtNum(p.value))));
+      }
+      svg.append(g);
+    }
+    return svg;
+  });
+  const legend = h("ul", { class: "series-legend heat-legend", id: "heatmap-legend", "aria-label": "Colours of the heatmap" },
+    h("li", { class: "muted" }, "Points per cell (log scale):"),
+    heatLegend(max).map((l) => h("li", { dataset: { level: String(l.level) } }, h("span", { class: "swatch heat-" + l.level, "aria-hidden": "true" }),
+      l.from === l.to ? fmtNum(l.from) : fmtNum(l.from) + "–" + fmtNum(l.to))),
+    p95.length ? h("li", { dataset: { series: "p95" } }, h("span", { class: "swatch p95", "aria-hidden": "true" }), "p95 · latest " + fmtNum(p95[p95.length - 1].value)) : null);
+  const filled = data.steps.filter((s) => s.counts.some((c) => c > 0));
+  const shown = filled.slice(-200);
+  const asTable = h("details", { class: "heatmap-table" },
+    h("summary", {}, "The heatmap's counts as a table (" + fmtNum(filled.length) + (filled.length === 1 ? " step" : " steps") + " with points"
+      + (shown.length < filled.length ? ", the last " + shown.length + " shown" : "") + ")"),
+    table([{ title: "Step", value: (s) => when(new Date(s.time).toISOString()) },
+      ...data.bounds.map((_, i) => ({ title: bucketText(data.bounds, i), num: true, value: (s) => fmtNum(s.counts[i]) }))],
+    shown, null, { id: "heatmap-counts" }));
+  return [box, legend, p95Note ? h("p", { class: "muted percentile-notes" }, p95Note) : null, asTable];
+}
+
 async function metrics(main) {
   const values = hashParams();
   const names = (await api("/api/v1/metrics")).items;
@@ -887,6 +1434,11 @@ async function metrics(main) {
       add(main, ...section("Percentiles over time", h("p", { class: "muted" }, (info.kind === "summary" ? "The quantiles the summary carries" : "From the histogram's buckets")
         + ", all series together" + (values.group_by ? " (not grouped)" : "") + "."),
       await percentileChart(name, info.kind, { ...rangeParams(), step: values.step })));
+    }
+    if (info && info.kind === "histogram") {
+      add(main, ...section("Distribution over time", h("p", { class: "muted" }, "The histogram's points merged per step: a cell per step and bucket, "
+        + "darker for more points (log scale), with the p95 over it" + (values.group_by ? "; all series together (not grouped)" : "") + "."),
+      await heatmapChart(name, { ...rangeParams(), step: values.step })));
     }
     const series = await api("/api/v1/metrics/" + encodeURIComponent(name) + "/series" + query(params));
     add(main, ...section("Latest values (" + series.agg + ", " + series.source + ")", table([
@@ -1418,6 +1970,126 @@ async function usage(main) {
     .map((g) => ({ ...g, __attrs: { class: "usage-row", "data-group": g.group === null ? "" : String(g.group) } })), null, { id: "usage-table" })));
 }
 
+/** The colours (app.css `svc-N`) given to probe targets, in order: green and red, the
+ * colours of up and down, come last. */
+const TARGET_COLOURS = [0, 4, 1, 6, 5, 3, 7, 2];
+
+/** A probe target's colour (app.css `svc-0` to `svc-7`, as the waterfall's services):
+ * by its place among the targets' names in order, so it stays the same across states. */
+function targetColours(names) {
+  return new Map(names.slice().sort((a, b) => a.localeCompare(b)).map((n, i) => [n, TARGET_COLOURS[i % TARGET_COLOURS.length]]));
+}
+
+/** The series of a grouped read (`group_by=target`) by target: name to [{time, value}]. */
+function seriesByTarget(r) {
+  const out = new Map();
+  for (const s of (r && r.series) || []) {
+    const name = s.group && s.group.target !== undefined && s.group.target !== null ? String(s.group.target) : "";
+    const points = (s.points || []).map((pt) => ({ time: Date.parse(pt.time), value: pt.value }))
+      .filter((pt) => Number.isFinite(pt.time) && typeof pt.value === "number" && Number.isFinite(pt.value)).sort((a, b) => a.time - b.time);
+    out.set(name, (out.get(name) || []).concat(points));
+  }
+  return out;
+}
+
+/** A step's state from its share of probes up (avg of `up`): up, down, or flapping between. */
+function upState(v) {
+  return v >= 0.999 ? "up" : v <= 0.001 ? "down" : "flapping";
+}
+
+/**
+ * Since when a target has been in its last state (up, or not up), from its steps of `up`
+ * over a range from `t0` in steps of `step` (ms): the start of the last run of like
+ * steps; `whole` when that run covers the range from its first step, `first` when it
+ * starts at the target's first probe of the range (later than the range's start).
+ */
+function stateSince(points, t0, step) {
+  if (!points.length) return null;
+  const isUp = (p) => upState(p.value) === "up";
+  const last = isUp(points[points.length - 1]);
+  let i = points.length - 1;
+  while (i > 0 && isUp(points[i - 1]) === last) i--;
+  const whole = i === 0 && points[0].time <= t0 + step;
+  return { time: points[i].time, whole, first: i === 0 && !whole };
+}
+
+/**
+ * Each probe target's `up` as its own lane (no target drawn over another): a cell per
+ * step, green where every probe of the step found it up, red where none did, amber in
+ * between; the target's name and colour at the lane's start.
+ */
+function upLanes(o) {
+  const width = Math.max(280, Math.floor(o.width));
+  const m = { left: 150, right: 14, top: 6, bottom: 24 };
+  const laneH = 22;
+  const ph = o.targets.length * laneH;
+  const height = m.top + ph + m.bottom;
+  const pw = width - m.left - m.right;
+  const span = Math.max(o.t1 - o.t0, 1);
+  const x = (t) => m.left + ((Math.min(Math.max(t, o.t0), o.t1) - o.t0) / span) * pw;
+  const svg = svgEl("svg", { width, height, viewBox: "0 0 " + width + " " + height, class: "plot up-lanes", role: "img",
+    "aria-label": "Up or down over time, a lane per target: " + o.targets.map((t) => t.name).join(", ") }, svgEl("title", {}, "Up or down over time, a lane per target"));
+  const grid = svgEl("g", { class: "grid", "aria-hidden": "true" });
+  for (const tick of timeTicks(o.t0, o.t1, pw)) {
+    const tx = x(tick.t);
+    grid.append(svgEl("line", { class: "x-tick", x1: tx, x2: tx, y1: m.top, y2: m.top + ph + 4 }),
+      svgEl("text", { x: tx, y: height - 6, "text-anchor": tx < m.left + 30 ? "start" : tx > width - m.right - 30 ? "end" : "middle" }, tick.label));
+  }
+  svg.append(grid);
+  o.targets.forEach((t, k) => {
+    const y = m.top + k * laneH;
+    const lane = svgEl("g", { class: "lane", "data-target": t.name, "data-series": t.name }, svgEl("title", {}, t.name),
+      svgEl("rect", { class: "lane-bg", x: m.left, y: y + 2, width: pw, height: laneH - 4, rx: 2 }),
+      svgEl("rect", { class: "lane-swatch svc-" + t.colour, x: 4, y: y + 6, width: 10, height: 10, rx: 2 }),
+      svgEl("text", { class: "lane-name", x: 20, y: y + 15 }, shortName(t.name, 20)));
+    for (const p of t.points) {
+      const state = upState(p.value);
+      const cx = x(p.time);
+      lane.append(svgEl("rect", {
+        class: "cell " + state, x: cx.toFixed(1), y: y + 3, width: Math.max(x(p.time + o.step) - cx - 0.5, 1).toFixed(1), height: laneH - 6,
+        "data-time": new Date(p.time).toISOString(), "data-value": p.value,
+      }, svgEl("title", {}, t.name + " · " + new Date(p.time).toLocaleString() + " · " + (state === "flapping" ? "up in " + pct(p.value) + " of the probes" : state))));
+    }
+    svg.append(lane);
+  });
+  return svg;
+}
+
+/** Lines of the targets' latency over time, each target its own colour. */
+function latencyLines(o) {
+  const values = o.targets.flatMap((t) => t.points.map((p) => p.value));
+  const chart = plotFrame({
+    width: o.width, height: 220, t0: o.t0, t1: o.t1, yMax: chartTop(Math.max(...values, 0)), yFormat: (v) => (v === 0 ? "0" : fmtMs(v)), role: "img",
+    class: "latency-lines", title: "Probe latency over time, a line per target: " + o.targets.map((t) => t.name).join(", "),
+  });
+  for (const t of o.targets) {
+    const g = svgEl("g", { class: "series svc-" + t.colour, "data-series": t.name, "data-target": t.name }, svgEl("title", {}, t.name));
+    if (t.points.length > 1) g.append(svgEl("polyline", { class: "line", points: t.points.map((p) => chart.x(p.time).toFixed(1) + "," + chart.y(p.value).toFixed(1)).join(" ") }));
+    for (const p of t.points) {
+      g.append(svgEl("circle", { cx: chart.x(p.time).toFixed(1), cy: chart.y(p.value).toFixed(1), r: t.points.length > 1 ? 2 : 3.5, "data-time": new Date(p.time).toISOString(), "data-value": p.value },
+        svgEl("title", {}, t.name + " · " + new Date(p.time).toLocaleString() + " · " + fmtMs(p.value))));
+    }
+    chart.svg.append(g);
+  }
+  return chart.svg;
+}
+
+/** The targets' names with their colours, as the lanes and lines show them. */
+function targetLegend(names, colours, id) {
+  return h("ul", { class: "series-legend", id, "aria-label": "Targets" }, names.map((n) => h("li", { dataset: { series: n } },
+    h("span", { class: "swatch svc-" + colours.get(n), "aria-hidden": "true" }), n)));
+}
+
+/** A read of a probe metric grouped by target, or its error (a refused token thrown). */
+async function targetSeries(metric, agg) {
+  try {
+    return await api("/api/v1/metrics/" + metric + "/series" + query({ ...rangeParams(), group_by: "target", agg }));
+  } catch (e) {
+    if (e instanceof AuthError) throw e;
+    return { error: e };
+  }
+}
+
 async function health(main) {
   const [probes, alerts] = await Promise.all([api("/api/v1/probes"), api("/api/v1/alerts")]);
   add(main, h("h1", {}, "Infrastructure health"),
@@ -1426,18 +2098,49 @@ async function health(main) {
   if (!probes.total) {
     add(main, h("p", { class: "muted" }, "No probes configured: start the server with --probe URL (postgres://, redis://, http://, …) or [[probe]] tables."));
   } else {
+    const [up, latency] = await Promise.all([targetSeries("up", "avg"), targetSeries("probe_latency_ms", "avg")]);
+    const upBy = up.error ? new Map() : seriesByTarget(up);
+    const latencyBy = latency.error ? new Map() : seriesByTarget(latency);
+    // Every target listed, and any other the range still holds points of.
+    const names = [...new Set([...probes.items.map((p) => p.name), ...upBy.keys()])];
+    const colours = targetColours(names);
+    const t0 = up.error ? Date.now() - 3600000 : Date.parse(up.from);
+    const t1 = up.error ? Date.now() : Date.parse(up.to);
+    const step = up.error ? 60000 : Math.max(Number(up.step_seconds) * 1000 || 60000, 1);
+    const since = new Map(names.map((n) => [n, stateSince(upBy.get(n) || [], t0, step)]));
+    const rangeName = document.getElementById("range").selectedOptions[0].textContent;
     add(main, ...section("Targets", table([
-      { title: "Target", value: (p) => p.name },
+      { title: "Target", value: (p) => [h("span", { class: "swatch svc-" + colours.get(p.name), "aria-hidden": "true" }), p.name] },
       { title: "State", value: (p) => badge(p.state) },
+      { title: "Since", value: (p) => {
+        const s = since.get(p.name);
+        if (!s) return h("span", { class: "muted" }, "–");
+        if (s.whole) return h("span", { class: "muted", title: "Since " + new Date(s.time).toISOString() + " at least" }, "all of the last " + rangeName);
+        return [when(new Date(s.time).toISOString()), s.first ? h("span", { class: "muted", title: "Its first probe in this range" }, " (first probe)") : null];
+      } },
       { title: "Latency", num: true, value: (p) => fmtMs(p.latency_ms) },
       { title: "Reason", value: (p) => p.reason || "" },
       { title: "Depends on", value: (p) => p.depends_on.join(", ") },
       { title: "URL", narrow: true, value: (p) => p.url },
     ], probes.items.map((p) => ({ ...p, __attrs: { class: "probe-row", "data-state": p.state, "data-target": p.name } })))),
-    ...section("Dependencies", chartBox("/api/v1/probes/graph.svg")),
-    h("div", { class: "grid2" },
-      h("div", {}, h("h2", {}, "Up (1) or down (0)"), chartBox("/api/v1/metrics/up/chart.svg" + query({ ...rangeParams(), group_by: "target", agg: "min" }))),
-      h("div", {}, h("h2", {}, "Probe latency"), chartBox("/api/v1/metrics/probe_latency_ms/chart.svg" + query({ ...rangeParams(), group_by: "target", agg: "avg" })))));
+    ...section("Dependencies", chartBox("/api/v1/probes/graph.svg")));
+    const targets = names.map((n) => ({ name: n, colour: colours.get(n), points: upBy.get(n) || [] }));
+    add(main, h("h2", {}, "Up or down over time", h("span", { class: "muted small" }, " (a lane per target)")),
+      up.error ? h("div", { class: "panel", id: "up-lanes" }, errorText(up.error))
+        : drawnBox({ class: "panel chart-box", id: "up-lanes" }, (width) => upLanes({ width, targets, t0, t1, step })),
+      h("ul", { class: "series-legend lane-legend", "aria-label": "States" },
+        ["up", "flapping", "down"].map((st) => h("li", { dataset: { state: st } }, h("span", { class: "swatch state-" + st, "aria-hidden": "true" }),
+          st === "up" ? "up" : st === "down" ? "down or blocked" : "up in some probes of the step"))));
+    const withLatency = names.filter((n) => (latencyBy.get(n) || []).length);
+    add(main, h("h2", {}, "Probe latency", h("span", { class: "muted small" }, " (a line per target)")),
+      latency.error ? h("div", { class: "panel", id: "latency-lines" }, errorText(latency.error))
+        : withLatency.length
+          ? drawnBox({ class: "panel chart-box", id: "latency-lines" }, (width) => latencyLines({
+            width, t0: Date.parse(latency.from), t1: Date.parse(latency.to),
+            targets: withLatency.map((n) => ({ name: n, colour: colours.get(n), points: latencyBy.get(n) })),
+          }))
+          : h("div", { class: "panel", id: "latency-lines" }, h("p", { class: "muted" }, "No target answered in this range.")),
+      withLatency.length ? targetLegend(withLatency, colours, "latency-legend") : null);
   }
   add(main, ...section("Alert rules", alerts.items.length ? table([
     { title: "Rule", value: (a) => a.name },
@@ -1476,6 +2179,15 @@ async function fleet(main) {
       { title: "Error", narrow: true, value: (a) => a.error || "" },
     ], r.agents.agents)));
   }
+  if (r.probes && Array.isArray(r.probes.targets) && r.probes.targets.length) {
+    const colours = targetColours(r.probes.targets.map((t) => String(t.name)));
+    add(main, ...section("Probes", h("p", { class: "muted" }, "Each target as this snapshot found it; ", h("a", { href: "#/health" }, "Health"), " draws them over time."),
+      table([
+        { title: "Target", value: (t) => [h("span", { class: "swatch svc-" + colours.get(String(t.name)), "aria-hidden": "true" }), String(t.name)] },
+        { title: "State", value: (t) => badge(String(t.state)) },
+        { title: "Latency", num: true, value: (t) => fmtMs(t.latency_ms) },
+      ], r.probes.targets.map((t) => ({ ...t, __attrs: { class: "fleet-probe-row", "data-target": String(t.name), "data-state": String(t.state) } })))));
+  }
   if (r.deployments && r.deployments.services) {
     add(main, ...section("Deployments", table([
       { title: "Service", value: (d) => d.service },
@@ -1504,6 +2216,7 @@ function login(main, message) {
 
 const PAGES = {
   overview, traces, metrics, runs, sessions, usage, health, fleet,
+  "service-map": serviceMap,
   logs: (m) => logs(m, false),
   events: (m) => logs(m, true),
 };
@@ -1514,7 +2227,7 @@ async function route() {
   const main = document.getElementById("main");
   const path = location.hash.replace(/^#\/?/, "").split("?")[0];
   const [page, id] = [path.split("/")[0] || "overview", path.split("/").slice(1).join("/")];
-  for (const a of document.querySelectorAll("#nav a[data-page]")) a.classList.toggle("active", a.dataset.page === page || (page === "trace" && a.dataset.page === "traces"));
+  for (const a of document.querySelectorAll("#nav a[data-page]")) a.classList.toggle("active", a.dataset.page === page || ((page === "trace" || page === "service-map") && a.dataset.page === "traces"));
   main.replaceChildren();
   delete main.dataset.ready;
   main.dataset.page = page;

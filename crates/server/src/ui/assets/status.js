@@ -1,8 +1,42 @@
 // The public status page: built only from /telemetry/public, the aggregates anyone may
-// see (counts and ratios; no names, addresses or identifiers).
+// see (counts, ratios and states; no names, addresses or identifiers).
 "use strict";
 
 const pct = (x) => (x === null || x === undefined ? "–" : (x * 100).toFixed(1) + " %");
+
+/** A latency in milliseconds as text, "–" when there is none (a target that did not answer). */
+function latency(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms)) return "–";
+  return ms >= 1000 ? (ms / 1000).toFixed(2) + " s" : ms >= 10 ? ms.toFixed(0) + " ms" : ms.toFixed(2) + " ms";
+}
+
+/**
+ * The probed dependencies: how many are up, then each one's state, latency and since
+ * when, when the server publishes them (`probes.targets`: each a state, a latency and
+ * the time of its last change, with a label only where one was made public; the
+ * dependencies are otherwise numbered in the probes' order).
+ */
+function dependencies(probes) {
+  const down = probes.total - probes.up;
+  const out = [h("h2", {}, "Dependencies"),
+    h("p", { id: "probes-summary" }, down === 0
+      ? (probes.total === 1 ? "The dependency is up." : "All " + probes.total + " dependencies are up.")
+      : down + " of " + probes.total + (probes.total === 1 ? " dependency is" : " dependencies are") + " down or blocked by one that is.")];
+  const targets = Array.isArray(probes.targets) ? probes.targets.filter((t) => t !== null && typeof t === "object") : [];
+  if (!targets.length) return out;
+  const states = { up: "up", down: "down", blocked: "blocked" };
+  out.push(h("div", { class: "table-wrap" }, h("table", { class: "targets", id: "probe-targets" },
+    h("thead", {}, h("tr", {}, ["Dependency", "State", "Latency", "Since"].map((t, i) => h("th", { scope: "col", class: i === 2 ? "num" : null }, t)))),
+    h("tbody", {}, targets.map((t, i) => {
+      const state = states[t.state] || "unknown";
+      return h("tr", { class: "probe-target", dataset: { state } },
+        h("td", {}, typeof t.label === "string" && t.label ? t.label : "Dependency " + (i + 1)),
+        h("td", {}, h("span", { class: "badge " + state }, state)),
+        h("td", { class: "num" }, latency(t.latency_ms)),
+        h("td", {}, t.since ? when(t.since) : h("span", { class: "muted" }, "–")));
+    })))));
+  return out;
+}
 
 function meter(label, value, ratio) {
   const fill = h("div", {});
@@ -31,6 +65,7 @@ function render(root, p) {
   }
   if (p.containers && p.containers.available) cards.append(meter("Containers running", p.containers.running + " / " + p.containers.total, p.containers.total ? p.containers.running / p.containers.total : null));
   root.append(cards);
+  if (p.probes && p.probes.total) root.append(...dependencies(p.probes));
   if (p.deployments) {
     const d = p.deployments;
     root.append(h("h2", {}, "Deployments"),
