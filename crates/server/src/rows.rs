@@ -700,10 +700,28 @@ fn llm_call_row(
 
 /// Places the request's tool calls and LLM calls that name no run in the run of the
 /// nearest agent span above them in this request, and gives LLM calls and nested runs
-/// the agent, session and user of their run when they carry none. `links` maps
-/// `(trace id, span id)` to the parent span id; `explicit` lists the actions that named
-/// their run.
-fn place_in_runs(batch: &mut Batch, links: &HashMap<(String, String), String>, explicit: &[bool]) {
+/// the agent, session and user of their run when they carry none; `explicit` lists the
+/// actions that named their run.
+fn place_in_runs(batch: &mut Batch, explicit: &[bool]) {
+    if batch.llm_calls.is_empty() && batch.agent_actions.is_empty() && batch.agent_runs.len() < 2 {
+        return;
+    }
+    // The request's span tree, borrowed from its rows (the spans are put back below).
+    let spans = std::mem::take(&mut batch.spans);
+    let links: HashMap<(&str, &str), &str> = spans
+        .iter()
+        .map(|s| {
+            (
+                (s.trace_id.as_str(), s.span_id.as_str()),
+                s.parent_span_id.as_str(),
+            )
+        })
+        .collect();
+    place_with(batch, &links, explicit);
+    batch.spans = spans;
+}
+
+fn place_with(batch: &mut Batch, links: &HashMap<(&str, &str), &str>, explicit: &[bool]) {
     let runs: HashMap<(&str, &str), usize> = batch
         .agent_runs
         .iter()
@@ -712,15 +730,15 @@ fn place_in_runs(batch: &mut Batch, links: &HashMap<(String, String), String>, e
         .collect();
     // The nearest run above a span (itself excluded), within this request.
     let nearest = |trace: &str, span: &str| -> Option<usize> {
-        let mut at = links.get(&(trace.to_string(), span.to_string()))?.clone();
+        let mut at: &str = links.get(&(trace, span))?;
         for _ in 0..links.len() {
             if at.is_empty() {
                 return None;
             }
-            if let Some(i) = runs.get(&(trace, at.as_str())) {
+            if let Some(i) = runs.get(&(trace, at)) {
                 return Some(*i);
             }
-            at = links.get(&(trace.to_string(), at))?.clone();
+            at = links.get(&(trace, at))?;
         }
         None
     };
@@ -790,7 +808,6 @@ fn place_in_runs(batch: &mut Batch, links: &HashMap<(String, String), String>, e
 /// Spans of a traces request, and the request without the refused spans.
 pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
     let mut batch = Batch::default();
-    let mut links: HashMap<(String, String), String> = HashMap::new();
     let mut explicit_actions: Vec<bool> = Vec::new();
     for rs in &mut accepted.resource_spans {
         let resource = resource_json(rs.resource.as_ref());
@@ -823,9 +840,6 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
                 let status = span.status.clone().unwrap_or_default();
                 let attributes = attributes_json(&span.attributes);
                 let end = span.end_time_unix_nano.max(span.start_time_unix_nano);
-                if links.len() < MAX_LINKS {
-                    links.insert((trace_id.clone(), span_id.clone()), parent_span_id.clone());
-                }
                 match agent::from_span(span, &trace_id, &span_id) {
                     Some(agent::SpanRole::Run(run)) => {
                         if let Some(quality) = run.quality_score.filter(|q| q.is_finite()) {
@@ -901,7 +915,7 @@ pub fn into_traces(mut accepted: ExportTraceServiceRequest) -> Batch {
             });
         }
     }
-    place_in_runs(&mut batch, &links, &explicit_actions);
+    place_in_runs(&mut batch, &explicit_actions);
     batch.request = Some(SignalRequest::Traces(accepted));
     batch
 }
@@ -948,10 +962,6 @@ fn evaluation_score(
         time_unix_nano,
     })
 }
-
-/// Most spans of one request whose parent links are kept to place calls in their runs
-/// (the request limits bound it anyway).
-const MAX_LINKS: usize = 100_000;
 
 /// Log records of a logs request, and a copy of the request without the refused records
 /// ([`into_logs`] keeps the request itself).
