@@ -158,9 +158,27 @@ pub fn public_view(snapshot: &Value) -> Value {
     }
     if let Some(p) = r.get("probes") {
         let (total, up) = (n(&p["total"]), n(&p["up"]));
+        // Each dependency's state, latency and since when, without its name or address,
+        // in a stable order (by name, which is not shown).
+        let mut targets: Vec<&Value> = p["targets"].as_array().into_iter().flatten().collect();
+        targets.sort_by_key(|t| t["name"].as_str().unwrap_or_default().to_string());
+        let targets: Vec<Value> = targets
+            .into_iter()
+            .map(|t| {
+                let state = match t["state"].as_str() {
+                    Some(s @ ("up" | "down" | "blocked")) => s,
+                    _ => "unknown",
+                };
+                json!({
+                    "state": state,
+                    "latency_ms": t["latency_ms"].as_f64().map(|ms| (ms * 100.0).round() / 100.0),
+                    "since": t["since"].as_str().filter(|s| crate::query::parse_time("since", s, 0).is_ok()),
+                })
+            })
+            .collect();
         out.insert(
             "probes".into(),
-            json!({ "total": total, "up": up, "health_ratio": ratio(up, total) }),
+            json!({ "total": total, "up": up, "health_ratio": ratio(up, total), "targets": targets }),
         );
     }
     Value::Object(out)
@@ -268,7 +286,10 @@ mod tests {
                     "billing": {"versions": {"1.2.0": 2, "1.1.0-internal": 1}, "complete": false},
                     "search": {"versions": {"1.2.0": 1}, "complete": true},
                 }},
-                "probes": {"total": 2, "up": 1, "targets": [{"name": "db"}]},
+                "probes": {"total": 2, "up": 1, "targets": [
+                    {"name": "db", "state": "down", "latency_ms": null, "since": "2026-11-22T09:00:00Z"},
+                    {"name": "api", "state": "up", "latency_ms": 1.23456, "since": "not a time"},
+                ]},
             },
             "errors": {"docker": "cannot connect to /var/run/docker.sock"},
         });
@@ -279,6 +300,13 @@ mod tests {
         assert_eq!(public["deployments"]["versions"]["1.2.0"]["agents"], 3);
         assert_eq!(public["deployments"]["versions"]["other"]["share"], 0.25);
         assert_eq!(public["probes"]["health_ratio"], 0.5);
+        // Each dependency without its name, ordered by the name it does not show.
+        let targets = &public["probes"]["targets"];
+        assert_eq!(targets[0]["state"], "up");
+        assert_eq!(targets[0]["latency_ms"], 1.23);
+        assert_eq!(targets[0]["since"], Value::Null, "not a time: left out");
+        assert_eq!(targets[1]["state"], "down");
+        assert_eq!(targets[1]["since"], "2026-11-22T09:00:00Z");
         assert_eq!(public["collectors"]["failed"], 1);
         let text = public.to_string();
         for secret in ["secret-agent", "billing", "internal", "db", "docker.sock"] {
