@@ -2,16 +2,22 @@
 //! backend (`automagik_telemetry_testkit::fault`):
 //! - PostgreSQL and ClickHouse cut in the middle of inserts: while the backend is out of
 //!   reach every batch is answered 503 with `Retry-After` (never 500), every batch
-//!   answered 2xx is stored whole, and the server stores again once the backend is back.
+//!   answered 2xx is stored whole, and the server stores again once the backend is back;
+//! - the Kafka broker cut while `consume` reads, for longer than the consumer's session:
+//!   every envelope published before and after the cut is stored once.
 
+use automagik_telemetry_core::agent_event::TOPIC_ACTIONS;
 use automagik_telemetry_testkit::build::{string_kv, trace_request};
 use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use automagik_telemetry_testkit::fault::{FaultProxy, Mode};
+use automagik_telemetry_testkit::kafka::Broker;
 use automagik_telemetry_testkit::pg::TestDatabase;
-use common::{Running, free_port, serve};
+use common::{Running, command, free_port, serve};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
+use serde_json::json;
 use std::collections::BTreeMap;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -271,4 +277,170 @@ fn clickhouse_cut_in_the_middle_of_inserts_loses_no_acknowledged_batch() {
     let port = free_port();
     let _server = Running(serve(dir.path(), port, "off", &["--storage", &storage]));
     inserts_through_a_cut(port, &proxy);
+}
+
+/// The agent run every envelope of the Kafka test belongs to (one key: one partition,
+/// read in order).
+const RUN: &str = "5d1c7a0e-2b4f-4c6d-8e9f-0a1b2c3d4e5f";
+
+fn uuid(kind: u32, set: u32, i: u32) -> String {
+    format!("{kind:08x}-{set:04x}-4000-8000-{i:012x}")
+}
+
+/// `n` `success` envelopes of `set`, keyed by the run (published with
+/// [`Broker::produce_unbatched`]: the consumer reads again from its committed offset
+/// after the cut, and tansu skips the rest of a batch read from its middle).
+fn envelopes(set: u32, n: u32) -> Vec<(&'static str, String)> {
+    (0..n)
+        .map(|i| {
+            let value = json!({
+                "schema_version": 1,
+                "event_id": uuid(1, set, i),
+                "event_type": "success",
+                "correlation_id": RUN,
+                "timestamp": "2026-11-22T10:00:00Z",
+                "agent_name": "planner",
+                "payload": {"action_id": uuid(2, set, i), "message": format!("set {set} #{i}")},
+            });
+            (RUN, value.to_string())
+        })
+        .collect()
+}
+
+/// Waits until `sql` (one bigint) reaches `want`; its last value.
+fn wait_count(url: &str, sql: &str, want: i64, within: Duration) -> i64 {
+    let deadline = Instant::now() + within;
+    let mut last = -1;
+    while Instant::now() < deadline {
+        if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls)
+            && let Ok(row) = c.query_one(sql, &[])
+        {
+            last = row.get::<_, i64>(0);
+            if last >= want {
+                return last;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    last
+}
+
+/// The value of `sql` (one bigint) now.
+fn count(url: &str, sql: &str) -> i64 {
+    postgres::Client::connect(url, postgres::NoTls)
+        .expect("connect to PostgreSQL")
+        .query_one(sql, &[])
+        .expect("count")
+        .get(0)
+}
+
+const CONSUMED: &str = "SELECT count(*) FROM agent_consumed_events";
+
+#[test]
+fn a_broker_cut_during_consumption_stores_every_envelope_once() {
+    // The broker names the proxy's address in metadata, so that everything the
+    // consumer sends after bootstrap goes through the proxy too.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("the proxy's port");
+    let proxy_addr = listener.local_addr().expect("its address");
+    let broker =
+        Broker::start_advertising(&proxy_addr.to_string()).expect("start the Kafka broker");
+    let proxy = FaultProxy::start_on(listener, ("127.0.0.1", broker.port))
+        .expect("a proxy in front of the broker");
+    broker.create_agent_topics().expect("topics");
+    let db = TestDatabase::create().expect("a test database");
+    let _consumer = Running(
+        command()
+            .args([
+                "consume",
+                "--brokers",
+                &proxy_addr.to_string(),
+                "--postgres",
+                &db.url,
+                "--group",
+                "faults-it",
+                // One message per batch: one offset commit (through the proxy) each.
+                "--batch-size",
+                "1",
+                "--batch-wait",
+                "50ms",
+                "--metrics-addr",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start consume"),
+    );
+
+    // The consumer is in its group and reading.
+    let first = envelopes(0, 5);
+    assert_eq!(
+        broker
+            .produce_unbatched(TOPIC_ACTIONS, &first)
+            .expect("produce"),
+        5
+    );
+    assert_eq!(wait_count(&db.url, CONSUMED, 5, Duration::from_secs(90)), 5);
+
+    // Each chunk held 50 ms each way: every commit takes at least 100 ms, so the 40
+    // envelopes take at least 4 s to consume, and the cut lands in the middle.
+    proxy.set_mode(Mode::Delay(Duration::from_millis(50)));
+    let second = envelopes(1, 40);
+    assert_eq!(
+        broker
+            .produce_unbatched(TOPIC_ACTIONS, &second)
+            .expect("produce"),
+        40
+    );
+    let before_cut = wait_count(&db.url, CONSUMED, 10, Duration::from_secs(90));
+    assert!(before_cut >= 10, "consumption started: {before_cut}");
+    proxy.set_mode(Mode::Cut);
+    let at_cut = count(&db.url, CONSUMED);
+    assert!(
+        at_cut < 45,
+        "the cut came in the middle of consumption: {at_cut}"
+    );
+    // Longer than the consumer's session (10 s): whenever the cut came in its heartbeat
+    // cycle, the group has dropped it by the time the broker is back, so it always
+    // joins again and reads from its committed offset, under load or not.
+    std::thread::sleep(Duration::from_secs(12));
+    proxy.set_mode(Mode::Pass);
+
+    let third = envelopes(2, 20);
+    assert_eq!(
+        broker
+            .produce_unbatched(TOPIC_ACTIONS, &third)
+            .expect("produce"),
+        20
+    );
+    assert_eq!(
+        wait_count(&db.url, CONSUMED, 65, Duration::from_secs(120)),
+        65,
+        "every envelope arrives"
+    );
+    // Nothing more comes in later, and each envelope is stored once.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(count(&db.url, CONSUMED), 65, "none twice");
+    let mut stored: Vec<String> = postgres::Client::connect(&db.url, postgres::NoTls)
+        .expect("connect")
+        .query("SELECT name FROM agent_actions", &[])
+        .expect("actions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    stored.sort();
+    let mut published: Vec<String> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|(_, v)| {
+            let v: serde_json::Value = serde_json::from_str(v).expect("json");
+            v["payload"]["message"]
+                .as_str()
+                .expect("message")
+                .to_string()
+        })
+        .collect();
+    published.sort();
+    assert_eq!(stored, published, "each envelope stored once");
 }

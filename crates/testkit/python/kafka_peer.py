@@ -1,11 +1,12 @@
 """An independent Kafka client for the tests (confluent-kafka, with its own librdkafka).
 
-    kafka_peer.py produce BOOTSTRAP TOPIC      < JSON lines {"key": ..., "value": ...}
+    kafka_peer.py produce BOOTSTRAP TOPIC [unbatched]  < JSON lines {"key": ..., "value": ...}
     kafka_peer.py consume BOOTSTRAP TOPIC[,TOPIC...] COUNT TIMEOUT_SECONDS
 
-`produce` prints how many records the broker acknowledged. `consume` reads from the
-beginning with a group of its own until COUNT records arrived or the time is up, and
-prints one JSON line per record: topic, partition, offset, key, value (text) and headers.
+`produce` prints how many records the broker acknowledged; with `unbatched`, each record
+goes in a record batch of its own. `consume` reads from the beginning with a group of its
+own until COUNT records arrived or the time is up, and prints one JSON line per record:
+topic, partition, offset, key, value (text) and headers.
 """
 
 import json
@@ -16,8 +17,11 @@ import uuid
 from confluent_kafka import Consumer, Producer
 
 
-def produce(bootstrap, topic):
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+def produce(bootstrap, topic, unbatched=False):
+    config = {"bootstrap.servers": bootstrap, "enable.idempotence": True}
+    if unbatched:
+        config["batch.num.messages"] = 1
+    producer = Producer(config)
     acked = []
 
     def report(err, msg):
@@ -76,7 +80,7 @@ def consume(bootstrap, topics, count, timeout):
 
 if __name__ == "__main__":
     if sys.argv[1] == "produce":
-        produce(sys.argv[2], sys.argv[3])
+        produce(sys.argv[2], sys.argv[3], sys.argv[4:5] == ["unbatched"])
     elif sys.argv[1] == "consume":
         consume(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
     else:

@@ -983,9 +983,36 @@ pub mod kafka {
         /// Produces `(key, value)` records to `topic` with the independent client
         /// (Python's confluent-kafka); how many the broker acknowledged.
         pub fn produce(&self, topic: &str, records: &[(&str, String)]) -> std::io::Result<usize> {
+            self.produce_with(topic, records, false)
+        }
+
+        /// As [`Broker::produce`], each record in a record batch of its own, so that
+        /// every offset is the start of a batch. tansu 0.6 answers a fetch from an
+        /// offset inside a batch with the batches after it (the rest of that batch is
+        /// never read), where Kafka answers with the batch holding the offset: a test
+        /// whose consumer reads again from a committed offset, after a rebalance or a
+        /// restart, produces this way.
+        pub fn produce_unbatched(
+            &self,
+            topic: &str,
+            records: &[(&str, String)],
+        ) -> std::io::Result<usize> {
+            self.produce_with(topic, records, true)
+        }
+
+        fn produce_with(
+            &self,
+            topic: &str,
+            records: &[(&str, String)],
+            unbatched: bool,
+        ) -> std::io::Result<usize> {
             use std::io::Write;
+            let mut args = vec![PEER, "produce", self.bootstrap.as_str(), topic];
+            if unbatched {
+                args.push("unbatched");
+            }
             let mut child = Command::new(super::test_python())
-                .args([PEER, "produce", &self.bootstrap, topic])
+                .args(&args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())

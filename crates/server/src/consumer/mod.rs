@@ -11,9 +11,10 @@
 //! 3. The set-aside messages are published to `<topic>.dlq` (reason in `dlq.reason`).
 //! 4. Only then are the offsets committed.
 //!
-//! When PostgreSQL is unreachable the partitions are paused and the batch is retried
-//! with backoff; no offset moves. A crash anywhere replays the batch, which changes
-//! nothing already stored.
+//! When a step fails for a while (PostgreSQL or the server's store unreachable, the
+//! dead-letter topic or the offset commit refused) the partitions are paused and the
+//! step is retried with backoff; no offset moves, and no message is taken meanwhile. A
+//! crash anywhere replays the batch, which changes nothing already stored.
 
 //!
 //! The binary's `consume` reads its flags into a [`Config`] and calls [`run`].
@@ -25,7 +26,7 @@ mod postgres;
 use crate::Store;
 use automagik_telemetry::kafka::{Publisher, Record, client_config};
 use automagik_telemetry_core::agent_event::{Envelope, TOPICS};
-use kafka::{AgentConsumer, create_topics, pause, until_done};
+use kafka::{AgentConsumer, create_topics, until_done};
 use metrics::{LagStats, Metrics, serve_metrics};
 use postgres::{MIGRATIONS, connect_with_retry, reconnected, store_rows, write_batch};
 use rdkafka::Message;
@@ -158,6 +159,11 @@ pub fn run(args: Config) -> Outcome<()> {
             ("auto.offset.reset", "earliest"),
             ("enable.partition.eof", "false"),
             ("session.timeout.ms", "10000"),
+            // librdkafka's default (10 s) grows the wait between reconnections so far
+            // that after an outage of a few seconds the consumer may reach its
+            // coordinator only when its session has run out (a rebalance, the batch
+            // read again); 1 s is the Java client's default.
+            ("reconnect.backoff.max.ms", "1000"),
             ("max.poll.interval.ms", "300000"),
             ("statistics.interval.ms", "2000"),
         ],
@@ -235,25 +241,17 @@ pub fn run(args: Config) -> Outcome<()> {
             }
         }
 
-        // Write, retrying while the database is unavailable (offsets stay put).
-        let mut paused = false;
+        // Write, retrying while the database is unavailable (offsets stay put; the
+        // partitions are paused meanwhile, as for every retry below).
         let written = until_done(&consumer, &stop, "writing the batch to PostgreSQL", || {
             let written = reconnected(&mut db, &args.postgres)
                 .and_then(|db| write_batch(db, &valid))
                 .map_err(|e| crate::probe::postgres_reason(&e));
             if written.is_err() {
                 metrics.database_retries.inc();
-                // Keep polling to stay in the group, without taking more messages.
-                if !paused {
-                    pause(&consumer, true);
-                    paused = true;
-                }
             }
             written
         });
-        if paused {
-            pause(&consumer, false);
-        }
         let Some(written) = written else {
             return Ok(());
         };
