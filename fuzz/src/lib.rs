@@ -199,6 +199,7 @@ impl Request for ExportMetricsServiceRequest {
                 Some(Data::Gauge(g)) => count(g.data_points.len()),
                 Some(Data::Sum(s)) => count(s.data_points.len()),
                 Some(Data::Histogram(h)) => count(h.data_points.len()),
+                Some(Data::Summary(s)) => count(s.data_points.len()),
                 // Read in the explicit layout, when they can be.
                 Some(Data::ExponentialHistogram(h)) => count(
                     h.data_points
@@ -223,7 +224,6 @@ impl Request for ExportMetricsServiceRequest {
                         .filter(|p| exponential::check(p).is_err())
                         .count(),
                 ),
-                Some(Data::Summary(s)) => count(s.data_points.len()),
                 None => 1,
                 _ => 0,
             })
@@ -252,7 +252,8 @@ fn check_batch<T: Request>(batch: &Batch, records: u64, refused_whole: u64) {
         .expect("a batch made from a request keeps its accepted part");
     let accepted = T::accepted(request).expect("the accepted part is of the request's signal");
     if T::SIGNAL == "metrics" {
-        // Every sum, gauge and histogram point is a row; the rest is refused whole.
+        // Every sum, gauge, histogram and summary point is a row; the rest is refused
+        // whole.
         assert_eq!(rows, records, "metric points stored");
         assert_eq!(batch.rejected, refused_whole, "metric points refused");
         assert_eq!(accepted.refused_whole(), 0, "refused metrics left in the request");
