@@ -113,7 +113,11 @@ mod tests {
         assert!(first > 0);
         std::thread::sleep(std::time::Duration::from_millis(2));
         board.replace([state("up")]);
-        assert_eq!(board.list()[0].since_unix_nano, first, "still up: same since");
+        assert_eq!(
+            board.list()[0].since_unix_nano,
+            first,
+            "still up: same since"
+        );
         board.replace([state("down")]);
         let down = board.list()[0].since_unix_nano;
         assert!(down > first, "a change starts a new since");

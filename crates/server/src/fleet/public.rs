@@ -165,10 +165,10 @@ pub fn public_view(snapshot: &Value) -> Value {
         let targets: Vec<Value> = targets
             .into_iter()
             .map(|t| {
-                let state = match t["state"].as_str() {
-                    Some(s @ ("up" | "down" | "blocked")) => s,
-                    _ => "unknown",
-                };
+                let state = t["state"]
+                    .as_str()
+                    .filter(|s| matches!(*s, "up" | "down" | "blocked"))
+                    .unwrap_or("unknown");
                 json!({
                     "state": state,
                     "latency_ms": t["latency_ms"].as_f64().map(|ms| (ms * 100.0).round() / 100.0),

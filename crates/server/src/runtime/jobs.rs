@@ -73,6 +73,8 @@ impl Job for Probes {
             reason: r.reason.clone(),
             depends_on: r.depends_on.clone(),
             critical: r.critical,
+            // Set by the board: kept while the state holds.
+            since_unix_nano: 0,
         }));
         let batch = Batch {
             metric_points: points,
