@@ -5,8 +5,8 @@
 
 use super::error::ApiError;
 use super::params::{
-    HOUR_NS, MAX_SERIES_POINTS, check_parameters, check_point_count, name_limit_parameter,
-    step_param, time_range,
+    HOUR_NS, MAX_SERIES_POINTS, MINUTE_NS, check_parameters, check_point_count,
+    name_limit_parameter, step_param, time_range,
 };
 use super::read::{blocking, series_of};
 use super::response::series_points;
@@ -137,7 +137,8 @@ async fn metric_heatmap(
 ) -> Result<Response, ApiError> {
     check_parameters(&params, &["from", "to", "step"])?;
     let (from, to) = time_range(&params, HOUR_NS)?;
-    let step_ns = step_param(&params, to - from, 1_000_000_000)?;
+    // By default in whole minutes, like the series its p95 is read from.
+    let step_ns = step_param(&params, to - from, MINUTE_NS)?;
     check_point_count(to - from, step_ns)?;
     let n = name.clone();
     let points = blocking(&state, move |s| {
