@@ -21,31 +21,10 @@
 //!   name is `gen_ai.tool.name`, `agent.choice` or `agent.message` (else the body).
 
 use crate::genai::{self, GenAiSpan};
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-/// A string attribute (a repeated key keeps its last value).
-pub fn string_attr<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::StringValue(s) => Some(s.as_str()),
-            _ => None,
-        }
-    })
-}
-
-/// A numeric attribute (a number, or a string holding one).
-pub fn number_attr(kvs: &[KeyValue], key: &str) -> Option<f64> {
-    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref()?.value.as_ref()? {
-            any_value::Value::DoubleValue(d) => Some(*d),
-            any_value::Value::IntValue(i) => Some(*i as f64),
-            any_value::Value::StringValue(s) => s.parse().ok(),
-            _ => None,
-        }
-    })
-}
+pub use crate::attrs::{number_attr, string_attr};
 
 /// A run read from its span.
 #[derive(Clone, Debug, PartialEq)]
@@ -198,7 +177,7 @@ pub fn from_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::common::v1::AnyValue;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use opentelemetry_proto::tonic::trace::v1::Status;
 
     fn kv(key: &str, value: any_value::Value) -> KeyValue {

@@ -21,7 +21,7 @@
 //! flattened lists, `input.value`/`output.value` and Langfuse's input and output are
 //! rebuilt into it, within [`MAX_MESSAGES`], [`MAX_TOOL_CALLS`] and [`MAX_PARTS`].
 
-use crate::agent::number_attr;
+use crate::attrs::number_attr;
 use crate::otlp::any_to_json;
 use crate::time::parse_rfc3339;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as V};

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod agent_event;
+pub mod attrs;
 pub mod clickhouse;
 pub mod consent;
 pub mod exponential;
