@@ -7,7 +7,7 @@ use automagik_telemetry::Telemetry;
 use automagik_telemetry_core::agent_event::{TOPIC_ACTIONS, TOPIC_EXECUTION, TOPIC_ROUTING};
 use automagik_telemetry_testkit::kafka::Broker;
 use automagik_telemetry_testkit::pg::{Instance, TestDatabase};
-use common::{Running, command, free_port};
+use common::{Running, command, free_port, wait_count};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -105,24 +105,6 @@ fn consumer_with(
 
 fn pg(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls).expect("connect to PostgreSQL")
-}
-
-/// Waits until `sql` (one bigint) reaches `want`.
-fn wait_count(url: &str, sql: &str, want: i64, within: Duration) -> i64 {
-    let deadline = Instant::now() + within;
-    let mut last = -1;
-    while Instant::now() < deadline {
-        if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls)
-            && let Ok(row) = c.query_one(sql, &[])
-        {
-            last = row.get::<_, i64>(0);
-            if last >= want {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    last
 }
 
 #[test]

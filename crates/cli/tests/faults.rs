@@ -12,7 +12,7 @@ use automagik_telemetry_testkit::clickhouse::ClickHouse;
 use automagik_telemetry_testkit::fault::{FaultProxy, Mode};
 use automagik_telemetry_testkit::kafka::Broker;
 use automagik_telemetry_testkit::pg::TestDatabase;
-use common::{Running, command, free_port, serve};
+use common::{Running, command, free_port, serve, wait_count};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::json;
@@ -305,24 +305,6 @@ fn envelopes(set: u32, n: u32) -> Vec<(&'static str, String)> {
             (RUN, value.to_string())
         })
         .collect()
-}
-
-/// Waits until `sql` (one bigint) reaches `want`; its last value.
-fn wait_count(url: &str, sql: &str, want: i64, within: Duration) -> i64 {
-    let deadline = Instant::now() + within;
-    let mut last = -1;
-    while Instant::now() < deadline {
-        if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls)
-            && let Ok(row) = c.query_one(sql, &[])
-        {
-            last = row.get::<_, i64>(0);
-            if last >= want {
-                return last;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    last
 }
 
 /// The value of `sql` (one bigint) now.

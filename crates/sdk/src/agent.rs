@@ -153,6 +153,20 @@ impl AgentRun {
         active.emit_log(severity, None, Some(Cow::Borrowed(name)), attributes, trace);
     }
 
+    /// A child span of the run's span for `operation`, with the run's agent and
+    /// correlation id.
+    fn child(&self, name: String, kind: SpanKind, operation: &'static str) -> Span {
+        let mut builder = self.telemetry.span_builder(name).kind(kind);
+        if let Some(parent) = self.span.context() {
+            builder = builder.parent(parent);
+        }
+        let mut span = builder.start();
+        span.set_attribute("gen_ai.operation.name", operation);
+        span.set_attribute("gen_ai.agent.name", self.agent.clone());
+        span.set_attribute("correlation_id", self.correlation_id.clone());
+        span
+    }
+
     /// Reports progress: a stage name and a percentage (clamped to 0–100).
     pub fn progress(&self, stage: impl Into<String>, percent: f64) {
         self.event(
@@ -175,18 +189,12 @@ impl AgentRun {
             };
         }
         let tool = tool.into();
-        let mut builder = self
-            .telemetry
-            .span_builder(format!("execute_tool {tool}"))
-            .kind(SpanKind::Internal);
-        if let Some(parent) = self.span.context() {
-            builder = builder.parent(parent);
-        }
-        let mut span = builder.start();
-        span.set_attribute("gen_ai.operation.name", "execute_tool");
+        let mut span = self.child(
+            format!("execute_tool {tool}"),
+            SpanKind::Internal,
+            "execute_tool",
+        );
         span.set_attribute("gen_ai.tool.name", tool);
-        span.set_attribute("gen_ai.agent.name", self.agent.clone());
-        span.set_attribute("correlation_id", self.correlation_id.clone());
         span.set_attribute("agent.action_id", new_action_id());
         span.set_attribute("gen_ai.tool.call.arguments", params.into());
         ToolCall {
@@ -217,19 +225,9 @@ impl AgentRun {
             };
         }
         let model = model.into();
-        let mut builder = self
-            .telemetry
-            .span_builder(format!("chat {model}"))
-            .kind(SpanKind::Client);
-        if let Some(parent) = self.span.context() {
-            builder = builder.parent(parent);
-        }
-        let mut span = builder.start();
-        span.set_attribute("gen_ai.operation.name", "chat");
+        let mut span = self.child(format!("chat {model}"), SpanKind::Client, "chat");
         span.set_attribute("gen_ai.provider.name", provider.into());
         span.set_attribute("gen_ai.request.model", model);
-        span.set_attribute("gen_ai.agent.name", self.agent.clone());
-        span.set_attribute("correlation_id", self.correlation_id.clone());
         LlmCall {
             span,
             finished: false,

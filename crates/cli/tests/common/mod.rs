@@ -115,3 +115,21 @@ pub fn node_modules() -> String {
     );
     modules
 }
+
+/// Waits until `sql` (one bigint) reaches `want`; its last value.
+pub fn wait_count(url: &str, sql: &str, want: i64, within: Duration) -> i64 {
+    let deadline = Instant::now() + within;
+    let mut last = -1;
+    while Instant::now() < deadline {
+        if let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls)
+            && let Ok(row) = c.query_one(sql, &[])
+        {
+            last = row.get::<_, i64>(0);
+            if last >= want {
+                return last;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    last
+}

@@ -151,6 +151,16 @@ pub fn key_matches(key: &str, pattern: &str) -> bool {
     }
 }
 
+/// Whether a value may hold a string longer than `cap_bytes` (a longer string, or an
+/// array or key-value list, whose strings are not measured here).
+fn could_exceed(value: Option<&AnyValue>, cap_bytes: usize) -> bool {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.len() > cap_bytes,
+        Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) => true,
+        _ => false,
+    }
+}
+
 /// Truncates to `cap_bytes` the strings of the attributes some pattern of `keys` names
 /// ([`key_matches`]; [`CONTENT_KEYS`] are the content keys), inside their arrays and
 /// key-value lists too; returns how many strings were truncated. Other attributes and
@@ -158,6 +168,8 @@ pub fn key_matches(key: &str, pattern: &str) -> bool {
 pub fn truncate_attributes(attrs: &mut [KeyValue], keys: &[&str], cap_bytes: usize) -> usize {
     attrs
         .iter_mut()
+        // Most attributes are short strings or numbers: no key to match for them.
+        .filter(|kv| could_exceed(kv.value.as_ref(), cap_bytes))
         .filter(|kv| keys.iter().any(|pattern| key_matches(&kv.key, pattern)))
         .filter_map(|kv| kv.value.as_mut())
         .map(|value| truncate_value(value, cap_bytes))
