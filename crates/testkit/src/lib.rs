@@ -816,8 +816,6 @@ pub mod kafka {
     #[derive(Debug)]
     pub struct Broker {
         child: Child,
-        /// The `host:port` it names in metadata, when not its own.
-        advertised: Option<String>,
         /// Its port on 127.0.0.1.
         pub port: u16,
         /// `127.0.0.1:<port>`, for `bootstrap.servers`.
@@ -889,7 +887,6 @@ pub mod kafka {
                     if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                         return Ok(Broker {
                             child,
-                            advertised: advertised.map(str::to_string),
                             port,
                             bootstrap: format!("127.0.0.1:{port}"),
                             url: format!("kafka://127.0.0.1:{port}"),
@@ -911,39 +908,6 @@ pub mod kafka {
     }
 
     impl Broker {
-        /// Stops the broker (its in-memory data goes with it); the port stays reserved
-        /// for [`Broker::start_again`].
-        pub fn stop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-
-        /// Starts an empty broker again on the same port.
-        pub fn start_again(&mut self) -> std::io::Result<()> {
-            self.stop();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                self.child = spawn(self.port, self.advertised.as_deref())?;
-                let started = Instant::now();
-                while started.elapsed() < Duration::from_secs(5) {
-                    if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                        && self.child.try_wait().ok().flatten().is_none()
-                    {
-                        return Ok(());
-                    }
-                    if self.child.try_wait().ok().flatten().is_some() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                // The old socket may linger a moment: try again until the deadline.
-                if Instant::now() > deadline {
-                    return Err(std::io::Error::other("tansu did not start again"));
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-
         /// Creates topics with the broker's own tool (`tansu topic create`, 3
         /// partitions); tansu does not create topics on first use.
         pub fn create_topics(&self, topics: &[&str]) -> std::io::Result<()> {
