@@ -82,14 +82,34 @@ pub fn serve(data_dir: &Path, http_port: u16, grpc: &str, extra: &[&str]) -> Chi
     child
 }
 
-/// Kills the server when dropped.
+/// Stops the process when dropped: SIGTERM, as an operator stops it (so it shuts down
+/// as it would, and an instrumented build writes its coverage data), then SIGKILL if it
+/// is still running 10 s later.
 pub struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop(&mut self.0);
     }
+}
+
+/// SIGTERM to `child`, then SIGKILL if it has not exited within 10 s; waits for it.
+pub fn stop(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// GET `url` (with a bearer `token`, if given); its body as JSON.
