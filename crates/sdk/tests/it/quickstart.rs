@@ -5,36 +5,39 @@ use std::process::Command;
 
 #[test]
 fn quickstart_sends_every_signal() {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/it-<hash> -> target/<profile>/examples/quickstart
-    let example = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| {
-            profile
-                .join("examples")
-                .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
-        })
-        .expect("examples folder");
     // Build it as a user would run it (a no-op when it is up to date), so the test never
-    // runs a stale binary.
+    // runs a stale binary; cargo's own report says where the executable is (an
+    // instrumented or cross build puts it elsewhere than beside this test binary).
     let build = Command::new(env!("CARGO"))
         .args([
             "build",
             "--quiet",
+            "--message-format=json",
             "-p",
             "automagik-telemetry",
             "--example",
             "quickstart",
         ])
-        .status()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .expect("run cargo");
-    assert!(build.success(), "building the quickstart example failed");
+    assert!(build.status.success(), "building the quickstart example failed");
+    let example = String::from_utf8_lossy(&build.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "quickstart")
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .expect("cargo names the quickstart executable");
     assert!(example.exists(), "{}", example.display());
     let rx = OtlpReceiver::start();
     let home = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(&example)
-        .env_clear()
+    let mut run = Command::new(&example);
+    run.env_clear();
+    // An instrumented build writes its coverage data where this names.
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        run.env("LLVM_PROFILE_FILE", profile);
+    }
+    let out = run
         .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("AUTOMAGIK_TELEMETRY_ENDPOINT", rx.endpoint())
