@@ -1,23 +1,23 @@
 //! The quickstart example, run as a user would, against a real receiver.
 
 use automagik_telemetry_testkit::OtlpReceiver;
+use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn quickstart_sends_every_signal() {
+/// The SDK example `name`, built as a user would build it (a no-op when it is up to
+/// date, so a test never runs a stale binary).
+pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/it-<hash> -> target/<profile>/examples/quickstart
+    // target/<profile>/deps/it-<hash> -> target/<profile>/examples/<name>
     let example = exe
         .parent()
         .and_then(|deps| deps.parent())
         .map(|profile| {
             profile
                 .join("examples")
-                .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
+                .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
         })
         .expect("examples folder");
-    // Build it as a user would run it (a no-op when it is up to date), so the test never
-    // runs a stale binary.
     let build = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -25,12 +25,18 @@ fn quickstart_sends_every_signal() {
             "-p",
             "automagik-telemetry",
             "--example",
-            "quickstart",
+            name,
         ])
         .status()
         .expect("run cargo");
-    assert!(build.success(), "building the quickstart example failed");
+    assert!(build.success(), "building the {name} example failed");
     assert!(example.exists(), "{}", example.display());
+    example
+}
+
+#[test]
+fn quickstart_sends_every_signal() {
+    let example = example("quickstart");
     let rx = OtlpReceiver::start();
     let home = tempfile::tempdir().expect("tempdir");
     let out = Command::new(&example)
