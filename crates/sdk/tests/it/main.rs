@@ -5,6 +5,7 @@ mod clickhouse;
 mod delivery;
 mod faults;
 mod features;
+mod json_lines;
 mod otlp;
 mod python_crosscheck;
 mod quickstart;

@@ -1,13 +1,14 @@
 //! The quickstart example, run as a user would, against a real receiver.
 
 use automagik_telemetry_testkit::OtlpReceiver;
+use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn quickstart_sends_every_signal() {
-    // Build it as a user would run it (a no-op when it is up to date), so the test never
-    // runs a stale binary; cargo's own report says where the executable is (an
-    // instrumented or cross build puts it elsewhere than beside this test binary).
+/// The SDK example `name`, built as a user would build it (a no-op when it is up to
+/// date, so a test never runs a stale binary).
+pub fn example(name: &str) -> PathBuf {
+    // Cargo's own report says where the executable is (an instrumented or cross build
+    // puts it elsewhere than beside the test binary).
     let build = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -16,19 +17,25 @@ fn quickstart_sends_every_signal() {
             "-p",
             "automagik-telemetry",
             "--example",
-            "quickstart",
+            name,
         ])
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("run cargo");
-    assert!(build.status.success(), "building the quickstart example failed");
+    assert!(build.status.success(), "building the {name} example failed");
     let example = String::from_utf8_lossy(&build.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "quickstart")
-        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
-        .expect("cargo names the quickstart executable");
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the example's executable");
     assert!(example.exists(), "{}", example.display());
+    example
+}
+
+#[test]
+fn quickstart_sends_every_signal() {
+    let example = example("quickstart");
     let rx = OtlpReceiver::start();
     let home = tempfile::tempdir().expect("tempdir");
     let mut run = Command::new(&example);
