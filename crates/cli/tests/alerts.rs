@@ -1000,12 +1000,30 @@ fn invalid_rules_are_refused_at_start_naming_the_rule() {
             "alert bad: where = \"attribute=value\"".to_string(),
         ),
         (
+            bad("condition = \"> 1\"\nwhere = \" = a\""),
+            "alert bad: where = \"attribute=value\"".to_string(),
+        ),
+        (
+            format!(
+                "{}\n[[alert]]\nname = \"bad\"\nmetric = \"m\"\ncondition = \"> 2\"",
+                bad("condition = \"> 1\"")
+            ),
+            "alert bad: another alert has this name".to_string(),
+        ),
+        (
+            format!(
+                "alert_webhook = \"hooks.example\"\n{}",
+                bad("condition = \"> 1\"")
+            ),
+            "alert_webhook: expected an http:// or https:// URL, got \"hooks.example\"".to_string(),
+        ),
+        (
             bad("condition = \"> 1\"\nwindow = \"soon\""),
-            duration("window", "soon"),
+            format!("alert bad: {}", duration("window", "soon")),
         ),
         (
             bad("condition = \"> 1\"\nfor = \"-1s\""),
-            duration("for", "-1s"),
+            format!("alert bad: {}", duration("for", "-1s")),
         ),
         (
             format!("alert_interval = \"often\"\n{}", bad("condition = \"> 1\"")),

@@ -157,6 +157,38 @@ pub struct FileAlert {
     pub severity: Option<String>,
 }
 
+/// The `[[alert]]` tables' rules; two rules may not share a name (the webhook and
+/// `/api/v1/alerts` tell them apart by it).
+fn alert_rules(tables: Vec<FileAlert>) -> Result<Vec<alerts::Rule>, ConfigError> {
+    let mut names = std::collections::HashSet::new();
+    tables
+        .into_iter()
+        .map(|t| {
+            if !names.insert(t.name.clone()) {
+                return Err(invalid(format!(
+                    "alert {}: another alert has this name",
+                    t.name
+                )));
+            }
+            t.rule()
+        })
+        .collect()
+}
+
+/// A webhook setting: an `http://` or `https://` URL with a host.
+fn webhook_url(setting: &str, url: String) -> Result<String, ConfigError> {
+    let ok = url::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    match ok {
+        Some(_) => Ok(url),
+        None => Err(invalid(format!(
+            "{setting}: expected an http:// or https:// URL, got {:?}",
+            crate::probe::display_url(&url)
+        ))),
+    }
+}
+
 impl FileAlert {
     /// The rule this table describes.
     pub fn rule(self) -> Result<alerts::Rule, ConfigError> {
@@ -167,6 +199,7 @@ impl FileAlert {
             Some(w) => Some(
                 w.split_once('=')
                     .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .filter(|(k, _)| !k.is_empty())
                     .ok_or_else(|| {
                         invalid(format!("alert {}: where = \"attribute=value\"", self.name))
                     })?,
@@ -175,7 +208,7 @@ impl FileAlert {
         let ns = |name: &str, v: Option<&str>, default: &str| {
             parse_duration(name, v.unwrap_or(default))
                 .map(|d| d.as_nanos() as u64)
-                .map_err(invalid)
+                .map_err(|e| invalid(format!("alert {}: {e}", self.name)))
         };
         Ok(alerts::Rule {
             metric: self.metric,
@@ -496,14 +529,17 @@ impl ServerConfig {
                 args.probe_interval.or(file.probe_interval),
                 "30s",
             )?),
-            probe_webhook: args.probe_webhook.or(file.probe_webhook),
-            alerts: file
-                .alert
-                .into_iter()
-                .map(FileAlert::rule)
-                .collect::<Result<Vec<_>, _>>()?,
+            probe_webhook: args
+                .probe_webhook
+                .or(file.probe_webhook)
+                .map(|url| webhook_url("probe_webhook", url))
+                .transpose()?,
+            alerts: alert_rules(file.alert)?,
             alert_interval: floor(duration("alert_interval", file.alert_interval, "15s")?),
-            alert_webhook: file.alert_webhook,
+            alert_webhook: file
+                .alert_webhook
+                .map(|url| webhook_url("alert_webhook", url))
+                .transpose()?,
             fleet_interval: match args.fleet_interval.or(file.fleet_interval) {
                 Some(v) if matches!(v.trim(), "off" | "none" | "0") => None,
                 v => Some(floor(duration("fleet_interval", v, "60s")?)),
