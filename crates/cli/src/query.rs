@@ -98,19 +98,26 @@ const FLAGS: [(&str, &str); 13] = [
 
 /// The server's message about a query parameter in the words of this command: the
 /// parameter it starts with (`severity_min: expected ...`), and the parameter names
-/// no English word shares wherever they appear, become the flags they came from.
-fn in_flag_names(message: &str) -> String {
+/// no English word shares wherever they appear, become the flags they came from, when
+/// the request sent them (a trace id in the path came from no flag).
+fn in_flag_names(message: &str, sent: &[&str]) -> String {
     if message.trim() == "from must not be after to" {
         return "--from must not be after --to".into();
     }
     let mut out = match message.split_once(':') {
-        Some((name, rest)) => match FLAGS.iter().find(|(param, _)| *param == name.trim()) {
+        Some((name, rest)) => match FLAGS
+            .iter()
+            .find(|(param, _)| *param == name.trim() && sent.contains(param))
+        {
             Some((_, flag)) => format!("{flag}:{rest}"),
             None => message.to_string(),
         },
         None => message.to_string(),
     };
-    for (param, flag) in FLAGS.iter().filter(|(param, _)| param.contains('_')) {
+    for (param, flag) in FLAGS
+        .iter()
+        .filter(|(param, _)| param.contains('_') && sent.contains(param))
+    {
         out = out.replace(*param, flag);
     }
     out
@@ -141,7 +148,12 @@ fn get(args: &QueryArgs, path: &str, params: &[(&str, Option<String>)]) -> anyho
     if status != 200 {
         let message = body["error"].as_str().unwrap_or("no reason given");
         if status == 400 {
-            bail!("{}", in_flag_names(message));
+            let sent: Vec<&str> = params
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(k, _)| *k)
+                .collect();
+            bail!("{}", in_flag_names(message, &sent));
         }
         bail!("{path}: HTTP {status}: {message}");
     }
@@ -588,7 +600,13 @@ mod tests {
             ("from must not be after to", "--from must not be after --to"),
             ("a message about nothing", "a message about nothing"),
         ] {
-            assert_eq!(in_flag_names(message), want);
+            let sent = ["severity_min", "from", "to", "limit", "agg", "group_by"];
+            assert_eq!(in_flag_names(message, &sent), want);
         }
+        // A trace id given in the path, not by --trace-id, keeps the server's words.
+        assert_eq!(
+            in_flag_names("trace_id must be 32 hexadecimal digits", &[]),
+            "trace_id must be 32 hexadecimal digits"
+        );
     }
 }
