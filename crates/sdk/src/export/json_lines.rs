@@ -131,10 +131,15 @@ mod tests {
             room: 3,
         });
         let deadline = Instant::now();
-        assert!(exporter.export(&request, deadline).is_err(), "the disk is full");
+        assert!(
+            exporter.export(&request, deadline).is_err(),
+            "the disk is full"
+        );
         exporter.out.room = usize::MAX;
         exporter.export(&request, deadline).expect("the retry");
-        exporter.export(&request, deadline).expect("the next export");
+        exporter
+            .export(&request, deadline)
+            .expect("the next export");
         let written = exporter.into_inner().written;
         let mut expected = line[..3].to_vec();
         expected.push(b'\n');
