@@ -498,7 +498,7 @@ fn a_record_too_large_for_kafka_goes_to_the_dead_letter_topic_with_the_reason() 
     assert_eq!(stub["original_size_bytes"], 20_000);
 }
 
-/// The broker is out of reach for 3 s (every connection cut, every new one closed at
+/// The broker is out of reach for 12 s (every connection cut, every new one closed at
 /// once, as while a broker restarts) while runs are published. A proxy makes the outage
 /// rather than stopping tansu: its in-memory storage would come back empty (log, topics,
 /// group offsets), which no Kafka broker does on a restart, and a consumer whose
@@ -515,7 +515,8 @@ fn a_broker_outage_during_publishing_loses_nothing_and_duplicates_nothing() {
     broker.create_agent_topics().expect("topics");
     let db = TestDatabase::create().expect("a test database");
     let home = tempfile::tempdir().expect("tempdir");
-    // No retries: a batch the broker cannot take goes straight to the spool.
+    // No retries: a batch the broker cannot take within the export's timeout (10 s)
+    // goes straight to the spool.
     let t = kafka_client_with(
         &proxy_addr,
         home.path(),
@@ -534,11 +535,15 @@ fn a_broker_outage_during_publishing_loses_nothing_and_duplicates_nothing() {
         7
     );
     // The broker goes away while runs are published; the SDK spools what it cannot send.
+    // Longer than the export's timeout, so that the batches of the runs published
+    // meanwhile are spooled (librdkafka holds a record through a shorter outage and
+    // delivers it late). The consumer may lose its session too: it then reads again from
+    // its committed offset, the end of the first run.
     proxy.set_mode(Mode::Cut);
     let during: Vec<String> = (0..3)
         .map(|i| full_run(&t, "planner", 0.1 * f64::from(i)))
         .collect();
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(12));
     proxy.set_mode(Mode::Pass);
     t.flush(Duration::from_secs(60))
         .expect("flush after the outage");
