@@ -50,15 +50,20 @@ const LOGS: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 /// the server, its HTTP base URL and its gRPC URL.
 fn start(dir: &Path) -> (Running, String, String) {
     let (http, grpc) = (free_port(), free_port());
+    // Scoped tokens come from the file (a token on the command line has every scope).
+    let config = dir.join("serve.toml");
+    std::fs::write(
+        &config,
+        format!("token = [\"{INGEST}:ingest\", \"{READ}:read\"]\n"),
+    )
+    .expect("write the config file");
     let server = Running(serve(
         dir,
         http,
         &format!("127.0.0.1:{grpc}"),
         &[
-            "--token",
-            &format!("{INGEST}:ingest"),
-            "--token",
-            &format!("{READ}:read"),
+            "--config",
+            config.to_str().expect("utf-8"),
             "--fleet-interval",
             "off",
         ],
