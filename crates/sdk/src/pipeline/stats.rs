@@ -105,3 +105,47 @@ impl Counters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reason_has_its_own_counter_and_name() {
+        let counters = Counters::default();
+        counters.queued.fetch_add(30, Ordering::Relaxed);
+        counters.exported.fetch_add(2, Ordering::Relaxed);
+        counters.spooled.fetch_add(1, Ordering::Relaxed);
+        for (i, reason) in DropReason::ALL.into_iter().enumerate() {
+            counters.record_drop(reason, i as u64 + 1);
+        }
+        let stats = counters.snapshot(4);
+        assert_eq!(
+            (
+                stats.queued,
+                stats.exported,
+                stats.spooled,
+                stats.queue_depth
+            ),
+            (30, 2, 1, 4)
+        );
+        let by_reason: Vec<(&str, u64)> = DropReason::ALL
+            .into_iter()
+            .map(|r| (r.as_str(), stats.dropped(r)))
+            .collect();
+        assert_eq!(
+            by_reason,
+            [
+                ("queue_full", 1),
+                ("after_shutdown", 2),
+                ("oversize", 3),
+                ("invalid_value", 4),
+                ("non_retryable", 5),
+                ("retries_exhausted", 6),
+                ("partial_success_rejected", 7),
+            ]
+        );
+        assert_eq!(stats.dropped_total(), 28);
+        assert_eq!(DeliveryStats::default().dropped_total(), 0);
+    }
+}

@@ -114,4 +114,75 @@ mod tests {
         .expect("absent is a result");
         assert_eq!(absent["available"], false);
     }
+
+    /// A Unix socket in a temporary folder answering each connection with `answer`
+    /// once it has read the request's head, as the engine does.
+    fn engine(
+        answers: Vec<&'static str>,
+    ) -> (
+        tempfile::TempDir,
+        DockerCollector,
+        std::thread::JoinHandle<()>,
+    ) {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("docker.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+        let served = std::thread::spawn(move || {
+            for answer in answers {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                assert!(head.starts_with(b"GET /containers/json?all=1 HTTP/1.0\r\n"));
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        (dir, DockerCollector { socket }, served)
+    }
+
+    #[test]
+    fn the_engine_is_asked_on_its_socket_and_its_refusals_are_errors() {
+        let (_dir, docker, served) = engine(vec![
+            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n\
+             [{\"Id\": \"aaaaaaaaaaaaaaaa\", \"Names\": [\"/db\"], \"Image\": \"postgres\", \
+             \"State\": \"running\", \"Status\": \"Up 1 hour\"}]\n",
+            "HTTP/1.0 500 Internal Server Error\r\n\r\n{\"message\": \"boom\"}",
+            "HTTP/1.0 200 OK\r\n\r\nnot json",
+            "HTTP/1.0 200 OK\r\n",
+        ]);
+        let listed = docker.collect().expect("the list");
+        assert_eq!(listed["available"], true);
+        assert_eq!(
+            (listed["total"].as_u64(), listed["running"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(listed["containers"][0]["name"], "db");
+        assert_eq!(
+            docker.collect(),
+            Err("the Docker engine answered HTTP/1.0 500 Internal Server Error".into())
+        );
+        let not_json = docker.collect().expect_err("not JSON");
+        assert!(
+            not_json.starts_with("the Docker engine's answer is not JSON: "),
+            "{not_json}"
+        );
+        assert_eq!(
+            docker.collect(),
+            Err("the Docker engine's answer has no body".into())
+        );
+        // The socket is there, nobody listens any more.
+        served.join().expect("the engine's answers");
+        let gone = docker.collect().expect_err("nobody listens");
+        assert!(gone.starts_with("cannot connect to "), "{gone}");
+        assert_eq!(docker.name(), "docker");
+        assert_eq!(
+            DockerCollector::default().socket,
+            std::path::PathBuf::from("/var/run/docker.sock")
+        );
+    }
 }

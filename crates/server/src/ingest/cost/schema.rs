@@ -383,3 +383,64 @@ impl Msg {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message the three requests reach, each once, in the order first reached.
+    fn reachable() -> Vec<Msg> {
+        let mut seen: Vec<Msg> = ["traces", "logs", "metrics"]
+            .into_iter()
+            .map(|s| Msg::request(s).expect("a request"))
+            .collect();
+        let mut i = 0;
+        while i < seen.len() {
+            for f in seen[i].fields() {
+                if let Message(m) | Messages(m) = f.kind
+                    && !seen.contains(&m)
+                {
+                    seen.push(m);
+                }
+            }
+            i += 1;
+        }
+        seen
+    }
+
+    #[test]
+    fn the_table_reaches_every_message_and_names_each_field_once() {
+        assert_eq!(Msg::request("profiles"), None);
+        let all = reachable();
+        // Every message of the enum is reached from a request (a message left out of
+        // the walk would never be costed).
+        assert_eq!(all.len(), 34, "{all:?}");
+        for m in all {
+            assert!(m.size() > 0, "{m:?} has a size");
+            let fields = m.fields();
+            for (i, f) in fields.iter().enumerate() {
+                assert!(
+                    fields[..i]
+                        .iter()
+                        .all(|g| g.number != f.number && g.json != f.json),
+                    "{m:?} lists field {} twice",
+                    f.number
+                );
+                assert_eq!(m.by_number(f.number).map(|g| g.json), Some(f.json));
+                // Items are repeated messages.
+                assert!(!f.item || matches!(f.kind, Messages(_)), "{m:?}.{}", f.json);
+            }
+            assert!(m.by_number(999).is_none());
+        }
+        // The items of the requests: spans, span events and links, log records, points.
+        let items: Vec<&str> = reachable()
+            .into_iter()
+            .flat_map(|m| m.fields().iter().filter(|f| f.item).map(|f| f.json))
+            .collect();
+        assert!(
+            items.contains(&"spans") && items.contains(&"logRecords"),
+            "{items:?}"
+        );
+        assert!(Msg::AnyValue.buffered_in_json() && !Msg::Span.buffered_in_json());
+    }
+}
