@@ -5,6 +5,7 @@ the caller's (a CI run sets `CI`, which the consent order counts as development)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -141,6 +142,34 @@ class Server:
                 return None
             raise
 
+    def post_event(self, service: str, name: str) -> None:
+        """Stores the event ``name`` of ``service`` by OTLP/HTTP JSON, not through the
+        package: a marker that arrives whatever the consent of this process."""
+        body = {
+            "resourceLogs": [
+                {
+                    "resource": {
+                        "attributes": [{"key": "service.name", "value": {"stringValue": service}}]
+                    },
+                    "scopeLogs": [
+                        {
+                            "logRecords": [
+                                {"timeUnixNano": str(time.time_ns()), "eventName": name}
+                            ]
+                        }
+                    ],
+                }
+            ]
+        }
+        request = urllib.request.Request(
+            self.base_url + "/v1/logs",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200, r.status
+
     def events(self, service: str, name: str) -> List[Dict[str, Any]]:
         """The stored events ``name`` of ``service``, newest first."""
         return list(self.get("/api/v1/events", name=name, service=service, limit=1000)["items"])
@@ -224,8 +253,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Dict[str, Path
 @pytest.fixture
 def service(request: pytest.FixtureRequest) -> str:
     """A service name of this test's own."""
-    name = re.sub(r"[^a-zA-Z0-9_.-]+", "-", request.node.name)
-    return f"py-{name}"[:80]
+    name = f"py-{re.sub(r'[^a-zA-Z0-9_.-]+', '-', request.node.name)}"
+    if len(name) <= 80:
+        return name
+    # Cut, but never so that two parametrizations of one test share a name.
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:71]}-{digest}"
 
 
 @pytest.fixture
