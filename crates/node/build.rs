@@ -1,0 +1,5 @@
+//! Link settings of the Node.js addon (napi-rs).
+
+fn main() {
+    napi_build::setup();
+}
