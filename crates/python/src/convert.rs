@@ -13,12 +13,28 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use std::borrow::Cow;
 
 /// Deepest nesting converted; deeper containers (or a container that holds itself)
-/// are sent as their `str()`. The redactor caps the depth of what is sent further.
+/// are sent as [`TOO_DEEP`], never as their `str()` (Python's own `repr` of a container
+/// nested thousands deep raises `RecursionError`). The redactor caps the depth of what
+/// is sent further.
 const MAX_DEPTH: usize = 16;
 
-/// The text of any object: its `str()`, lossy on lone surrogates.
+/// What stands for a container nested deeper than [`MAX_DEPTH`]: the redactor's own
+/// marker for what it cuts by depth.
+const TOO_DEEP: &str = automagik_telemetry_core::redact::DEPTH_MARKER;
+
+/// The text of any object: its `str()`, lossy on lone surrogates; `<TYPE object>` when
+/// its `str()` raises (a telemetry call never raises the program's own errors).
 fn text_of(obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    Ok(obj.str()?.to_string_lossy().into_owned())
+    match obj.str() {
+        Ok(s) => Ok(s.to_string_lossy().into_owned()),
+        Err(_) => Ok(format!(
+            "<{} object>",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| "unknown".into())
+        )),
+    }
 }
 
 /// A key: a `str` as it is, anything else as its `str()`.
@@ -87,6 +103,11 @@ fn value_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Option<Value>> {
             }
             return Ok(Some(Value::Array(items)));
         }
+    } else if obj.is_instance_of::<PyDict>()
+        || obj.is_instance_of::<PyList>()
+        || obj.is_instance_of::<PyTuple>()
+    {
+        return Ok(Some(Value::Str(Cow::Borrowed(TOO_DEEP))));
     }
     Ok(Some(Value::Str(Cow::Owned(text_of(obj)?))))
 }

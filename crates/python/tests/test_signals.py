@@ -44,6 +44,31 @@ def test_an_event_arrives_with_its_attributes_and_the_programs_resource(
     assert (stats["queued"], stats["exported"], stats["dropped_total"]) == (1, 1, 0)
 
 
+def test_hostile_attribute_values_never_raise_into_the_program(
+    server: Server, make_client: Any, service: str
+) -> None:
+    """A dict nested 2,000 deep (whose repr raises RecursionError) and an object whose
+    __str__ raises are sent as markers (the depth cut is the redactor's); track_event
+    itself never raises."""
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise ValueError("no text")
+
+    deep: Dict[str, Any] = {}
+    cur = deep
+    for _ in range(2000):
+        cur["d"] = {}
+        cur = cur["d"]
+    t = make_client()
+    t.track_event("hostile", {"deep": deep, "odd": Unprintable()})
+    assert t.flush(10) is True
+    (event,) = server.wait_events(service, "hostile", 1)
+    stored = json.dumps(event["attributes"])
+    assert "[TRUNCATED:depth]" in stored, stored[:500]
+    assert "<Unprintable object>" in stored, stored[:500]
+
+
 def test_an_error_arrives_as_an_error_log_with_its_exception(
     server: Server, make_client: Any, service: str
 ) -> None:
