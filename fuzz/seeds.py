@@ -678,6 +678,9 @@ write("otlp_json", "traces-pretty", b"\x00" + json.dumps(json_traces, indent=1).
 write("otlp_json", "traces-escaped-key", b'\x00{"resourceSpans":[{"scopeSpans":[{"sp\\u0061ns":[{},{},{}]}]}]}')
 write("otlp_json", "metrics", b"\x01" + compact(json_metrics))
 write("otlp_json", "logs", b"\x02" + compact(json_logs))
+write("otlp_json", "traces-proto-names", b'\x00{"resource_spans":[{"scope_spans":[{"spans":[{"trace_id":"5b8efff798038103d269b633813fc60c","span_id":"eee19b7ec3c1b174","name":"a","kind":"SPAN_KIND_SERVER","start_time_unix_nano":"1","end_time_unix_nano":"2","status":{"code":"STATUS_CODE_ERROR"}}]}]}]}')
+write("otlp_json", "logs-enum-names", b'\x02{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","severityNumber":"SEVERITY_NUMBER_WARN","body":{"stringValue":"x"}}]}]}]}')
+write("otlp_json", "metrics-enum-names", b'\x01{"resource_metrics":[{"scope_metrics":[{"metrics":[{"name":"c","sum":{"aggregation_temporality":"AGGREGATION_TEMPORALITY_CUMULATIVE","is_monotonic":true,"data_points":[{"start_time_unix_nano":"1","time_unix_nano":"2","as_int":"5"}]}}]}]}]}')
 write("otlp_json", "logs-unknown-keys", b'\x02{"resourceLogs":[{"future":{"a":[1,2,{"b":null}]},"scopeLogs":[{"logRecords":[{"body":{"stringValue":"x\\n\\"y\\""}}]}]}]}')
 
 

@@ -325,3 +325,90 @@ fn official_node_sdk_links_and_structured_log_bodies_round_trip_over_otlp_json()
     assert_eq!(log["flags"], 1);
     assert_eq!(log["span_id"], sent["span_id"]);
 }
+
+/// OTLP/JSON as a protobuf library's JSON printer writes it (the official Python SDK's
+/// requests, printed by protobuf's `json_format`): enum values by name
+/// (`"kind": "SPAN_KIND_SERVER"`, `"code": "STATUS_CODE_ERROR"`,
+/// `"severityNumber": "SEVERITY_NUMBER_WARN"`, `"aggregationTemporality":
+/// "AGGREGATION_TEMPORALITY_CUMULATIVE"`), once with lowerCamelCase field names and once
+/// with the proto field names (`resource_spans`, `start_time_unix_nano`). The Collector
+/// accepts both, and so does `serve`: every span, log record and metric point is stored
+/// with its enum values.
+#[test]
+fn otlp_json_with_enum_names_and_proto_field_names_is_accepted() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(automagik_telemetry_testkit::test_python());
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/protobuf_json_names.py"
+    ));
+    let (_server, base, sent) = run_client(dir.path(), cmd);
+    for style in ["camel", "snake"] {
+        let trace_id = sent[style]["trace_id"].as_str().expect("trace id");
+        let service = sent[style]["service"].as_str().expect("service");
+        let trace = get_json(&format!("{base}/api/v1/traces/{trace_id}"), None);
+        let spans = trace["spans"].as_array().expect("spans");
+        let find = |name: &str| {
+            spans
+                .iter()
+                .find(|s| s["name"] == name)
+                .unwrap_or_else(|| panic!("{style}: span {name} in {trace}"))
+        };
+        let (handle, call) = (find("handle"), find("call"));
+        assert_eq!(handle["kind"], 2, "{style}: SPAN_KIND_SERVER");
+        assert_eq!(handle["service_name"], service);
+        assert_eq!(call["kind"], 3, "{style}: SPAN_KIND_CLIENT");
+        assert_eq!(call["parent_span_id"], handle["span_id"], "{style}");
+        assert_eq!(
+            (&call["status_code"], &call["status_message"]),
+            (&json!(2), &json!("upstream refused")),
+            "{style}: STATUS_CODE_ERROR"
+        );
+        // Times past 2^53 come back as strings.
+        let start: u64 = handle["start_time_unix_nano"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        assert!(start > 1_700_000_000_000_000_000, "{style}: {handle}");
+
+        let logs = get_json(&format!("{base}/api/v1/logs?service={service}"), None);
+        let items = logs["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{style}: {logs}");
+        assert_eq!(items[0]["body"], "disk nearly full");
+        assert_eq!(
+            items[0]["severity_number"], 13,
+            "{style}: SEVERITY_NUMBER_WARN"
+        );
+    }
+    let metrics = get_json(&format!("{base}/api/v1/metrics"), None);
+    let names: Vec<(&str, &str)> = metrics["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or(""),
+                m["kind"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("names.latency", "histogram"), ("names.requests", "sum")]
+    );
+    // One cumulative point of 5 from each style, counted in full (the counters started
+    // while the server ran).
+    let series = get_json(
+        &format!("{base}/api/v1/metrics/names.requests/series?from=-1h&agg=sum"),
+        None,
+    );
+    let total: f64 = series["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .flat_map(|s| s["points"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["value"].as_f64())
+        .sum();
+    assert_eq!(total, 10.0, "{series}");
+}

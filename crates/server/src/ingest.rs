@@ -10,6 +10,7 @@
 //! to gRPC codes. Their messages name what is wrong with a request, never its content.
 
 mod cost;
+mod json_names;
 pub mod temporality;
 pub mod time_range;
 
@@ -192,6 +193,16 @@ pub fn decode_within<T: OtlpRequest>(
     raw: &[u8],
     limits: &Limits,
 ) -> Result<T, IngestError> {
+    let normalized = normalized(encoding, raw);
+    decode_measured(encoding, normalized.as_deref().unwrap_or(raw), limits)
+}
+
+/// [`decode_within`] of a body already in the form the decoder reads.
+fn decode_measured<T: OtlpRequest>(
+    encoding: Encoding,
+    raw: &[u8],
+    limits: &Limits,
+) -> Result<T, IngestError> {
     let cost = cost_of::<T>(encoding, raw, limits)?;
     tracing::trace!(
         signal = T::SIGNAL,
@@ -202,6 +213,16 @@ pub fn decode_within<T: OtlpRequest>(
         "request measured"
     );
     decode(encoding, raw)
+}
+
+/// OTLP JSON with proto field names or enum values by name, rewritten into the form the
+/// decoder reads (`json_names`); `None` when the body is read as it is. The copy is never
+/// longer than the body, and lives until the request is decoded.
+fn normalized(encoding: Encoding, raw: &[u8]) -> Option<Vec<u8>> {
+    match encoding {
+        Encoding::Json => json_names::normalize(raw),
+        Encoding::Protobuf => None,
+    }
 }
 
 /// What a decompressed body costs, measured on its bytes before it is decoded and
@@ -230,7 +251,8 @@ pub fn measure<T: OtlpRequest>(
     raw: &[u8],
     limits: &Limits,
 ) -> Result<(u64, u64), IngestError> {
-    let cost = cost_of::<T>(encoding, raw, limits)?;
+    let normalized = normalized(encoding, raw);
+    let cost = cost_of::<T>(encoding, normalized.as_deref().unwrap_or(raw), limits)?;
     Ok((cost.items, cost.decoded_bytes))
 }
 
@@ -251,7 +273,16 @@ pub fn decode_body<T: OtlpRequest>(
             Bytes::from(raw)
         }
     };
-    decode_within(encoding, &raw, limits)
+    // The rewritten body replaces the decompressed one before decoding starts, so the
+    // bound on what a request takes while decoded stays the same.
+    let raw = match normalized(encoding, &raw) {
+        None => raw,
+        Some(rewritten) => {
+            drop(raw);
+            Bytes::from(rewritten)
+        }
+    };
+    decode_measured(encoding, &raw, limits)
 }
 
 /// An OTLP export request the server ingests: how it is redacted, how it becomes rows,
