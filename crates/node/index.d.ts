@@ -243,51 +243,62 @@ export interface DeliveryStats {
   droppedTotal: number;
 }
 
-/** The effective configuration, with the same keys (snake_case) in every language of the SDK. */
+/**
+ * The effective configuration and consent, as the Rust SDK describes them in every language
+ * that embeds it (Python's `effective_config()` prints the same object): snake_case keys,
+ * durations in milliseconds, header names only and never a password.
+ */
 export interface EffectiveConfig {
-  /** OTLP base URL. */
-  endpoint: string;
-  /** `otlp`, `otlp-json`, `clickhouse`, `kafka`, `file` or `stdout`. */
-  backend: string;
+  /** Whether consent was given. */
+  enabled: boolean;
+  /** The rule that decided: `opt_out_variable`, `opt_out_file`, `revoked_in_code`, `development`, `opt_in_variable`, `granted_in_code`, `program_default` or `library_default`. */
+  consent_rule: string;
+  /** The consent decision in words. */
+  consent: string;
   /** `service.name`. */
   project_name: string;
   /** `service.version` (empty: not sent). */
   version: string;
+  /** OTLP base URL. */
+  endpoint: string;
+  /** The traces, metrics and logs URLs. */
+  traces_endpoint: string;
+  metrics_endpoint: string;
+  logs_endpoint: string;
+  /** `otlp`, `otlp-json`, `clickhouse`, `kafka`, `file` or `stdout`. */
+  backend: string;
   /** Records per export. */
   batch_size: number;
   /** Longest wait before a partial batch is sent, in milliseconds. */
   flush_interval_ms: number;
-  /** Retries after the first attempt. */
-  max_retries: number;
-  /** Bodies smaller than this many bytes are sent plain. */
-  compression_threshold: number;
-  /** The spool directory, or `null` when off. */
-  spool_dir: string | null;
-  /** Whether consent was given. */
-  enabled: boolean;
-  /** The consent decision in words. */
-  consent_reason: string;
-}
-
-/** Every field of the resolved configuration (durations in milliseconds; no header value, no password). */
-export interface FullConfig extends EffectiveConfig {
   queue_size: number;
   compression: 'gzip' | 'zstd' | 'none';
+  /** Bodies smaller than this many bytes are sent plain. */
+  compression_threshold: number;
+  /** Retries after the first attempt. */
+  max_retries: number;
   retry_backoff_ms: number;
   max_backoff_ms: number;
   retry_budget_ms: number;
   timeout_ms: number;
+  /** The spool directory, or `null` when off. */
+  spool_dir: string | null;
   spool_max_bytes: number;
   verbose: boolean;
   file_path: string;
-  drop_timeout_ms: number;
   kafka_brokers: string;
   clickhouse_endpoint: string;
   clickhouse_database: string;
   clickhouse_user: string;
+  clickhouse_create_schema: boolean;
   header_names: string[];
-  resource_attributes: Record<string, string>;
+  /** `[key, value]` pairs, in order. */
+  resource_attributes: [string, string][];
+  drop_timeout_ms: number;
 }
+
+/** The whole effective configuration (the same object as {@link EffectiveConfig}). */
+export type FullConfig = EffectiveConfig;
 
 /** What `getStatus()` returns: the 0.1.3 fields, and more. */
 export interface TelemetryStatus {

@@ -6,8 +6,8 @@ use crate::agent::NativeAgentRun;
 use crate::convert::{self, JsAttributes};
 use crate::span::{NativeSpan, exception_attributes, span_kind};
 use automagik_telemetry::{
-    Backend, Compression, Config, ConfigError, ConsentRule, DropReason, FlushError, MetricKind,
-    Severity, SpanContext, Telemetry, TelemetryBuilder,
+    Backend, Compression, Config, ConfigError, ConsentRule, DropReason, Effective, FlushError,
+    MetricKind, Severity, SpanContext, Telemetry, TelemetryBuilder,
 };
 use automagik_telemetry_core::consent::OPT_OUT_FILE;
 use napi::bindgen_prelude::AsyncTask;
@@ -15,7 +15,7 @@ use napi::{Env, Error, Result, Task};
 use napi_derive::napi;
 use serde_json::{Map, Value as Json, json};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,27 +194,6 @@ fn parse_compression(v: &str) -> Result<Compression> {
     }
 }
 
-/// The backend's name, as `AUTOMAGIK_TELEMETRY_BACKEND` spells it.
-fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Otlp => "otlp",
-        Backend::OtlpJson => "otlp-json",
-        Backend::ClickHouse => "clickhouse",
-        Backend::Kafka => "kafka",
-        Backend::File => "file",
-        Backend::Stdout => "stdout",
-        _ => "unknown",
-    }
-}
-
-fn compression_name(c: Compression) -> &'static str {
-    match c {
-        Compression::Gzip => "gzip",
-        Compression::Zstd => "zstd",
-        Compression::None => "none",
-    }
-}
-
 fn sorted(map: Option<HashMap<String, String>>) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = map.unwrap_or_default().into_iter().collect();
     pairs.sort();
@@ -360,90 +339,6 @@ impl Settings {
         }
         b
     }
-
-    /// What [`Settings::builder`] makes of `c` (the environment's configuration), for a
-    /// client that is disabled and so holds none: the same fields, set the way the
-    /// builder's setters set them.
-    fn apply(&self, c: &mut Config) {
-        if let Some(v) = &self.project_name {
-            c.project_name = v.clone();
-        }
-        if let Some(v) = &self.version {
-            c.version = v.clone();
-        }
-        if let Some(v) = &self.endpoint {
-            c.endpoint = v.trim_end_matches('/').to_string();
-        }
-        if let Some(v) = self.backend {
-            c.backend = v;
-        }
-        if let Some(v) = self.batch_size {
-            c.batch_size = v.max(1);
-        }
-        if let Some(v) = self.flush_interval {
-            c.flush_interval = v.max(Duration::from_millis(1));
-        }
-        if let Some(v) = self.queue_size {
-            c.queue_size = v.max(1);
-        }
-        if let Some(v) = self.compression {
-            c.compression = v;
-        }
-        if let Some(v) = self.compression_threshold {
-            c.compression_threshold = v;
-        }
-        if let Some(v) = self.max_retries {
-            c.max_retries = v;
-        }
-        if let Some(v) = self.retry_backoff {
-            c.retry_backoff = v;
-        }
-        if let Some(v) = self.max_backoff {
-            c.max_backoff = v;
-        }
-        if let Some(v) = self.retry_budget {
-            c.retry_budget = v;
-        }
-        if let Some(v) = self.timeout {
-            c.timeout = v.max(Duration::from_millis(1));
-        }
-        if let Some(v) = &self.spool_dir {
-            c.spool_dir = Some(v.clone());
-        }
-        if let Some(v) = self.spool_max_bytes {
-            c.spool_max_bytes = v;
-        }
-        if let Some(v) = self.verbose {
-            c.verbose = v;
-        }
-        if let Some(v) = &self.file_path {
-            c.file_path = v.clone();
-        }
-        c.headers.extend(self.headers.iter().cloned());
-        c.resource_attributes
-            .extend(self.resource_attributes.iter().cloned());
-        if let Some(v) = &self.clickhouse_endpoint {
-            c.clickhouse.endpoint = v.trim_end_matches('/').to_string();
-        }
-        if let Some(v) = &self.clickhouse_database {
-            c.clickhouse.database = v.clone();
-        }
-        if let Some(v) = &self.clickhouse_user {
-            c.clickhouse.user = v.clone();
-        }
-        if let Some(v) = &self.clickhouse_password {
-            c.clickhouse.password = v.clone();
-        }
-        c.drop_timeout = self.flush_timeout;
-    }
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn path_json(p: Option<&Path>) -> Json {
-    p.map_or(Json::Null, |p| Json::String(p.display().to_string()))
 }
 
 /// How a flush or shutdown ended: `ok`, `timeout` (the deadline passed first; delivery
@@ -574,8 +469,11 @@ impl NativeClient {
         let env = Arc::new(options.env.clone().unwrap_or_default());
         let consent = options.consent;
         let settings = Settings::parse(options)?;
-        let mut resolved = Config::from_lookup(|k| env.get(k).cloned()).map_err(config_error)?;
-        settings.apply(&mut resolved);
+        let resolved = settings
+            .builder(&env, consent)
+            .effective()
+            .map_err(config_error)?
+            .config;
         let telemetry = settings
             .builder(&env, consent)
             .build()
@@ -622,45 +520,16 @@ impl NativeClient {
         out
     }
 
-    /// The resolved configuration, every field, snake_case, durations in milliseconds;
-    /// header names only, never their values, and no password.
+    /// The effective configuration and consent, as the SDK describes them in every
+    /// language (`automagik_telemetry::describe`): snake_case keys, durations in
+    /// milliseconds, header names only and no password.
     #[napi]
     pub fn config_json(&self) -> Json {
-        let c = self.config();
-        let resource: Map<String, Json> = c
-            .resource_attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        json!({
-            "endpoint": c.endpoint,
-            "backend": backend_name(c.backend),
-            "project_name": c.project_name,
-            "version": c.version,
-            "batch_size": c.batch_size,
-            "flush_interval_ms": duration_ms(c.flush_interval),
-            "queue_size": c.queue_size,
-            "compression": compression_name(c.compression),
-            "compression_threshold": c.compression_threshold,
-            "max_retries": c.max_retries,
-            "retry_backoff_ms": duration_ms(c.retry_backoff),
-            "max_backoff_ms": duration_ms(c.max_backoff),
-            "retry_budget_ms": duration_ms(c.retry_budget),
-            "timeout_ms": duration_ms(c.timeout),
-            "spool_dir": path_json(c.spool_dir.as_deref()),
-            "spool_max_bytes": c.spool_max_bytes,
-            "verbose": c.verbose,
-            "file_path": c.file_path.display().to_string(),
-            "drop_timeout_ms": duration_ms(c.drop_timeout),
-            "kafka_brokers": c.kafka_brokers,
-            "clickhouse_endpoint": c.clickhouse.endpoint,
-            "clickhouse_database": c.clickhouse.database,
-            "clickhouse_user": c.clickhouse.user,
-            "header_names": c.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            "resource_attributes": resource,
-            "enabled": self.telemetry.consent_decision().enabled,
-            "consent_reason": self.telemetry.consent_decision().to_string(),
-        })
+        Effective {
+            config: self.config().clone(),
+            decision: self.telemetry.consent_decision().clone(),
+        }
+        .to_json()
     }
 
     /// Delivery counters: `{queued, exported, spooled, queueDepth, dropped: {reason: n},
@@ -706,6 +575,14 @@ impl NativeClient {
     #[napi]
     pub fn opt_out_file(&self) -> Option<String> {
         self.opt_out_path().map(|p| p.display().to_string())
+    }
+
+    /// Counts a call whose record the JavaScript layer could not convert (an attribute
+    /// getter that throws, say) as dropped (`invalid_value`), so that `stats()` accounts
+    /// for every call.
+    #[napi]
+    pub fn count_unconvertible(&self) {
+        self.telemetry.count_dropped(DropReason::InvalidValue);
     }
 
     /// A product event.

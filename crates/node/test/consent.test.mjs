@@ -69,7 +69,8 @@ test('DO_NOT_TRACK wins over AUTOMAGIK_TELEMETRY_ENABLED=true, from the options 
   assert.equal(out.code, 0, out.stderr);
   const printed = JSON.parse(out.stdout);
   assert.equal(printed.enabled, false, 'the process environment is read by default');
-  assert.equal(printed.consent_reason, 'disabled: opted out by DO_NOT_TRACK');
+  assert.equal(printed.consent, 'disabled: opted out by DO_NOT_TRACK');
+  assert.equal(printed.consent_rule, 'opt_out_variable');
 });
 
 test('development environments disable telemetry unless AUTOMAGIK_TELEMETRY_ENABLED=true', async (t) => {

@@ -9,11 +9,11 @@
 //! the child.
 
 use crate::convert;
-use crate::describe::{describe, rule_name};
 use crate::settings::Settings;
+use automagik_telemetry::describe::rule_name;
 use automagik_telemetry::{
-    AgentRun, ConsentDecision, ConsentRule, DropReason, KeyValue, LlmCall, MetricKind, Severity,
-    Span, SpanContext, SpanKind, SpanStatus, Telemetry, ToolCall, Value,
+    AgentRun, ConsentDecision, ConsentRule, DropReason, Effective, KeyValue, LlmCall, MetricKind,
+    Severity, Span, SpanContext, SpanKind, SpanStatus, Telemetry, ToolCall, Value,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -187,7 +187,7 @@ impl Client {
         }
     }
 
-    /// The effective configuration as JSON text (see `describe.rs` for its keys): the
+    /// The effective configuration as JSON text (`automagik_telemetry::describe`): the
     /// client's own when enabled, else the one its settings resolve to.
     fn describe_json(&self) -> PyResult<String> {
         let decision = match &self.telemetry {
@@ -199,9 +199,9 @@ impl Client {
         };
         let config = match self.telemetry.as_ref().and_then(Telemetry::config) {
             Some(c) => c.clone(),
-            None => self.settings.config().map_err(config_error)?,
+            None => self.settings.effective().map_err(config_error)?.config,
         };
-        Ok(describe(&config, &decision).to_string())
+        Ok(Effective { config, decision }.to_json().to_string())
     }
 
     /// The anonymous install id sent as `service.instance.id`, when enabled.

@@ -5,12 +5,11 @@
 //! The layer is thin on purpose: defaults, environment variables, the consent order,
 //! redaction, batching, retries, the spool and the exporters are the Rust SDK's. Python
 //! values are converted to attributes here ([`convert`]), settings given in code are
-//! handed to the SDK's builder ([`settings`]), and the effective configuration is
-//! described the same way in every language ([`describe`]).
+//! handed to the SDK's builder ([`settings`]), and the effective configuration is the
+//! SDK's own description (`automagik_telemetry::describe`), the same in every language.
 
 mod client;
 mod convert;
-mod describe;
 mod privacy;
 mod settings;
 
@@ -23,8 +22,8 @@ use pyo3::types::PyDict;
 #[pyo3(signature = (settings=None))]
 fn effective_config_json(settings: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
     let settings = settings::Settings::from_py(settings)?;
-    let (config, decision) = settings.effective().map_err(client::config_error)?;
-    Ok(describe::describe(&config, &decision).to_string())
+    let effective = settings.effective().map_err(client::config_error)?;
+    Ok(effective.to_json().to_string())
 }
 
 /// The consent decision for `settings` and the environment, as a `dict` (`enabled`,
@@ -36,7 +35,7 @@ fn consent_decision<'py>(
     settings: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let settings = settings::Settings::from_py(settings)?;
-    let decision = settings.consent().map_err(client::config_error)?;
+    let decision = settings.effective().map_err(client::config_error)?.decision;
     client::consent_dict(py, &decision)
 }
 

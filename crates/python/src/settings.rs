@@ -3,14 +3,14 @@
 //! become `Duration`s here). The Rust SDK's builder does the rest: defaults <
 //! environment < code, the consent order, the redactor, the pipeline.
 //!
-//! [`Settings::effective`] computes the configuration and the consent decision the
-//! builder would, without starting anything, for a client that is disabled (which keeps
-//! no configuration) and for `automagik_telemetry.effective_config()`.
+//! [`Settings::effective`] asks the builder for the configuration and the consent
+//! decision it would use, without starting anything: for a client that is disabled
+//! (which keeps no configuration) and for `automagik_telemetry.effective_config()`.
 
 use automagik_telemetry::{
-    Backend, Compression, Config, ConfigError, ConsentDecision, RedactorBuilder, Telemetry,
+    Backend, Compression, Config, ConfigError, Effective, RedactorBuilder, Telemetry,
+    TelemetryBuilder,
 };
-use automagik_telemetry_core::consent::{self, ConsentInputs, OPT_OUT_FILE};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -312,6 +312,17 @@ impl Settings {
 
     /// Builds the client with the Rust SDK's builder.
     pub fn build(&self) -> Result<Telemetry, ConfigError> {
+        self.builder()?.build()
+    }
+
+    /// What [`Settings::build`] would resolve, without starting anything: the SDK
+    /// builder's own resolution (defaults < environment < code, consent first).
+    pub fn effective(&self) -> Result<Effective, ConfigError> {
+        self.builder()?.effective()
+    }
+
+    /// The Rust SDK's builder with these settings in code.
+    fn builder(&self) -> Result<TelemetryBuilder, ConfigError> {
         let mut b = Telemetry::builder();
         if let Some(env) = &self.environ {
             let env = Arc::clone(env);
@@ -419,112 +430,6 @@ impl Settings {
         if let Some(v) = &self.histogram_boundaries {
             b = b.histogram_boundaries(v.clone());
         }
-        b.build()
-    }
-
-    /// The consent decision the builder makes with these settings.
-    pub fn consent(&self) -> Result<ConsentDecision, ConfigError> {
-        let mut inputs = ConsentInputs::from_lookup(|k| self.var(k));
-        inputs.in_code = self.consent;
-        inputs.program_default = self.default_enabled;
-        let home = self
-            .home_dir
-            .clone()
-            .or_else(|| {
-                self.var("HOME")
-                    .filter(|h| !h.is_empty())
-                    .map(PathBuf::from)
-            })
-            .or_else(dirs::home_dir);
-        inputs.opt_out_file = home.map(|h| h.join(OPT_OUT_FILE)).filter(|p| p.exists());
-        Ok(consent::decide(&inputs)?)
-    }
-
-    /// The configuration the builder resolves with these settings: defaults <
-    /// environment < code, with the builder's own bounds on code values.
-    pub fn config(&self) -> Result<Config, ConfigError> {
-        let mut c = Config::from_lookup(|k| self.var(k))?;
-        if let Some(v) = self.compression_for(c.compression) {
-            c.compression = v;
-        }
-        if let Some(v) = &self.project_name {
-            c.project_name = v.clone();
-        }
-        if let Some(v) = &self.version {
-            c.version = v.clone();
-        }
-        if let Some(v) = &self.endpoint {
-            c.endpoint = v.trim_end_matches('/').to_string();
-        }
-        if let Some(v) = self.backend {
-            c.backend = v;
-        }
-        if let Some(v) = self.batch_size {
-            c.batch_size = v.max(1);
-        }
-        if let Some(v) = self.flush_interval {
-            c.flush_interval = v.max(Duration::from_millis(1));
-        }
-        if let Some(v) = self.queue_size {
-            c.queue_size = v.max(1);
-        }
-        if let Some(v) = self.compression_threshold {
-            c.compression_threshold = v;
-        }
-        if let Some(v) = self.max_retries {
-            c.max_retries = v;
-        }
-        if let Some(v) = self.retry_backoff {
-            c.retry_backoff = v;
-        }
-        if let Some(v) = self.max_backoff {
-            c.max_backoff = v;
-        }
-        if let Some(v) = self.retry_budget {
-            c.retry_budget = v;
-        }
-        if let Some(v) = self.timeout {
-            c.timeout = v.max(Duration::from_millis(1));
-        }
-        if let Some(v) = &self.spool_dir {
-            c.spool_dir = Some(v.clone());
-        }
-        if let Some(v) = self.spool_max_bytes {
-            c.spool_max_bytes = v;
-        }
-        if let Some(v) = self.verbose {
-            c.verbose = v;
-        }
-        if let Some(v) = &self.file_path {
-            c.file_path = v.clone();
-        }
-        if let Some(v) = self.drop_timeout {
-            c.drop_timeout = v;
-        }
-        if let Some(v) = &self.clickhouse_endpoint {
-            c.clickhouse.endpoint = v.trim_end_matches('/').to_string();
-        }
-        if let Some(v) = &self.clickhouse_database {
-            c.clickhouse.database = v.clone();
-        }
-        if let Some(v) = &self.clickhouse_user {
-            c.clickhouse.user = v.clone();
-        }
-        if let Some(v) = &self.clickhouse_password {
-            c.clickhouse.password = v.clone();
-        }
-        if let Some(v) = self.clickhouse_create_schema {
-            c.clickhouse.create_schema = v;
-        }
-        c.headers.extend(self.headers.iter().cloned());
-        c.resource_attributes
-            .extend(self.resource_attributes.iter().cloned());
-        Ok(c)
-    }
-
-    /// The decision and the configuration, in the builder's order (consent first).
-    pub fn effective(&self) -> Result<(Config, ConsentDecision), ConfigError> {
-        let decision = self.consent()?;
-        Ok((self.config()?, decision))
+        Ok(b)
     }
 }

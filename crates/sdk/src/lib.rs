@@ -53,6 +53,7 @@ mod active;
 pub mod agent;
 pub mod config;
 mod context;
+pub mod describe;
 pub mod export;
 mod install;
 #[cfg(feature = "kafka")]
@@ -74,4 +75,4 @@ pub use install::default_state_dir;
 pub use layer::TelemetryLayer;
 pub use pipeline::{DeliveryStats, DropReason, FlushError};
 pub use span::{Span, SpanBuilder};
-pub use telemetry::{SDK_NAME, Telemetry, TelemetryBuilder};
+pub use telemetry::{Effective, SDK_NAME, Telemetry, TelemetryBuilder};

@@ -34,6 +34,24 @@ type Lookup = Box<dyn Fn(&str) -> Option<String> + Send>;
 type Edit = Box<dyn FnOnce(&mut Config) + Send>;
 type RedactionEdit = Box<dyn FnOnce(RedactorBuilder) -> RedactorBuilder + Send>;
 
+/// What a [`TelemetryBuilder`] resolves before it starts anything: the configuration and
+/// the consent decision. [`Effective::to_json`] describes them the same way in every
+/// language that embeds the SDK.
+#[derive(Clone, Debug)]
+pub struct Effective {
+    /// Defaults < environment < code.
+    pub config: Config,
+    /// Whether anything would be sent, and which rule said so.
+    pub decision: ConsentDecision,
+}
+
+impl Effective {
+    /// The configuration and the decision as one JSON object (see [`crate::describe`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        crate::describe::describe(&self.config, &self.decision)
+    }
+}
+
 /// Builds a [`Telemetry`] client: defaults < environment < what is set here.
 #[must_use = "call .build() to get a Telemetry handle"]
 pub struct TelemetryBuilder {
@@ -212,25 +230,42 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Decides consent, reads the configuration and, when enabled, starts the one
-    /// background thread. A disabled client starts nothing and opens nothing.
-    pub fn build(self) -> Result<Telemetry, ConfigError> {
+    /// The configuration and the consent decision [`build`](Self::build) would use, without
+    /// starting anything (no thread, no install id, no exporter): what a program, or a
+    /// package in another language, prints as its effective configuration.
+    pub fn effective(mut self) -> Result<Effective, ConfigError> {
+        let (config, decision) = self.resolve()?;
+        Ok(Effective { config, decision })
+    }
+
+    /// Consent first (a refused consent needs no valid configuration to be read out),
+    /// then defaults < environment < the edits made in code.
+    fn resolve(&mut self) -> Result<(Config, ConsentDecision), ConfigError> {
         let lookup: Lookup = self
             .lookup
+            .take()
             .unwrap_or_else(|| Box::new(|k| std::env::var(k).ok()));
         let mut inputs = ConsentInputs::from_lookup(&lookup);
         inputs.in_code = self.consent;
         inputs.program_default = self.default_enabled;
         let home = self
             .home_dir
+            .take()
             .or_else(|| lookup("HOME").filter(|h| !h.is_empty()).map(PathBuf::from))
             .or_else(dirs::home_dir);
         inputs.opt_out_file = home.map(|h| h.join(OPT_OUT_FILE)).filter(|p| p.exists());
         let decision = consent::decide(&inputs)?;
         let mut config = Config::from_lookup(&lookup)?;
-        for edit in self.edits {
+        for edit in std::mem::take(&mut self.edits) {
             edit(&mut config);
         }
+        Ok((config, decision))
+    }
+
+    /// Decides consent, reads the configuration and, when enabled, starts the one
+    /// background thread. A disabled client starts nothing and opens nothing.
+    pub fn build(mut self) -> Result<Telemetry, ConfigError> {
+        let (config, decision) = self.resolve()?;
         if !decision.enabled {
             return Ok(Telemetry {
                 inner: None,
@@ -439,6 +474,16 @@ impl Telemetry {
     /// Items dropped for one reason.
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.stats().dropped(reason)
+    }
+
+    /// Counts a record that never reached the SDK as dropped for `reason`: for a layer
+    /// in another language whose record could not be converted (an attribute object
+    /// whose getter throws, say), so that [`Telemetry::stats`] still accounts for every
+    /// call. Nothing when disabled.
+    pub fn count_dropped(&self, reason: DropReason) {
+        if let Some(active) = &self.inner {
+            active.pipeline.counters.record_drop(reason, 1);
+        }
     }
 
     /// A product event: a log record with `event.name`.
