@@ -95,19 +95,40 @@ Object.defineProperties(StandardEvents, {
 /** The name of the opt-out file in the home directory (the SDK's). */
 const OPT_OUT_FILE = '.automagik-no-telemetry';
 
-/** The keys of `effectiveConfig()`, the same in every language of the SDK. */
+/** The keys of `effectiveConfig()`, the same in every language of the SDK (the Rust SDK's description). */
 const EFFECTIVE_CONFIG_KEYS = Object.freeze([
-  'endpoint',
-  'backend',
+  'enabled',
+  'consent_rule',
+  'consent',
   'project_name',
   'version',
+  'endpoint',
+  'traces_endpoint',
+  'metrics_endpoint',
+  'logs_endpoint',
+  'backend',
   'batch_size',
   'flush_interval_ms',
-  'max_retries',
+  'queue_size',
+  'compression',
   'compression_threshold',
+  'max_retries',
+  'retry_backoff_ms',
+  'max_backoff_ms',
+  'retry_budget_ms',
+  'timeout_ms',
   'spool_dir',
-  'enabled',
-  'consent_reason',
+  'spool_max_bytes',
+  'verbose',
+  'file_path',
+  'kafka_brokers',
+  'clickhouse_endpoint',
+  'clickhouse_database',
+  'clickhouse_user',
+  'clickhouse_create_schema',
+  'header_names',
+  'resource_attributes',
+  'drop_timeout_ms',
 ]);
 
 // ---------------------------------------------------------------------------------------
@@ -188,6 +209,12 @@ function toAttributes(obj) {
     if (plain) return obj;
   }
   return normalizeObject(obj instanceof Map ? Object.fromEntries(obj) : obj, 0, new Set([obj]));
+}
+
+/** Attributes as the addon reads them: the JSON text of `toAttributes(obj)`, or `undefined`. */
+function attributesJson(obj) {
+  const attrs = toAttributes(obj);
+  return attrs === undefined ? undefined : JSON.stringify(attrs);
 }
 
 function toJsonValue(v) {
@@ -398,7 +425,7 @@ class Span {
   /** Records a timestamped event inside the span. */
   addEvent(name, attributes) {
     try {
-      this._handle.addEvent(String(name), toAttributes(attributes));
+      this._handle.addEvent(String(name), attributesJson(attributes));
     } catch {
       // Telemetry never throws into the program.
     }
@@ -638,13 +665,23 @@ class AutomagikTelemetry {
 
   // --- The 0.1.x API --------------------------------------------------------------------
 
+  /** Counts a call whose record could not be made (an attribute getter threw, say). */
+  _countUnconvertible() {
+    try {
+      this._native.countUnconvertible();
+    } catch {
+      // Nothing more to do.
+    }
+  }
+
   /** Tracks a product event. */
   trackEvent(eventName, attributes) {
     if (!this._enabled) return;
     try {
-      this._native.trackEvent(String(eventName), toAttributes(attributes));
+      this._native.trackEvent(String(eventName), attributesJson(attributes));
     } catch {
-      // Telemetry never throws into the program.
+      // Telemetry never throws into the program; the call still counts, as dropped.
+      this._countUnconvertible();
     }
   }
 
@@ -657,10 +694,11 @@ class AutomagikTelemetry {
         kind,
         message,
         typeof stack === 'string' ? stack : undefined,
-        toAttributes(context),
+        attributesJson(context),
       );
     } catch {
-      // Telemetry never throws into the program.
+      // Telemetry never throws into the program; the call still counts, as dropped.
+      this._countUnconvertible();
     }
   }
 
@@ -672,10 +710,11 @@ class AutomagikTelemetry {
         String(metricName),
         Number(value),
         metricKind(metricType),
-        toAttributes(attributes),
+        attributesJson(attributes),
       );
     } catch {
-      // Telemetry never throws into the program.
+      // Telemetry never throws into the program; the call still counts, as dropped.
+      this._countUnconvertible();
     }
   }
 
@@ -683,9 +722,10 @@ class AutomagikTelemetry {
   trackLog(message, severity = LogSeverity.INFO, attributes) {
     if (!this._enabled) return;
     try {
-      this._native.trackLog(severityNumber(severity), String(message), toAttributes(attributes));
+      this._native.trackLog(severityNumber(severity), String(message), attributesJson(attributes));
     } catch {
-      // Telemetry never throws into the program.
+      // Telemetry never throws into the program; the call still counts, as dropped.
+      this._countUnconvertible();
     }
   }
 
@@ -812,10 +852,7 @@ class AutomagikTelemetry {
 
   /** The effective configuration, with the same keys in every language of the SDK. */
   effectiveConfig() {
-    const full = this._native.configJson();
-    const out = {};
-    for (const key of EFFECTIVE_CONFIG_KEYS) out[key] = full[key];
-    return out;
+    return this._native.configJson();
   }
 
   /** The anonymous install id sent as `service.instance.id`, when enabled. */
@@ -847,7 +884,7 @@ class AutomagikTelemetry {
       options.kind,
       parentTraceparent(parent),
       options.root === true || parent === null,
-      toAttributes(options.attributes),
+      attributesJson(options.attributes),
     );
     return new Span(this, handle, String(name));
   }

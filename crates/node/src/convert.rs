@@ -1,13 +1,16 @@
-//! Values between JavaScript and the SDK: attributes arrive as JSON (the JavaScript layer
-//! has already dropped `undefined`, functions and symbols, and turned dates, big
-//! integers and non-finite numbers into strings), and leave as JSON where the addon
-//! answers with redacted data.
+//! Values between JavaScript and the SDK: attributes arrive as JSON text (the JavaScript
+//! layer has already dropped `undefined`, functions and symbols, turned dates, big
+//! integers and non-finite numbers into strings, and called `JSON.stringify`: one call,
+//! where reading an object's properties through N-API costs several calls per
+//! attribute), single values as JSON, and both leave as JSON where the addon answers with
+//! redacted data.
 
 use automagik_telemetry::{KeyValue, Value};
 use serde_json::{Map, Number, Value as Json};
 
-/// Attributes as the JavaScript layer passes them: a plain object, or nothing.
-pub type JsAttributes = Option<Map<String, Json>>;
+/// Attributes as the JavaScript layer passes them: the JSON text of a plain object, or
+/// nothing.
+pub type JsAttributes = Option<String>;
 
 /// A JSON value as an attribute value; `null` has none (the attribute, or the array
 /// item, is left out, as OTLP has no null).
@@ -40,9 +43,12 @@ pub fn attributes(map: Map<String, Json>) -> Vec<KeyValue> {
         .collect()
 }
 
-/// [`attributes`] of an optional object.
-pub fn optional_attributes(map: JsAttributes) -> Vec<KeyValue> {
-    map.map(attributes).unwrap_or_default()
+/// [`attributes`] of the object in an optional JSON text; text that is not a JSON object
+/// (the JavaScript layer never sends such) has none.
+pub fn optional_attributes(text: JsAttributes) -> Vec<KeyValue> {
+    text.and_then(|t| serde_json::from_str::<Map<String, Json>>(&t).ok())
+        .map(attributes)
+        .unwrap_or_default()
 }
 
 /// An attribute value as JSON (bytes as an array of numbers, non-finite doubles as

@@ -111,3 +111,32 @@ test('invalid metric values are dropped and counted, never thrown', async (t) =>
   assert.equal(stats.queued, 1, 'only the valid measurement was queued');
   assert.equal(stats.exported, 1);
 });
+
+test('a record whose attributes cannot be read is dropped and counted, never thrown', async (t) => {
+  const { base } = await startServer(t);
+  const telemetry = new AutomagikTelemetry(clientOptions(t, base, { flushInterval: 60000 }));
+  t.after(() => telemetry.shutdown(5000));
+  const hostile = {
+    plain: 'kept',
+    get broken() {
+      throw new Error('a getter that throws');
+    },
+  };
+  const proxy = new Proxy(
+    {},
+    {
+      ownKeys() {
+        throw new Error('a proxy that refuses to list its keys');
+      },
+    },
+  );
+  telemetry.trackEvent('hostile.getter', hostile);
+  telemetry.trackLog('hostile proxy', LogSeverity.INFO, proxy);
+  telemetry.trackMetric('hostile.metric', 1, MetricType.GAUGE, hostile);
+  telemetry.trackEvent('fine.event', { plain: 'kept' });
+  assert.equal(await telemetry.flush(10000), true);
+  const stats = telemetry.stats();
+  assert.equal(stats.dropped.invalid_value, 3, 'every unreadable record counted');
+  assert.equal(stats.queued, 1, 'only the readable record was queued');
+  assert.equal(stats.exported, 1);
+});
