@@ -15,18 +15,17 @@ import sys
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, List
+from typing import List
 
-if TYPE_CHECKING:
-    from .client import AutomagikTelemetry
+from ._protocols import ExitParticipant
 
-_clients: "weakref.WeakSet[AutomagikTelemetry]" = weakref.WeakSet()
+_clients: "weakref.WeakSet[ExitParticipant]" = weakref.WeakSet()
 _pending: List[threading.Thread] = []
 _exited = False
 _mp_hooked = False
 
 
-def register(client: "AutomagikTelemetry") -> None:
+def register(client: ExitParticipant) -> None:
     """Keeps track of a client, for exit and fork."""
     _clients.add(client)
 

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from . import _native
+from ._protocols import SpanStarter
 from .tracing import enter_run, leave_run
-
-if TYPE_CHECKING:
-    from .client import AutomagikTelemetry
 
 
 def _describe(exc: BaseException) -> str:
@@ -174,7 +172,7 @@ class AgentRun(_ThreadBound):
 
     __slots__ = ("_native", "_client", "_thread", "_what", "_token", "_traceparent", "agent")
 
-    def __init__(self, native: _native.AgentRun, client: "AutomagikTelemetry", agent: str) -> None:
+    def __init__(self, native: _native.AgentRun, client: SpanStarter, agent: str) -> None:
         self._native = native
         self._client = client  # the client outlives its runs
         self._thread = threading.get_ident()

@@ -18,7 +18,6 @@ import inspect
 import threading
 import traceback
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -32,9 +31,7 @@ from typing import (
 )
 
 from . import _native
-
-if TYPE_CHECKING:
-    from .client import AutomagikTelemetry
+from ._protocols import SpanStarter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,7 +143,7 @@ class Span:
 
     __slots__ = ("_native", "_client", "_thread", "_token", "name", "__weakref__")
 
-    def __init__(self, native: _native.Span, client: "AutomagikTelemetry", name: str) -> None:
+    def __init__(self, native: _native.Span, client: SpanStarter, name: str) -> None:
         self._native = native
         self._client = client  # the client outlives its spans
         self._thread = threading.get_ident()
@@ -250,7 +247,7 @@ class SpanScope:
 
     def __init__(
         self,
-        client: "AutomagikTelemetry",
+        client: SpanStarter,
         name: Optional[str],
         attributes: Optional[Mapping[str, Any]],
         kind: str,
