@@ -661,6 +661,64 @@ fn postgresql_down_during_consumption_loses_nothing_and_moves_no_offset() {
     }
 }
 
+/// The consumer stays up through a PostgreSQL outage while runs keep arriving: the batch
+/// it could not write is retried with its partitions paused, so nothing published during
+/// the retries is polled and passed over by the next offset commit (a message polled
+/// while a write was retried used to be dropped, and the commit after the retry moved
+/// past it). Every run is stored once when the database is back.
+#[test]
+fn postgresql_unreachable_while_the_consumer_runs_loses_nothing_published_meanwhile() {
+    let broker = Broker::start().expect("start the Kafka broker");
+    broker.create_agent_topics().expect("topics");
+    let db = TestDatabase::create().expect("a test database");
+    let (proxy, proxied) =
+        FaultProxy::in_front_of(&db.url, 5432).expect("a proxy in front of PostgreSQL");
+    let home = tempfile::tempdir().expect("tempdir");
+    let t = kafka_client(&broker, home.path());
+    let _consumer = consumer(&broker, &proxied, "store-outage-it", free_port());
+    full_run(&t, "planner", 0.9);
+    t.flush(Duration::from_secs(20)).expect("flush");
+    let count = "SELECT count(*) FROM agent_consumed_events";
+    assert_eq!(wait_count(&db.url, count, 7, Duration::from_secs(60)), 7);
+
+    // The database becomes unreachable (open connections cut mid-stream, new ones
+    // closed); a run arrives and its batch fails, then more runs arrive while the
+    // consumer retries it.
+    proxy.set_mode(Mode::Cut);
+    let mut during = vec![full_run(&t, "planner", 0.8)];
+    t.flush(Duration::from_secs(20)).expect("flush");
+    for i in 0..3 {
+        std::thread::sleep(Duration::from_secs(4));
+        during.push(full_run(&t, "executor", 0.1 * f64::from(i)));
+        t.flush(Duration::from_secs(20)).expect("flush");
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let stored_meanwhile: i64 = pg(&db.url).query_one(count, &[]).expect("count").get(0);
+    assert_eq!(
+        stored_meanwhile, 7,
+        "nothing reached the database during the outage"
+    );
+    proxy.set_mode(Mode::Pass);
+
+    assert_eq!(wait_count(&db.url, count, 35, Duration::from_secs(90)), 35);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut c = pg(&db.url);
+    let events: i64 = c.query_one(count, &[]).expect("count").get(0);
+    assert_eq!(events, 35, "5 runs x 7 envelopes, none twice");
+    for id in &during {
+        let id: uuid::Uuid = id.parse().expect("uuid");
+        let r = c
+            .query_one(
+                "SELECT r.status, (SELECT count(*) FROM agent_actions a WHERE a.correlation_id = r.correlation_id)
+                 FROM agent_execution_logs r WHERE r.correlation_id = $1",
+                &[&id],
+            )
+            .expect("the run published during the outage");
+        let (status, actions): (String, i64) = (r.get(0), r.get(1));
+        assert_eq!((status.as_str(), actions), ("completed", 4));
+    }
+}
+
 #[test]
 fn request_reply_correlates_times_out_to_the_fallback_and_never_crosses() {
     use automagik_telemetry::kafka::{RequestReply, serve_replies};
