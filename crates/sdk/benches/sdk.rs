@@ -6,6 +6,9 @@
 //!   thread takes nothing off the queue meanwhile); `steady_state_*` runs with the
 //!   background thread consuming on the other core, which adds cross-core traffic on
 //!   the queue and cross-thread frees. And a disabled client.
+//!   Beside them, `opentelemetry_sdk`'s log path: a log record with the same event name
+//!   and five attributes emitted through its batch processor to an exporter that does
+//!   nothing (it redacts nothing).
 //! - `span`: create + end of one span, ours next to `opentelemetry_sdk` with its batch
 //!   processor and an exporter that does nothing, so the two are read side by side.
 //!
@@ -17,8 +20,10 @@
 use automagik_telemetry::{ExportError, ExportOutcome, Exporter, Telemetry};
 use automagik_telemetry_core::SignalRequest;
 use criterion::{Criterion, criterion_group, criterion_main};
+use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{Tracer, TracerProvider as _};
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -43,6 +48,15 @@ struct OtelDiscard;
 impl SpanExporter for OtelDiscard {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         black_box(batch);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct OtelLogDiscard;
+impl LogExporter for OtelLogDiscard {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        black_box(&batch);
         Ok(())
     }
 }
@@ -121,6 +135,25 @@ fn track_event(c: &mut Criterion) {
         stats.dropped_total()
     );
     t.shutdown(Duration::from_secs(30)).ok();
+
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(BatchLogProcessor::builder(OtelLogDiscard).build())
+        .build();
+    let logger = provider.logger("bench");
+    g.bench_function("opentelemetry_sdk_log_5_string_attrs", |b| {
+        b.iter(|| {
+            let mut record = logger.create_log_record();
+            record.set_event_name("checkout.completed");
+            record.set_severity_number(Severity::Info);
+            record.add_attribute("plan", "pro");
+            record.add_attribute("region", "eu-west-1");
+            record.add_attribute("http.route", "/api/v1/orders/{id}");
+            record.add_attribute("browser", "Firefox 128 on Linux");
+            record.add_attribute("customer", "reach me at jane.doe@example.com");
+            logger.emit(record);
+        })
+    });
+    provider.shutdown().ok();
 
     let disabled = Telemetry::builder()
         .env_lookup(|_| None)

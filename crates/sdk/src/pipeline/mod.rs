@@ -3,8 +3,12 @@
 //! still fails.
 //!
 //! The caller's thread only ever does a non-blocking `try_send`: when the queue is
-//! full the newest record is dropped and counted. Flush and shutdown are control
-//! messages carrying a deadline; the caller waits for the answer no longer than that.
+//! full the newest record is dropped and counted. The background thread does not wait
+//! on the queue (a thread parked on it would be woken, a system call on the caller's
+//! side, by every record): it sleeps until the flush interval ends or a control message
+//! arrives, and the caller wakes it once per batch, when the queue holds a batch's worth
+//! of records. Flush and shutdown are control messages carrying a deadline; the caller
+//! waits for the answer no longer than that.
 
 mod spool;
 mod stats;
@@ -17,7 +21,7 @@ use crate::export::{ExportError, ExportOutcome, Exporter};
 use automagik_telemetry_core::otlp::to_requests;
 use automagik_telemetry_core::{Origin, Record, SignalRequest};
 use crossbeam_channel::{
-    Receiver, RecvTimeoutError, Sender, TrySendError, bounded, select, unbounded,
+    Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded, select, unbounded,
 };
 use rand::Rng;
 use std::collections::{HashSet, VecDeque};
@@ -98,6 +102,11 @@ pub(crate) struct PipelineSettings {
 pub(crate) struct Pipeline {
     records: Sender<Record>,
     control: Sender<Control>,
+    /// Wakes the background thread when a batch's worth is queued.
+    wake: Sender<()>,
+    /// A wake-up was sent and the thread has not drained the queue since.
+    woken: Arc<AtomicBool>,
+    batch_size: u64,
     pub counters: Arc<Counters>,
     worker: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
@@ -111,14 +120,19 @@ impl Pipeline {
     ) -> std::io::Result<Self> {
         let (records_tx, records_rx) = bounded(settings.queue_size);
         let (control_tx, control_rx) = unbounded();
+        let (wake_tx, wake_rx) = bounded(1);
+        let woken = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let spool = match &settings.spool_dir {
             Some(dir) => Some(Spool::open(dir, settings.spool_max_bytes)?),
             None => None,
         };
+        let batch_size = u64::try_from(settings.batch_size.max(1)).unwrap_or(u64::MAX);
         let worker = Worker {
             records: records_rx,
             control: control_rx,
+            wake: wake_rx,
+            woken: woken.clone(),
             pending: VecDeque::new(),
             exporter,
             origin,
@@ -135,6 +149,9 @@ impl Pipeline {
         Ok(Pipeline {
             records: records_tx,
             control: control_tx,
+            wake: wake_tx,
+            woken,
+            batch_size,
             counters,
             worker: Mutex::new(Some(handle)),
             closed: AtomicBool::new(false),
@@ -154,7 +171,15 @@ impl Pipeline {
         }
         match self.records.try_send(record) {
             Ok(()) => {
-                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                let queued = self.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
+                // One wake-up per batch's worth queued (the counter the stats keep
+                // anyway: no look at the queue itself on this path).
+                if queued.is_multiple_of(self.batch_size)
+                    && !self.woken.swap(true, Ordering::AcqRel)
+                {
+                    // Full means a wake-up is already waiting to be read.
+                    let _ = self.wake.try_send(());
+                }
             }
             Err(TrySendError::Full(_)) => self.counters.record_drop(DropReason::QueueFull, 1),
             Err(TrySendError::Disconnected(_)) => {
@@ -223,6 +248,8 @@ enum Failure {
 struct Worker {
     records: Receiver<Record>,
     control: Receiver<Control>,
+    wake: Receiver<()>,
+    woken: Arc<AtomicBool>,
     pending: VecDeque<Control>,
     exporter: Box<dyn Exporter>,
     origin: Origin,
@@ -245,16 +272,28 @@ impl Worker {
                 }
                 continue;
             }
+            // Flush and shutdown first, even while the queue keeps filling.
+            match self.control.try_recv() {
+                Ok(ctl) => {
+                    if self.handle_control(ctl, &mut batch) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => {}
+            }
+            if self.woken.load(Ordering::Acquire) {
+                // A wake-up read while a batch was retried (or not read yet): the
+                // queue holds a batch's worth.
+                let _ = self.wake.try_recv();
+                self.take_queued(&mut batch, &mut next_tick);
+                continue;
+            }
             let wait = next_tick.saturating_duration_since(Instant::now());
             select! {
-                recv(self.records) -> msg => match msg {
-                    Ok(record) => {
-                        batch.push(record);
-                        if batch.len() >= self.settings.batch_size {
-                            self.deliver(std::mem::take(&mut batch), None);
-                            next_tick = Instant::now() + self.settings.flush_interval;
-                        }
-                    }
+                recv(self.wake) -> msg => match msg {
+                    Ok(()) => self.take_queued(&mut batch, &mut next_tick),
                     Err(_) => return,
                 },
                 recv(self.control) -> msg => match msg {
@@ -266,6 +305,7 @@ impl Worker {
                     Err(_) => return,
                 },
                 default(wait) => {
+                    self.take_queued(&mut batch, &mut next_tick);
                     if !batch.is_empty() {
                         self.deliver(std::mem::take(&mut batch), None);
                     }
@@ -275,6 +315,24 @@ impl Worker {
                     }
                     next_tick = Instant::now() + self.settings.flush_interval;
                 }
+            }
+        }
+    }
+
+    /// Moves what is queued into `batch`, delivering each full batch; the caller may wake
+    /// the thread again from the moment this starts.
+    fn take_queued(&mut self, batch: &mut Vec<Record>, next_tick: &mut Instant) {
+        self.woken.store(false, Ordering::Release);
+        // What is queued now, not what keeps arriving: control messages are looked at
+        // between two takes.
+        for _ in 0..self.records.len() {
+            let Ok(record) = self.records.try_recv() else {
+                break;
+            };
+            batch.push(record);
+            if batch.len() >= self.settings.batch_size {
+                self.deliver(std::mem::take(batch), None);
+                *next_tick = Instant::now() + self.settings.flush_interval;
             }
         }
     }
