@@ -14,6 +14,22 @@ const CLEAN: [&str; 4] = [
     "Firefox 128 on Linux",
 ];
 
+/// One unit of each hostile value, repeated to 16 KiB.
+const HOSTILE: [(&str, &str); 12] = [
+    ("card-like digit groups", "4111 1111 1111 1112 "),
+    ("valid cards", "4111 1111 1111 1111 "),
+    ("phone-like", "+1 (555) 010-0000 x"),
+    ("e-mail fragments", "a@b.c "),
+    ("e-mail near misses", "a@b@c@d@"),
+    ("key=value secrets", "password=x "),
+    ("key words without values", "password token secret "),
+    ("IBAN near misses", "DE89 3704 0044 0532 0130 01 "),
+    ("hex runs", "deadbeefcafebabe"),
+    ("percent-encoded @", "a%40b%40c"),
+    ("PEM begin without end", "-----BEGIN PRIVATE KEY-----"),
+    ("IPv6-like", "fe80::1:2:3:4 "),
+];
+
 fn redact(c: &mut Criterion) {
     let r = Redactor::builder()
         .salt(b"bench".to_vec())
@@ -39,6 +55,19 @@ fn redact(c: &mut Criterion) {
     g.bench_function("classify_key", |b| {
         b.iter(|| black_box(r.classify_key(black_box("http.route"))))
     });
+    g.finish();
+
+    // Values as a hostile client would craft them, at the largest size an attribute value
+    // keeps (16 KiB): each the near miss or the match of one rule, repeated. What one such
+    // value costs bounds the CPU a request of them can take on the server's ingest path.
+    let mut g = c.benchmark_group("redact hostile 16 KiB");
+    g.sample_size(10);
+    for (name, unit) in HOSTILE {
+        let text: String = unit.repeat(16 * 1024 / unit.len() + 1)[..16 * 1024].to_string();
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(r.redact_str(black_box(&text))))
+        });
+    }
     g.finish();
 
     let log = LogRecord {

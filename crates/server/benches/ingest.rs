@@ -1,5 +1,9 @@
 //! Server ingest throughput over loopback HTTP: OTLP/HTTP protobuf, batches of 512
-//! spans with 20 attributes each, into the SQLite store (or, with
+//! spans with 20 attributes each, on realistic traffic (`traffic/mod.rs`: random trace
+//! and span ids, three services, 8 spans per trace, unique attribute values beside
+//! repeated ones, times within the last minutes in no order; `INGEST_TRAFFIC=sequential`
+//! sends the earlier pattern instead: sequential ids, one service, times 1 ms apart), into
+//! the SQLite store (or, with
 //! `INGEST_STORE=clickhouse`, the ClickHouse store on the real engine: chdb behind the
 //! test support's HTTP adapter, or the server at `INGEST_CLICKHOUSE_URL`) — spans per second durably
 //! stored (acknowledged after commit) and, in the same run, the decode-only ceiling
@@ -10,7 +14,9 @@
 //! (`INGEST_SECONDS` sets the duration of each phase, default 10; `INGEST_CLIENTS` the
 //! number of client threads, default 4; `INGEST_LOOKUP_SPANS` the store size for the
 //! trace-by-id lookups, default 1,000,000; `INGEST_REDACT=off` stores without redaction
-//! on ingest, which is on, `standard`, by default). The decode-only ceiling is also
+//! on ingest, which is on, `standard`, by default; `INGEST_REPORT_SECONDS`, default 10,
+//! the interval of the stored rate printed while it runs, so that a long run shows the
+//! rate at its start and at its end). The decode-only ceiling is also
 //! measured with redaction (`standard`), so the two lines give its cost.
 
 use automagik_telemetry_server::redaction::IngestRedactor;
@@ -25,6 +31,8 @@ use prost::Message;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod traffic;
 
 const SPANS: usize = 512;
 /// Seed of the template request: a value that appears nowhere else in its bytes.
@@ -85,9 +93,28 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4);
-    let payloads: Vec<Vec<u8>> = (0..64).map(payload).collect();
+    let realistic = std::env::var("INGEST_TRAFFIC").as_deref() != Ok("sequential");
+    let pool = realistic.then(|| Arc::new(traffic::Pool::new(96, SPANS, 0x5eed_f00d)));
+    let payloads: Vec<Vec<u8>> = match &pool {
+        Some(pool) => {
+            let mut rng = traffic::Rng::new(7);
+            (0..pool.len())
+                .map(|n| {
+                    let mut body = Vec::new();
+                    pool.request(n, &mut rng, &mut body);
+                    body
+                })
+                .collect()
+        }
+        None => (0..64).map(payload).collect(),
+    };
     println!(
-        "payload: {SPANS} spans x {ATTRIBUTES} attributes, {} bytes protobuf per request",
+        "traffic: {}; payload: {SPANS} spans x {ATTRIBUTES} attributes, {} bytes protobuf per request",
+        if realistic {
+            "realistic (random ids, 3 services, 8 spans per trace, unique values)"
+        } else {
+            "sequential (sequential ids, one service)"
+        },
         payloads[0].len()
     );
 
@@ -214,21 +241,52 @@ fn main() {
     let stored = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let report_every = Duration::from_secs(
+        std::env::var("INGEST_REPORT_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10)
+            .max(1),
+    );
+    let reporter = {
+        let stored = stored.clone();
+        std::thread::spawn(move || {
+            let mut last = (Instant::now(), 0u64);
+            while started.elapsed() + report_every <= phase {
+                std::thread::sleep(report_every);
+                let (now, total) = (Instant::now(), stored.load(Ordering::Relaxed));
+                println!(
+                    "  at {:>5.0} s: {:.0} spans/s over the last {:.0} s, {total} stored",
+                    started.elapsed().as_secs_f64(),
+                    (total - last.1) as f64 / (now - last.0).as_secs_f64(),
+                    (now - last.0).as_secs_f64()
+                );
+                last = (now, total);
+            }
+        })
+    };
     let clients: Vec<_> = (0..client_threads)
-        .map(|_| {
+        .map(|c| {
             let (stored, next) = (stored.clone(), next.clone());
             let (template, offsets, times) = (template.clone(), offsets.clone(), times.clone());
+            let pool = pool.clone();
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
                 let mut body = template.to_vec();
+                let mut rng = traffic::Rng::new(0x1234_5678 + c as u64);
                 while started.elapsed() < phase {
-                    let seed = TEMPLATE_SEED + 1 + next.fetch_add(1, Ordering::Relaxed);
-                    for &o in offsets.iter() {
-                        body[o..o + 8].copy_from_slice(&seed.to_be_bytes());
-                    }
-                    let shift = (seed - TEMPLATE_SEED) * 1_000_000;
-                    for &(o, t) in times.iter() {
-                        body[o..o + 8].copy_from_slice(&(t + shift).to_le_bytes());
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if let Some(pool) = &pool {
+                        pool.request(n as usize, &mut rng, &mut body);
+                    } else {
+                        let seed = TEMPLATE_SEED + 1 + n;
+                        for &o in offsets.iter() {
+                            body[o..o + 8].copy_from_slice(&seed.to_be_bytes());
+                        }
+                        let shift = (seed - TEMPLATE_SEED) * 1_000_000;
+                        for &(o, t) in times.iter() {
+                            body[o..o + 8].copy_from_slice(&(t + shift).to_le_bytes());
+                        }
                     }
                     let ok = agent
                         .post(format!("http://{addr}/v1/traces"))
@@ -245,6 +303,7 @@ fn main() {
     for c in clients {
         c.join().expect("client");
     }
+    reporter.join().expect("reporter");
     let elapsed = started.elapsed().as_secs_f64();
     let acknowledged = stored.load(Ordering::Relaxed);
     let rate = acknowledged as f64 / elapsed;
