@@ -330,6 +330,15 @@ fn a_broker_cut_during_consumption_stores_every_envelope_once() {
         .expect("a proxy in front of the broker");
     broker.create_agent_topics().expect("topics");
     let db = TestDatabase::create().expect("a test database");
+    // The consumer's log, shown when envelopes are missing.
+    let logs = tempfile::tempdir().expect("tempdir");
+    let log_path = logs.path().join("consume.log");
+    let log = std::fs::File::create(&log_path).expect("the consumer's log");
+    let log_tail = || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
     let _consumer = Running(
         command()
             .args([
@@ -349,7 +358,7 @@ fn a_broker_cut_during_consumption_stores_every_envelope_once() {
                 &format!("127.0.0.1:{}", free_port()),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start consume"),
     );
@@ -398,7 +407,8 @@ fn a_broker_cut_during_consumption_stores_every_envelope_once() {
     assert_eq!(
         wait_count(&db.url, CONSUMED, 65, Duration::from_secs(120)),
         65,
-        "every envelope arrives"
+        "every envelope arrives; the consumer's log ends:\n{}",
+        log_tail()
     );
     // Nothing more comes in later, and each envelope is stored once.
     std::thread::sleep(Duration::from_secs(1));
