@@ -215,6 +215,15 @@ fn decode_measured<T: OtlpRequest>(
     decode(encoding, raw)
 }
 
+/// [`decode_within`]'s rewrite of OTLP JSON written with proto field names or enum
+/// names (`json_names`), `None` when the body is read as it is. Public, and hidden from
+/// the documentation, for the fuzz targets, whose decoder-alone check reads what the
+/// server's decoder reads.
+#[doc(hidden)]
+pub fn normalize_json(raw: &[u8]) -> Option<Vec<u8>> {
+    json_names::normalize(raw)
+}
+
 /// OTLP JSON with proto field names or enum values by name, rewritten into the form the
 /// decoder reads (`json_names`); `None` when the body is read as it is. The copy is never
 /// longer than the body, and lives until the request is decoded.
