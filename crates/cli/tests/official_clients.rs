@@ -132,21 +132,11 @@ fn official_node_sdk_round_trip_over_otlp_json() {
     assert_eq!(log["attributes"]["order.id"], "o-17");
     assert_eq!(log["service_name"], "node-client");
 
-    let metrics = get_json(&format!("{base}/api/v1/metrics"), None);
-    let names: Vec<(&str, &str)> = metrics["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|m| {
-            (
-                m["name"].as_str().unwrap_or(""),
-                m["kind"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let names = metric_names(&base);
     assert_eq!(
         names,
         [("node.latency_ms", "histogram"), ("node.requests", "sum")]
+            .map(|(n, k)| (n.to_string(), k.to_string()))
     );
     let series = get_json(
         &format!("{base}/api/v1/metrics/node.requests/series?from=-1h&agg=sum"),
@@ -381,21 +371,11 @@ fn otlp_json_with_enum_names_and_proto_field_names_is_accepted() {
             "{style}: SEVERITY_NUMBER_WARN"
         );
     }
-    let metrics = get_json(&format!("{base}/api/v1/metrics"), None);
-    let names: Vec<(&str, &str)> = metrics["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|m| {
-            (
-                m["name"].as_str().unwrap_or(""),
-                m["kind"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let names = metric_names(&base);
     assert_eq!(
         names,
         [("names.latency", "histogram"), ("names.requests", "sum")]
+            .map(|(n, k)| (n.to_string(), k.to_string()))
     );
     // One cumulative point of 5 from each style, counted in full (the counters started
     // while the server ran).
@@ -411,4 +391,18 @@ fn otlp_json_with_enum_names_and_proto_field_names_is_accepted() {
         .filter_map(|p| p["value"].as_f64())
         .sum();
     assert_eq!(total, 10.0, "{series}");
+}
+
+/// The metrics the API lists, as `(name, kind)`.
+fn metric_names(base: &str) -> Vec<(String, String)> {
+    let metrics = get_json(&format!("{base}/api/v1/metrics"), None);
+    metrics["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| {
+            let text = |k: &str| m[k].as_str().unwrap_or("").to_string();
+            (text("name"), text("kind"))
+        })
+        .collect()
 }
