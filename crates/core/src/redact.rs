@@ -1297,6 +1297,9 @@ const MAX_PASSES: usize = 4;
 enum Verdict {
     /// Its sensitive part is replaced.
     Replaced,
+    /// The rule has replaced [`MAX_REPLACEMENTS`] parts: the rest of the text, from this
+    /// part on, is replaced whole, and the rule's search ends.
+    RestReplaced,
     /// Kept by the allow-list: kept whole, nothing inside it searched again.
     Allowed,
     /// Not a secret by the rule's check: the search goes on inside it.
@@ -1306,11 +1309,59 @@ enum Verdict {
 /// How many times one rule searches again inside a match it turned down, per text.
 const MAX_RETRIES: usize = 16;
 
+/// Most parts one rule replaces one by one in one text. Past it, the rest of the text,
+/// from the next part the rule would replace, is replaced whole by the rule's marker: a
+/// value made of hundreds of secrets is not worth keeping apart, and replacing each costs
+/// a search and a copy (`password=x ` repeated to 16 KiB is 1,490 of them).
+pub const MAX_REPLACEMENTS: usize = 64;
+
 /// The position after the character at `i` (past the end when `i` is the end).
 fn after_char(text: &str, i: usize) -> usize {
     text.get(i..)
         .and_then(|rest| rest.chars().next())
         .map_or(i + 1, |c| i + c.len_utf8())
+}
+
+/// The key-value rule's `key` and `keep` groups in its match `m`, found without the
+/// regex's capture engine (a search for the whole match costs about a tenth of one with
+/// groups, and text made of turned-down candidates, `password=*** ` repeated, is mostly
+/// that cost): the key is the run of key characters the match starts with, then an
+/// optional closing quote, blanks, the separator and blanks, as the pattern has them.
+/// Returns the ends of the key and of the kept part; `None`, so that the groups are
+/// captured, for a match that is not ASCII (case folding lets other characters into the
+/// key) or where the value would be empty (the pattern backtracked into the separator).
+fn key_value_groups(m: &str) -> Option<(usize, usize)> {
+    if !m.is_ascii() {
+        return None;
+    }
+    let b = m.as_bytes();
+    let blanks = |mut i: usize| {
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        i
+    };
+    let key_end = b
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        .count();
+    let mut i = key_end;
+    if b.get(i) == Some(&b'\\') && matches!(b.get(i + 1), Some(b'"' | b'\'')) {
+        i += 2;
+    } else if matches!(b.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    i = blanks(i);
+    let rest = b.get(i..)?;
+    if rest.starts_with(b"=>") || rest.starts_with(b":=") {
+        i += 2;
+    } else if matches!(rest.first(), Some(b':' | b'=')) {
+        i += 1;
+    } else {
+        return None;
+    }
+    let keep_end = blanks(i);
+    (key_end > 0 && keep_end < b.len()).then_some((key_end, keep_end))
 }
 
 /// The longest marker looked back for by [`touches_marker`].
@@ -1436,12 +1487,27 @@ impl Redactor {
     /// down, the search goes on inside it (after its `keep` group, else one character
     /// on), so that a rejected candidate does not hide a real one within it
     /// (`tokens:password=...`, `1 4111 1111 1111 1111`); at most [`MAX_RETRIES`] times
-    /// per rule and text, which bounds the work crafted text can cause.
+    /// per rule and text, which bounds the work crafted text can cause. After
+    /// [`MAX_REPLACEMENTS`] parts, the next one and everything after it are one part.
     fn find(&self, rule: &Rule, text: &str, spans: &mut Vec<Range<usize>>) {
         let mut at = 0;
         let mut retries = 0;
         while at <= text.len() {
-            let (whole, part, key) = if rule.has_groups {
+            let quick = if matches!(rule.check, Check::KeyValue) {
+                rule.regex.find_at(text, at).map(|m| {
+                    let groups = key_value_groups(m.as_str());
+                    (m, groups)
+                })
+            } else {
+                None
+            };
+            let (whole, part, key) = if let Some((m, Some((key_end, keep_end)))) = quick {
+                (
+                    m.range(),
+                    m.start() + keep_end..m.end(),
+                    Some(&text[m.start()..m.start() + key_end]),
+                )
+            } else if rule.has_groups {
                 let Some(caps) = rule.regex.captures_at(text, at) else {
                     break;
                 };
@@ -1464,6 +1530,9 @@ impl Redactor {
                 after_char(text, whole.start)
             };
             let verdict = self.accept(rule, text, whole.clone(), part, key, spans);
+            if matches!(verdict, Verdict::RestReplaced) {
+                break;
+            }
             // An allowed value is kept whole: nothing inside it is searched again.
             let done = !matches!(verdict, Verdict::TurnedDown);
             at = if done || retries >= MAX_RETRIES || retry_at >= whole.end {
@@ -1518,6 +1587,10 @@ impl Redactor {
             || spans.last().is_some_and(|last| part.start < last.end)
         {
             return Verdict::TurnedDown;
+        }
+        if spans.len() >= MAX_REPLACEMENTS {
+            spans.push(part.start..text.len());
+            return Verdict::RestReplaced;
         }
         spans.push(part);
         Verdict::Replaced

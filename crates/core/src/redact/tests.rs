@@ -539,3 +539,124 @@ fn pem_blocks_are_tracked_across_lines() {
         "-----BEGIN PRIVATE KEY----- x -----END PRIVATE KEY-----"
     ));
 }
+
+#[test]
+fn past_the_replacement_cap_the_rest_of_the_text_is_one_marker() {
+    let r = redactor();
+    // Exactly the cap: every secret replaced on its own, the text between kept.
+    let at_cap = "password=hunter2 ".repeat(MAX_REPLACEMENTS);
+    let out = r.redact_str(&at_cap);
+    assert_eq!(out, "password=[REDACTED:secret] ".repeat(MAX_REPLACEMENTS));
+
+    // One more, then clean text: the 65th value and everything after it are one marker.
+    let text = format!("{at_cap}password=sesame and the rest of the line is clean");
+    let out = r.redact_str(&text);
+    let expected = format!(
+        "{}password=[REDACTED:secret]",
+        "password=[REDACTED:secret] ".repeat(MAX_REPLACEMENTS)
+    );
+    assert_eq!(out, expected);
+    assert!(!out.contains("clean"));
+    // Still a fixed point.
+    assert_eq!(r.redact_str(&out), out);
+
+    // explain() reports the same: the cap's replacement covers the input to its end.
+    let explained = r.explain(&text);
+    assert_eq!(explained.len(), MAX_REPLACEMENTS + 1);
+    let last = explained.last().expect("replacements");
+    assert_eq!(last.rule, "key_value");
+    assert_eq!(last.range.end, text.len());
+    assert_eq!(&text[last.range.start..last.range.start + 1], "s");
+}
+
+#[test]
+fn the_cap_counts_per_rule_so_other_rules_still_replace_their_own() {
+    let r = redactor();
+    let text = format!(
+        "{}reach jane@example.com from 10.0.0.1",
+        "password=hunter2 ".repeat(MAX_REPLACEMENTS)
+    );
+    let out = r.redact_str(&text);
+    assert!(
+        out.ends_with("reach [REDACTED:email] from [REDACTED:ipv4]"),
+        "{out}"
+    );
+    assert_eq!(out.matches("[REDACTED:secret]").count(), MAX_REPLACEMENTS);
+}
+
+#[test]
+fn a_value_made_of_secrets_costs_a_bounded_number_of_replacements() {
+    let r = redactor();
+    let text = "password=hunter2 ".repeat(16 * 1024 / 17);
+    let out = r.redact_str(&text);
+    assert_eq!(
+        out.matches("[REDACTED:secret]").count(),
+        MAX_REPLACEMENTS + 1
+    );
+    assert!(out.len() < 64 * 32, "{} bytes", out.len());
+    assert_eq!(r.redact_str(&out), out);
+}
+
+#[test]
+fn the_key_value_groups_found_by_hand_are_the_patterns() {
+    let r = redactor();
+    let rule = r
+        .rules
+        .iter()
+        .find(|rule| rule.name == "key_value")
+        .expect("the key-value rule");
+    let corpus = include_str!("../../tests/redaction/corpus.jsonl");
+    let mut texts: Vec<String> = corpus
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_owned))
+        .collect();
+    texts.extend(CORPUS.iter().map(|(input, _)| (*input).to_owned()));
+    texts.extend(
+        [
+            "password=hunter2",
+            "password =  hunter2",
+            "password\t:\tx1",
+            "api_key => 'abc'",
+            "token:=abc",
+            "password:= ",
+            "password:==",
+            "\"password\": \"hunter2\"",
+            "{\\\"password\\\": \\\"hunter2\\\"}",
+            "'secret'='s3cr3t'",
+            "DB_PASSWORD: s3cr3t",
+            "x.session-id=abc;",
+            "authorization: token abc123",
+            "PASSWORD=${DB_PASSWORD}",
+            "password=[REDACTED:secret]",
+            "passwordK=x1",
+            "paſſword=x1",
+            "cookie=a=b=c",
+        ]
+        .map(str::to_owned),
+    );
+    let mut checked = 0;
+    for text in &texts {
+        for caps in rule.regex.captures_iter(text) {
+            let whole = caps.get(0).expect("whole");
+            let (Some(key), Some(keep)) = (caps.name("key"), caps.name("keep")) else {
+                panic!("{text:?}: the pattern names key and keep");
+            };
+            if let Some((key_end, keep_end)) = key_value_groups(whole.as_str()) {
+                assert_eq!(whole.start() + key_end, key.end(), "key of {text:?}");
+                assert_eq!(whole.start() + keep_end, keep.end(), "keep of {text:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} matches compared");
+}
+
+#[test]
+fn turned_down_key_value_candidates_are_found_without_captures_and_kept() {
+    let r = redactor();
+    let text = "password=*** ".repeat(1200);
+    assert_eq!(r.redact_str(&text), text);
+    let text = "token_count: 42, ".repeat(900);
+    assert_eq!(r.redact_str(&text), text);
+}
