@@ -117,11 +117,11 @@ fn a_damaged_database_page_is_refused_by_quick_check() {
             .expect("checkpoint");
         let root: i64 = conn
             .query_row(
-                "SELECT rootpage FROM sqlite_master WHERE name = 'spans'",
+                "SELECT rootpage FROM sqlite_master WHERE name = 'span_rows'",
                 [],
                 |r| r.get(0),
             )
-            .expect("the spans table");
+            .expect("the span_rows table");
         let page_size: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .expect("page size");

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_metric_summaries.sql"),
     GENAI,
     include_str!("../../migrations/sqlite/0008_genai_rollups.sql"),
+    include_str!("../../migrations/sqlite/0009_span_rows.sql"),
 ];
 /// The migration that keeps the OTLP fields of spans and logs (links, trace state, flags,
 /// scopes, dropped counts, observed times, body types).
@@ -340,10 +341,9 @@ fn purge(
     let tx = conn.transaction()?;
     let mut purged = Purged::default();
     for (table, time) in RAW_TABLES {
-        // `spans` has no rowid; its primary key identifies a row.
-        let key = if table == "spans" {
-            "trace_id, span_id"
-        } else if table == "agent_actions" {
+        // `spans` is a view of `span_rows` (see its migration).
+        let table = if table == "spans" { "span_rows" } else { table };
+        let key = if table == "agent_actions" {
             "action_id"
         } else {
             "rowid"
@@ -353,6 +353,12 @@ fn purge(
             params![ns(raw_before), PURGE_CHUNK],
         )? as u64;
     }
+    // Resources no span names any more (not counted: they are not records).
+    tx.execute(
+        "DELETE FROM resources WHERE id IN (SELECT id FROM resources r
+            WHERE NOT EXISTS (SELECT 1 FROM span_rows s WHERE s.resource_id = r.id) LIMIT ?1)",
+        params![PURGE_CHUNK],
+    )?;
     for table in ROLLUP_TABLES {
         purged.rollups += tx.execute(
             &format!("DELETE FROM {table} WHERE (resolution, bucket) IN (SELECT resolution, bucket FROM {table} WHERE bucket < ?1 LIMIT ?2)"),
@@ -369,12 +375,47 @@ fn purge(
     Ok(purged)
 }
 
+/// The ids of the resources one write names (`resources`: each distinct resource once),
+/// found or added as the write goes; known only to its transaction, so a write that rolls
+/// back leaves nothing behind.
+struct Resources<'t> {
+    find: rusqlite::CachedStatement<'t>,
+    add: rusqlite::CachedStatement<'t>,
+    known: std::collections::HashMap<String, i64>,
+}
+
+impl<'t> Resources<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'_>) -> rusqlite::Result<Self> {
+        Ok(Resources {
+            find: tx.prepare_cached("SELECT id FROM resources WHERE body = ?1")?,
+            add: tx.prepare_cached("INSERT INTO resources (body) VALUES (?1) RETURNING id")?,
+            known: std::collections::HashMap::new(),
+        })
+    }
+
+    fn id(&mut self, body: &str) -> rusqlite::Result<i64> {
+        if let Some(id) = self.known.get(body) {
+            return Ok(*id);
+        }
+        let id = match self
+            .find
+            .query_row([body], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            Some(id) => id,
+            None => self.add.query_row([body], |r| r.get::<_, i64>(0))?,
+        };
+        self.known.insert(body.to_owned(), id);
+        Ok(id)
+    }
+}
+
 fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     {
         let mut span_stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, service_name, kind,
-                start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, events, resource,
+            "INSERT OR IGNORE INTO span_rows (trace_id, span_id, parent_span_id, name, service_name, kind,
+                start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, events, resource_id,
                 trace_state, flags, scope_name, scope_version, dropped_attributes_count, dropped_events_count,
                 dropped_links_count, links)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
@@ -421,8 +462,10 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                 count = count + excluded.count, error_count = error_count + excluded.error_count"
         ))?;
         let mut genai_rollup = tx.prepare_cached(&sql::upsert_genai_rollup(Dialect::Sqlite))?;
+        let mut resources = Resources::new(&tx)?;
         for (batch, rollups) in batches {
             for s in &batch.spans {
+                let resource_id = resources.id(&s.resource)?;
                 span_stmt.execute(params![
                     s.trace_id,
                     s.span_id,
@@ -436,7 +479,7 @@ fn write(conn: &mut Connection, batches: &[(&Batch, &Rollups)]) -> Result<(), St
                     s.status_message,
                     s.attributes,
                     s.events,
-                    s.resource,
+                    resource_id,
                     s.trace_state,
                     i64::from(s.flags),
                     s.scope_name,
@@ -841,6 +884,62 @@ mod tests {
                 })
                 .expect("the new table")
                 .is_empty()
+        );
+    }
+
+    /// Each distinct resource is stored once, a retried batch stores each span once, and
+    /// retention deletes the resources no span names any more.
+    #[test]
+    fn resources_are_stored_once_and_go_with_their_last_span() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let span = |trace: &str, span: &str, at: u64, resource: &str| SpanRow {
+            trace_id: trace.repeat(16),
+            span_id: span.repeat(8),
+            start_time_unix_nano: at,
+            end_time_unix_nano: at + 1,
+            resource: resource.into(),
+            ..Default::default()
+        };
+        let old = r#"{"service.name":"old"}"#;
+        let kept = r#"{"service.name":"kept"}"#;
+        let batch = Batch {
+            spans: vec![
+                span("a1", "01", 1_000, old),
+                span("a1", "02", 1_000, old),
+                span("b2", "01", 5_000, kept),
+                span("b2", "02", 5_000, old),
+            ],
+            ..Default::default()
+        };
+        store.insert(batch.clone()).expect("insert");
+        store.insert(batch).expect("the same batch again");
+        let count = |sql: &str| -> i64 {
+            let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
+            conn.query_row(sql, [], |r| r.get(0)).expect("count")
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM span_rows"), 4);
+        assert_eq!(count("SELECT COUNT(*) FROM resources"), 2);
+        let trace = store.trace(&"b2".repeat(16)).expect("trace");
+        let resources: Vec<&str> = trace.iter().map(|s| s.resource.as_str()).collect();
+        assert_eq!(resources, [kept, old]);
+
+        // Before 4,000 ns: trace a1 goes; `old` is still named by a span of b2.
+        store.purge(4_000, 0).expect("purge");
+        assert_eq!(count("SELECT COUNT(*) FROM span_rows"), 2);
+        assert_eq!(count("SELECT COUNT(*) FROM resources"), 2);
+        store.purge(10_000, 0).expect("purge");
+        assert_eq!(count("SELECT COUNT(*) FROM span_rows"), 0);
+        assert_eq!(count("SELECT COUNT(*) FROM resources"), 0);
+        // A resource deleted by retention is added again when a span names it.
+        let batch = Batch {
+            spans: vec![span("c3", "01", 20_000, old)],
+            ..Default::default()
+        };
+        store.insert(batch).expect("insert");
+        assert_eq!(
+            store.trace(&"c3".repeat(16)).expect("trace")[0].resource,
+            old
         );
     }
 }
