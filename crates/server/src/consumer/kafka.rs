@@ -102,6 +102,11 @@ fn pause(consumer: &AgentConsumer, paused: bool) {
     }
 }
 
+/// Resumes every assigned partition (resuming one not paused does nothing).
+pub(super) fn resume_all(consumer: &AgentConsumer) {
+    pause(consumer, false);
+}
+
 /// Waits `d`, polling the (paused) consumer so the group keeps it. A message that comes
 /// anyway (its partition assigned during the wait) is given back: its partition is
 /// paused too and set back to it, so that it is read again on resume. (Were that seek to

@@ -104,7 +104,30 @@ impl rdkafka::ClientContext for LagStats {
     }
 }
 
-impl rdkafka::consumer::ConsumerContext for LagStats {}
+impl rdkafka::consumer::ConsumerContext for LagStats {
+    /// Partitions assigned again after the group lost this member (an outage longer
+    /// than the session) come back unpaused: a retry that paused them may have resumed
+    /// an assignment that was empty at that moment, and librdkafka keeps a partition's
+    /// pause across a reassignment, so they would never be fetched again. A retry still
+    /// under way gives back what its polls receive (`kafka::until_done`).
+    fn post_rebalance(
+        &self,
+        consumer: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        use rdkafka::consumer::{Consumer, Rebalance};
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                eprintln!("kafka: {} partitions assigned", partitions.count());
+                let _ = consumer.resume(partitions);
+            }
+            Rebalance::Revoke(partitions) => {
+                eprintln!("kafka: {} partitions revoked", partitions.count());
+            }
+            Rebalance::Error(e) => eprintln!("kafka: rebalance failed: {e}"),
+        }
+    }
+}
 
 /// Serves `/metrics` on its own thread.
 pub(super) fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> super::Outcome<()> {

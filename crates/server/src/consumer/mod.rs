@@ -218,6 +218,10 @@ pub fn run(args: Config) -> Outcome<()> {
             }
         }
         if batch.is_empty() {
+            // Between batches no partition is meant to be paused (only a retry pauses
+            // them, and resumes them when it ends): resume whatever a rebalance during
+            // a retry may have left paused.
+            kafka::resume_all(&consumer);
             if idle_exit.is_some_and(|d| last_message.elapsed() >= d) {
                 break;
             }
