@@ -21,14 +21,14 @@
 //! flattened lists, `input.value`/`output.value` and Langfuse's input and output are
 //! rebuilt into it, within [`MAX_MESSAGES`], [`MAX_TOOL_CALLS`] and [`MAX_PARTS`].
 
-use crate::attrs::number_attr;
 use crate::otlp::any_to_json;
 use crate::time::parse_rfc3339;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as V};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Map, Value as Json, json};
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
 
 /// At most this many messages are rebuilt from one attribute (and finish reasons kept).
 pub const MAX_MESSAGES: usize = 1_000;
@@ -606,10 +606,7 @@ pub fn normalise(attributes: &[KeyValue], span_name: &str) -> Option<GenAiSpan> 
     if !attributes.iter().any(|kv| is_genai_key(&kv.key)) {
         return None;
     }
-    let a = Attrs {
-        kvs: attributes,
-        usage: OnceCell::new(),
-    };
+    let a = Attrs::new(attributes);
     let request_model = sources(Field::RequestModel, false).find_map(|m| a.text(m));
     let response_model = sources(Field::ResponseModel, false).find_map(|m| a.text(m));
     let provider = sources(Field::Provider, false).find_map(|m| a.text(m));
@@ -696,10 +693,34 @@ fn is_genai_key(key: &str) -> bool {
 
 /// The mappings of a field that apply, in precedence order.
 fn sources(field: Field, is_tool: bool) -> impl Iterator<Item = &'static Mapping> {
+    SOURCES
+        .get(&(field, is_tool))
+        .into_iter()
+        .flatten()
+        .copied()
+}
+
+/// [`sources`] of every field, for a tool span and for another, found once instead of
+/// by a pass over every mapping for each field of each span.
+static SOURCES: LazyLock<HashMap<(Field, bool), Vec<&'static Mapping>>> = LazyLock::new(|| {
+    let mut sources: HashMap<(Field, bool), Vec<&'static Mapping>> = HashMap::new();
+    for is_tool in [false, true] {
+        for m in MAPPINGS.iter().filter(|m| m.scope.applies(is_tool)) {
+            sources.entry((m.field, is_tool)).or_default().push(m);
+        }
+    }
+    sources
+});
+
+/// The attributes some mapping reads by name (not by prefix): the only ones
+/// [`Attrs::any`] looks among.
+static MAPPED_KEYS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     MAPPINGS
         .iter()
-        .filter(move |m| m.field == field && m.scope.applies(is_tool))
-}
+        .filter(|m| m.shape != Shape::FlattenedMessages)
+        .map(|m| m.attribute)
+        .collect()
+});
 
 /// `<operation> <model>`: the GenAI span name, when it starts with a known operation.
 fn operation_from_span_name(name: &str) -> Option<Operation> {
@@ -712,13 +733,26 @@ fn operation_from_span_name(name: &str) -> Option<Operation> {
 /// A span's attributes, with Langfuse's usage details parsed at most once.
 struct Attrs<'a> {
     kvs: &'a [KeyValue],
+    /// The attributes of `kvs` whose key is in [`MAPPED_KEYS`], in order.
+    mapped: Vec<&'a KeyValue>,
     usage: OnceCell<LangfuseUsage>,
 }
 
-impl Attrs<'_> {
-    /// The value of an attribute (a repeated key keeps its last value).
+impl<'a> Attrs<'a> {
+    fn new(kvs: &'a [KeyValue]) -> Self {
+        Attrs {
+            kvs,
+            mapped: kvs
+                .iter()
+                .filter(|kv| MAPPED_KEYS.contains(kv.key.as_str()))
+                .collect(),
+            usage: OnceCell::new(),
+        }
+    }
+
+    /// The value of an attribute some mapping names (a repeated key keeps its last value).
     fn any(&self, key: &str) -> Option<&AnyValue> {
-        self.kvs
+        self.mapped
             .iter()
             .rev()
             .find(|kv| kv.key == key)?
@@ -727,7 +761,13 @@ impl Attrs<'_> {
     }
 
     fn number_of(&self, key: &str) -> Option<f64> {
-        number_attr(self.kvs, key).and_then(non_negative)
+        let number = match self.any(key)?.value.as_ref()? {
+            V::DoubleValue(d) => *d,
+            V::IntValue(i) => *i as f64,
+            V::StringValue(s) => s.parse().ok()?,
+            _ => return None,
+        };
+        non_negative(number)
     }
 
     fn text(&self, m: &Mapping) -> Option<String> {

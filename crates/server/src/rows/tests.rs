@@ -233,3 +233,40 @@ fn log_bodies_of_every_type_are_kept_with_their_type_and_come_back_structured() 
     assert_eq!(first.flags, 0xff, "W3C trace flags only");
     assert_eq!(first.dropped_attributes_count, 2);
 }
+
+#[test]
+fn json_strings_are_escaped_as_one_character_at_a_time_would() {
+    fn by_char(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+    let cases = [
+        "",
+        "plain",
+        "quote \" and backslash \\",
+        "lines\nand\r\ttabs",
+        "\u{0}\u{1}\u{1f}\u{7f}",
+        "ünïcödé — 日本語 🦀",
+        "\"",
+        "é\n",
+        "\\u0041",
+    ];
+    for s in cases {
+        let mut out = String::new();
+        super::write_json_str(s, &mut out);
+        assert_eq!(out, by_char(s), "{s:?}");
+        assert_eq!(serde_json::from_str::<String>(&out).expect("JSON"), s);
+    }
+}
