@@ -74,8 +74,15 @@ pub enum FlushError {
 }
 
 enum Control {
-    Flush { deadline: Instant, done: Sender<()> },
-    Shutdown { deadline: Instant, done: Sender<()> },
+    /// `done` answers whether the work ended before the deadline.
+    Flush {
+        deadline: Instant,
+        done: Sender<bool>,
+    },
+    Shutdown {
+        deadline: Instant,
+        done: Sender<bool>,
+    },
 }
 
 impl Control {
@@ -198,7 +205,7 @@ impl Pipeline {
 
     fn request(
         &self,
-        make: impl FnOnce(Instant, Sender<()>) -> Control,
+        make: impl FnOnce(Instant, Sender<bool>) -> Control,
         timeout: Duration,
     ) -> Result<(), FlushError> {
         let deadline = Instant::now() + timeout;
@@ -207,8 +214,10 @@ impl Pipeline {
             .send(make(deadline, done_tx))
             .map_err(|_| FlushError::ShutDown)?;
         match done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(()) => Ok(()),
-            Err(RecvTimeoutError::Timeout) => Err(FlushError::Timeout),
+            Ok(true) => Ok(()),
+            // The worker reached the deadline too (a send given up at it, the batch
+            // spooled): its answer may arrive before this wait's own timeout fires.
+            Ok(false) | Err(RecvTimeoutError::Timeout) => Err(FlushError::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(FlushError::ShutDown),
         }
     }
@@ -358,14 +367,14 @@ impl Worker {
         }
         match ctl {
             Control::Flush { done, .. } => {
-                let _ = done.send(());
+                let _ = done.send(Instant::now() < deadline);
                 false
             }
             Control::Shutdown { done, .. } => {
                 if let Err(e) = self.exporter.shutdown() {
                     self.warn_once("shutdown", &format!("exporter shutdown failed: {e}"));
                 }
-                let _ = done.send(());
+                let _ = done.send(Instant::now() < deadline);
                 true
             }
         }
