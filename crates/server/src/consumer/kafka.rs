@@ -92,7 +92,7 @@ pub(super) fn until_done<T, E: std::fmt::Display>(
 /// Pauses (or resumes) every assigned partition: while a batch waits for the database,
 /// the store or the broker, the consumer keeps polling, to stay in its group, without
 /// receiving messages.
-fn pause(consumer: &AgentConsumer, paused: bool) {
+pub(super) fn pause(consumer: &AgentConsumer, paused: bool) {
     if let Ok(assignment) = consumer.assignment() {
         let _ = if paused {
             consumer.pause(&assignment)
@@ -100,11 +100,6 @@ fn pause(consumer: &AgentConsumer, paused: bool) {
             consumer.resume(&assignment)
         };
     }
-}
-
-/// Resumes every assigned partition (resuming one not paused does nothing).
-pub(super) fn resume_all(consumer: &AgentConsumer) {
-    pause(consumer, false);
 }
 
 /// Waits `d`, polling the (paused) consumer so the group keeps it. A message that comes

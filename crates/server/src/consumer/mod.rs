@@ -221,7 +221,7 @@ pub fn run(args: Config) -> Outcome<()> {
             // Between batches no partition is meant to be paused (only a retry pauses
             // them, and resumes them when it ends): resume whatever a rebalance during
             // a retry may have left paused.
-            kafka::resume_all(&consumer);
+            kafka::pause(&consumer, false);
             if idle_exit.is_some_and(|d| last_message.elapsed() >= d) {
                 break;
             }
