@@ -125,6 +125,15 @@ def main():
         fds_after = [integer(r, "fds") for r in after]
         say(f"resident memory: first {mib(integer(first, 'rss_kib'))}, last {mib(integer(last, 'rss_kib'))}; "
             f"after the first minute min {mib(min(rss_after))}, max {mib(max(rss_after))}")
+        parts = []
+        for column, label in (("sqlite_kib", "SQLite's heap"), ("heap_in_use_kib", "allocator in use"),
+                              ("heap_free_kib", "allocator holding free")):
+            values = [integer(r, column) for r in after if integer(r, column) is not None]
+            if values:
+                parts.append(f"{label} {mib(values[0])} -> {mib(values[-1])} (max {mib(max(values))})")
+        if parts:
+            say("of which, after the first minute: " + "; ".join(parts))
+            row["memory_parts"] = "; ".join(parts)
         say(f"open file descriptors: first {integer(first, 'fds')}, last {integer(last, 'fds')}; "
             f"after the first minute min {min(fds_after)}, max {max(fds_after)}")
         say(f"threads: first {integer(first, 'threads')}, last {integer(last, 'threads')}")
@@ -231,7 +240,8 @@ def main():
     say("| what | figure |")
     say("|---|---|")
     for key, label in (("load", "average stored rate"), ("stored", "stored at the end"),
-                       ("memory", "server resident memory"), ("fds", "server open file descriptors"),
+                       ("memory", "server resident memory"),
+                       ("memory_parts", "of which SQLite and the allocator"), ("fds", "server open file descriptors"),
                        ("queries", "dashboard query latency"), ("refusals", "expected refusals"),
                        ("failures", "unexpected failures"), ("stop", "stop on SIGTERM")):
         say(f"| {label} | {row.get(key, '?')} |")

@@ -2,7 +2,9 @@
 (VmRSS, and RssAnon), open file descriptors and threads from /proc, the stored counts
 from GET /api/v1/stats, and the requests each generator has made (from their status
 files); one line printed per sample and one CSV row appended. Each sample also scrapes
-GET /metrics with the admin token, as a Prometheus server would.
+GET /metrics with the admin token, as a Prometheus server would, and keeps its memory
+gauges: SQLite's heap (page caches, schemas, statements) and the allocator's bytes in use
+and held free, so a growing resident set can be told apart.
 
 Usage: sample.py --pid PID --base URL --start EPOCH --until EPOCH --csv FILE
                  --status-dir DIR [--every SECONDS] [--phase run|final] [--once]
@@ -21,6 +23,7 @@ from soaklib import Status, get, read_statuses
 
 GENERATORS = ["python-http", "python-grpc", "node-http-json", "hostile", "dashboard"]
 COLUMNS = (["phase", "elapsed_s", "time_utc", "rss_kib", "rss_anon_kib", "fds", "threads",
+            "sqlite_kib", "heap_in_use_kib", "heap_free_kib",
             "spans", "logs", "metric_points", "db_bytes"]
            + [f"requests_{g}" for g in GENERATORS] + ["unexpected", "query_p95_ms"])
 
@@ -61,6 +64,26 @@ def open_fds(pid):
         return None
 
 
+MEMORY_GAUGES = {"sqlite_kib": "automagik_telemetry_sqlite_memory_bytes",
+                 "heap_in_use_kib": "automagik_telemetry_heap_in_use_bytes",
+                 "heap_free_kib": "automagik_telemetry_heap_free_bytes"}
+
+
+def memory_gauges(text):
+    """The memory gauges of a /metrics body, in KiB ("" for one not exposed)."""
+    values = {}
+    for line in text.decode("utf-8", "replace").splitlines():
+        name, _, value = line.partition(" ")
+        values[name] = value
+    out = {}
+    for column, name in MEMORY_GAUGES.items():
+        try:
+            out[column] = int(float(values[name])) // 1024
+        except (KeyError, ValueError):
+            out[column] = ""
+    return out
+
+
 def mib(kib_or_bytes, bytes_=False):
     v = kib_or_bytes / (1024 * 1024 if bytes_ else 1024)
     return f"{v:.1f} MiB"
@@ -91,6 +114,7 @@ def sample(args, sampler):
     sampler.request()
     if status != 200 or b"automagik_telemetry_" not in body:
         sampler.fail(f"GET /metrics (sampler): {status or 'connection failed'}")
+    memory = memory_gauges(body or b"")
     gens = read_statuses(args.status_dir)
     now = time.time()
     row = {
@@ -98,6 +122,7 @@ def sample(args, sampler):
         "elapsed_s": round(now - args.start),
         "time_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "rss_kib": rss, "rss_anon_kib": anon, "fds": fds, "threads": threads,
+        **memory,
         "spans": stats.get("spans", ""), "logs": stats.get("logs", ""),
         "metric_points": stats.get("metric_points", ""), "db_bytes": stats.get("bytes_on_disk", ""),
         "unexpected": sum(sum(g.get("unexpected", {}).values()) for g in gens.values()),
@@ -116,7 +141,8 @@ def sample(args, sampler):
     db = mib(row["db_bytes"], bytes_=True) if isinstance(row["db_bytes"], int) else "?"
     reqs = ", ".join(f"{g} {n(gens[g]['requests'])}" for g in GENERATORS if g in gens)
     p95 = row["query_p95_ms"]
-    print(f"[{label}] rss {mib(rss)} (anon {mib(anon)})  fds {fds}  threads {threads} | "
+    parts = [f"{k.removesuffix('_kib').replace('_', ' ')} {mib(v)}" for k, v in memory.items() if v != ""]
+    print(f"[{label}] rss {mib(rss)} (anon {mib(anon)}; {', '.join(parts) or 'no gauges'})  fds {fds}  threads {threads} | "
           f"stored spans {n(row['spans'])} logs {n(row['logs'])} points {n(row['metric_points'])} (db {db}) | "
           f"requests {reqs or '-'} | query p95 {p95 if p95 != '' else '-'} ms | unexpected {row['unexpected']}",
           flush=True)

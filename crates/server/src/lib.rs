@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod http;
 pub mod http_client;
 pub mod ingest;
+pub mod memory;
 pub mod probe;
 pub mod query;
 pub mod redaction;

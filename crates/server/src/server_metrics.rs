@@ -70,11 +70,75 @@ pub struct ServerMetrics {
     job_failures: Family<JobLabels, Counter>,
     redactions: Family<RuleLabels, Counter>,
     refusals: RefusalLog,
+    memory: MemoryGauges,
+}
+
+/// Gauges of [`crate::memory::read`], set at each scrape.
+#[derive(Debug, Default)]
+struct MemoryGauges {
+    resident: Gauge,
+    sqlite_in_use: Gauge,
+    sqlite_peak: Gauge,
+    heap_in_use: Gauge,
+    heap_free: Gauge,
+}
+
+impl MemoryGauges {
+    fn register(registry: &mut Registry) -> Self {
+        let g = MemoryGauges::default();
+        for (name, help, gauge) in [
+            (
+                "sqlite_memory_bytes",
+                "Bytes SQLite holds (page caches, schemas, statements) across every connection",
+                &g.sqlite_in_use,
+            ),
+            (
+                "sqlite_memory_peak_bytes",
+                "The most bytes SQLite has held at once since the server started",
+                &g.sqlite_peak,
+            ),
+            (
+                "heap_in_use_bytes",
+                "Bytes the memory allocator has handed out and not had back",
+                &g.heap_in_use,
+            ),
+            (
+                "heap_free_bytes",
+                "Bytes the memory allocator holds free without returning them to the system",
+                &g.heap_free,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
+        g
+    }
+
+    fn set(&self, r: crate::memory::Reading) {
+        let set = |g: &Gauge, v: Option<u64>| {
+            if let Some(v) = v {
+                g.set(i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        };
+        set(&self.resident, r.resident);
+        set(&self.sqlite_in_use, Some(r.sqlite_in_use));
+        set(&self.sqlite_peak, Some(r.sqlite_peak));
+        set(&self.heap_in_use, r.heap_in_use);
+        set(&self.heap_free, r.heap_free);
+    }
 }
 
 impl Default for ServerMetrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("automagik_telemetry");
+        // The process's resident memory under its conventional unprefixed name; the
+        // rest under the server's prefix.
+        let mut root = Registry::default();
+        let memory = MemoryGauges::default();
+        root.register(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes",
+            memory.resident.clone(),
+        );
+        let registry = root.sub_registry_with_prefix("automagik_telemetry");
         let accepted = Family::<SignalLabels, Counter>::default();
         registry.register(
             "ingest_accepted_records",
@@ -123,11 +187,16 @@ impl Default for ServerMetrics {
             "Values or substrings replaced by redaction on ingest, by rule",
             redactions.clone(),
         );
+        let memory = MemoryGauges {
+            resident: memory.resident,
+            ..MemoryGauges::register(registry)
+        };
         ServerMetrics {
+            registry: root,
+            memory,
             refusals: RefusalLog::default(),
             job_failures,
             redactions,
-            registry,
             accepted,
             rejected_records,
             rejected_requests,
@@ -248,8 +317,9 @@ impl ServerMetrics {
             .inc_by(n);
     }
 
-    /// Everything in the text exposition format.
+    /// Everything in the text exposition format, with memory read now.
     pub fn encode(&self) -> String {
+        self.memory.set(crate::memory::read());
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -293,8 +363,18 @@ mod tests {
             "automagik_telemetry_store_queue_depth 0",
             "automagik_telemetry_store_write_seconds_count 1",
             "automagik_telemetry_redactions_total{rule=\"email\"} 2",
+            "# TYPE process_resident_memory_bytes gauge",
+            "# TYPE automagik_telemetry_sqlite_memory_bytes gauge",
+            "# TYPE automagik_telemetry_sqlite_memory_peak_bytes gauge",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        let resident = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse::<u64>().ok());
+        if cfg!(target_os = "linux") {
+            assert!(resident.expect("the resident gauge") > 1 << 20, "{text}");
         }
         assert_eq!(
             m.ingest_totals(),

@@ -1,0 +1,123 @@
+//! Where the server's memory is, read at each scrape of `/metrics`: the resident set
+//! (from `/proc/self/statm`), SQLite's own heap (its page caches, schemas and prepared
+//! statements, for every connection of the process) and, with glibc, what the allocator
+//! has handed out and what it holds free. Resident memory minus the other two is code,
+//! stacks and memory the allocator has not given back yet.
+
+/// One reading; a part the platform cannot tell is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// Resident set size in bytes.
+    pub resident: Option<u64>,
+    /// Bytes SQLite has allocated and not freed.
+    pub sqlite_in_use: u64,
+    /// The most SQLite has held at once since the process started.
+    pub sqlite_peak: u64,
+    /// Bytes the allocator has handed out and not had back (glibc's `mallinfo2`).
+    pub heap_in_use: Option<u64>,
+    /// Bytes the allocator holds free inside its heaps, counted in the resident set
+    /// where touched.
+    pub heap_free: Option<u64>,
+}
+
+/// Reads every part now.
+pub fn read() -> Reading {
+    let (sqlite_in_use, sqlite_peak) = sqlite();
+    let (heap_in_use, heap_free) = heap().unzip();
+    Reading {
+        resident: resident(),
+        sqlite_in_use,
+        sqlite_peak,
+        heap_in_use,
+        heap_free,
+    }
+}
+
+/// The resident set from `/proc/self/statm` (its second field, in pages).
+fn resident() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages.saturating_mul(page_size()))
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn page_size() -> u64 {
+    // SAFETY: sysconf reads a constant of the system; it has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).ok().filter(|s| *s > 0).unwrap_or(4096)
+}
+
+#[cfg(not(unix))]
+fn page_size() -> u64 {
+    4096
+}
+
+/// SQLite's heap now and at its highest, for the whole process.
+#[allow(unsafe_code)]
+fn sqlite() -> (u64, u64) {
+    // SAFETY: both read SQLite's global memory counters; they take SQLite's own mutex and
+    // are safe to call from any thread at any time (a reset flag of 0 changes nothing).
+    let (used, peak) = unsafe {
+        (
+            rusqlite::ffi::sqlite3_memory_used(),
+            rusqlite::ffi::sqlite3_memory_highwater(0),
+        )
+    };
+    (
+        u64::try_from(used).unwrap_or(0),
+        u64::try_from(peak).unwrap_or(0),
+    )
+}
+
+/// The allocator's bytes in use and held free, with glibc.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn heap() -> Option<(u64, u64)> {
+    // SAFETY: mallinfo2 (glibc 2.33 and later) only reads the allocator's statistics,
+    // under its arenas' locks; it returns a plain struct.
+    let info = unsafe { libc::mallinfo2() };
+    // Handed out: from the heaps (`uordblks`) and as whole mappings (`hblkhd`).
+    let in_use = (info.uordblks as u64).saturating_add(info.hblkhd as u64);
+    Some((in_use, info.fordblks as u64))
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn heap() -> Option<(u64, u64)> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reading_sees_sqlite_and_the_heap_grow() {
+        let before = super::read();
+        let conn = rusqlite::Connection::open_in_memory().expect("an in-memory database");
+        conn.execute_batch(
+            "CREATE TABLE t (v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL \
+             SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO t SELECT hex(randomblob(64)) FROM n;",
+        )
+        .expect("rows written");
+        let held: Vec<u8> = vec![1; 8 << 20];
+        let after = super::read();
+        // Other tests of this process open connections of their own at the same time,
+        // so only this connection's growth is certain: a page cache of 2 MB at most,
+        // well above a megabyte for 20,000 rows of 128 characters.
+        assert!(after.sqlite_peak >= after.sqlite_in_use.min(before.sqlite_peak));
+        assert!(after.sqlite_peak >= 1 << 20, "{after:?}");
+        if cfg!(target_os = "linux") {
+            assert!(
+                after.resident.expect("a resident set on Linux") > held.len() as u64,
+                "{after:?}"
+            );
+        }
+        if cfg!(all(target_os = "linux", target_env = "gnu")) {
+            assert!(
+                after.heap_in_use.expect("mallinfo2 with glibc") >= held.len() as u64,
+                "{after:?}"
+            );
+        }
+        assert_eq!(held.iter().map(|b| u64::from(*b)).sum::<u64>(), 8 << 20);
+        drop(conn);
+    }
+}
