@@ -1,5 +1,5 @@
 //! Where the server's memory is, read at each scrape of `/metrics`: the resident set
-//! (from `/proc/self/statm`), SQLite's own heap (its page caches, schemas and prepared
+//! (`VmRSS` of `/proc/self/status`), SQLite's own heap (its page caches, schemas and prepared
 //! statements, for every connection of the process) and, with glibc, what the allocator
 //! has handed out and what it holds free. Resident memory minus the other two is code,
 //! stacks and memory the allocator has not given back yet.
@@ -33,24 +33,17 @@ pub fn read() -> Reading {
     }
 }
 
-/// The resident set from `/proc/self/statm` (its second field, in pages).
+/// The resident set: `VmRSS` of `/proc/self/status`, in KiB there.
 fn resident() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages.saturating_mul(page_size()))
-}
-
-#[cfg(unix)]
-#[allow(unsafe_code)]
-fn page_size() -> u64 {
-    // SAFETY: sysconf reads a constant of the system; it has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).ok().filter(|s| *s > 0).unwrap_or(4096)
-}
-
-#[cfg(not(unix))]
-fn page_size() -> u64 {
-    4096
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib.saturating_mul(1024))
 }
 
 /// SQLite's heap now and at its highest, for the whole process.

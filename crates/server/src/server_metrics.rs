@@ -84,8 +84,9 @@ struct MemoryGauges {
 }
 
 impl MemoryGauges {
-    fn register(registry: &mut Registry) -> Self {
-        let g = MemoryGauges::default();
+    /// Registers every gauge but the resident one (which has a name of its own).
+    fn register(&self, registry: &mut Registry) {
+        let g = self;
         for (name, help, gauge) in [
             (
                 "sqlite_memory_bytes",
@@ -110,7 +111,6 @@ impl MemoryGauges {
         ] {
             registry.register(name, help, gauge.clone());
         }
-        g
     }
 
     fn set(&self, r: crate::memory::Reading) {
@@ -187,10 +187,7 @@ impl Default for ServerMetrics {
             "Values or substrings replaced by redaction on ingest, by rule",
             redactions.clone(),
         );
-        let memory = MemoryGauges {
-            resident: memory.resident,
-            ..MemoryGauges::register(registry)
-        };
+        memory.register(registry);
         ServerMetrics {
             registry: root,
             memory,
