@@ -1,8 +1,9 @@
 //! Where the server's memory is, read at each scrape of `/metrics`: the resident set
-//! (`VmRSS` of `/proc/self/status`), SQLite's own heap (its page caches, schemas and prepared
-//! statements, for every connection of the process) and, with glibc, what the allocator
-//! has handed out and what it holds free. Resident memory minus the other two is code,
-//! stacks and memory the allocator has not given back yet.
+//! (`VmRSS` of `/proc/self/status`), SQLite's own heap (its page caches, schemas and
+//! prepared statements, for every connection of the process) and, with glibc, what the
+//! allocator has handed out and what it holds free. SQLite allocates through the same
+//! allocator, so its heap is a part of the allocator's bytes in use; resident memory
+//! minus in use and free is code, stacks and free memory not touched yet.
 
 /// One reading; a part the platform cannot tell is `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -100,7 +100,7 @@ impl MemoryGauges {
             ),
             (
                 "heap_in_use_bytes",
-                "Bytes the memory allocator has handed out and not had back",
+                "Bytes the memory allocator has handed out and not had back (SQLite's included)",
                 &g.heap_in_use,
             ),
             (
