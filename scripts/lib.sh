@@ -5,4 +5,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$AUTOMAGIK_TELEMETRY_CACHE/target}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REPO_ROOT
 
-say() { printf '==> %s\n' "$*" >&2; }
+say() { printf '==> %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
