@@ -1,7 +1,7 @@
 //! The server's background jobs, each a [`Job`] run by [`super::periodic::run_every`]:
 //! probes (stored as the gauges `up` and `probe_latency_ms`, state changes posted to a
-//! webhook), fleet snapshots, alert rules (firing and resolving posted to a webhook) and
-//! retention.
+//! webhook), fleet snapshots, alert rules (firing and resolving posted to a webhook),
+//! retention, and giving the allocator's free pages back to the system.
 
 use super::periodic::Job;
 use crate::fleet::{ProbeState, ProbesCollector};
@@ -231,6 +231,33 @@ impl Job for Retention {
                 automagik_telemetry_core::human::count(p.rollups)
             );
         }
+    }
+}
+
+/// Gives the allocator's free pages back to the system at each run
+/// ([`crate::memory::release_free`]), so that the memory a large transient allocation
+/// freed does not stay in the resident set.
+pub struct ReleaseMemory;
+
+impl Job for ReleaseMemory {
+    fn name(&self) -> &'static str {
+        "release_memory"
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let before = crate::memory::read().resident;
+        let started = std::time::Instant::now();
+        crate::memory::release_free();
+        let took = started.elapsed();
+        if let (Some(before), Some(after)) = (before, crate::memory::read().resident) {
+            tracing::debug!(
+                before,
+                after,
+                micros = took.as_micros() as u64,
+                "gave the allocator's free pages back"
+            );
+        }
+        Ok(())
     }
 }
 

@@ -160,10 +160,18 @@ pub fn app_state(config: &ServerConfig, store: Arc<dyn Store>) -> AppState {
     state
 }
 
+/// How often the allocator's free pages go back to the system ([`jobs::ReleaseMemory`]).
+const RELEASE_MEMORY_EVERY: Duration = Duration::from_secs(10);
+
 /// Starts the background jobs `config` asks for on the current runtime.
 fn spawn_jobs(config: &ServerConfig, state: &AppState) {
     use periodic::run_every;
     let metrics = state.metrics.clone();
+    tokio::spawn(run_every(
+        RELEASE_MEMORY_EVERY,
+        jobs::ReleaseMemory,
+        metrics.clone(),
+    ));
     tokio::spawn(run_every(
         config.retention_interval,
         jobs::Retention {
