@@ -245,17 +245,8 @@ impl Job for ReleaseMemory {
     }
 
     fn run(&mut self) -> Result<(), String> {
-        let before = crate::memory::read().resident;
-        let started = std::time::Instant::now();
-        crate::memory::release_free();
-        let took = started.elapsed();
-        if let (Some(before), Some(after)) = (before, crate::memory::read().resident) {
-            tracing::debug!(
-                before,
-                after,
-                micros = took.as_micros() as u64,
-                "gave the allocator's free pages back"
-            );
+        if crate::memory::release_free() {
+            tracing::debug!("gave the allocator's free pages back");
         }
         Ok(())
     }
