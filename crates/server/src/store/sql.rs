@@ -78,6 +78,27 @@ pub(crate) fn ns(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// SQLite indexes the start times of spans and LLM calls by bucket, `time >>
+/// TIME_BUCKET_SHIFT` (2^30 ns, about 1.07 s; migration 0010), not by the time itself.
+/// An index entry is its key and then the row id, and row ids grow in arrival order, so
+/// within a bucket every new entry goes to the end: a commit writes about one index page
+/// per bucket its rows fall in, not one page per row, however disordered their times. A
+/// listing reads the newest buckets through the index and sorts each one.
+pub(crate) const TIME_BUCKET_SHIFT: u32 = 30;
+
+/// The bucket of a time in ns ([`TIME_BUCKET_SHIFT`]).
+pub(crate) fn time_bucket(time: i64) -> i64 {
+    time >> TIME_BUCKET_SHIFT
+}
+
+/// The order within a bucket as one text term: the time zero-padded (times are never
+/// negative), then the tie-breaking text. SQLite reads a bucket index for the first term
+/// of an `ORDER BY` and sorts each bucket by the rest only when the rest is one term;
+/// with two it sorts the whole table instead (the query plan test checks this).
+fn within_bucket(time_col: &str, tie_text: &str) -> String {
+    format!("printf('%019d', {time_col}) || {tie_text}")
+}
+
 /// A statement being built, with its bound values in order.
 #[derive(Debug)]
 pub(crate) struct Listing {
@@ -119,24 +140,58 @@ impl Listing {
         }
     }
 
+    /// The bucket expression of `time_col` when its table's time index is bucketed in
+    /// this dialect ([`TIME_BUCKET_SHIFT`]): the exact expression of the index, so that
+    /// SQLite uses it.
+    fn bucket(&self, time_col: &str, bucketed: bool) -> Option<String> {
+        (bucketed && self.dialect == Dialect::Sqlite)
+            .then(|| format!("({time_col} >> {TIME_BUCKET_SHIFT})"))
+    }
+
+    /// Keeps rows whose `time_col` is within `from..=to`, each bound when given; a
+    /// bucketed time is also bounded by its buckets, which the index can seek to.
+    fn time_range(&mut self, time_col: &str, bucketed: bool, from: Option<u64>, to: Option<u64>) {
+        let bucket = self.bucket(time_col, bucketed);
+        for (bound, op) in [(from, ">="), (to, "<=")] {
+            let Some(t) = bound.map(ns) else { continue };
+            if let Some(b) = &bucket {
+                self.push(
+                    &format!(" AND {b} {op} ?"),
+                    vec![Param::Int(time_bucket(t))],
+                );
+            }
+            self.push(&format!(" AND {time_col} {op} ?"), vec![Param::Int(t)]);
+        }
+    }
+
     /// Orders newest first, continues strictly after `(time, tie)` when given, and asks
     /// for one row more than a page, to know whether another page follows.
+    /// A bucketed time ([`Listing::bucket`]) is ordered by its bucket first, which
+    /// gives the same order.
     fn newest_first(
         mut self,
-        time_col: &str,
+        (time_col, bucketed): (&str, bool),
         tie_col: &str,
         after: Option<(u64, Param)>,
         limit: usize,
     ) -> Self {
+        let bucket = self.bucket(time_col, bucketed);
         if let Some((time, tie)) = after {
-            let t = Param::Int(ns(time));
+            let t = ns(time);
+            if let Some(b) = &bucket {
+                self.push(&format!(" AND {b} <= ?"), vec![Param::Int(time_bucket(t))]);
+            }
             self.push(
                 &format!(" AND ({time_col} < ? OR ({time_col} = ? AND {tie_col} < ?))"),
-                vec![t.clone(), t, tie],
+                vec![Param::Int(t), Param::Int(t), tie],
             );
         }
+        let order = match &bucket {
+            Some(b) => format!("{b} DESC, {} DESC", within_bucket(time_col, tie_col)),
+            None => format!("{time_col} DESC, {tie_col} DESC"),
+        };
         self.push(
-            &format!(" ORDER BY {time_col} DESC, {tie_col} DESC LIMIT ?"),
+            &format!(" ORDER BY {order} LIMIT {}", limit_mark(bucket.is_some())),
             vec![Param::Int(limit as i64 + 1)],
         );
         self
@@ -209,6 +264,15 @@ pub(crate) fn upsert_score(d: Dialect) -> String {
     )
 }
 
+/// The `LIMIT` parameter of a listing. Ordered by time bucket, SQLite reads the bucket
+/// index newest bucket first and sorts one bucket at a time, unless it knows the limit
+/// and it is one or two rows: then it scans and sorts the whole table (3.54, no
+/// statistics), seconds at ten million spans. An expression keeps the value from the
+/// planner, which then always takes the index.
+fn limit_mark(bucketed: bool) -> &'static str {
+    if bucketed { "(? + 0)" } else { "?" }
+}
+
 /// A `LIMIT` of exactly `limit` rows.
 fn limit_of(limit: usize) -> Param {
     Param::Int(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -232,10 +296,18 @@ pub(crate) fn llm_calls(d: Dialect, q: &LlmCallQuery) -> Listing {
     }
     l.filter_opt(" AND session_id = ?", q.session_id.clone());
     l.filter_opt(" AND user_id = ?", q.user_id.clone());
-    l.filter_opt(" AND start_time_unix_nano >= ?", q.from.map(ns));
-    l.filter_opt(" AND start_time_unix_nano <= ?", q.to.map(ns));
+    l.time_range("start_time_unix_nano", true, q.from, q.to);
+    // Ids are fixed-width lowercase hex: text order is their order.
+    let bucket = l.bucket("start_time_unix_nano", true);
+    let order = match &bucket {
+        Some(b) => format!(
+            "{b} DESC, {} DESC",
+            within_bucket("start_time_unix_nano", "trace_id || span_id")
+        ),
+        None => "start_time_unix_nano DESC, trace_id DESC, span_id DESC".to_string(),
+    };
     l.push(
-        " ORDER BY start_time_unix_nano DESC, trace_id DESC, span_id DESC LIMIT ?",
+        &format!(" ORDER BY {order} LIMIT {}", limit_mark(bucket.is_some())),
         vec![limit_of(q.limit)],
     );
     l
@@ -310,13 +382,12 @@ pub(crate) fn traces(d: Dialect, q: &TraceQuery) -> Listing {
         " AND s.end_time_unix_nano - s.start_time_unix_nano >= ?",
         q.min_duration_ns.map(ns),
     );
-    l.filter_opt(" AND s.start_time_unix_nano >= ?", q.from.map(ns));
-    l.filter_opt(" AND s.start_time_unix_nano <= ?", q.to.map(ns));
+    l.time_range("s.start_time_unix_nano", true, q.from, q.to);
     // Ids are fixed-width lowercase hex, so text order is numeric order, and a trace
     // and span id together are unique.
     let after = q.cursor.clone().map(|c| (c.time, Param::Text(c.key)));
     l.newest_first(
-        "s.start_time_unix_nano",
+        ("s.start_time_unix_nano", true),
         "s.trace_id || s.span_id",
         after,
         q.limit,
@@ -368,7 +439,7 @@ pub(crate) fn logs(d: Dialect, q: &LogQuery) -> Listing {
         l.sql.push_str(" AND event_name IS NOT NULL");
     }
     let after = q.cursor.as_ref().map(|c| (c.time, cursor_id(c)));
-    l.newest_first("time_unix_nano", "id", after, q.limit)
+    l.newest_first(("time_unix_nano", false), "id", after, q.limit)
 }
 
 /// The columns of `agent_runs` the stores' readers expect (16 columns, `id` first; the
@@ -397,7 +468,7 @@ pub(crate) fn runs(d: Dialect, q: &RunQuery) -> Listing {
     l.filter_opt(" AND start_time_unix_nano >= ?", q.from.map(ns));
     l.filter_opt(" AND start_time_unix_nano <= ?", q.to.map(ns));
     let after = q.cursor.as_ref().map(|c| (c.time, cursor_id(c)));
-    l.newest_first("start_time_unix_nano", "id", after, q.limit)
+    l.newest_first(("start_time_unix_nano", false), "id", after, q.limit)
 }
 
 /// One run by correlation id.
@@ -1288,19 +1359,34 @@ mod tests {
         };
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let l = llm_calls(d, &q);
-            assert_eq!(l.args.len(), MAX_FILTER_IDS + 3);
+            // SQLite also bounds the time's bucket (its index is on the bucket).
+            let bucket = usize::from(d == Dialect::Sqlite);
+            assert_eq!(l.args.len(), MAX_FILTER_IDS + 3 + bucket);
             assert_eq!(l.args[0], Param::Text(format!("{:032x}", 0)));
             assert_eq!(l.args[999], Param::Text(format!("{:032x}", 999)));
             assert_eq!(l.args[1000], Param::Text("sess".into()));
-            assert_eq!(l.args[1001], Param::Int(5));
-            assert_eq!(l.args[1002], Param::Int(20));
+            if bucket == 1 {
+                assert_eq!(l.args[1001], Param::Int(0));
+            }
+            assert_eq!(l.args[1001 + bucket], Param::Int(5));
+            assert_eq!(l.args[1002 + bucket], Param::Int(20));
             assert!(l.sql.contains(" AND trace_id IN ("), "{}", l.sql);
             assert!(l.sql.ends_with(match d {
-                Dialect::Sqlite => "span_id DESC LIMIT ?",
+                Dialect::Sqlite => "|| span_id DESC LIMIT (? + 0)",
                 Dialect::Postgres => "span_id DESC LIMIT $1003",
             }));
             match d {
-                Dialect::Sqlite => assert_eq!(l.sql.matches('?').count(), 1003),
+                Dialect::Sqlite => {
+                    assert_eq!(l.sql.matches('?').count(), 1004);
+                    assert!(
+                        l.sql.contains(
+                            " ORDER BY (start_time_unix_nano >> 30) DESC, \
+                             printf('%019d', start_time_unix_nano) || trace_id || span_id DESC"
+                        ),
+                        "{}",
+                        l.sql
+                    );
+                }
                 Dialect::Postgres => {
                     assert!(l.sql.contains("IN ($1, $2, $3,") && !l.sql.contains('?'));
                     assert!(l.sql.contains("finish_reasons::text"));

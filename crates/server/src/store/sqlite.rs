@@ -9,9 +9,9 @@ mod integrity;
 
 use super::sql::{
     self, AGENT_ROLLUP_COLUMNS, Dialect, KEPT_WITH_ROLLUPS, LLM_CALL_COLUMNS, Listing,
-    METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES, ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS, ns, read_action,
-    read_agent_rollup, read_llm_call, read_log, read_metric_point, read_metric_rollup, read_run,
-    read_score, read_span, read_span_rollup,
+    METRIC_ROLLUP_COLUMNS, Param, RAW_TABLES, ROLLUP_TABLES, SPAN_ROLLUP_COLUMNS,
+    TIME_BUCKET_SHIFT, ns, read_action, read_agent_rollup, read_llm_call, read_log,
+    read_metric_point, read_metric_rollup, read_run, read_score, read_span, read_span_rollup,
 };
 use super::{
     ChainAppend, ChainTx, Link, LlmCallQuery, LogQuery, MetricInfo, Page, Purged, Retention,
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     GENAI,
     include_str!("../../migrations/sqlite/0008_genai_rollups.sql"),
     include_str!("../../migrations/sqlite/0009_span_rows.sql"),
+    include_str!("../../migrations/sqlite/0010_time_buckets.sql"),
 ];
 /// The migration that keeps the OTLP fields of spans and logs (links, trace state, flags,
 /// scopes, dropped counts, observed times, body types).
@@ -55,6 +56,8 @@ pub const DB_FILE: &str = "telemetry.sqlite3";
 pub const DEFAULT_WRITE_QUEUE: usize = 256;
 /// Rows one retention step deletes per table, so writes interleave with a large purge.
 const PURGE_CHUNK: i64 = 10_000;
+/// Tables whose start time is indexed by bucket ([`TIME_BUCKET_SHIFT`], migration 0010).
+const BUCKETED_TABLES: [&str; 2] = ["span_rows", "llm_calls"];
 
 enum Job {
     Insert {
@@ -348,10 +351,22 @@ fn purge(
         } else {
             "rowid"
         };
-        purged.raw += tx.execute(
-            &format!("DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE {time} < ?1 LIMIT ?2)"),
-            params![ns(raw_before), PURGE_CHUNK],
-        )? as u64;
+        // A time indexed by bucket is found through its buckets (migration 0010).
+        let before = ns(raw_before);
+        let (buckets, last_bucket) = if BUCKETED_TABLES.contains(&table) {
+            let b = format!(" AND ({time} >> {TIME_BUCKET_SHIFT}) <= ?3");
+            (b, Some(sql::time_bucket(before)))
+        } else {
+            (String::new(), None)
+        };
+        let statement = format!(
+            "DELETE FROM {table} WHERE ({key}) IN \
+             (SELECT {key} FROM {table} WHERE {time} < ?1{buckets} LIMIT ?2)"
+        );
+        purged.raw += match last_bucket {
+            Some(b) => tx.execute(&statement, params![before, PURGE_CHUNK, b])?,
+            None => tx.execute(&statement, params![before, PURGE_CHUNK])?,
+        } as u64;
     }
     // Resources no span names any more (not counted: they are not records).
     tx.execute(
@@ -698,13 +713,21 @@ impl StoreRead for SqliteStore {
                     .optional()
                     .map(|v| v.flatten().map(|n| n as u64))
             };
+            // The first and last bucket through the index, then the time within it.
+            let span_bound = |f: &str| {
+                let bucket = format!("(start_time_unix_nano >> {TIME_BUCKET_SHIFT})");
+                bound(&format!(
+                    "SELECT {f}(start_time_unix_nano) FROM span_rows
+                     WHERE {bucket} = (SELECT {f}({bucket}) FROM span_rows)"
+                ))
+            };
             let oldest = [
-                bound("SELECT MIN(start_time_unix_nano) FROM spans")?,
+                span_bound("MIN")?,
                 bound("SELECT MIN(time_unix_nano) FROM logs")?,
                 bound("SELECT MIN(time_unix_nano) FROM metric_points")?,
             ];
             let newest = [
-                bound("SELECT MAX(start_time_unix_nano) FROM spans")?,
+                span_bound("MAX")?,
                 bound("SELECT MAX(time_unix_nano) FROM logs")?,
                 bound("SELECT MAX(time_unix_nano) FROM metric_points")?,
             ];
@@ -941,5 +964,210 @@ mod tests {
             store.trace(&"c3".repeat(16)).expect("trace")[0].resource,
             old
         );
+    }
+
+    /// Spans and LLM calls whose times fall out of order over several index buckets
+    /// list newest first exactly as by time: every page of the trace listing followed
+    /// through its cursors, with and without a service and a time range, ties on the
+    /// same time included; the store's bounds and retention find them through the
+    /// buckets.
+    #[test]
+    fn disordered_times_list_in_time_order_across_buckets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let bucket = 1u64 << TIME_BUCKET_SHIFT;
+        let base = 1_000 * bucket;
+        // 60 traces over about 5 buckets, in a scrambled order, every fifth time twice.
+        let mut roots = Vec::new();
+        let mut batch = Batch::default();
+        for n in 0..60u64 {
+            let k = (n * 37) % 60;
+            let at = base + (k / 2) * (bucket / 6) + k % 2;
+            let at = if n % 5 == 0 {
+                base + 7 * (bucket / 6)
+            } else {
+                at
+            };
+            let trace = format!("{n:032x}");
+            let service = ["api", "worker", "web"][(n % 3) as usize].to_string();
+            for (span, parent) in [("01", ""), ("02", "01")] {
+                batch.spans.push(SpanRow {
+                    trace_id: trace.clone(),
+                    span_id: span.repeat(8),
+                    parent_span_id: parent.repeat(8),
+                    service_name: service.clone(),
+                    start_time_unix_nano: at,
+                    end_time_unix_nano: at + 10,
+                    ..Default::default()
+                });
+            }
+            batch.llm_calls.push(LlmCallRow {
+                trace_id: trace.clone(),
+                span_id: "02".repeat(8),
+                session_id: "s".into(),
+                start_time_unix_nano: at,
+                finish_reasons: "[]".into(),
+                ..Default::default()
+            });
+            roots.push((at, trace, service));
+        }
+        store.insert(batch).expect("insert");
+        roots.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+
+        let listed = |q: TraceQuery| {
+            let mut got = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = store
+                    .traces(&TraceQuery {
+                        cursor,
+                        limit: 7,
+                        ..q.clone()
+                    })
+                    .expect("traces");
+                got.extend(
+                    page.items
+                        .iter()
+                        .map(|t| (t.root.start_time_unix_nano, t.root.trace_id.clone())),
+                );
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break got,
+                }
+            }
+        };
+        let want = |keep: &dyn Fn(&(u64, String, String)) -> bool| -> Vec<(u64, String)> {
+            roots
+                .iter()
+                .filter(|r| keep(r))
+                .map(|r| (r.0, r.1.clone()))
+                .collect()
+        };
+        assert_eq!(listed(TraceQuery::default()), want(&|_| true));
+        assert_eq!(
+            listed(TraceQuery {
+                service: Some("worker".into()),
+                ..Default::default()
+            }),
+            want(&|r| r.2 == "worker")
+        );
+        let (from, to) = (base + bucket / 2, base + 3 * bucket + 5);
+        assert_eq!(
+            listed(TraceQuery {
+                from: Some(from),
+                to: Some(to),
+                ..Default::default()
+            }),
+            want(&|r| (from..=to).contains(&r.0))
+        );
+        let calls = store
+            .llm_calls(&LlmCallQuery {
+                session_id: Some("s".into()),
+                from: Some(from),
+                to: Some(to),
+                limit: 100,
+                ..Default::default()
+            })
+            .expect("calls");
+        let got: Vec<(u64, String)> = calls
+            .iter()
+            .map(|c| (c.start_time_unix_nano, c.trace_id.clone()))
+            .collect();
+        assert_eq!(got, want(&|r| (from..=to).contains(&r.0)));
+
+        let stats = store.stats().expect("stats");
+        assert_eq!(stats.oldest, Some(rfc3339(roots.last().expect("roots").0)));
+        assert_eq!(stats.newest, Some(rfc3339(roots[0].0)));
+        // Retention before the third bucket keeps exactly what starts from it.
+        let cut = base + 2 * bucket;
+        store.purge(cut, 0).expect("purge");
+        assert_eq!(listed(TraceQuery::default()), want(&|r| r.0 >= cut));
+        let left = store
+            .llm_calls(&LlmCallQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .expect("calls");
+        assert_eq!(left.len(), want(&|r| r.0 >= cut).len());
+    }
+
+    /// The listings and retention of spans and LLM calls read the bucket indexes of
+    /// migration 0010: no scan of a whole table and no sort of all its rows. Guards
+    /// [`TIME_BUCKET_SHIFT`] against the migration's expressions.
+    #[test]
+    fn span_and_llm_call_listings_use_the_bucket_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _store = SqliteStore::open(dir.path()).expect("open");
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("open");
+        let plan = |l: &Listing| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", l.sql))
+                .expect("prepare");
+            let args: Vec<&dyn ToSql> = l.args.iter().map(|a| a as &dyn ToSql).collect();
+            let rows = stmt
+                .query_map(&args[..], |r| r.get::<_, String>(3))
+                .expect("plan");
+            rows.map(|r| r.expect("row")).collect()
+        };
+        // A whole table read, or all its rows sorted, would show as one of these.
+        let whole = |p: &[String]| {
+            p.iter().any(|l| {
+                l == "SCAN s"
+                    || l == "SCAN llm_calls"
+                    || l.starts_with("USE TEMP B-TREE FOR ORDER BY")
+            })
+        };
+        // The rows come from the index in bucket order and only the rows of one bucket
+        // are sorted by time; SQLite names that sort one way or the other.
+        let sorts_per_bucket =
+            |t: &str| t.contains("RIGHT PART OF ORDER BY") || t.contains("LAST TERM OF ORDER BY");
+        let cursor = crate::query::Cursor {
+            time: 5 << TIME_BUCKET_SHIFT,
+            key: "ab".repeat(24),
+        };
+        let traces = [
+            TraceQuery::default(),
+            TraceQuery {
+                service: Some("api".into()),
+                ..Default::default()
+            },
+            TraceQuery {
+                from: Some(10),
+                to: Some(1 << 40),
+                cursor: Some(cursor),
+                ..Default::default()
+            },
+        ];
+        // Pages of one or two rows too: SQLite plans those differently when it knows
+        // the limit (see `sql::limit_mark`).
+        let limits = [0, 1, 50, 1000];
+        for (q, limit) in traces.iter().flat_map(|q| limits.map(|l| (q, l))) {
+            let q = TraceQuery { limit, ..q.clone() };
+            let p = plan(&sql::traces(Dialect::Sqlite, &q));
+            let text = p.join("; ");
+            assert!(
+                text.contains("INDEX span_rows_by_bucket")
+                    || text.contains("INDEX span_rows_by_service_bucket"),
+                "{text}"
+            );
+            assert!(sorts_per_bucket(&text), "{text}");
+            assert!(!whole(&p), "{text}");
+        }
+        let calls = [
+            LlmCallQuery::default(),
+            LlmCallQuery {
+                session_id: Some("s".into()),
+                from: Some(1),
+                ..Default::default()
+            },
+        ];
+        for (q, limit) in calls.iter().flat_map(|q| limits.map(|l| (q, l))) {
+            let q = LlmCallQuery { limit, ..q.clone() };
+            let p = plan(&sql::llm_calls(Dialect::Sqlite, &q));
+            let text = p.join("; ");
+            assert!(text.contains("INDEX llm_calls_by"), "{text}");
+            assert!(sorts_per_bucket(&text), "{text}");
+            assert!(!whole(&p), "{text}");
+        }
     }
 }
