@@ -345,6 +345,14 @@ fn main() {
         store.stats().expect("stats").bytes_on_disk as f64 / 1e6
     );
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    // One GET over HTTP: its body, its latency added to `latencies`.
+    let timed_get = |latencies: &mut Vec<Duration>, url: &str| {
+        let started = Instant::now();
+        let mut resp = agent.get(url).call().expect("GET");
+        let body = resp.body_mut().read_to_vec().expect("body");
+        latencies.push(started.elapsed());
+        body
+    };
     let lookups = |label: &str| {
         let mut latencies = Vec::new();
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -355,18 +363,11 @@ fn main() {
             let s = 1_000_000 + rng % (seed - 1_000_000);
             let t = 1 + (rng >> 32) % (SPANS as u64 / 8);
             let id = format!("{s:016x}{t:016x}");
-            let started = Instant::now();
-            let mut resp = agent
-                .get(format!("http://{addr}/api/v1/traces/{id}"))
-                .call()
-                .expect("trace lookup");
-            let body = resp.body_mut().read_to_vec().expect("body");
-            latencies.push(started.elapsed());
+            let body = timed_get(&mut latencies, &format!("http://{addr}/api/v1/traces/{id}"));
             assert!(body.len() > 1000, "a whole trace came back");
         }
         latencies.sort();
-        let pct =
-            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        let pct = |q: f64| percentile(&latencies, q);
         println!(
             "trace by id over HTTP with {spans} spans stored{label} (8 spans per trace, 2000 random lookups): p50 {:.2} ms, p99 {:.2} ms",
             pct(0.5).as_secs_f64() * 1e3,
@@ -398,20 +399,15 @@ fn main() {
     let listing = |query: &str| {
         let mut latencies = Vec::new();
         for _ in 0..50 {
-            let started = Instant::now();
-            let mut resp = agent
-                .get(format!("http://{addr}/api/v1/traces?limit=50{query}"))
-                .call()
-                .expect("trace listing");
-            let body = resp.body_mut().read_to_vec().expect("body");
-            latencies.push(started.elapsed());
+            let url = format!("http://{addr}/api/v1/traces?limit=50{query}");
+            let body = timed_get(&mut latencies, &url);
             assert!(body.starts_with(b"{"), "a page of traces came back");
         }
         latencies.sort();
         println!(
             "first page of 50 traces over HTTP{query} with {spans} spans stored (50 requests): p50 {:.2} ms, p99 {:.2} ms",
-            latencies[25].as_secs_f64() * 1e3,
-            latencies[49].as_secs_f64() * 1e3
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3
         );
     };
     listing("");
@@ -433,4 +429,9 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1e3)
+}
+
+/// The `q` quantile (0..=1) of sorted latencies.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
