@@ -82,7 +82,7 @@ fn queued_memory() -> Result<(), Box<dyn std::error::Error>> {
     let loaded = held();
     let stats = t.stats();
     println!(
-        "client at rest (10,000 queue slots preallocated, redaction rules compiled): {} bytes = {:.2} MB",
+        "client at rest (an empty queue, redaction rules compiled): {} bytes = {:.2} MB",
         at_rest - at_start,
         (at_rest - at_start) as f64 / 1e6
     );

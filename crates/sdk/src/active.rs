@@ -6,8 +6,8 @@
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 use automagik_telemetry_core::{
-    EncodedLog, KeyValue, LogRecord, Record, Redactor, Severity, SpanContext, SpanId, SpanKind,
-    SpanRecord, SpanStatus, TraceId, Value,
+    KeyValue, LogRecord, Redactor, Severity, SpanContext, SpanId, SpanKind, SpanRecord, SpanStatus,
+    TraceId, Value,
 };
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -70,13 +70,12 @@ impl Active {
             dropped_attributes_count,
             trace,
         };
-        let encoded = EncodedLog::new(&record);
+        self.pipeline.enqueue_log(&record);
         let mut scratch = record.attributes;
         if scratch.capacity() <= MAX_SCRATCH_ATTRIBUTES {
             scratch.clear();
             SCRATCH.with(|s| s.set(scratch));
         }
-        self.pipeline.enqueue(Record::Log(encoded));
     }
 }
 

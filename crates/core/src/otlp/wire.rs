@@ -1,7 +1,7 @@
 //! Direct protobuf encoding of a log record into the exact bytes of an OTLP
 //! `LogRecord` message, without building the intermediate `opentelemetry-proto`
-//! structs. The SDK queues these bytes: one allocation per record, about half the
-//! memory of the structured form. Decoding them with `opentelemetry-proto`'s own
+//! structs. The SDK queues these bytes (appended to one buffer, [`encode_log_into`]),
+//! about half the memory of the structured form. Decoding them with `opentelemetry-proto`'s own
 //! `LogRecord` gives exactly what [`super::log_to_proto`] builds (tested below).
 //! [`EncodedLog::new`] is defined here, so the record model does not depend on the
 //! encoder.
@@ -142,6 +142,14 @@ fn event_name_attribute_len(name: &str) -> usize {
 
 /// Encodes a log record as the protobuf bytes of an OTLP `LogRecord`.
 pub fn encode_log(l: &LogRecord) -> Vec<u8> {
+    let mut buf = Vec::new();
+    encode_log_into(l, &mut buf);
+    buf
+}
+
+/// Appends the protobuf bytes of an OTLP `LogRecord` to `buf` (reserving their exact
+/// length first), so that one buffer can take many records back to back.
+pub fn encode_log_into(l: &LogRecord, buf: &mut Vec<u8>) {
     let sev_text = l.severity.as_str();
     let mut len = 0;
     if l.time_unix_nano != 0 {
@@ -170,56 +178,63 @@ pub fn encode_log(l: &LogRecord) -> Vec<u8> {
         len += key_len(8) + 4 + len_delimited_len(9, 16) + len_delimited_len(10, 8);
     }
 
-    let mut buf = Vec::with_capacity(len);
+    buf.reserve(len);
+    let start = buf.len();
     if l.time_unix_nano != 0 {
-        encode_key(1, WireType::SixtyFourBit, &mut buf);
+        encode_key(1, WireType::SixtyFourBit, buf);
         buf.extend_from_slice(&l.time_unix_nano.to_le_bytes());
     }
-    encode_key(2, WireType::Varint, &mut buf);
-    encode_varint(l.severity as i32 as u64, &mut buf);
-    put_str(3, sev_text, &mut buf);
+    encode_key(2, WireType::Varint, buf);
+    encode_varint(l.severity as i32 as u64, buf);
+    put_str(3, sev_text, buf);
     if let Some(body) = &l.body {
-        put_len_delimited_header(5, string_any_value_len(body), &mut buf);
-        put_str(1, body, &mut buf);
+        put_len_delimited_header(5, string_any_value_len(body), buf);
+        put_str(1, body, buf);
     }
     if let Some(name) = &l.event_name {
         let kv_body = len_delimited_len(1, "event.name".len())
             + len_delimited_len(2, string_any_value_len(name));
-        put_len_delimited_header(6, kv_body, &mut buf);
-        put_str(1, "event.name", &mut buf);
-        put_len_delimited_header(2, string_any_value_len(name), &mut buf);
-        put_str(1, name, &mut buf);
+        put_len_delimited_header(6, kv_body, buf);
+        put_str(1, "event.name", buf);
+        put_len_delimited_header(2, string_any_value_len(name), buf);
+        put_str(1, name, buf);
     }
     for kv in &l.attributes {
-        put_key_value(6, kv, &mut buf);
+        put_key_value(6, kv, buf);
     }
     if l.dropped_attributes_count != 0 {
-        encode_key(7, WireType::Varint, &mut buf);
-        encode_varint(u64::from(l.dropped_attributes_count), &mut buf);
+        encode_key(7, WireType::Varint, buf);
+        encode_varint(u64::from(l.dropped_attributes_count), buf);
     }
     if let Some((trace_id, span_id)) = &l.trace {
-        encode_key(8, WireType::ThirtyTwoBit, &mut buf);
+        encode_key(8, WireType::ThirtyTwoBit, buf);
         buf.extend_from_slice(&1u32.to_le_bytes());
-        put_len_delimited_header(9, 16, &mut buf);
+        put_len_delimited_header(9, 16, buf);
         buf.extend_from_slice(&trace_id.0);
-        put_len_delimited_header(10, 8, &mut buf);
+        put_len_delimited_header(10, 8, buf);
         buf.extend_from_slice(&span_id.0);
     }
     if l.time_unix_nano != 0 {
-        encode_key(11, WireType::SixtyFourBit, &mut buf);
+        encode_key(11, WireType::SixtyFourBit, buf);
         buf.extend_from_slice(&l.time_unix_nano.to_le_bytes());
     }
     if let Some(name) = l.event_name.as_deref().filter(|n| !n.is_empty()) {
-        put_str(12, name, &mut buf);
+        put_str(12, name, buf);
     }
-    debug_assert_eq!(buf.len(), len, "encoded length must be exact");
-    buf
+    debug_assert_eq!(buf.len() - start, len, "encoded length must be exact");
 }
 
 impl EncodedLog {
     /// Encodes `log`.
     pub fn new(log: &LogRecord) -> Self {
         EncodedLog(encode_log(log).into_boxed_slice())
+    }
+
+    /// A copy of one record's bytes as [`encode_log_into`] wrote them (a queue that
+    /// keeps many records in one buffer hands them on this way). Bytes of any other
+    /// origin are carried as they are: whoever decodes them skips what does not decode.
+    pub fn from_encoded(bytes: &[u8]) -> Self {
+        EncodedLog(Box::from(bytes))
     }
 }
 
@@ -271,6 +286,39 @@ mod tests {
                 KeyValue::new("m", Value::Map(vec![KeyValue::new("deep", 2.0)])),
             ]),
         ]
+    }
+
+    #[test]
+    fn records_appended_to_one_buffer_are_each_records_own_bytes() {
+        let records: Vec<LogRecord> = values()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| LogRecord {
+                time_unix_nano: i as u64,
+                severity: Severity::Info,
+                body: Some(Cow::Owned(format!("record {i}"))),
+                event_name: (i % 2 == 0).then_some(Cow::Borrowed("e")),
+                attributes: vec![KeyValue::new("k", v)],
+                dropped_attributes_count: u32::try_from(i).unwrap_or(0),
+                trace: None,
+            })
+            .collect();
+        let mut buf = b"left alone".to_vec();
+        let mut ends = Vec::new();
+        for r in &records {
+            encode_log_into(r, &mut buf);
+            ends.push(buf.len());
+        }
+        assert!(buf.starts_with(b"left alone"));
+        let mut start = b"left alone".len();
+        for (r, end) in records.iter().zip(ends) {
+            assert_eq!(buf[start..end], encode_log(r)[..]);
+            assert_eq!(
+                EncodedLog::from_encoded(&buf[start..end]),
+                EncodedLog::new(r)
+            );
+            start = end;
+        }
     }
 
     #[test]

@@ -2,13 +2,18 @@
 //! and by interval, retries with exponential backoff and full jitter, and spools what
 //! still fails.
 //!
-//! The caller's thread only ever does a non-blocking `try_send`: when the queue is
-//! full the newest record is dropped and counted. The background thread does not wait
-//! on the queue (a thread parked on it would be woken, a system call on the caller's
-//! side, by every record): it sleeps until the flush interval ends or a control message
-//! arrives, and the caller wakes it once per batch, when the queue holds a batch's worth
-//! of records. Flush and shutdown are control messages carrying a deadline; the caller
-//! waits for the answer no longer than that.
+//! The queue is one buffer behind a mutex that callers append to and the background
+//! thread swaps for its empty spare when it takes what is queued: a log record is
+//! encoded on the caller's thread and its bytes appended to the buffer's byte area, so
+//! queueing one allocates nothing in steady state and the background thread frees
+//! nothing the caller allocated (a free across threads, with the common allocators,
+//! costs the allocating thread later). The caller never waits on the background thread:
+//! the lock is held for a copy, and the background thread holds it only for the swap.
+//! When the queue is full the newest record is dropped and counted. The background
+//! thread sleeps until the flush interval ends or a control message arrives, and the
+//! caller wakes it once per batch, when the queue holds a batch's worth of records.
+//! Flush and shutdown are control messages carrying a deadline; the caller waits for
+//! the answer no longer than that.
 
 mod spool;
 mod stats;
@@ -19,20 +24,143 @@ pub use stats::{DeliveryStats, DropReason};
 
 use crate::export::{ExportError, ExportOutcome, Exporter};
 use automagik_telemetry_core::otlp::to_requests;
-use automagik_telemetry_core::{Origin, Record, SignalRequest};
+use automagik_telemetry_core::otlp::wire::encode_log_into;
+use automagik_telemetry_core::{EncodedLog, LogRecord, Origin, Record, SignalRequest};
 use crossbeam_channel::{
-    Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded, select, unbounded,
+    Receiver, RecvTimeoutError, Sender, TryRecvError, bounded, select, unbounded,
 };
 use rand::Rng;
+use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The largest record accepted, after value caps.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+/// The largest per-thread encoding buffer kept for reuse.
+const MAX_SCRATCH_BYTES: usize = 64 * 1024;
+
+/// The size of one block of the queue's byte area: records are appended into blocks of
+/// this size (a larger record gets a block of its own), so the area grows without
+/// copying what it holds and wastes at most a record's length per block.
+const BLOCK_BYTES: usize = 64 * 1024;
+
+/// Empty blocks kept for reuse by one queue buffer, in bytes; more are given back to the
+/// allocator.
+const KEEP_BLOCK_BYTES: usize = 256 * 1024;
+
+/// What is queued, in arrival order: the encoded log records back to back in `blocks`,
+/// every record an entry.
+#[derive(Default)]
+struct Queued {
+    /// The blocks in use, the last one being filled.
+    blocks: Vec<Vec<u8>>,
+    /// Empty blocks to fill next.
+    free: Vec<Vec<u8>>,
+    entries: Vec<Entry>,
+    /// How many entries the background thread has taken out (it takes a batch at a time).
+    taken: usize,
+    /// Records accepted since the start (the stats' `queued`), counted under the lock.
+    accepted: u64,
+}
+
+enum Entry {
+    /// A log record: these bytes of that block.
+    Log {
+        block: u32,
+        start: u32,
+        end: u32,
+    },
+    Record(Record),
+    /// Moved out already.
+    Taken,
+}
+
+impl Queued {
+    /// Room for one more entry, growing the entries up to `queue_size` and no further (a
+    /// doubling past it would hold memory the queue never uses).
+    fn reserve_entry(&mut self, queue_size: usize) {
+        if self.entries.len() == self.entries.capacity() {
+            let wanted = (self.entries.capacity() * 2).max(64).min(queue_size.max(1));
+            self.entries
+                .reserve_exact(wanted.saturating_sub(self.entries.len()).max(1));
+        }
+    }
+
+    /// Appends one encoded log record (at most [`MAX_RECORD_BYTES`]) as an entry.
+    fn push_log(&mut self, bytes: &[u8], queue_size: usize) {
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.capacity() - b.len() >= bytes.len());
+        if !fits {
+            let block = match self.free.pop() {
+                Some(b) if b.capacity() >= bytes.len() => b,
+                _ => Vec::with_capacity(BLOCK_BYTES.max(bytes.len())),
+            };
+            self.blocks.push(block);
+        }
+        let index = self.blocks.len() - 1;
+        let block = &mut self.blocks[index];
+        let start = block.len();
+        block.extend_from_slice(bytes);
+        let end = block.len();
+        self.reserve_entry(queue_size);
+        // Blocks are at most 1 MiB and there are fewer of them than entries: both fit.
+        self.entries.push(Entry::Log {
+            block: u32::try_from(index).unwrap_or(u32::MAX),
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        });
+    }
+
+    /// Moves up to `limit` entries, from the first not taken yet, into records in order;
+    /// true once every entry is taken, the buffers then empty and emptied blocks (up to
+    /// [`KEEP_BLOCK_BYTES`]) kept for the next swap.
+    fn drain_into(&mut self, out: &mut Vec<Record>, limit: usize) -> bool {
+        let end = self.entries.len().min(self.taken.saturating_add(limit));
+        out.reserve(end - self.taken);
+        for entry in &mut self.entries[self.taken..end] {
+            match std::mem::replace(entry, Entry::Taken) {
+                Entry::Log { block, start, end } => {
+                    let bytes = self
+                        .blocks
+                        .get(block as usize)
+                        .and_then(|b| b.get(start as usize..end as usize))
+                        .unwrap_or_default();
+                    out.push(Record::Log(EncodedLog::from_encoded(bytes)));
+                }
+                Entry::Record(r) => out.push(r),
+                Entry::Taken => {}
+            }
+        }
+        self.taken = end;
+        if self.taken < self.entries.len() {
+            return false;
+        }
+        self.entries.clear();
+        self.taken = 0;
+        let mut kept: usize = self.free.iter().map(Vec::capacity).sum();
+        for mut block in self.blocks.drain(..) {
+            if block.capacity() == BLOCK_BYTES && kept + BLOCK_BYTES <= KEEP_BLOCK_BYTES {
+                block.clear();
+                kept += BLOCK_BYTES;
+                self.free.push(block);
+            }
+        }
+        true
+    }
+}
+
+thread_local! {
+    /// Where a log record is encoded before its bytes are copied into the queue, so that
+    /// the queue's lock is held for a copy only.
+    static ENCODE_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Retry settings: exponential backoff with full jitter, bounded in count and total time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,13 +235,16 @@ pub(crate) struct PipelineSettings {
 
 /// The caller's side of the pipeline.
 pub(crate) struct Pipeline {
-    records: Sender<Record>,
+    queue: Arc<Mutex<Queued>>,
+    queue_size: usize,
     control: Sender<Control>,
     /// Wakes the background thread when a batch's worth is queued.
     wake: Sender<()>,
     /// A wake-up was sent and the thread has not drained the queue since.
     woken: Arc<AtomicBool>,
-    batch_size: u64,
+    /// Records the background thread has taken from the queue and not yet batched.
+    in_hand: Arc<AtomicUsize>,
+    batch_size: usize,
     pub counters: Arc<Counters>,
     worker: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
@@ -125,21 +256,25 @@ impl Pipeline {
         exporter: Box<dyn Exporter>,
         origin: Origin,
     ) -> std::io::Result<Self> {
-        let (records_tx, records_rx) = bounded(settings.queue_size);
+        let queue = Arc::new(Mutex::new(Queued::default()));
+        let queue_size = settings.queue_size;
         let (control_tx, control_rx) = unbounded();
         let (wake_tx, wake_rx) = bounded(1);
         let woken = Arc::new(AtomicBool::new(false));
+        let in_hand = Arc::new(AtomicUsize::new(0));
         let counters = Arc::new(Counters::default());
         let spool = match &settings.spool_dir {
             Some(dir) => Some(Spool::open(dir, settings.spool_max_bytes)?),
             None => None,
         };
-        let batch_size = u64::try_from(settings.batch_size.max(1)).unwrap_or(u64::MAX);
+        let batch_size = settings.batch_size.max(1);
         let worker = Worker {
-            records: records_rx,
+            queue: queue.clone(),
+            spare: Queued::default(),
             control: control_rx,
             wake: wake_rx,
             woken: woken.clone(),
+            in_hand: in_hand.clone(),
             pending: VecDeque::new(),
             exporter,
             origin,
@@ -154,10 +289,12 @@ impl Pipeline {
             .name("automagik-telemetry".into())
             .spawn(move || worker.run())?;
         Ok(Pipeline {
-            records: records_tx,
+            queue,
+            queue_size,
             control: control_tx,
             wake: wake_tx,
             woken,
+            in_hand,
             batch_size,
             counters,
             worker: Mutex::new(Some(handle)),
@@ -165,7 +302,13 @@ impl Pipeline {
         })
     }
 
-    /// Queues a record without ever blocking.
+    fn lock(&self) -> MutexGuard<'_, Queued> {
+        // Nothing panics while the lock is held; a poisoned lock still holds a
+        // consistent queue.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a record without waiting for the background thread.
     #[inline]
     pub fn enqueue(&self, record: Record) {
         if self.closed.load(Ordering::Relaxed) {
@@ -176,31 +319,73 @@ impl Pipeline {
             self.counters.record_drop(DropReason::Oversize, 1);
             return;
         }
-        match self.records.try_send(record) {
-            Ok(()) => {
-                let queued = self.counters.queued.fetch_add(1, Ordering::Relaxed) + 1;
-                // One wake-up per batch's worth queued (the counter the stats keep
-                // anyway: no look at the queue itself on this path).
-                if queued.is_multiple_of(self.batch_size)
-                    && !self.woken.swap(true, Ordering::AcqRel)
-                {
-                    // Full means a wake-up is already waiting to be read.
-                    let _ = self.wake.try_send(());
+        let mut queue = self.lock();
+        if queue.entries.len() >= self.queue_size {
+            drop(queue);
+            self.counters.record_drop(DropReason::QueueFull, 1);
+            return;
+        }
+        queue.reserve_entry(self.queue_size);
+        queue.entries.push(Entry::Record(record));
+        self.accepted(queue);
+    }
+
+    /// Encodes a log record and queues its bytes, without waiting for the background
+    /// thread and, once the buffers have grown to the traffic, without allocating.
+    #[inline]
+    pub fn enqueue_log(&self, record: &LogRecord) {
+        if self.closed.load(Ordering::Relaxed) {
+            self.counters.record_drop(DropReason::AfterShutdown, 1);
+            return;
+        }
+        ENCODE_SCRATCH.with(|scratch| {
+            let Ok(mut bytes) = scratch.try_borrow_mut() else {
+                // Only a log emitted from inside this very call (an allocator's own
+                // instrumentation, say) finds the buffer taken: it is encoded apart.
+                return self.enqueue(Record::Log(EncodedLog::new(record)));
+            };
+            bytes.clear();
+            encode_log_into(record, &mut bytes);
+            if bytes.len() > MAX_RECORD_BYTES {
+                self.counters.record_drop(DropReason::Oversize, 1);
+            } else {
+                let mut queue = self.lock();
+                if queue.entries.len() >= self.queue_size {
+                    drop(queue);
+                    self.counters.record_drop(DropReason::QueueFull, 1);
+                } else {
+                    queue.push_log(&bytes, self.queue_size);
+                    self.accepted(queue);
                 }
             }
-            Err(TrySendError::Full(_)) => self.counters.record_drop(DropReason::QueueFull, 1),
-            Err(TrySendError::Disconnected(_)) => {
-                self.counters.record_drop(DropReason::AfterShutdown, 1)
+            if bytes.capacity() > MAX_SCRATCH_BYTES {
+                *bytes = Vec::new();
             }
+        })
+    }
+
+    /// Counts a record just queued and wakes the background thread when the queue
+    /// holds a batch's worth.
+    #[inline]
+    fn accepted(&self, mut queue: MutexGuard<'_, Queued>) {
+        queue.accepted += 1;
+        let depth = queue.entries.len();
+        drop(queue);
+        if (depth.is_multiple_of(self.batch_size) || depth == self.queue_size)
+            && !self.woken.swap(true, Ordering::AcqRel)
+        {
+            // Full means a wake-up is already waiting to be read.
+            let _ = self.wake.try_send(());
         }
     }
 
-    pub fn queue_depth(&self) -> usize {
-        self.records.len()
-    }
-
     pub fn stats(&self) -> DeliveryStats {
-        self.counters.snapshot(self.queue_depth())
+        let (accepted, depth) = {
+            let queue = self.lock();
+            (queue.accepted, queue.entries.len())
+        };
+        let depth = depth + self.in_hand.load(Ordering::Relaxed);
+        self.counters.snapshot(accepted, depth)
     }
 
     fn request(
@@ -255,7 +440,10 @@ enum Failure {
 }
 
 struct Worker {
-    records: Receiver<Record>,
+    queue: Arc<Mutex<Queued>>,
+    in_hand: Arc<AtomicUsize>,
+    /// The empty buffer swapped in for the queued one.
+    spare: Queued,
     control: Receiver<Control>,
     wake: Receiver<()>,
     woken: Arc<AtomicBool>,
@@ -328,34 +516,55 @@ impl Worker {
         }
     }
 
+    /// Takes what is queued now (not what keeps arriving: control messages are looked at
+    /// between two takes), in order, delivering each full batch as it fills; what is
+    /// left (less than a batch) stays in `batch`. Records are copied out of the queue's
+    /// blocks a batch at a time, so a long queue is not held twice.
+    fn take(
+        &mut self,
+        batch: &mut Vec<Record>,
+        deadline: Option<Instant>,
+        next_tick: &mut Instant,
+    ) {
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            self.spare.accepted = queue.accepted;
+            std::mem::swap(&mut *queue, &mut self.spare);
+            self.in_hand
+                .store(self.spare.entries.len(), Ordering::Relaxed);
+        }
+        let size = self.settings.batch_size.max(1);
+        loop {
+            let all = self
+                .spare
+                .drain_into(batch, size.saturating_sub(batch.len()));
+            self.in_hand.store(
+                self.spare.entries.len() - self.spare.taken,
+                Ordering::Relaxed,
+            );
+            if batch.len() >= size {
+                self.deliver(std::mem::take(batch), deadline);
+                *next_tick = Instant::now() + self.settings.flush_interval;
+            }
+            if all {
+                break;
+            }
+        }
+    }
+
     /// Moves what is queued into `batch`, delivering each full batch; the caller may wake
     /// the thread again from the moment this starts.
     fn take_queued(&mut self, batch: &mut Vec<Record>, next_tick: &mut Instant) {
         self.woken.store(false, Ordering::Release);
-        // What is queued now, not what keeps arriving: control messages are looked at
-        // between two takes.
-        for _ in 0..self.records.len() {
-            let Ok(record) = self.records.try_recv() else {
-                break;
-            };
-            batch.push(record);
-            if batch.len() >= self.settings.batch_size {
-                self.deliver(std::mem::take(batch), None);
-                *next_tick = Instant::now() + self.settings.flush_interval;
-            }
-        }
+        self.take(batch, None, next_tick);
     }
 
     /// Returns true when the worker must stop.
     fn handle_control(&mut self, ctl: Control, batch: &mut Vec<Record>) -> bool {
         let deadline = ctl.deadline();
         // Everything queued before the request is part of it.
-        while let Ok(record) = self.records.try_recv() {
-            batch.push(record);
-            if batch.len() >= self.settings.batch_size {
-                self.deliver(std::mem::take(batch), Some(deadline));
-            }
-        }
+        let mut next_tick = Instant::now();
+        self.take(batch, Some(deadline), &mut next_tick);
         if !batch.is_empty() {
             self.deliver(std::mem::take(batch), Some(deadline));
         }

@@ -84,7 +84,6 @@ impl DeliveryStats {
 /// The live counters behind [`DeliveryStats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub queued: AtomicU64,
     pub exported: AtomicU64,
     pub spooled: AtomicU64,
     dropped: [AtomicU64; 7],
@@ -95,9 +94,10 @@ impl Counters {
         self.dropped[reason.index()].fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self, queue_depth: usize) -> DeliveryStats {
+    /// The counters with the queue's own figures (which the queue keeps under its lock).
+    pub fn snapshot(&self, queued: u64, queue_depth: usize) -> DeliveryStats {
         DeliveryStats {
-            queued: self.queued.load(Ordering::Relaxed),
+            queued,
             exported: self.exported.load(Ordering::Relaxed),
             spooled: self.spooled.load(Ordering::Relaxed),
             queue_depth,
@@ -113,13 +113,12 @@ mod tests {
     #[test]
     fn each_reason_has_its_own_counter_and_name() {
         let counters = Counters::default();
-        counters.queued.fetch_add(30, Ordering::Relaxed);
         counters.exported.fetch_add(2, Ordering::Relaxed);
         counters.spooled.fetch_add(1, Ordering::Relaxed);
         for (i, reason) in DropReason::ALL.into_iter().enumerate() {
             counters.record_drop(reason, i as u64 + 1);
         }
-        let stats = counters.snapshot(4);
+        let stats = counters.snapshot(30, 4);
         assert_eq!(
             (
                 stats.queued,
