@@ -320,7 +320,7 @@ impl Pipeline {
             return;
         }
         let mut queue = self.lock();
-        if queue.entries.len() >= self.queue_size {
+        if self.is_full(&queue) {
             drop(queue);
             self.counters.record_drop(DropReason::QueueFull, 1);
             return;
@@ -350,7 +350,7 @@ impl Pipeline {
                 self.counters.record_drop(DropReason::Oversize, 1);
             } else {
                 let mut queue = self.lock();
-                if queue.entries.len() >= self.queue_size {
+                if self.is_full(&queue) {
                     drop(queue);
                     self.counters.record_drop(DropReason::QueueFull, 1);
                 } else {
@@ -362,6 +362,14 @@ impl Pipeline {
                 *bytes = Vec::new();
             }
         })
+    }
+
+    /// Whether the queue holds `queue_size` records, counting those the background
+    /// thread has taken and not batched yet (so a slow export does not let twice as many
+    /// be held).
+    #[inline]
+    fn is_full(&self, queue: &Queued) -> bool {
+        queue.entries.len() + self.in_hand.load(Ordering::Relaxed) >= self.queue_size
     }
 
     /// Counts a record just queued and wakes the background thread when the queue
