@@ -274,6 +274,8 @@ fn main() {
                 let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
                 let mut body = template.to_vec();
                 let mut rng = traffic::Rng::new(0x1234_5678 + c as u64);
+                // Each acknowledged request's time from send to its answer.
+                let mut latencies = Vec::new();
                 while started.elapsed() < phase {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     if let Some(pool) = &pool {
@@ -288,21 +290,26 @@ fn main() {
                             body[o..o + 8].copy_from_slice(&(t + shift).to_le_bytes());
                         }
                     }
+                    let sent = Instant::now();
                     let ok = agent
                         .post(format!("http://{addr}/v1/traces"))
                         .header("content-type", "application/x-protobuf")
                         .send(&body[..])
                         .is_ok_and(|r| r.status() == 200);
                     if ok {
+                        latencies.push(sent.elapsed());
                         stored.fetch_add(SPANS as u64, Ordering::Relaxed);
                     }
                 }
+                latencies
             })
         })
         .collect();
+    let mut latencies = Vec::new();
     for c in clients {
-        c.join().expect("client");
+        latencies.extend(c.join().expect("client"));
     }
+    latencies.sort();
     reporter.join().expect("reporter");
     let elapsed = started.elapsed().as_secs_f64();
     let acknowledged = stored.load(Ordering::Relaxed);
@@ -313,6 +320,16 @@ fn main() {
         100.0 * rate / ceiling
     );
     assert_eq!(in_store, acknowledged, "every acknowledged span is stored");
+    if !latencies.is_empty() {
+        let ms = |q: f64| percentile(&latencies, q).as_secs_f64() * 1e3;
+        println!(
+            "latency of an acknowledged request ({SPANS} spans, {} requests): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            latencies.len(),
+            ms(0.5),
+            ms(0.99),
+            ms(1.0)
+        );
+    }
     println!(
         "peak resident memory of the process (server and clients) after ingest: {:.0} MB",
         peak_rss_mb()
