@@ -240,6 +240,7 @@ fn main() {
     let template = Arc::new(template);
     let stored = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
+    let written_before = written_bytes();
     let started = Instant::now();
     let report_every = Duration::from_secs(
         std::env::var("INGEST_REPORT_SECONDS")
@@ -320,6 +321,12 @@ fn main() {
         100.0 * rate / ceiling
     );
     assert_eq!(in_store, acknowledged, "every acknowledged span is stored");
+    if let (Some(before), Some(after)) = (written_before, written_bytes()) {
+        println!(
+            "written to disk while storing: {:.2} KB per stored span (write-ahead log and checkpoints; write_bytes of /proc/self/io)",
+            (after - before) as f64 / acknowledged.max(1) as f64 / 1e3
+        );
+    }
     if !latencies.is_empty() {
         let ms = |q: f64| percentile(&latencies, q).as_secs_f64() * 1e3;
         println!(
@@ -434,6 +441,15 @@ fn main() {
         peak_rss_mb()
     );
     drop(engine);
+}
+
+/// Bytes this process has caused to be written to storage so far (`write_bytes` of
+/// /proc/self/io); `None` where that is not available.
+fn written_bytes() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok())
 }
 
 /// The process's peak resident set (VmHWM), MB; 0 where /proc is not available.
