@@ -443,25 +443,30 @@ fn main() {
     drop(engine);
 }
 
-/// Bytes this process has caused to be written to storage so far (`write_bytes` of
-/// /proc/self/io); `None` where that is not available.
+/// Bytes this process has caused to be written to storage so far; `None` where /proc
+/// is not available.
 fn written_bytes() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok())
+    proc_self("io", "write_bytes")
 }
 
 /// The process's peak resident set (VmHWM), MB; 0 where /proc is not available.
 fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+    proc_self("status", "VmHWM").map_or(0.0, |kb| kb as f64 / 1e3)
+}
+
+/// The number after `field:` in /proc/self/`file`.
+fn proc_self(file: &str, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/self/{file}"))
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .strip_prefix(':')?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
         })
-        .map_or(0.0, |kb| kb / 1e3)
 }
 
 /// The `q` quantile (0..=1) of sorted latencies.
